@@ -1,0 +1,152 @@
+import Foundation
+
+extension DatabaseActor {
+    static let userColumns = "id, email, password_hash, role, token_version, chat_count, created_at"
+
+    static func decodeUser(_ row: Row) throws -> UserRecord {
+        guard let id = UUID(uuidString: row.text(0)), let role = UserRole(rawValue: row.text(3)) else {
+            throw StorageError.corruptRow("users")
+        }
+        return UserRecord(
+            id: id,
+            email: row.text(1),
+            passwordHash: row.text(2),
+            role: role,
+            tokenVersion: row.int64(4),
+            chatCount: row.int(5),
+            createdAt: Timestamp(microseconds: row.int64(6))
+        )
+    }
+
+    /// Inserts a user. `email` must already be normalised (trimmed, lower-cased).
+    /// Throws ``StorageError/emailAlreadyRegistered`` when the email exists, whatever its case.
+    public func createUser(email: String, passwordHash: String, role: UserRole) throws -> UserRecord {
+        try self.checkOpen()
+        do {
+            let user = try self.connection.queryOne(
+                """
+                INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)
+                RETURNING \(Self.userColumns)
+                """,
+                [
+                    .text(UUID().lowercasedString), .text(email), .text(passwordHash), .text(role.rawValue),
+                    .integer(Timestamp.now().microseconds),
+                ],
+                Self.decodeUser
+            )
+            guard let user else { throw StorageError.corruptRow("users") }
+            return user
+        } catch let error as SQLiteError where error.isUniqueConstraintViolation {
+            throw StorageError.emailAlreadyRegistered
+        }
+    }
+
+    public func user(id: UUID) throws -> UserRecord? {
+        try self.checkOpen()
+        return try self.connection.queryOne(
+            "SELECT \(Self.userColumns) FROM users WHERE id = ?",
+            [.text(id.lowercasedString)],
+            Self.decodeUser
+        )
+    }
+
+    /// Case-insensitive lookup (the column collates NOCASE).
+    public func user(email: String) throws -> UserRecord? {
+        try self.checkOpen()
+        return try self.connection.queryOne(
+            "SELECT \(Self.userColumns) FROM users WHERE email = ?",
+            [.text(email)],
+            Self.decodeUser
+        )
+    }
+
+    /// Bumps the user's token version, which invalidates every token issued before. Returns false if no such user.
+    @discardableResult
+    public func revokeTokens(userID: UUID) throws -> Bool {
+        try self.checkOpen()
+        return try self.connection.run(
+            "UPDATE users SET token_version = token_version + 1 WHERE id = ?",
+            [.text(userID.lowercasedString)]
+        ) == 1
+    }
+
+    /// Replaces a password hash (used to upgrade hashes made with older scrypt parameters).
+    public func updatePasswordHash(userID: UUID, passwordHash: String) throws {
+        try self.checkOpen()
+        try self.connection.run(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            [.text(passwordHash), .text(userID.lowercasedString)]
+        )
+    }
+
+    /// A page of users, oldest first, and how many users there are.
+    public func users(limit: Int, offset: Int) throws -> (users: [UserRecord], total: Int) {
+        try self.checkOpen()
+        let users = try self.connection.query(
+            "SELECT \(Self.userColumns) FROM users ORDER BY created_at, id LIMIT ? OFFSET ?",
+            [.int(limit), .int(offset)],
+            Self.decodeUser
+        )
+        let total = try self.connection.queryOne("SELECT count(*) FROM users") { $0.int(0) } ?? 0
+        return (users, total)
+    }
+
+    /// Sets a user's role. Returns nil if there is no such user.
+    /// Throws ``StorageError/lastAdmin`` rather than leave the database without an admin.
+    public func setRole(userID: UUID, role: UserRole) throws -> UserRecord? {
+        try self.checkOpen()
+        return try self.connection.transaction {
+            try self.setRoleInTransaction(
+                where: "id = ?",
+                argument: .text(userID.lowercasedString),
+                role: role
+            )
+        }
+    }
+
+    /// Sets the role of the user with this email (case-insensitive). Returns nil if there is no such user.
+    public func setRole(email: String, role: UserRole) throws -> UserRecord? {
+        try self.checkOpen()
+        return try self.connection.transaction {
+            try self.setRoleInTransaction(where: "email = ?", argument: .text(email), role: role)
+        }
+    }
+
+    private func setRoleInTransaction(where condition: String, argument: SQLiteValue, role: UserRole) throws
+        -> UserRecord?
+    {
+        guard
+            let current = try self.connection.queryOne(
+                "SELECT \(Self.userColumns) FROM users WHERE \(condition)",
+                [argument],
+                Self.decodeUser
+            )
+        else { return nil }
+        if current.role == .admin && role != .admin {
+            let admins = try self.connection.queryOne("SELECT count(*) FROM users WHERE role = 'admin'") { $0.int(0) }
+            if (admins ?? 0) <= 1 { throw StorageError.lastAdmin }
+        }
+        return try self.connection.queryOne(
+            "UPDATE users SET role = ? WHERE id = ? RETURNING \(Self.userColumns)",
+            [.text(role.rawValue), .text(current.id.lowercasedString)],
+            Self.decodeUser
+        )
+    }
+
+    /// Makes every listed email that is registered an admin. Returns how many users changed.
+    @discardableResult
+    public func promoteAdmins(emails: [String]) throws -> Int {
+        try self.checkOpen()
+        guard !emails.isEmpty else { return 0 }
+        return try self.connection.transaction {
+            var changed = 0
+            for email in emails {
+                changed += try self.connection.run(
+                    "UPDATE users SET role = 'admin' WHERE email = ? AND role <> 'admin'",
+                    [.text(email)]
+                )
+            }
+            return changed
+        }
+    }
+}

@@ -1,0 +1,87 @@
+/// One step of the schema, applied once, in order, inside a transaction.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    let sql: String
+}
+
+/// The schema's history. The database's `PRAGMA user_version` is the newest version applied.
+///
+/// Never edit a migration that has shipped: add a new one with the next number.
+public enum Migrations {
+    public static let all: [Migration] = [
+        Migration(
+            version: 1,
+            name: "users, chats, messages, settings",
+            sql: """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    email TEXT NOT NULL COLLATE NOCASE UNIQUE,
+                    password_hash TEXT NOT NULL,
+                    role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+                    token_version INTEGER NOT NULL DEFAULT 0,
+                    chat_count INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL
+                ) STRICT;
+
+                CREATE TABLE chats (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    title TEXT,
+                    message_count INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                ) STRICT;
+                -- GET /chats: one user's chats, newest updated first, without a sort or a scan.
+                CREATE INDEX chats_by_user_updated ON chats (user_id, updated_at DESC, id DESC);
+
+                CREATE TABLE messages (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    chat_id TEXT NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+                    role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+                    content TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) STRICT;
+                CREATE INDEX messages_by_chat ON messages (chat_id, id);
+
+                -- Maintained counts, so neither GET /chats's total nor message_count counts rows.
+                CREATE TRIGGER chats_count_insert AFTER INSERT ON chats BEGIN
+                    UPDATE users SET chat_count = chat_count + 1 WHERE id = NEW.user_id;
+                END;
+                CREATE TRIGGER chats_count_delete AFTER DELETE ON chats BEGIN
+                    UPDATE users SET chat_count = chat_count - 1 WHERE id = OLD.user_id;
+                END;
+                CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN
+                    UPDATE chats SET message_count = message_count + 1 WHERE id = NEW.chat_id;
+                END;
+                CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN
+                    UPDATE chats SET message_count = message_count - 1 WHERE id = OLD.chat_id;
+                END;
+
+                CREATE TABLE settings (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                ) STRICT;
+                """
+        )
+    ]
+
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+
+    /// Applies every migration newer than the database's `user_version`.
+    /// Returns the versions before and after.
+    @discardableResult
+    static func apply(to connection: SQLiteConnection) throws -> (from: Int, to: Int) {
+        let current = try connection.queryOne("PRAGMA user_version", cached: false) { $0.int(0) } ?? 0
+        guard current <= latestVersion else {
+            throw StorageError.newerSchema(found: current, supported: latestVersion)
+        }
+        for migration in all where migration.version > current {
+            try connection.transaction {
+                try connection.execute(migration.sql)
+                try connection.execute("PRAGMA user_version = \(migration.version)")
+            }
+        }
+        return (current, latestVersion)
+    }
+}

@@ -1,0 +1,41 @@
+import CSQLite
+
+/// An error reported by SQLite: its extended result code, its message, and the SQL that failed.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    /// The extended result code (for example `SQLITE_CONSTRAINT_UNIQUE`).
+    public let extendedCode: Int32
+    public let message: String
+    public let sql: String?
+
+    public init(extendedCode: Int32, message: String, sql: String? = nil) {
+        self.extendedCode = extendedCode
+        self.message = message
+        self.sql = sql
+    }
+
+    init(connection: OpaquePointer?, code: Int32, sql: String? = nil) {
+        let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        self.init(
+            extendedCode: connection.map { sqlite3_extended_errcode($0) } ?? code,
+            message: message ?? String(cString: sqlite3_errstr(code)),
+            sql: sql
+        )
+    }
+
+    /// The primary result code (`SQLITE_CONSTRAINT`, `SQLITE_BUSY`, ...).
+    public var primaryCode: Int32 { self.extendedCode & 0xFF }
+
+    // The extended codes are function-like macros in sqlite3.h, which Swift does not import.
+    static let constraintPrimaryKey = SQLITE_CONSTRAINT | (6 << 8)
+    static let constraintUnique = SQLITE_CONSTRAINT | (8 << 8)
+
+    public var isUniqueConstraintViolation: Bool {
+        self.extendedCode == Self.constraintUnique || self.extendedCode == Self.constraintPrimaryKey
+    }
+
+    public var description: String {
+        var text = "SQLite error \(self.extendedCode): \(self.message)"
+        if let sql { text += " (in: \(sql))" }
+        return text
+    }
+}
