@@ -1,0 +1,36 @@
+import ChatStorage
+import Hummingbird
+import Logging
+
+/// Builds the HTTP application around an assembled backend. The database is one of its services, so it is
+/// closed only after the server has drained.
+public func buildApplication(_ backend: ChatBackend) -> some ApplicationProtocol {
+    let router = buildRouter(backend)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(backend.config.host, port: backend.config.port)),
+        services: [backend.database],
+        logger: backend.logger
+    )
+}
+
+/// Wires middleware and controllers. Middleware applies to the routes added after it.
+public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestLogMiddleware())
+    router.add(middleware: ErrorMiddleware())
+
+    MetaController(backend: backend).addRoutes(to: router)
+
+    let authentication = AuthenticationMiddleware(tokens: backend.tokens, database: backend.database)
+    let authenticated = router.group().add(middleware: authentication)
+
+    AuthController(backend: backend).addRoutes(
+        to: router.group("auth"),
+        authenticated: authenticated.group("auth")
+    )
+    ChatsController(backend: backend).addRoutes(to: authenticated.group("chats"))
+    ChatTurnController(backend: backend).addRoutes(to: authenticated)
+    AdminController(backend: backend).addRoutes(to: authenticated.group("admin").add(middleware: AdminOnlyMiddleware()))
+    return router
+}

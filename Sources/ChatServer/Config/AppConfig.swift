@@ -1,0 +1,127 @@
+import ChatAuth
+import Foundation
+import Logging
+
+/// Everything the server reads from its environment, validated once at start.
+///
+/// Sources, weakest first: defaults, a `.env` file in the working directory, the process environment,
+/// then command-line flags (applied by the caller).
+public struct AppConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8000
+    /// A file path (parsed from `DATABASE_URL`).
+    public var databasePath = "./ai_chat.db"
+    /// HMAC key for tokens; nil means "generate one and keep it in the database".
+    public var jwtSecret: String?
+    public var accessTokenExpireMinutes = 60
+    /// Lower-cased emails promoted to admin on registration and at start.
+    public var adminEmails: [String] = []
+    public var logLevel: Logger.Level = .info
+    public var groqAPIKey: String?
+    public var groqBaseURL = "https://api.groq.com/openai/v1"
+    public var groqModel = "openai/gpt-oss-20b"
+    /// scrypt cost as log2(N); 15 in production, lower only in tests.
+    public var passwordHashCost = ScryptParameters.recommended.logN
+
+    public init() {}
+
+    /// The variables this type reads, for documentation and `.env.example`.
+    public static let variables = [
+        "HOST", "PORT", "DATABASE_URL", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "ADMIN_EMAILS", "LOG_LEVEL",
+        "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "PASSWORD_HASH_COST",
+    ]
+
+    /// Reads `.env` from the working directory (if present) under the process environment.
+    public static func fromEnvironment(dotEnvPath: String = ".env") throws -> AppConfig {
+        var environment: [String: String] = [:]
+        if let data = FileManager.default.contents(atPath: dotEnvPath) {
+            environment = DotEnv.parse(String(decoding: data, as: UTF8.self))
+        }
+        environment.merge(ProcessInfo.processInfo.environment) { _, real in real }
+        return try AppConfig(environment: environment)
+    }
+
+    /// Builds a configuration from variables; unset or empty variables keep their defaults.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingWhitespace(), !raw.isEmpty else { return nil }
+            return String(raw)
+        }
+        func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let raw = value(name) else { return nil }
+            guard let number = Int(raw), range.contains(number) else {
+                throw ConfigurationError(
+                    variable: name,
+                    problem: "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(raw)\""
+                )
+            }
+            return number
+        }
+
+        if let host = value("HOST") { self.host = host }
+        if let port = try integer("PORT", in: 1...65535) { self.port = port }
+        if let url = value("DATABASE_URL") { self.databasePath = try Self.databasePath(fromURL: url) }
+        if let secret = value("JWT_SECRET_KEY") {
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(
+                    variable: "JWT_SECRET_KEY",
+                    problem: "must be at least 32 bytes (e.g. `openssl rand -hex 32`), or unset to keep a generated one"
+                )
+            }
+            self.jwtSecret = secret
+        }
+        if let minutes = try integer("ACCESS_TOKEN_EXPIRE_MINUTES", in: 1...525_600) {
+            self.accessTokenExpireMinutes = minutes
+        }
+        if let emails = value("ADMIN_EMAILS") {
+            var normalized: [String] = []
+            for raw in emails.split(separator: ",") {
+                let email = raw.trimmingWhitespace()
+                if email.isEmpty { continue }
+                guard EmailAddress.isValid(email) else {
+                    throw ConfigurationError(variable: "ADMIN_EMAILS", problem: "\"\(email)\" is not an email address")
+                }
+                normalized.append(EmailAddress.normalize(email))
+            }
+            self.adminEmails = normalized
+        }
+        if let level = value("LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError(
+                    variable: "LOG_LEVEL",
+                    problem:
+                        "expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(level)\""
+                )
+            }
+            self.logLevel = parsed
+        }
+        self.groqAPIKey = value("GROQ_API_KEY")
+        if let baseURL = value("GROQ_BASE_URL") {
+            guard let url = URL(string: baseURL), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw ConfigurationError(
+                    variable: "GROQ_BASE_URL", problem: "expected an http(s) URL, got \"\(baseURL)\"")
+            }
+            self.groqBaseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        }
+        if let model = value("GROQ_MODEL") { self.groqModel = model }
+        if let cost = try integer("PASSWORD_HASH_COST", in: 10...20) { self.passwordHashCost = cost }
+    }
+
+    /// `sqlite:///./ai_chat.db` → `./ai_chat.db`, `sqlite:////var/db/chat.db` → `/var/db/chat.db`;
+    /// anything without a scheme is taken as a path.
+    public static func databasePath(fromURL url: String) throws(ConfigurationError) -> String {
+        guard url.contains("://") else { return url }
+        guard url.hasPrefix("sqlite:///") else {
+            throw ConfigurationError(
+                variable: "DATABASE_URL",
+                problem:
+                    "only SQLite is supported: use sqlite:///relative/path.db, sqlite:////absolute/path.db or a plain path"
+            )
+        }
+        let path = String(url.dropFirst("sqlite:///".count))
+        guard !path.isEmpty else {
+            throw ConfigurationError(variable: "DATABASE_URL", problem: "the SQLite URL names no file")
+        }
+        return path
+    }
+}

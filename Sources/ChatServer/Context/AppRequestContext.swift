@@ -1,0 +1,36 @@
+import ChatStorage
+import Foundation
+import Hummingbird
+import Logging
+
+/// Per-request state: Hummingbird's core context plus the authenticated user, once
+/// ``AuthenticationMiddleware`` has checked the bearer token.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by ``AuthenticationMiddleware``; nil on public routes.
+    public var user: UserRecord?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// Request bodies larger than this are refused with 413.
+    public var maxUploadSize: Int { 1 << 20 }
+
+    public var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return encoder
+    }
+
+    /// The authenticated user. Throws 401 if the route was not behind ``AuthenticationMiddleware``.
+    public func requireUser() throws(APIError) -> UserRecord {
+        guard let user = self.user else { throw APIError.unauthorized("Not authenticated") }
+        return user
+    }
+
+    /// The request id Hummingbird put in the logger's metadata.
+    public var requestID: String {
+        self.logger[metadataKey: "hb.request.id"]?.description ?? "-"
+    }
+}

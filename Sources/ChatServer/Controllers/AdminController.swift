@@ -1,0 +1,76 @@
+import ChatStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The admin area. Every route sits behind ``AdminOnlyMiddleware`` (403 for other users).
+struct AdminController {
+    let backend: ChatBackend
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("users", use: self.users)
+        group.patch("users/:user_id/role", use: self.setRole)
+        group.get("users/:user_id/chats", use: self.userChats)
+        group.get("chats/:chat_id/messages", use: self.chatMessages)
+    }
+
+    struct RoleRequest: ValidatedRequest {
+        let role: String
+
+        func validationIssues() -> [ValidationIssue] {
+            UserRole(rawValue: self.role) == nil
+                ? [ValidationIssue(loc: ["body", "role"], msg: "Input should be 'user' or 'admin'", type: "enum")] : []
+        }
+    }
+
+    /// Users oldest first; the total is in `X-Total-Count`.
+    @Sendable func users(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let limit = try request.integerQuery("limit", default: 100, in: 1...500)
+        let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
+        let page = try await self.backend.database.users(limit: limit, offset: offset)
+        var response = try page.users.map(UserResponse.init).response(from: request, context: context)
+        response.headers[.totalCount] = String(page.total)
+        return response
+    }
+
+    @Sendable func setRole(_ request: Request, context: AppRequestContext) async throws -> UserResponse {
+        let userID = try context.uuidParameter("user_id")
+        let body = try await request.decodeJSON(as: RoleRequest.self, context: context)
+        guard let role = UserRole(rawValue: body.role) else { throw APIError.validation(body.validationIssues()[0]) }
+        do {
+            guard let user = try await self.backend.database.setRole(userID: userID, role: role) else {
+                throw APIError.userNotFound
+            }
+            context.logger.notice(
+                "role changed",
+                metadata: [
+                    "user_id": "\(userID.lowercasedString)", "role": "\(role.rawValue)",
+                    "by": "\(context.user?.id.lowercasedString ?? "-")",
+                ]
+            )
+            return UserResponse(user)
+        } catch StorageError.lastAdmin {
+            throw APIError.conflict("Cannot demote the last admin")
+        }
+    }
+
+    @Sendable func userChats(_ request: Request, context: AppRequestContext) async throws -> [ChatResponse] {
+        let userID = try context.uuidParameter("user_id")
+        let limit = try request.integerQuery("limit", default: 50, in: 1...100)
+        let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
+        guard try await self.backend.database.user(id: userID) != nil else { throw APIError.userNotFound }
+        let page = try await self.backend.database.chats(ownerID: userID, limit: limit, offset: offset)
+        return page.chats.map(ChatResponse.init)
+    }
+
+    @Sendable func chatMessages(_ request: Request, context: AppRequestContext) async throws -> [MessageResponse] {
+        let chatID = try context.uuidParameter("chat_id")
+        return try await ChatsController.messages(
+            of: chatID, ownerID: nil, request: request, database: self.backend.database)
+    }
+}
+
+extension HTTPField.Name {
+    static let totalCount = Self("X-Total-Count")!
+}

@@ -1,0 +1,139 @@
+import ChatAuth
+import ChatStorage
+import Hummingbird
+import Logging
+
+/// Registration, login (JSON and OAuth2 form), logout and the current user.
+struct AuthController {
+    let backend: ChatBackend
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, authenticated: RouterGroup<AppRequestContext>) {
+        group.post("register", use: self.register)
+        group.post("login", use: self.login)
+        group.post("token", use: self.token)
+        authenticated.post("logout", use: self.logout)
+        authenticated.get("me", use: self.me)
+    }
+
+    struct RegisterRequest: ValidatedRequest {
+        let email: String
+        let password: String
+
+        func validationIssues() -> [ValidationIssue] {
+            var issues: [ValidationIssue] = []
+            if let problem = EmailAddress.problem(with: self.email) {
+                issues.append(
+                    ValidationIssue(
+                        loc: ["body", "email"],
+                        msg: "value is not a valid email address: \(problem)",
+                        type: "value_error"
+                    )
+                )
+            }
+            if let issue = ValidationIssue.length(of: self.password, in: 8...128, at: ["body", "password"]) {
+                issues.append(issue)
+            }
+            return issues
+        }
+    }
+
+    struct LoginRequest: ValidatedRequest {
+        let email: String
+        let password: String
+
+        func validationIssues() -> [ValidationIssue] {
+            // Over-long input is refused before it reaches scrypt.
+            [
+                ValidationIssue.length(of: self.email, in: 1...EmailAddress.maximumLength, at: ["body", "email"]),
+                ValidationIssue.length(of: self.password, in: 1...128, at: ["body", "password"]),
+            ].compactMap { $0 }
+        }
+    }
+
+    /// OAuth2 password flow form (`username` is the email).
+    struct TokenForm: ValidatedRequest {
+        let username: String
+        let password: String
+        let grantType: String?
+
+        enum CodingKeys: String, CodingKey {
+            case username, password
+            case grantType = "grant_type"
+        }
+
+        func validationIssues() -> [ValidationIssue] {
+            var issues = [
+                ValidationIssue.length(
+                    of: self.username, in: 1...EmailAddress.maximumLength, at: ["body", "username"]),
+                ValidationIssue.length(of: self.password, in: 1...128, at: ["body", "password"]),
+            ].compactMap { $0 }
+            if let grantType, grantType != "password" {
+                issues.append(
+                    ValidationIssue(
+                        loc: ["body", "grant_type"],
+                        msg: "String should match pattern '^password$'",
+                        type: "string_pattern_mismatch"
+                    )
+                )
+            }
+            return issues
+        }
+    }
+
+    @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<UserResponse>
+    {
+        let body = try await request.decodeJSON(as: RegisterRequest.self, context: context)
+        let email = EmailAddress.normalize(body.email)
+        let hash = try await self.backend.passwords.hash(body.password)
+        let role: UserRole = self.backend.config.adminEmails.contains(email) ? .admin : .user
+        do {
+            let user = try await self.backend.database.createUser(email: email, passwordHash: hash, role: role)
+            context.logger.info("user registered", metadata: ["user_id": "\(user.id.lowercasedString)"])
+            return EditedResponse(status: .created, response: UserResponse(user))
+        } catch StorageError.emailAlreadyRegistered {
+            throw APIError.conflict("Email already registered")
+        }
+    }
+
+    @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> TokenResponse {
+        let body = try await request.decodeJSON(as: LoginRequest.self, context: context)
+        return try await self.authenticate(email: body.email, password: body.password, context: context)
+    }
+
+    @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> TokenResponse {
+        let form = try await request.decodeForm(as: TokenForm.self, context: context)
+        return try await self.authenticate(email: form.username, password: form.password, context: context)
+    }
+
+    /// Unknown email and wrong password take the same time and give the same answer.
+    private func authenticate(email: String, password: String, context: AppRequestContext) async throws -> TokenResponse
+    {
+        let passwords = self.backend.passwords
+        let database = self.backend.database
+        guard let user = try await database.user(email: EmailAddress.normalize(email)) else {
+            try await passwords.burnVerification(password)
+            throw APIError.unauthorized("Invalid email or password")
+        }
+        guard try await passwords.verify(password, against: user.passwordHash) else {
+            throw APIError.unauthorized("Invalid email or password")
+        }
+        if passwords.needsRehash(user.passwordHash) {
+            // The cost was raised since this hash was made: store a stronger one now that we know the password.
+            try await database.updatePasswordHash(userID: user.id, passwordHash: try await passwords.hash(password))
+        }
+        return TokenResponse(
+            accessToken: try self.backend.tokens.issue(for: user),
+            expiresIn: Int(self.backend.tokens.lifetimeSeconds)
+        )
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> MessageOnlyResponse {
+        let user = try context.requireUser()
+        try await self.backend.database.revokeTokens(userID: user.id)
+        return MessageOnlyResponse(message: "Successfully logged out")
+    }
+
+    @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> UserResponse {
+        UserResponse(try context.requireUser())
+    }
+}

@@ -1,0 +1,101 @@
+import ChatStorage
+import Foundation
+import Hummingbird
+
+/// A user's own chats and their messages. Another user's chat answers 404 exactly like a missing one.
+struct ChatsController {
+    let backend: ChatBackend
+
+    static let titleLength = 1...200
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post(use: self.create)
+        group.get(use: self.list)
+        group.get(":chat_id", use: self.show)
+        group.patch(":chat_id", use: self.rename)
+        group.delete(":chat_id", use: self.delete)
+        group.get(":chat_id/messages", use: self.messages)
+    }
+
+    struct CreateChatRequest: ValidatedRequest {
+        let title: String?
+
+        func validationIssues() -> [ValidationIssue] {
+            guard let title else { return [] }
+            return [ValidationIssue.length(of: title, in: ChatsController.titleLength, at: ["body", "title"])]
+                .compactMap { $0 }
+        }
+    }
+
+    struct RenameChatRequest: ValidatedRequest {
+        let title: String
+
+        func validationIssues() -> [ValidationIssue] {
+            [ValidationIssue.length(of: self.title, in: ChatsController.titleLength, at: ["body", "title"])].compactMap
+            { $0 }
+        }
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<ChatResponse> {
+        let user = try context.requireUser()
+        let body = try await request.decodeJSON(as: CreateChatRequest.self, context: context, allowEmpty: true)
+        let chat = try await self.backend.database.createChat(userID: user.id, title: body.title)
+        return EditedResponse(status: .created, response: ChatResponse(chat))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ChatListResponse {
+        let user = try context.requireUser()
+        let limit = try request.integerQuery("limit", default: 50, in: 1...100)
+        let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
+        let page = try await self.backend.database.chats(ownerID: user.id, limit: limit, offset: offset)
+        return ChatListResponse(chats: page.chats.map(ChatResponse.init), total: page.total)
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> ChatResponse {
+        let user = try context.requireUser()
+        let chatID = try context.uuidParameter("chat_id")
+        guard let chat = try await self.backend.database.chat(id: chatID, ownerID: user.id) else {
+            throw APIError.chatNotFound
+        }
+        return ChatResponse(chat)
+    }
+
+    @Sendable func rename(_ request: Request, context: AppRequestContext) async throws -> ChatResponse {
+        let user = try context.requireUser()
+        let chatID = try context.uuidParameter("chat_id")
+        let body = try await request.decodeJSON(as: RenameChatRequest.self, context: context)
+        guard let chat = try await self.backend.database.renameChat(id: chatID, ownerID: user.id, title: body.title)
+        else {
+            throw APIError.chatNotFound
+        }
+        return ChatResponse(chat)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let user = try context.requireUser()
+        let chatID = try context.uuidParameter("chat_id")
+        guard try await self.backend.database.deleteChat(id: chatID, ownerID: user.id) else {
+            throw APIError.chatNotFound
+        }
+        return .noContent
+    }
+
+    @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> [MessageResponse] {
+        let user = try context.requireUser()
+        let chatID = try context.uuidParameter("chat_id")
+        return try await Self.messages(of: chatID, ownerID: user.id, request: request, database: self.backend.database)
+    }
+
+    /// Shared by the owner's and the admin's message listings: `limit` 1...500 (100), `after` a message id.
+    static func messages(of chatID: UUID, ownerID: UUID?, request: Request, database: DatabaseActor) async throws
+        -> [MessageResponse]
+    {
+        let limit = try request.integerQuery("limit", default: 100, in: 1...500)
+        let after = try request.integerQuery("after", default: 0, in: 0...Int.max)
+        guard
+            let messages = try await database.messages(
+                chatID: chatID, ownerID: ownerID, after: Int64(after), limit: limit)
+        else { throw APIError.chatNotFound }
+        return messages.map(MessageResponse.init)
+    }
+}

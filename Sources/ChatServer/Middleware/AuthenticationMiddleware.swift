@@ -1,0 +1,58 @@
+import ChatAuth
+import ChatStorage
+import Foundation
+import Hummingbird
+import Logging
+
+/// Authenticates `Authorization: Bearer <jwt>` and puts the user in the context.
+///
+/// A token is accepted only if its HS256 signature is valid, it has not expired, its user still exists and
+/// its `ver` equals the user's current token version (so logout revokes every earlier token). Any failure is
+/// 401 with `WWW-Authenticate: Bearer`, and the reason is never told to the client.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let tokens: TokenService
+    let database: DatabaseActor
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let header = request.headers[.authorization] else {
+            throw APIError.unauthorized("Not authenticated")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError.unauthorized("Not authenticated")
+        }
+        let claims: TokenClaims
+        do {
+            claims = try self.tokens.verify(String(parts[1].trimmingWhitespace()))
+        } catch {
+            context.logger.debug("token refused", metadata: ["reason": "\(error)"])
+            throw APIError.unauthorized()
+        }
+        guard let userID = UUID(uuidString: claims.sub),
+            let user = try await self.database.user(id: userID),
+            user.tokenVersion == claims.ver
+        else {
+            throw APIError.unauthorized()
+        }
+        var context = context
+        context.user = user
+        return try await next(request, context)
+    }
+}
+
+/// Lets only admins through (403 otherwise). Must run after ``AuthenticationMiddleware``.
+struct AdminOnlyMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard try context.requireUser().role == .admin else {
+            throw APIError.forbidden("Admin privileges required")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,30 @@
+import ChatStorage
+import Hummingbird
+import Logging
+
+/// Turns every error thrown below it into a JSON response with a `detail`.
+///
+/// ``APIError`` renders itself; Hummingbird's own errors (404 for unknown routes, 413 for large bodies)
+/// keep their status; anything else is a fault: logged with the request id and answered with a generic 500
+/// that reveals nothing internal.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let message = error.body ?? error.status.reasonPhrase
+            return try APIError(error.status, message, headers: error.headers).response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            return try APIError(error.status, error.status.reasonPhrase).response(from: request, context: context)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return try APIError(.internalServerError, "Internal server error").response(from: request, context: context)
+        }
+    }
+}

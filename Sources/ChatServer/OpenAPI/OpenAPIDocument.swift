@@ -1,0 +1,340 @@
+/// The OpenAPI 3.1 description of every route: request and response schemas, status codes and the
+/// security schemes (bearer token, and the OAuth2 password flow Swagger UI's Authorize button uses).
+///
+/// A test compares these paths with the router's routes, so the two cannot drift apart.
+enum OpenAPIDocument {
+    /// Routes served but not described (the documentation itself).
+    static let undocumentedRoutes: Set<String> = ["GET /openapi.json", "GET /docs", "GET /redoc"]
+
+    static func make() -> JSONValue {
+        [
+            "openapi": "3.1.0",
+            "info": [
+                "title": .string(ChatBackend.name),
+                "version": .string(ChatBackend.version),
+                "description": "Accounts, chats and AI conversations over Groq's OpenAI-compatible API.",
+            ],
+            "paths": paths,
+            "components": [
+                "schemas": schemas,
+                "securitySchemes": [
+                    "OAuth2PasswordBearer": [
+                        "type": "oauth2",
+                        "description": "Log in with email (as username) and password.",
+                        "flows": ["password": ["tokenUrl": "/auth/token", "scopes": [:]]],
+                    ],
+                    "HTTPBearer": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT"],
+                ],
+            ],
+            "tags": [
+                ["name": "auth", "description": "Accounts and tokens"],
+                ["name": "chats", "description": "A user's chats and messages"],
+                ["name": "admin", "description": "Admin area (role admin)"],
+                ["name": "meta", "description": "Service information"],
+            ],
+        ]
+    }
+
+    // MARK: Paths
+
+    private static var paths: JSONValue {
+        let chatID = pathParameter("chat_id", "The chat's id")
+        let userID = pathParameter("user_id", "The user's id")
+        let limitOffset = [
+            queryParameter("limit", "Page size", minimum: 1, maximum: 100, default: 50),
+            queryParameter("offset", "Items to skip", minimum: 0, default: 0),
+        ]
+        let messagePage = [
+            queryParameter("limit", "How many messages, oldest first", minimum: 1, maximum: 500, default: 100),
+            queryParameter("after", "Only messages with a greater id", minimum: 0, default: 0),
+        ]
+        return [
+            "/": [
+                "get": operation(
+                    "meta", "Service name, version and documentation links", auth: false,
+                    responses: [
+                        response(200, "Service information", ref("Root"))
+                    ])
+            ],
+            "/health": [
+                "get": operation(
+                    "meta", "Health check (the database answers)", auth: false,
+                    responses: [
+                        response(200, "Healthy", ref("Health")),
+                        response(503, "The database does not answer", ref("HTTPError")),
+                    ])
+            ],
+            "/auth/register": [
+                "post": operation(
+                    "auth", "Create an account", auth: false, body: ref("RegisterRequest"),
+                    responses: [
+                        response(201, "The new user", ref("User")),
+                        response(409, "Email already registered", ref("HTTPError")),
+                    ])
+            ],
+            "/auth/login": [
+                "post": operation(
+                    "auth", "Log in with a JSON body", auth: false, body: ref("LoginRequest"),
+                    responses: [
+                        response(200, "An access token", ref("Token")),
+                        response(401, "Invalid email or password", ref("HTTPError")),
+                    ])
+            ],
+            "/auth/token": [
+                "post": operation(
+                    "auth", "OAuth2 password flow (form: username=email, password)", auth: false,
+                    body: ref("TokenForm"), bodyType: "application/x-www-form-urlencoded",
+                    responses: [
+                        response(200, "An access token", ref("Token")),
+                        response(401, "Invalid email or password", ref("HTTPError")),
+                    ])
+            ],
+            "/auth/logout": [
+                "post": operation(
+                    "auth", "Revoke every token of the current user",
+                    responses: [
+                        response(200, "Logged out", ref("MessageOnly"))
+                    ])
+            ],
+            "/auth/me": [
+                "get": operation(
+                    "auth", "The current user",
+                    responses: [
+                        response(200, "The user", ref("User"))
+                    ])
+            ],
+            "/chats": [
+                "post": operation(
+                    "chats", "Create a chat", body: ref("CreateChatRequest"),
+                    responses: [
+                        response(201, "The new chat", ref("Chat"))
+                    ]),
+                "get": operation(
+                    "chats", "The current user's chats, newest updated first", parameters: limitOffset,
+                    responses: [
+                        response(200, "A page of chats and the total", ref("ChatList"))
+                    ]),
+            ],
+            "/chats/{chat_id}": [
+                "get": operation(
+                    "chats", "One chat", parameters: [chatID],
+                    responses: [
+                        response(200, "The chat", ref("Chat")),
+                        response(404, "No such chat (or not yours)", ref("HTTPError")),
+                    ]),
+                "patch": operation(
+                    "chats", "Rename a chat", parameters: [chatID], body: ref("RenameChatRequest"),
+                    responses: [
+                        response(200, "The chat", ref("Chat")),
+                        response(404, "No such chat (or not yours)", ref("HTTPError")),
+                    ]),
+                "delete": operation(
+                    "chats", "Delete a chat and its messages", parameters: [chatID],
+                    responses: [
+                        response(204, "Deleted", nil),
+                        response(404, "No such chat (or not yours)", ref("HTTPError")),
+                    ]),
+            ],
+            "/chats/{chat_id}/messages": [
+                "get": operation(
+                    "chats", "A chat's messages, oldest first",
+                    parameters: [chatID] + messagePage,
+                    responses: [
+                        response(200, "Messages", array(ref("Message"))),
+                        response(404, "No such chat (or not yours)", ref("HTTPError")),
+                    ])
+            ],
+            "/chat": [
+                "post": operation(
+                    "chats", "Send a message and get the AI's reply", body: ref("SendRequest"),
+                    responses: [
+                        response(503, "AI provider not configured", ref("HTTPError"))
+                    ])
+            ],
+            "/admin/users": [
+                "get": operation(
+                    "admin", "All users, oldest first (total in X-Total-Count)", admin: true,
+                    parameters: [
+                        queryParameter("limit", "Page size", minimum: 1, maximum: 500, default: 100),
+                        queryParameter("offset", "Items to skip", minimum: 0, default: 0),
+                    ],
+                    responses: [
+                        response(200, "Users", array(ref("User")))
+                    ])
+            ],
+            "/admin/users/{user_id}/role": [
+                "patch": operation(
+                    "admin", "Set a user's role", admin: true, parameters: [userID],
+                    body: ref("RoleRequest"),
+                    responses: [
+                        response(200, "The user", ref("User")),
+                        response(404, "No such user", ref("HTTPError")),
+                        response(409, "The last admin cannot be demoted", ref("HTTPError")),
+                    ])
+            ],
+            "/admin/users/{user_id}/chats": [
+                "get": operation(
+                    "admin", "A user's chats, newest updated first", admin: true,
+                    parameters: [userID] + limitOffset,
+                    responses: [
+                        response(200, "Chats", array(ref("Chat"))),
+                        response(404, "No such user", ref("HTTPError")),
+                    ])
+            ],
+            "/admin/chats/{chat_id}/messages": [
+                "get": operation(
+                    "admin", "Any chat's messages, oldest first", admin: true,
+                    parameters: [chatID] + messagePage,
+                    responses: [
+                        response(200, "Messages", array(ref("Message"))),
+                        response(404, "No such chat", ref("HTTPError")),
+                    ])
+            ],
+        ]
+    }
+
+    // MARK: Schemas
+
+    private static var schemas: JSONValue {
+        let timestamp: JSONValue = ["type": "string", "format": "date-time"]
+        let uuid: JSONValue = ["type": "string", "format": "uuid"]
+        let role: JSONValue = ["type": "string", "enum": ["user", "admin"]]
+        return [
+            "User": object([
+                "id": uuid, "email": ["type": "string", "format": "email"], "role": role, "created_at": timestamp,
+            ]),
+            "Token": object([
+                "access_token": ["type": "string"],
+                "token_type": ["type": "string", "const": "bearer"],
+                "expires_in": ["type": "integer", "description": "Seconds until the token expires"],
+            ]),
+            "Chat": object([
+                "id": uuid, "user_id": uuid, "title": ["type": ["string", "null"]],
+                "created_at": timestamp, "updated_at": timestamp, "message_count": ["type": "integer", "minimum": 0],
+            ]),
+            "ChatList": object(["chats": array(ref("Chat")), "total": ["type": "integer", "minimum": 0]]),
+            "Message": object([
+                "id": ["type": "integer"], "chat_id": uuid,
+                "role": ["type": "string", "enum": ["system", "user", "assistant"]],
+                "content": ["type": "string"], "created_at": timestamp,
+            ]),
+            "MessageOnly": object(["message": ["type": "string"]]),
+            "Root": object([
+                "name": ["type": "string"], "version": ["type": "string"], "docs": ["type": "string"],
+                "redoc": ["type": "string"], "openapi": ["type": "string"],
+            ]),
+            "Health": object(["status": ["type": "string", "const": "healthy"]]),
+            "HTTPError": object(["detail": ["type": "string"]]),
+            "ValidationError": object([
+                "loc": array(["anyOf": [["type": "string"], ["type": "integer"]]]),
+                "msg": ["type": "string"],
+                "type": ["type": "string"],
+            ]),
+            "HTTPValidationError": object(["detail": array(ref("ValidationError"))]),
+            "RegisterRequest": object([
+                "email": ["type": "string", "format": "email", "maxLength": 254],
+                "password": ["type": "string", "minLength": 8, "maxLength": 128],
+            ]),
+            "LoginRequest": object([
+                "email": ["type": "string", "maxLength": 254],
+                "password": ["type": "string", "minLength": 1, "maxLength": 128],
+            ]),
+            "TokenForm": object(
+                [
+                    "username": ["type": "string", "description": "The account's email"],
+                    "password": ["type": "string"],
+                    "grant_type": ["type": "string", "const": "password"],
+                ],
+                required: ["username", "password"]
+            ),
+            "CreateChatRequest": object(
+                ["title": ["type": ["string", "null"], "minLength": 1, "maxLength": 200]], required: []),
+            "RenameChatRequest": object(["title": ["type": "string", "minLength": 1, "maxLength": 200]]),
+            "RoleRequest": object(["role": role]),
+            "SendRequest": object(
+                [
+                    "chat_id": [
+                        "type": ["string", "null"], "format": "uuid", "description": "Omit to start a new chat",
+                    ],
+                    "message": ["type": "string", "minLength": 1, "maxLength": 32000],
+                    "stream": ["type": "boolean", "description": "Answer as Server-Sent Events"],
+                ],
+                required: ["message"]
+            ),
+        ]
+    }
+
+    // MARK: Builders
+
+    private static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+
+    private static func array(_ items: JSONValue) -> JSONValue { ["type": "array", "items": items] }
+
+    /// An object schema; every property is required unless `required` says otherwise.
+    private static func object(_ properties: KeyValuePairs<String, JSONValue>, required: [String]? = nil) -> JSONValue {
+        let names = required ?? properties.map(\.key)
+        return [
+            "type": "object",
+            "properties": .object(properties.map { ($0.key, $0.value) }),
+            "required": .array(names.map(JSONValue.string)),
+        ]
+    }
+
+    private static func pathParameter(_ name: String, _ description: String) -> JSONValue {
+        [
+            "name": .string(name), "in": "path", "required": true, "description": .string(description),
+            "schema": ["type": "string", "format": "uuid"],
+        ]
+    }
+
+    private static func queryParameter(
+        _ name: String,
+        _ description: String,
+        minimum: Int,
+        maximum: Int? = nil,
+        default defaultValue: Int
+    ) -> JSONValue {
+        var schema: [(String, JSONValue)] = [("type", "integer"), ("minimum", .int(minimum))]
+        if let maximum { schema.append(("maximum", .int(maximum))) }
+        schema.append(("default", .int(defaultValue)))
+        return [
+            "name": .string(name), "in": "query", "required": false, "description": .string(description),
+            "schema": .object(schema),
+        ]
+    }
+
+    private static func response(_ status: Int, _ description: String, _ schema: JSONValue?) -> (String, JSONValue) {
+        guard let schema else { return (String(status), ["description": .string(description)]) }
+        return (
+            String(status), ["description": .string(description), "content": ["application/json": ["schema": schema]]]
+        )
+    }
+
+    private static func operation(
+        _ tag: String,
+        _ summary: String,
+        auth: Bool = true,
+        admin: Bool = false,
+        parameters: [JSONValue] = [],
+        body: JSONValue? = nil,
+        bodyType: String = "application/json",
+        responses: [(String, JSONValue)]
+    ) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("tags", [.string(tag)]), ("summary", .string(summary))]
+        if !parameters.isEmpty { fields.append(("parameters", .array(parameters))) }
+        if let body {
+            fields.append(("requestBody", ["required": true, "content": [bodyType: ["schema": body]]]))
+        }
+        var allResponses = responses
+        if auth || admin {
+            allResponses.append(response(401, "Missing, invalid, expired or revoked token", ref("HTTPError")))
+            fields.append(("security", [["OAuth2PasswordBearer": []], ["HTTPBearer": []]]))
+        }
+        if admin { allResponses.append(response(403, "Admin privileges required", ref("HTTPError"))) }
+        if body != nil || !parameters.isEmpty {
+            allResponses.append(response(422, "Validation error", ref("HTTPValidationError")))
+        }
+        fields.append(("responses", .object(allResponses.sorted { $0.0 < $1.0 })))
+        return .object(fields)
+    }
+}

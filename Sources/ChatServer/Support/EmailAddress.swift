@@ -1,0 +1,46 @@
+/// Email syntax checks (a practical subset of RFC 5321/5322, with internationalised characters allowed).
+public enum EmailAddress {
+    public static let maximumLength = 254
+
+    /// Trimmed and lower-cased: emails are unique case-insensitively.
+    public static func normalize(_ email: some StringProtocol) -> String {
+        String(email.trimmingWhitespace()).lowercased()
+    }
+
+    public static func isValid(_ email: some StringProtocol) -> Bool {
+        self.problem(with: email) == nil
+    }
+
+    /// Why `email` is not an address, or nil if it is one.
+    public static func problem(with email: some StringProtocol) -> String? {
+        guard email.utf8.count <= maximumLength else { return "The email address is too long." }
+        guard let at = email.lastIndex(of: "@") else { return "An email address must have an @-sign." }
+        let local = email[..<at]
+        let domain = email[email.index(after: at)...]
+        guard !local.isEmpty else { return "There must be something before the @-sign." }
+        guard local.utf8.count <= 64 else { return "The part before the @-sign is too long." }
+        let localAllowed = Set("!#$%&'*+-/=?^_`{|}~.")
+        guard
+            local.unicodeScalars.allSatisfy({
+                $0.value > 127 || ($0.properties.isAlphabetic || ("0"..."9").contains($0))
+                    || localAllowed.contains(Character($0))
+            })
+        else { return "The part before the @-sign contains invalid characters." }
+        guard !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else {
+            return "The part before the @-sign cannot start or end with a period or have two periods in a row."
+        }
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return "The part after the @-sign is not valid. It should have a period." }
+        for label in labels {
+            guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-"),
+                label.unicodeScalars.allSatisfy({
+                    $0.value > 127 || $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-"
+                })
+            else { return "The part after the @-sign is not valid." }
+        }
+        if let tld = labels.last, tld.allSatisfy(\.isNumber) {
+            return "The part after the @-sign is not valid."
+        }
+        return nil
+    }
+}

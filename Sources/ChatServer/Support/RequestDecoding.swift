@@ -1,0 +1,144 @@
+import Foundation
+import Hummingbird
+
+/// A request body that checks its own fields after decoding.
+protocol ValidatedRequest: Decodable {
+    /// Problems with the decoded values; empty when the request is acceptable.
+    func validationIssues() -> [ValidationIssue]
+}
+
+extension Request {
+    /// Decodes a JSON body into `T` and validates it. Malformed JSON, missing fields, wrong types and
+    /// invalid values all become 422 with FastAPI-shaped `detail` entries; a body over the limit is 413.
+    func decodeJSON<T: ValidatedRequest>(
+        as type: T.Type,
+        context: AppRequestContext,
+        allowEmpty: Bool = false
+    ) async throws -> T {
+        let buffer = try await self.body.collect(upTo: context.maxUploadSize)
+        let bytes = buffer.readableBytesView
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            if allowEmpty, let empty = try? JSONDecoder().decode(T.self, from: Data("{}".utf8)) {
+                return empty
+            }
+            throw APIError.validation(.missing(["body"]))
+        }
+        let value: T
+        do {
+            value = try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw APIError(validation: [ValidationIssue(decodingError: error)])
+        }
+        let issues = value.validationIssues()
+        guard issues.isEmpty else { throw APIError(validation: issues) }
+        return value
+    }
+
+    /// Decodes an `application/x-www-form-urlencoded` body (the OAuth2 password flow).
+    func decodeForm<T: ValidatedRequest>(as type: T.Type, context: AppRequestContext) async throws -> T {
+        let buffer = try await self.body.collect(upTo: context.maxUploadSize)
+        let value: T
+        do {
+            value = try URLEncodedFormDecoder().decode(
+                T.self, from: String(decoding: buffer.readableBytesView, as: UTF8.self))
+        } catch let error as DecodingError {
+            throw APIError(validation: [ValidationIssue(decodingError: error)])
+        } catch {
+            throw APIError(validation: [ValidationIssue(loc: ["body"], msg: "Invalid form body", type: "value_error")])
+        }
+        let issues = value.validationIssues()
+        guard issues.isEmpty else { throw APIError(validation: issues) }
+        return value
+    }
+}
+
+extension ValidationIssue {
+    init(decodingError: DecodingError) {
+        func location(_ path: [any CodingKey], _ last: (any CodingKey)? = nil) -> [Location] {
+            ["body"]
+                + (path + (last.map { [$0] } ?? [])).map { key in
+                    key.intValue.map(Location.index) ?? .key(key.stringValue)
+                }
+        }
+        switch decodingError {
+        case .keyNotFound(let key, let context):
+            self = .missing(location(context.codingPath, key))
+        case .valueNotFound(let type, let context):
+            self = ValidationIssue(
+                loc: location(context.codingPath),
+                msg: "Input should be a valid \(Self.typeName(type))",
+                type: "\(Self.typeName(type))_type"
+            )
+        case .typeMismatch(let type, let context):
+            self = ValidationIssue(
+                loc: location(context.codingPath),
+                msg: "Input should be a valid \(Self.typeName(type))",
+                type: "\(Self.typeName(type))_type"
+            )
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            self = ValidationIssue(loc: ["body"], msg: "JSON decode error", type: "json_invalid")
+        case .dataCorrupted(let context):
+            self = ValidationIssue(
+                loc: location(context.codingPath), msg: context.debugDescription, type: "value_error")
+        @unknown default:
+            self = ValidationIssue(loc: ["body"], msg: "Invalid body", type: "value_error")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "string"
+        case is Int.Type, is Int64.Type: "integer"
+        case is Bool.Type: "boolean"
+        case is Double.Type: "number"
+        default: "\(type)".lowercased().hasPrefix("dictionary") ? "dictionary" : "value"
+        }
+    }
+}
+
+/// Query and path parameters, checked the way FastAPI checks them (422 with `loc: ["query", name]`).
+extension Request {
+    func integerQuery(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard let raw = self.uri.queryParameters[name[...]] else { return defaultValue }
+        guard let value = Int(raw) else {
+            throw .validation(
+                ValidationIssue(
+                    loc: ["query", .key(name)],
+                    msg: "Input should be a valid integer, unable to parse string as an integer",
+                    type: "int_parsing"
+                )
+            )
+        }
+        if value < range.lowerBound {
+            throw .validation(
+                ValidationIssue(
+                    loc: ["query", .key(name)],
+                    msg: "Input should be greater than or equal to \(range.lowerBound)",
+                    type: "greater_than_equal"
+                )
+            )
+        }
+        if value > range.upperBound {
+            throw .validation(
+                ValidationIssue(
+                    loc: ["query", .key(name)],
+                    msg: "Input should be less than or equal to \(range.upperBound)",
+                    type: "less_than_equal"
+                )
+            )
+        }
+        return value
+    }
+}
+
+extension AppRequestContext {
+    /// A path parameter that must be a UUID.
+    func uuidParameter(_ name: String) throws(APIError) -> UUID {
+        guard let raw = self.parameters.get(name), let id = UUID(uuidString: raw) else {
+            throw .validation(
+                ValidationIssue(loc: ["path", .key(name)], msg: "Input should be a valid UUID", type: "uuid_parsing")
+            )
+        }
+        return id
+    }
+}

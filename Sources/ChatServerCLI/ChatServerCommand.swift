@@ -1,0 +1,144 @@
+import ArgumentParser
+import ChatServer
+import ChatStorage
+import Foundation
+import Hummingbird
+import Logging
+
+@main
+struct ChatServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-server",
+        abstract: "AI chat backend: accounts, chats and AI conversations over HTTP.",
+        version: ChatBackend.version,
+        subcommands: [Serve.self, Migrate.self, Promote.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options shared by every subcommand that touches the database.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: "SQLite file path or sqlite:/// URL (overrides DATABASE_URL).")
+    var database: String?
+}
+
+extension DatabaseOption {
+    /// The configuration from `.env` and the environment, with `--database` applied; one line and exit 2 when
+    /// a value is bad.
+    func loadConfig() throws -> AppConfig {
+        do {
+            var config = try AppConfig.fromEnvironment()
+            if let database {
+                config.databasePath = try AppConfig.databasePath(fromURL: database)
+            }
+            return config
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("chat-server: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (the default command).")
+
+    @Option(name: .long, help: "Address to listen on (overrides HOST).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on (overrides PORT).")
+    var port: Int?
+
+    @OptionGroup var databaseOption: DatabaseOption
+
+    func validate() throws {
+        if let port, !(1...65535).contains(port) {
+            throw ValidationError("--port must be from 1 to 65535")
+        }
+    }
+
+    func run() async throws {
+        var config = try self.databaseOption.loadConfig()
+        if let host { config.host = host }
+        if let port { config.port = port }
+        let logger = bootstrapLogging(level: config.logLevel)
+        if config.groqAPIKey == nil {
+            logger.warning(
+                "GROQ_API_KEY is not set: AI replies are disabled and POST /chat answers 503. Set GROQ_API_KEY in the environment or in .env to enable them."
+            )
+        }
+        let backend = try await ChatBackend.bootstrap(config: config, logger: logger)
+        let app = buildApplication(backend)
+        logger.info("listening", metadata: ["address": "http://\(config.host):\(config.port)", "docs": "/docs"])
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the database or bring its schema up to date.")
+
+    @OptionGroup var databaseOption: DatabaseOption
+
+    func run() async throws {
+        let config = try self.databaseOption.loadConfig()
+        let database = try await DatabaseActor.open(path: config.databasePath)
+        let (from, to) = database.migration
+        print(
+            from == to
+                ? "\(config.databasePath): schema is up to date (version \(to))"
+                : "\(config.databasePath): migrated schema from version \(from) to \(to)"
+        )
+        await database.close()
+    }
+}
+
+struct Promote: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Set a registered user's role (the way to create the first admin)."
+    )
+
+    @Argument(help: "The user's email.")
+    var email: String
+
+    @Option(name: .long, help: "The role to give: admin or user.")
+    var role: UserRole = .admin
+
+    @OptionGroup var databaseOption: DatabaseOption
+
+    func run() async throws {
+        let config = try self.databaseOption.loadConfig()
+        let database = try await DatabaseActor.open(path: config.databasePath)
+        let outcome: Result<UserRecord?, any Error>
+        do {
+            outcome = .success(try await database.setRole(email: EmailAddress.normalize(self.email), role: self.role))
+        } catch {
+            outcome = .failure(error)
+        }
+        await database.close()
+        switch outcome {
+        case .success(let user?):
+            print("\(user.email) is now \(user.role.rawValue)")
+        case .success(nil):
+            FileHandle.standardError.write(Data("chat-server: no user with email \(self.email)\n".utf8))
+            throw ExitCode(1)
+        case .failure(StorageError.lastAdmin):
+            FileHandle.standardError.write(
+                Data("chat-server: \(self.email) is the last admin and cannot be demoted\n".utf8))
+            throw ExitCode(1)
+        case .failure(let error):
+            throw error
+        }
+    }
+}
+
+extension UserRole: ExpressibleByArgument {}
+
+func bootstrapLogging(level: Logger.Level) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardOutput(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    var logger = Logger(label: "chat-server")
+    logger.logLevel = level
+    return logger
+}
