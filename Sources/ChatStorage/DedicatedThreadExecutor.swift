@@ -23,8 +23,11 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
 
     public init(name: String) {
         self.name = name
-        let thread = Thread { [self] in self.runLoop() }
-        thread.name = name
+        let thread = Thread { [self] in
+            // On Linux a name set before start() is not applied to the OS thread; set it from inside.
+            Thread.current.name = name
+            self.runLoop()
+        }
         thread.stackSize = 1 << 20
         self.thread = thread
         thread.start()

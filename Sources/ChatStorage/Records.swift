@@ -24,6 +24,24 @@ public struct UserRecord: Sendable, Equatable {
     public let tokenVersion: Int64
     public let chatCount: Int
     public let createdAt: Timestamp
+
+    public init(
+        id: UUID,
+        email: String,
+        passwordHash: String,
+        role: UserRole,
+        tokenVersion: Int64,
+        chatCount: Int,
+        createdAt: Timestamp
+    ) {
+        self.id = id
+        self.email = email
+        self.passwordHash = passwordHash
+        self.role = role
+        self.tokenVersion = tokenVersion
+        self.chatCount = chatCount
+        self.createdAt = createdAt
+    }
 }
 
 /// A row of `chats`, with its maintained `message_count`.

@@ -98,7 +98,14 @@ public final class SQLiteConnection {
         defer { statement.reset() }
         try statement.bind(arguments)
         guard try statement.step() else { return nil }
-        return try map(Row(statement: statement.handle))
+        let value = try map(Row(statement: statement.handle))
+        if !statement.isReadOnly {
+            // A write with RETURNING must run to SQLITE_DONE: if it were only reset, it would commit inside
+            // sqlite3_reset while still active, the WAL auto-checkpoint could not finish, and the WAL file
+            // would grow without bound.
+            while try statement.step() {}
+        }
+        return value
     }
 
     /// The rowid of the last row inserted on this connection.

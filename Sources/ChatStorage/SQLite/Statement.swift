@@ -55,6 +55,9 @@ final class Statement {
         }
     }
 
+    /// True when the statement cannot change the database.
+    var isReadOnly: Bool { sqlite3_stmt_readonly(self.handle) != 0 }
+
     /// Advances to the next row. Returns `false` when the statement is done.
     func step() throws -> Bool {
         let code = sqlite3_step(self.handle)
