@@ -21,7 +21,7 @@ struct AuthController {
 
         func validationIssues() -> [ValidationIssue] {
             var issues: [ValidationIssue] = []
-            if let problem = EmailAddress.problem(with: self.email) {
+            if let problem = EmailAddress.problem(with: self.email.trimmingWhitespace()) {
                 issues.append(
                     ValidationIssue(
                         loc: ["body", "email"],

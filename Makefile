@@ -1,0 +1,52 @@
+# Two commands for users: `make run` and `make test`. Both install what a fresh Debian/Ubuntu machine lacks.
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT_FORMAT_PATHS := Package.swift Sources Tests
+
+.PHONY: help deps build release run test lint format clean
+
+help:
+	@echo "make run     install missing system packages, build (release) and start the server on ./ai_chat.db"
+	@echo "make test    install missing system packages, build and run the test suites"
+	@echo "make lint    check formatting with swift format (.swift-format)"
+	@echo "make format  format the sources in place"
+
+# System libraries the C shims link against (see Package.swift: CSQLite, CCurl, CCrypto).
+deps:
+	@command -v $(SWIFT) >/dev/null || { echo "error: swift is not on PATH (Swift 6.2 or newer is required)"; exit 1; }
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "error: missing system packages:$$missing (install the equivalents with your package manager)"; exit 1; \
+	  fi; \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product chat-server
+
+run: release
+	.build/release/chat-server serve
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+lint:
+	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)
+
+format:
+	$(SWIFT) format --in-place --recursive $(SWIFT_FORMAT_PATHS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,197 @@
+import ChatServer
+import ChatStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@Suite("DatabaseActor and schema")
+struct StorageTests {
+    @Test("migrations create the schema in an empty file")
+    func migrateEmptyFile() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/fresh.db")
+        #expect(database.migration.from == 0)
+        #expect(database.migration.to == Migrations.latestVersion)
+        #expect(try await database.schemaVersion() == Migrations.latestVersion)
+        #expect(try await database.integrityCheck() == "ok")
+    }
+
+    @Test("reopening an existing file keeps its data and applies nothing twice")
+    func reopenExistingFile() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/existing.db"
+        let userID: UUID
+        do {
+            let database = try await DatabaseActor.open(path: path)
+            let user = try await database.createUser(email: "kept@example.com", passwordHash: "h", role: .user)
+            _ = try await database.createChat(userID: user.id, title: "kept")
+            userID = user.id
+            await database.close()
+        }
+        let reopened = try await DatabaseActor.open(path: path)
+        #expect(reopened.migration.from == Migrations.latestVersion)
+        #expect(reopened.migration.to == Migrations.latestVersion)
+        let page = try await reopened.chats(ownerID: userID, limit: 10, offset: 0)
+        #expect(page.total == 1)
+        #expect(page.chats.first?.title == "kept")
+    }
+
+    @Test("a file from a newer version is refused")
+    func newerSchemaRefused() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/future.db"
+        do {
+            let connection = try SQLiteConnection(path: path)
+            try connection.execute("PRAGMA user_version = 999")
+        }
+        await #expect(throws: StorageError.newerSchema(found: 999, supported: Migrations.latestVersion)) {
+            _ = try await DatabaseActor.open(path: path)
+        }
+    }
+
+    @Test("emails are unique whatever their case")
+    func uniqueEmail() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/db.db")
+        _ = try await database.createUser(email: "same@example.com", passwordHash: "h", role: .user)
+        await #expect(throws: StorageError.emailAlreadyRegistered) {
+            _ = try await database.createUser(email: "SAME@example.com", passwordHash: "h", role: .user)
+        }
+        #expect(try await database.user(email: "Same@Example.com")?.email == "same@example.com")
+    }
+
+    @Test("200 concurrent tasks: every write lands and the maintained counts agree with the rows")
+    func concurrentTasks() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/concurrent.db")
+        let owner = try await database.createUser(email: "busy@example.com", passwordHash: "h", role: .user)
+        let chat = try await database.createChat(userID: owner.id, title: nil)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    switch index % 4 {
+                    case 0: _ = try await database.createChat(userID: owner.id, title: "chat \(index)")
+                    case 1: _ = try await database.appendMessage(chatID: chat.id, role: .user, content: "m\(index)")
+                    case 2: _ = try await database.chats(ownerID: owner.id, limit: 20, offset: 0)
+                    default:
+                        _ = try await database.messages(chatID: chat.id, ownerID: owner.id, limit: 500)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+
+        let page = try await database.chats(ownerID: owner.id, limit: 100, offset: 0)
+        #expect(page.total == 51)
+        #expect(page.chats.count == 51)
+        let messages = try #require(try await database.messages(chatID: chat.id, ownerID: owner.id, limit: 500))
+        #expect(messages.count == 50)
+        #expect(messages.map(\.id) == messages.map(\.id).sorted())
+        #expect(try await database.chat(id: chat.id, ownerID: owner.id)?.messageCount == 50)
+        #expect(try await database.integrityCheck() == "ok")
+    }
+
+    @Test("deleting a chat or a user cascades and keeps the counts right")
+    func cascades() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/cascade.db")
+        let owner = try await database.createUser(email: "c@example.com", passwordHash: "h", role: .user)
+        let first = try await database.createChat(userID: owner.id, title: "one")
+        let second = try await database.createChat(userID: owner.id, title: "two")
+        for index in 0..<5 {
+            _ = try await database.appendMessage(chatID: first.id, role: .user, content: "\(index)")
+        }
+        #expect(try await database.chat(id: first.id, ownerID: nil)?.messageCount == 5)
+        #expect(try await database.deleteChat(id: first.id, ownerID: owner.id))
+        #expect(try await database.messages(chatID: first.id, ownerID: nil, limit: 10) == nil)
+        let page = try await database.chats(ownerID: owner.id, limit: 10, offset: 0)
+        #expect(page.total == 1)
+        #expect(page.chats.map(\.id) == [second.id])
+        #expect(try await database.user(id: owner.id)?.chatCount == 1)
+    }
+
+    @Test("listing a user's chats walks the index: no table scan, no sort")
+    func listUsesIndex() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/plan.db")
+        let plan = try await database.queryPlan(
+            DatabaseActor.listChatsSQL,
+            [.text(UUID().lowercasedString), .integer(50), .integer(0)]
+        )
+        #expect(plan.contains { $0.contains("USING INDEX chats_by_user_updated") }, "\(plan)")
+        #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")
+        #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+    }
+
+    @Test("the WAL stays bounded under thousands of writes (INSERT ... RETURNING included)")
+    func walStaysBounded() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/wal.db"
+        let database = try await DatabaseActor.open(path: path)
+        let user = try await database.createUser(email: "w@example.com", passwordHash: "h", role: .user)
+        for index in 0..<3000 {
+            _ = try await database.createChat(userID: user.id, title: "chat \(index)")
+        }
+        // Auto-checkpoint every 1000 pages lets the WAL restart: it stays near 4 MiB instead of ~65 MB.
+        let attributes = try FileManager.default.attributesOfItem(atPath: path + "-wal")
+        let size = try #require(attributes[.size] as? Int)
+        #expect(size < 8 << 20, "WAL grew to \(size) bytes")
+        #expect(try await database.chats(ownerID: user.id, limit: 1, offset: 0).total == 3000)
+    }
+
+    @Test("the actor's work runs on its own thread, not the cooperative pool")
+    func dedicatedThread() async throws {
+        let executor = DedicatedThreadExecutor(name: "test-db-thread")
+        defer { executor.shutdown() }
+        let name = try await executor.run { Thread.current.name ?? "" }
+        #expect(name == "test-db-thread")
+    }
+
+    @Test("text survives the round trip byte for byte, including NUL and non-ASCII")
+    func textRoundTrip() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/text.db")
+        let owner = try await database.createUser(email: "t@example.com", passwordHash: "h", role: .user)
+        let chat = try await database.createChat(userID: owner.id, title: "")
+        let content = "a\u{0}b – ünïcødé 🚀 \"quoted\""
+        _ = try await database.appendMessage(chatID: chat.id, role: .user, content: content)
+        let stored = try #require(try await database.messages(chatID: chat.id, ownerID: owner.id, limit: 1))
+        #expect(stored.first?.content == content)
+        #expect(try await database.chat(id: chat.id, ownerID: owner.id)?.title == "")
+    }
+
+    @Test("the last admin cannot be demoted")
+    func lastAdmin() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/admins.db")
+        let admin = try await database.createUser(email: "a@example.com", passwordHash: "h", role: .admin)
+        await #expect(throws: StorageError.lastAdmin) {
+            _ = try await database.setRole(userID: admin.id, role: .user)
+        }
+        let second = try await database.createUser(email: "b@example.com", passwordHash: "h", role: .user)
+        #expect(try await database.setRole(userID: second.id, role: .admin)?.role == .admin)
+        #expect(try await database.setRole(userID: admin.id, role: .user)?.role == .user)
+        #expect(try await database.setRole(userID: UUID(), role: .user) == nil)
+    }
+
+    @Test("timestamps format as ISO 8601 UTC with microseconds")
+    func timestampFormat() {
+        #expect(Timestamp(microseconds: 0).iso8601 == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp(microseconds: 1_795_571_547_123_456).iso8601 == "2026-11-25T01:52:27.123456Z")
+        #expect(Timestamp(microseconds: -1).iso8601 == "1969-12-31T23:59:59.999999Z")
+    }
+}
