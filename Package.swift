@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "chat-server", targets: ["ChatServerCLI"]),
+        .executable(name: "mock-groq", targets: ["MockGroqCLI"]),
         .library(name: "ChatServer", targets: ["ChatServer"]),
     ],
     dependencies: [
@@ -49,6 +50,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The AI provider: libcurl client, Groq wire format, rate limits and retries.
+        .target(
+            name: "ChatProvider",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP application: configuration, controllers, middleware, OpenAPI.
         .target(
             name: "ChatServer",
@@ -60,6 +70,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A Groq-compatible mock upstream for tests, the benchmark and `make demo`.
+        .target(
+            name: "MockGroq",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "MockGroqCLI",
+            dependencies: [
+                "MockGroq",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -80,6 +110,8 @@ let package = Package(
                 "ChatServer",
                 "ChatStorage",
                 "ChatAuth",
+                "ChatProvider",
+                "MockGroq",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,0 +1,101 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// Drives every transfer of a ``CurlClient`` through one libcurl multi handle on one dedicated thread.
+///
+/// Other threads only append commands (add, cancel, stop) under a mutex and wake the thread with
+/// `curl_multi_wakeup`, the one multi call that is safe from any thread. Everything else — the multi handle,
+/// the easy handles and their callbacks — runs on the driver thread, so libcurl is never used concurrently.
+/// Connections stay in the multi handle's cache and are reused across requests.
+final class CurlMultiDriver: Sendable {
+    private enum Command {
+        case add(CurlTransfer)
+        case cancel(CurlTransfer, any Error)
+        case stop
+    }
+
+    // The multi handle is used only on the driver thread, except `curl_multi_wakeup` (thread-safe).
+    private nonisolated(unsafe) let multi: UnsafeMutableRawPointer
+    private let commands = Mutex<[Command]>([])
+
+    init(name: String = "curl") throws(CurlError) {
+        CurlGlobal.initializeOnce()
+        guard let multi = curl_multi_init() else { throw .setupFailed("curl_multi_init returned NULL") }
+        self.multi = multi
+        let thread = Thread { [self] in
+            Thread.current.name = name
+            self.run()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    func add(_ transfer: CurlTransfer) {
+        self.send(.add(transfer))
+    }
+
+    /// Removes a transfer at once and ends it with `error` (unless it already ended).
+    func cancel(_ transfer: CurlTransfer, with error: any Error = CancellationError()) {
+        self.send(.cancel(transfer, error))
+    }
+
+    /// Ends every transfer and the thread.
+    func stop() {
+        self.send(.stop)
+    }
+
+    private func send(_ command: Command) {
+        self.commands.withLock { $0.append(command) }
+        curl_multi_wakeup(self.multi)
+    }
+
+    // MARK: Driver thread
+
+    private func run() {
+        var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+        var running: Int32 = 0
+        loop: while true {
+            for command in self.commands.withLock({ commands in
+                defer { commands.removeAll(keepingCapacity: true) }
+                return commands
+            }) {
+                switch command {
+                case .add(let transfer):
+                    let code = curl_multi_add_handle(self.multi, transfer.easy)
+                    if code == CURLM_OK {
+                        active[transfer.easy] = transfer
+                    } else {
+                        transfer.finish(error: CurlError.setupFailed(String(cString: curl_multi_strerror(code))))
+                    }
+                case .cancel(let transfer, let error):
+                    if active.removeValue(forKey: transfer.easy) != nil {
+                        curl_multi_remove_handle(self.multi, transfer.easy)
+                    }
+                    transfer.finish(error: error)
+                case .stop:
+                    for transfer in active.values {
+                        curl_multi_remove_handle(self.multi, transfer.easy)
+                        transfer.finish(error: CancellationError())
+                    }
+                    active.removeAll()
+                    break loop
+                }
+            }
+
+            curl_multi_perform(self.multi, &running)
+
+            var remaining: Int32 = 0
+            while let message = curl_multi_info_read(self.multi, &remaining) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let result = message.pointee.data.result
+                curl_multi_remove_handle(self.multi, easy)
+                active.removeValue(forKey: easy)?.finish(code: result)
+            }
+
+            // Sleeps until a socket is ready, libcurl's own timer fires, or `curl_multi_wakeup`.
+            curl_multi_poll(self.multi, nil, 0, 1000, nil)
+        }
+        curl_multi_cleanup(self.multi)
+    }
+}

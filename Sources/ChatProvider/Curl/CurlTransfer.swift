@@ -1,0 +1,230 @@
+import CCurl
+import Foundation
+
+/// One easy handle and everything its callbacks need.
+///
+/// Threading: created on any thread, then handed to the ``CurlMultiDriver``; from then on the easy handle and
+/// the mutable state here are touched only on the driver's thread (libcurl calls the callbacks there).
+/// The continuations it resumes are thread-safe.
+final class CurlTransfer: @unchecked Sendable {
+    // @unchecked Sendable: see the threading rule above. The driver's command queue is the only hand-over.
+    enum Sink {
+        /// Collect the body and resume once with the whole response.
+        case collect(CheckedContinuation<CurlResponse, any Error>)
+        /// Resume `head` when the headers are in, then yield each body chunk.
+        case stream(
+            head: CheckedContinuation<CurlResponseHead, any Error>?,
+            body: AsyncThrowingStream<[UInt8], any Error>.Continuation
+        )
+    }
+
+    let easy: UnsafeMutableRawPointer
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var sink: Sink?
+    private var status = 0
+    private var headers: [(name: String, value: String)] = []
+    private var body: [UInt8] = []
+    private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+
+    init(request: CurlRequest, sink: Sink) throws(CurlError) {
+        CurlGlobal.initializeOnce()
+        guard let easy = curl_easy_init() else { throw .setupFailed("curl_easy_init returned NULL") }
+        self.easy = easy
+        self.sink = sink
+        try self.configure(request)
+    }
+
+    deinit {
+        curl_easy_cleanup(self.easy)
+        curl_slist_free_all(self.headerList)
+    }
+
+    private func configure(_ request: CurlRequest) throws(CurlError) {
+        func check(_ code: CURLcode, _ what: String) throws(CurlError) {
+            guard code == CURLE_OK else {
+                throw .setupFailed("\(what): \(String(cString: curl_easy_strerror(code)))")
+            }
+        }
+        let opaque = Unmanaged.passUnretained(self).toOpaque()
+        try check(ccurl_easy_setopt_string(self.easy, CURLOPT_URL, request.url), "URL")
+        try check(ccurl_easy_setopt_long(self.easy, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
+        try check(ccurl_easy_setopt_long(self.easy, CURLOPT_SSL_VERIFYPEER, 1), "SSL_VERIFYPEER")
+        try check(ccurl_easy_setopt_long(self.easy, CURLOPT_SSL_VERIFYHOST, 2), "SSL_VERIFYHOST")
+        try check(ccurl_easy_setopt_long(self.easy, CURLOPT_TCP_KEEPALIVE, 1), "TCP_KEEPALIVE")
+        try check(ccurl_easy_setopt_string(self.easy, CURLOPT_ACCEPT_ENCODING, ""), "ACCEPT_ENCODING")
+        try check(ccurl_easy_setopt_pointer(self.easy, CURLOPT_ERRORBUFFER, &self.errorBuffer), "ERRORBUFFER")
+        try check(
+            ccurl_easy_setopt_long(self.easy, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.milliseconds),
+            "CONNECTTIMEOUT"
+        )
+        if let total = request.totalTimeout {
+            try check(ccurl_easy_setopt_long(self.easy, CURLOPT_TIMEOUT_MS, total.milliseconds), "TIMEOUT")
+        }
+        if let idle = request.idleTimeout {
+            try check(ccurl_easy_setopt_long(self.easy, CURLOPT_LOW_SPEED_LIMIT, 1), "LOW_SPEED_LIMIT")
+            try check(
+                ccurl_easy_setopt_long(self.easy, CURLOPT_LOW_SPEED_TIME, max(1, idle.milliseconds / 1000)),
+                "LOW_SPEED_TIME"
+            )
+        }
+        for (name, value) in request.headers {
+            self.headerList = curl_slist_append(self.headerList, "\(name): \(value)")
+        }
+        // Without this libcurl adds "Expect: 100-continue" to larger bodies and waits for the server.
+        self.headerList = curl_slist_append(self.headerList, "Expect:")
+        try check(ccurl_easy_setopt_slist(self.easy, CURLOPT_HTTPHEADER, self.headerList), "HTTPHEADER")
+        switch request.method {
+        case "GET": break
+        case "POST":
+            try check(ccurl_easy_setopt_long(self.easy, CURLOPT_POST, 1), "POST")
+        default:
+            try check(ccurl_easy_setopt_string(self.easy, CURLOPT_CUSTOMREQUEST, request.method), "CUSTOMREQUEST")
+        }
+        if !request.body.isEmpty || request.method == "POST" {
+            try check(ccurl_easy_setopt_long(self.easy, CURLOPT_POSTFIELDSIZE, request.body.count), "POSTFIELDSIZE")
+            // COPYPOSTFIELDS copies the bytes now, so the body need not outlive this call.
+            let code: CURLcode
+            if request.body.isEmpty {
+                code = ccurl_easy_setopt_string(self.easy, CURLOPT_COPYPOSTFIELDS, "")
+            } else {
+                code = request.body.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { characters in
+                        ccurl_easy_setopt_string(self.easy, CURLOPT_COPYPOSTFIELDS, characters.baseAddress)
+                    }
+                }
+            }
+            try check(code, "COPYPOSTFIELDS")
+        }
+        try check(
+            ccurl_easy_setopt_write_callback(self.easy, CURLOPT_WRITEFUNCTION, curlWriteCallback), "WRITEFUNCTION")
+        try check(ccurl_easy_setopt_pointer(self.easy, CURLOPT_WRITEDATA, opaque), "WRITEDATA")
+        try check(
+            ccurl_easy_setopt_write_callback(self.easy, CURLOPT_HEADERFUNCTION, curlHeaderCallback), "HEADERFUNCTION")
+        try check(ccurl_easy_setopt_pointer(self.easy, CURLOPT_HEADERDATA, opaque), "HEADERDATA")
+    }
+
+    // MARK: Driver-thread callbacks
+
+    /// One header line, including the status line and the empty line that ends the block.
+    func receivedHeaderLine(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: [" ", "\r", "\n", "\t"])
+        if line.hasPrefix("HTTP/") {
+            // A new header block (after a 100 Continue or a redirect) replaces the previous one.
+            let parts = line.split(separator: " ", maxSplits: 2)
+            self.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            self.headers = []
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
+            self.headers.append((name, value))
+        } else if line.isEmpty, self.status >= 200 {
+            self.deliverHead()
+        }
+    }
+
+    func receivedBody(_ bytes: UnsafeBufferPointer<UInt8>) {
+        switch self.sink {
+        case .collect: self.body.append(contentsOf: bytes)
+        case .stream(_, let continuation):
+            self.deliverHead()
+            continuation.yield(Array(bytes))
+        case nil: break
+        }
+    }
+
+    private func deliverHead() {
+        guard case .stream(let head?, let body) = self.sink else { return }
+        head.resume(returning: CurlResponseHead(status: self.status, headers: self.headers))
+        self.sink = .stream(head: nil, body: body)
+    }
+
+    /// The transfer ended: `code` is libcurl's result.
+    func finish(code: CURLcode) {
+        let error: CurlError? = code == CURLE_OK ? nil : self.error(for: code)
+        self.finish(error: error)
+    }
+
+    /// Ends the transfer with `error` (nil for success). Idempotent.
+    func finish(error: (any Error)?) {
+        guard let sink = self.sink else { return }
+        self.sink = nil
+        switch sink {
+        case .collect(let continuation):
+            if let error {
+                continuation.resume(throwing: error)
+            } else {
+                continuation.resume(
+                    returning: CurlResponse(
+                        head: CurlResponseHead(status: self.status, headers: self.headers), body: self.body)
+                )
+            }
+        case .stream(let head, let body):
+            if let head {
+                if let error {
+                    head.resume(throwing: error)
+                } else {
+                    head.resume(returning: CurlResponseHead(status: self.status, headers: self.headers))
+                }
+            }
+            body.finish(throwing: error)
+        }
+    }
+
+    private func error(for code: CURLcode) -> CurlError {
+        let detail = String(decoding: self.errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_PROXY:
+            return .connectionFailed(message)
+        case CURLE_OPERATION_TIMEDOUT:
+            return .timedOut(message)
+        default:
+            return .transport(code: Int(code.rawValue), message: message)
+        }
+    }
+}
+
+/// libcurl's write callback: forwards body bytes to the transfer behind `userdata`.
+private let curlWriteCallback:
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+        pointer, size, count, userdata in
+        guard let pointer, let userdata else { return 0 }
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+        let length = size * count
+        pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            transfer.receivedBody(UnsafeBufferPointer(start: $0, count: length))
+        }
+        return length
+    }
+
+/// libcurl's header callback: one complete header line per call.
+private let curlHeaderCallback:
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+        pointer, size, count, userdata in
+        guard let pointer, let userdata else { return 0 }
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+        let length = size * count
+        pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            transfer.receivedHeaderLine(UnsafeBufferPointer(start: $0, count: length))
+        }
+        return length
+    }
+
+/// `curl_global_init`, exactly once per process, before the first handle.
+enum CurlGlobal {
+    private static let initialized: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
+    }()
+
+    static func initializeOnce() {
+        _ = self.initialized
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up, for libcurl's `long` options.
+    var milliseconds: Int {
+        let (seconds, attoseconds) = self.components
+        return Int(seconds) * 1000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
+}

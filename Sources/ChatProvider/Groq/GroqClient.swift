@@ -1,0 +1,263 @@
+import Foundation
+
+/// Where and how to reach Groq (or any OpenAI-compatible server).
+public struct GroqConfiguration: Sendable {
+    public var apiKey: String
+    /// e.g. `https://api.groq.com/openai/v1` (no trailing slash).
+    public var baseURL: String
+    public var model: String
+    public var connectTimeout: Duration
+    /// Total time for a non-streamed answer, and for the first byte of a streamed one.
+    public var requestTimeout: Duration
+    /// A stream with no byte for this long is abandoned.
+    public var streamIdleTimeout: Duration
+
+    public init(
+        apiKey: String,
+        baseURL: String,
+        model: String,
+        connectTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(60),
+        streamIdleTimeout: Duration = .seconds(30)
+    ) {
+        self.apiKey = apiKey
+        self.baseURL = baseURL
+        self.model = model
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.streamIdleTimeout = streamIdleTimeout
+    }
+}
+
+/// Speaks Groq's OpenAI-compatible chat-completions wire format over ``CurlClient``.
+///
+/// Stateless and Sendable: rate limiting, retries and queueing belong to ``ProviderActor``. Error messages
+/// are taken from the provider's `{"error": {"message"}}` body with the API key redacted, so the key never
+/// reaches a response or a log.
+public struct GroqClient: Sendable {
+    public let configuration: GroqConfiguration
+    private let http: CurlClient
+
+    public init(configuration: GroqConfiguration, http: CurlClient) {
+        self.configuration = configuration
+        self.http = http
+    }
+
+    /// A non-streamed completion and the rate-limit headers that came with it.
+    public func complete(_ request: ChatCompletionRequest) async throws -> (ChatCompletion, RateLimitInfo) {
+        var request = request
+        request.stream = false
+        let response: CurlResponse
+        do {
+            response = try await self.http.perform(try self.curlRequest(for: request, streaming: false))
+        } catch let error as CurlError {
+            throw Self.providerError(for: error)
+        }
+        let info = RateLimitInfo(head: response.head)
+        try self.checkStatus(response.head, body: response.body, info: info)
+        guard let decoded = try? JSONDecoder().decode(CompletionBody.self, from: Data(response.body)) else {
+            throw ProviderError.malformedResponse("the completion is not valid JSON")
+        }
+        guard let choice = decoded.choices.first, let content = choice.message.content else {
+            throw ProviderError.malformedResponse("the completion has no message content")
+        }
+        return (
+            ChatCompletion(
+                content: content, finishReason: choice.finishReason, usage: decoded.usage, model: decoded.model),
+            info
+        )
+    }
+
+    /// A streamed completion: resumes when the response headers arrive (after checking the status), then
+    /// yields deltas and one `.finished`. Errors after the head arrive as a thrown ``ProviderError``.
+    public func stream(_ request: ChatCompletionRequest) async throws -> (RateLimitInfo, ChatEventSequence) {
+        var request = request
+        request.stream = true
+        let head: CurlResponseHead
+        let body: AsyncThrowingStream<[UInt8], any Error>
+        do {
+            (head, body) = try await self.http.stream(try self.curlRequest(for: request, streaming: true))
+        } catch let error as CurlError {
+            throw Self.providerError(for: error)
+        }
+        let info = RateLimitInfo(head: head)
+        if head.status != 200 {
+            // The body of an error response is small: read it for the message.
+            var bytes: [UInt8] = []
+            do {
+                for try await chunk in body where bytes.count < 65_536 { bytes.append(contentsOf: chunk) }
+            } catch {}
+            try self.checkStatus(head, body: bytes, info: info)
+        }
+        return (info, ChatEventSequence(bytes: body, redact: self.redact))
+    }
+
+    private func curlRequest(for request: ChatCompletionRequest, streaming: Bool) throws -> CurlRequest {
+        CurlRequest(
+            method: "POST",
+            url: self.configuration.baseURL + "/chat/completions",
+            headers: [
+                ("Authorization", "Bearer \(self.configuration.apiKey)"),
+                ("Content-Type", "application/json"),
+                ("Accept", streaming ? "text/event-stream" : "application/json"),
+            ],
+            body: Array(try JSONEncoder().encode(request)),
+            connectTimeout: self.configuration.connectTimeout,
+            totalTimeout: streaming ? nil : self.configuration.requestTimeout,
+            idleTimeout: streaming ? self.configuration.streamIdleTimeout : nil
+        )
+    }
+
+    private func checkStatus(_ head: CurlResponseHead, body: [UInt8], info: RateLimitInfo) throws {
+        guard head.status != 200 else { return }
+        let message = self.redact(Self.errorMessage(from: body) ?? "HTTP \(head.status)")
+        switch head.status {
+        case 401, 403: throw ProviderError.rejectedCredentials(message)
+        case 429: throw ProviderError.rateLimited(retryAfter: info.retryAfter ?? info.resetRequests, message: message)
+        default: throw ProviderError.upstream(status: head.status, message: message)
+        }
+    }
+
+    private var redact: @Sendable (String) -> String {
+        let key = self.configuration.apiKey
+        return { text in key.isEmpty ? text : text.replacingOccurrences(of: key, with: "[redacted]") }
+    }
+
+    static func errorMessage(from body: [UInt8]) -> String? {
+        if let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(body)) {
+            return envelope.error.message
+        }
+        let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    static func providerError(for error: CurlError) -> ProviderError {
+        switch error {
+        case .timedOut(let message): .timedOut(message)
+        case .connectionFailed(let message), .setupFailed(let message), .transport(_, let message): .connection(message)
+        }
+    }
+
+    // MARK: Wire format
+
+    struct ErrorEnvelope: Decodable {
+        struct Body: Decodable {
+            let message: String
+            let type: String?
+            let code: String?
+        }
+        let error: Body
+    }
+
+    struct CompletionBody: Decodable {
+        struct Choice: Decodable {
+            struct Message: Decodable { let content: String? }
+            let message: Message
+            let finishReason: String?
+            enum CodingKeys: String, CodingKey {
+                case message
+                case finishReason = "finish_reason"
+            }
+        }
+        let model: String?
+        let choices: [Choice]
+        let usage: TokenUsage?
+    }
+}
+
+/// The events of a streamed completion, parsed from the response body's Server-Sent Events.
+///
+/// Ends after `data: [DONE]` with ``ChatStreamEvent/finished(finishReason:usage:model:)``. A `data:` line
+/// carrying an `error` object, a body that ends without `[DONE]`, or a broken connection throw
+/// ``ProviderError/streamFailed(_:)`` (or ``ProviderError/timedOut(_:)`` when the idle timeout fired).
+public struct ChatEventSequence: AsyncSequence, Sendable {
+    public typealias Element = ChatStreamEvent
+    let bytes: AsyncThrowingStream<[UInt8], any Error>
+    let redact: @Sendable (String) -> String
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(bytes: self.bytes.makeAsyncIterator(), redact: self.redact)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var bytes: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+        let redact: @Sendable (String) -> String
+        var parser = ServerSentEventParser()
+        var pending: [ChatStreamEvent] = []
+        var finished = false
+        var finishReason: String?
+        var usage: TokenUsage?
+        var model: String?
+
+        public mutating func next() async throws -> ChatStreamEvent? {
+            while true {
+                if !self.pending.isEmpty { return self.pending.removeFirst() }
+                if self.finished { return nil }
+                let chunk: [UInt8]?
+                do {
+                    chunk = try await self.bytes.next()
+                } catch let error as CurlError {
+                    switch GroqClient.providerError(for: error) {
+                    case .timedOut(let message): throw ProviderError.timedOut(message)
+                    default: throw ProviderError.streamFailed("the connection broke: \(error)")
+                    }
+                }
+                guard let chunk else {
+                    if let last = self.parser.finish() {
+                        try self.handle(last)
+                        continue
+                    }
+                    throw ProviderError.streamFailed("the stream ended without [DONE]")
+                }
+                for payload in self.parser.feed(chunk) {
+                    try self.handle(payload)
+                }
+            }
+        }
+
+        private mutating func handle(_ payload: String) throws {
+            guard !self.finished else { return }
+            if payload == "[DONE]" {
+                self.finished = true
+                self.pending.append(.finished(finishReason: self.finishReason, usage: self.usage, model: self.model))
+                return
+            }
+            guard let chunk = try? JSONDecoder().decode(StreamChunk.self, from: Data(payload.utf8)) else {
+                throw ProviderError.streamFailed("a stream event is not valid JSON")
+            }
+            if let error = chunk.error {
+                throw ProviderError.streamFailed(self.redact(error.message))
+            }
+            if let model = chunk.model { self.model = model }
+            if let usage = chunk.xGroq?.usage ?? chunk.usage { self.usage = usage }
+            for choice in chunk.choices ?? [] {
+                if let reason = choice.finishReason { self.finishReason = reason }
+                if let content = choice.delta?.content, !content.isEmpty {
+                    self.pending.append(.delta(content))
+                }
+            }
+        }
+    }
+
+    struct StreamChunk: Decodable {
+        struct Choice: Decodable {
+            struct Delta: Decodable { let content: String? }
+            let delta: Delta?
+            let finishReason: String?
+            enum CodingKeys: String, CodingKey {
+                case delta
+                case finishReason = "finish_reason"
+            }
+        }
+        struct XGroq: Decodable { let usage: TokenUsage? }
+        let model: String?
+        let choices: [Choice]?
+        let usage: TokenUsage?
+        let xGroq: XGroq?
+        let error: GroqClient.ErrorEnvelope.Body?
+        enum CodingKeys: String, CodingKey {
+            case model, choices, usage, error
+            case xGroq = "x_groq"
+        }
+    }
+}

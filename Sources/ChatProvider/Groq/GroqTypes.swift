@@ -1,0 +1,150 @@
+/// One message of a chat completion's context.
+public struct ChatMessage: Sendable, Codable, Equatable {
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// A request to `POST {base}/chat/completions`.
+public struct ChatCompletionRequest: Sendable, Encodable {
+    public var model: String
+    public var messages: [ChatMessage]
+    public var temperature: Double?
+    public var maxCompletionTokens: Int?
+    public var stream: Bool
+
+    public init(
+        model: String,
+        messages: [ChatMessage],
+        temperature: Double? = nil,
+        maxCompletionTokens: Int? = nil,
+        stream: Bool = false
+    ) {
+        self.model = model
+        self.messages = messages
+        self.temperature = temperature
+        self.maxCompletionTokens = maxCompletionTokens
+        self.stream = stream
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, temperature, stream
+        case maxCompletionTokens = "max_completion_tokens"
+    }
+}
+
+/// Token counts reported by the provider.
+public struct TokenUsage: Sendable, Codable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.totalTokens = totalTokens ?? promptTokens + completionTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case totalTokens = "total_tokens"
+    }
+}
+
+/// A complete (non-streamed) answer.
+public struct ChatCompletion: Sendable, Equatable {
+    public var content: String
+    public var finishReason: String?
+    public var usage: TokenUsage?
+    public var model: String?
+
+    public init(content: String, finishReason: String?, usage: TokenUsage?, model: String?) {
+        self.content = content
+        self.finishReason = finishReason
+        self.usage = usage
+        self.model = model
+    }
+}
+
+/// One event of a streamed answer.
+public enum ChatStreamEvent: Sendable, Equatable {
+    /// More text.
+    case delta(String)
+    /// The answer is complete (`data: [DONE]` was received).
+    case finished(finishReason: String?, usage: TokenUsage?, model: String?)
+}
+
+/// Rate-limit state from `x-ratelimit-*` and `retry-after` response headers.
+public struct RateLimitInfo: Sendable, Equatable {
+    public var limitRequests: Int?
+    public var remainingRequests: Int?
+    public var resetRequests: Duration?
+    public var limitTokens: Int?
+    public var remainingTokens: Int?
+    public var resetTokens: Duration?
+    public var retryAfter: Duration?
+
+    public init() {}
+
+    public init(head: CurlResponseHead) {
+        self.limitRequests = head.header("x-ratelimit-limit-requests").flatMap { Int($0) }
+        self.remainingRequests = head.header("x-ratelimit-remaining-requests").flatMap { Int($0) }
+        self.resetRequests = head.header("x-ratelimit-reset-requests").flatMap(GoDuration.parse)
+        self.limitTokens = head.header("x-ratelimit-limit-tokens").flatMap { Int($0) }
+        self.remainingTokens = head.header("x-ratelimit-remaining-tokens").flatMap { Int($0) }
+        self.resetTokens = head.header("x-ratelimit-reset-tokens").flatMap(GoDuration.parse)
+        self.retryAfter = head.header("retry-after").flatMap { Double($0) }.flatMap { seconds in
+            seconds >= 0 ? Duration.milliseconds(Int64((seconds * 1000).rounded(.up))) : nil
+        }
+    }
+}
+
+/// Why the provider could not answer. Each case maps to one HTTP status of our API.
+public enum ProviderError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// No API key is configured (503).
+    case notConfigured
+    /// The provider refused our key (401/403 upstream → 502).
+    case rejectedCredentials(String)
+    /// Rate limited upstream after our retries, or our own queue was full for too long (503 + Retry-After).
+    case rateLimited(retryAfter: Duration?, message: String)
+    /// Waited longer than the queue timeout for a slot (503 + Retry-After).
+    case queueTimeout(Duration)
+    /// The provider answered with an error status (502).
+    case upstream(status: Int, message: String)
+    /// Could not connect, or the connection broke (502).
+    case connection(String)
+    /// No answer in time (504).
+    case timedOut(String)
+    /// The answer could not be understood (502).
+    case malformedResponse(String)
+    /// The stream carried an error or ended without `[DONE]` (502).
+    case streamFailed(String)
+
+    public var description: String {
+        switch self {
+        case .notConfigured: "AI provider not configured"
+        case .rejectedCredentials(let message): "the provider rejected the API key: \(message)"
+        case .rateLimited(_, let message): "rate limited: \(message)"
+        case .queueTimeout(let waited): "no provider slot within \(waited)"
+        case .upstream(let status, let message): "provider error \(status): \(message)"
+        case .connection(let message): "cannot reach the provider: \(message)"
+        case .timedOut(let message): "provider timed out: \(message)"
+        case .malformedResponse(let message): "malformed provider response: \(message)"
+        case .streamFailed(let message): "provider stream failed: \(message)"
+        }
+    }
+
+    /// Whether a new attempt may succeed (429, 5xx, connection failures), before any output was delivered.
+    public var isRetryable: Bool {
+        switch self {
+        case .rateLimited, .connection: true
+        case .upstream(let status, _): status >= 500
+        default: false
+        }
+    }
+}

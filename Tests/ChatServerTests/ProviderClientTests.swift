@@ -1,0 +1,246 @@
+import ChatProvider
+import Foundation
+import MockGroq
+import Testing
+
+/// The real CurlClient and GroqClient against the in-repo mock, over real HTTP.
+@Suite("GroqClient over libcurl against the mock upstream")
+struct ProviderClientTests {
+    static func withMock(
+        _ behavior: MockGroqBehavior = MockGroqBehavior(),
+        requestTimeout: Duration = .seconds(10),
+        apiKey: String = "mock-key",
+        _ body: (MockGroqServer, GroqClient) async throws -> Void
+    ) async throws {
+        let mock = try await MockGroqServer.start(behavior: behavior)
+        let http = try CurlClient()
+        let client = GroqClient(
+            configuration: GroqConfiguration(
+                apiKey: apiKey,
+                baseURL: mock.baseURL,
+                model: "openai/gpt-oss-20b",
+                requestTimeout: requestTimeout,
+                streamIdleTimeout: .seconds(5)
+            ),
+            http: http
+        )
+        do {
+            try await body(mock, client)
+        } catch {
+            await mock.stop()
+            throw error
+        }
+        await mock.stop()
+    }
+
+    static let hello = ChatCompletionRequest(
+        model: "openai/gpt-oss-20b",
+        messages: [
+            ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Hello there"),
+        ]
+    )
+
+    @Test("a JSON completion: content, usage, finish reason and rate-limit headers")
+    func complete() async throws {
+        try await Self.withMock { mock, client in
+            let (completion, info) = try await client.complete(Self.hello)
+            #expect(completion.content.contains("mock Groq server"))
+            #expect(completion.content.contains("Hello there"))
+            #expect(completion.finishReason == "stop")
+            #expect(completion.model == "openai/gpt-oss-20b")
+            #expect((completion.usage?.completionTokens ?? 0) > 0)
+            #expect(info.limitRequests == 30_000)
+            #expect(info.resetRequests == .milliseconds(2400))
+            #expect(info.resetTokens == .milliseconds(60))
+            #expect(mock.stats.completed == 1)
+        }
+    }
+
+    @Test("a streamed completion: deltas add up to the reply, then finished with usage")
+    func stream() async throws {
+        try await Self.withMock { mock, client in
+            let (_, events) = try await client.stream(Self.hello)
+            var text = ""
+            var finished: ChatStreamEvent?
+            var deltas = 0
+            for try await event in events {
+                switch event {
+                case .delta(let piece):
+                    text += piece
+                    deltas += 1
+                case .finished: finished = event
+                }
+            }
+            #expect(deltas > 5)
+            #expect(text.hasPrefix("This reply comes from the mock Groq server"))
+            guard case .finished(let reason, let usage, _) = finished else {
+                Issue.record("no finished event")
+                return
+            }
+            #expect(reason == "stop")
+            #expect(usage?.completionTokens == deltas)
+            #expect(mock.stats.completed == 1)
+        }
+    }
+
+    @Test("many concurrent streams over one driver thread")
+    func concurrentStreams() async throws {
+        try await Self.withMock(MockGroqBehavior(latencyMilliseconds: 50, chunkDelayMilliseconds: 2)) { mock, client in
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        var request = Self.hello
+                        request.messages[1].content = "client \(index)"
+                        let (_, events) = try await client.stream(request)
+                        var text = ""
+                        for try await case .delta(let piece) in events { text += piece }
+                        return text
+                    }
+                }
+                var replies = 0
+                for try await text in group {
+                    #expect(text.contains("client "))
+                    replies += 1
+                }
+                #expect(replies == 50)
+            }
+            #expect(mock.stats.completed == 50)
+            #expect(mock.stats.maxInFlight > 1)
+        }
+    }
+
+    @Test("a rejected key is reported without echoing it")
+    func unauthorized() async throws {
+        try await Self.withMock(apiKey: "gsk_secret_value") { _, client in
+            await #expect(throws: ProviderError.rejectedCredentials("Invalid API Key")) {
+                _ = try await client.complete(Self.hello)
+            }
+            await #expect(throws: ProviderError.rejectedCredentials("Invalid API Key")) {
+                _ = try await client.stream(Self.hello)
+            }
+        }
+    }
+
+    @Test("429 carries retry-after; 500 is an upstream error")
+    func statusFaults() async throws {
+        try await Self.withMock(MockGroqBehavior(fault: .rateLimit, retryAfterSeconds: 3)) { mock, client in
+            do {
+                _ = try await client.complete(Self.hello)
+                Issue.record("expected rate limiting")
+            } catch let ProviderError.rateLimited(retryAfter, message) {
+                #expect(retryAfter == .seconds(3))
+                #expect(message.contains("Rate limit reached"))
+            }
+            mock.setBehavior(MockGroqBehavior(fault: .serverError))
+            await #expect(throws: ProviderError.upstream(status: 500, message: "Internal Server Error")) {
+                _ = try await client.stream(Self.hello)
+            }
+        }
+    }
+
+    @Test(
+        "broken streams fail with streamFailed",
+        arguments: [MockGroqBehavior.Fault.dropMidStream, .noDone, .streamError, .malformedJSON]
+    )
+    func brokenStreams(fault: MockGroqBehavior.Fault) async throws {
+        try await Self.withMock(MockGroqBehavior(fault: fault)) { _, client in
+            let (_, events) = try await client.stream(Self.hello)
+            var received = ""
+            do {
+                for try await case .delta(let piece) in events { received += piece }
+                Issue.record("the stream should have failed (\(fault))")
+            } catch let error as ProviderError {
+                guard case .streamFailed = error else {
+                    Issue.record("unexpected \(error)")
+                    return
+                }
+            }
+            if fault == .dropMidStream { #expect(!received.isEmpty) }
+        }
+    }
+
+    @Test("a malformed JSON completion is reported, not crashed on")
+    func malformedCompletion() async throws {
+        try await Self.withMock(MockGroqBehavior(fault: .malformedJSON)) { _, client in
+            await #expect(throws: ProviderError.malformedResponse("the completion is not valid JSON")) {
+                _ = try await client.complete(Self.hello)
+            }
+        }
+    }
+
+    @Test("a hanging upstream times out after the request timeout")
+    func hang() async throws {
+        try await Self.withMock(MockGroqBehavior(fault: .hang), requestTimeout: .milliseconds(500)) { _, client in
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await client.complete(Self.hello)
+            } throws: { error in
+                if case ProviderError.timedOut = error { return true }
+                return false
+            }
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
+    @Test("cancelling the task removes the transfer at once")
+    func cancellation() async throws {
+        try await Self.withMock(MockGroqBehavior(fault: .hang)) { _, client in
+            let task = Task { try await client.complete(Self.hello) }
+            try await Task.sleep(for: .milliseconds(200))
+            let started = ContinuousClock.now
+            task.cancel()
+            let result = await task.result
+            #expect(ContinuousClock.now - started < .seconds(1))
+            #expect(throws: CancellationError.self) { try result.get() }
+        }
+    }
+
+    @Test("connection refused is a connection error")
+    func connectionRefused() async throws {
+        let mock = try await MockGroqServer.start()
+        let url = mock.baseURL
+        await mock.stop()
+        let client = GroqClient(
+            configuration: GroqConfiguration(apiKey: "mock-key", baseURL: url, model: "m"),
+            http: try CurlClient()
+        )
+        await #expect {
+            _ = try await client.complete(Self.hello)
+        } throws: { error in
+            if case ProviderError.connection = error { return true }
+            return false
+        }
+    }
+}
+
+@Suite("Wire-format parsing")
+struct WireFormatTests {
+    @Test(
+        "Go durations",
+        arguments: [
+            ("2m59.56s", Duration.milliseconds(179_560)), ("7.66s", .milliseconds(7660)), ("800ms", .milliseconds(800)),
+            ("1h0m5s", .seconds(3605)), ("0s", .zero), ("150µs", .microseconds(150)), ("1.5h", .seconds(5400)),
+        ]
+    )
+    func goDurations(text: String, expected: Duration) {
+        #expect(GoDuration.parse(text) == expected)
+    }
+
+    @Test("invalid Go durations", arguments: ["", "abc", "5", "5x", "s"])
+    func invalidGoDurations(text: String) {
+        #expect(GoDuration.parse(text) == nil)
+    }
+
+    @Test("SSE: events split across chunks, CRLF, comments and multi-line data")
+    func serverSentEvents() {
+        var parser = ServerSentEventParser()
+        #expect(parser.feed(Array("data: {\"a\"".utf8)).isEmpty)
+        #expect(parser.feed(Array(":1}\n\n".utf8)) == [#"{"a":1}"#])
+        #expect(
+            parser.feed(Array(": keep-alive\r\n\r\ndata: x\r\ndata: y\r\n\r\ndata:[DONE]\n\n".utf8)) == [
+                "x\ny", "[DONE]",
+            ])
+        #expect(parser.feed(Array("event: ping\ndata: tail".utf8)).isEmpty)
+        #expect(parser.finish() == "tail")
+    }
+}
