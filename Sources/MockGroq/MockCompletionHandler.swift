@@ -1,0 +1,269 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Answers `POST /openai/v1/chat/completions` the way Groq does, or with the configured fault.
+struct MockCompletionHandler: Sendable {
+    let state: MockGroqState
+    let apiKey: String
+    /// The RPM advertised in `x-ratelimit-limit-requests` when no limit is configured.
+    static let advertisedRequestsPerMinute = 30_000
+    static let start = ContinuousClock.now
+
+    struct CompletionRequest: Decodable {
+        struct Message: Decodable {
+            let role: String
+            let content: String
+        }
+        let model: String
+        let messages: [Message]
+        let stream: Bool?
+    }
+
+    @Sendable func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        guard request.headers[.authorization] == "Bearer \(self.apiKey)" else {
+            self.state.recordBadKey()
+            return Self.error(
+                .unauthorized, message: "Invalid API Key", type: "invalid_request_error", code: "invalid_api_key")
+        }
+        let body = try await request.body.collect(upTo: 4 << 20)
+        guard let completion = try? JSONDecoder().decode(CompletionRequest.self, from: Data(body.readableBytesView))
+        else {
+            return Self.error(.badRequest, message: "invalid JSON body", type: "invalid_request_error", code: nil)
+        }
+        let elapsed = ContinuousClock.now - Self.start
+        let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let decision = self.state.arrive(now: now)
+
+        let behavior: MockGroqBehavior
+        var fault: MockGroqBehavior.Fault?
+        switch decision {
+        case .overLimit(let current):
+            return self.rateLimited(current, model: completion.model)
+        case .fault(.rateLimit, let current):
+            return self.rateLimited(current, model: completion.model)
+        case .fault(.serverError, _):
+            return Self.error(
+                .internalServerError, message: "Internal Server Error", type: "internal_server_error", code: nil)
+        case .fault(.unauthorized, _):
+            return Self.error(
+                .unauthorized, message: "Invalid API Key", type: "invalid_request_error", code: "invalid_api_key")
+        case .fault(.hang, _):
+            while !self.state.isStopping && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return Self.error(.serviceUnavailable, message: "mock stopping", type: "internal_server_error", code: nil)
+        case .fault(let other, let current):
+            behavior = current
+            fault = other
+        case .answer(let current):
+            behavior = current
+        }
+
+        self.state.begin()
+        if behavior.latencyMilliseconds > 0 {
+            try? await Task.sleep(for: .milliseconds(behavior.latencyMilliseconds))
+        }
+        let reply = Self.reply(to: completion, behavior: behavior)
+        let usage = Usage(
+            prompt_tokens: max(1, completion.messages.reduce(0) { $0 + $1.content.count } / 4),
+            completion_tokens: reply.split(separator: " ").count,
+            total_tokens: 0
+        ).totalled()
+        var headers = self.rateLimitHeaders(behavior)
+        guard completion.stream == true else {
+            defer { self.state.end(completed: fault == nil) }
+            headers[.contentType] = "application/json"
+            if fault == .malformedJSON {
+                return Response(
+                    status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"choices\": [ oops")))
+            }
+            let answer = Completion(
+                id: "chatcmpl-mock-\(UUID().uuidString.lowercased())",
+                object: "chat.completion",
+                created: Int(Date().timeIntervalSince1970),
+                model: completion.model,
+                choices: [.init(index: 0, message: .init(role: "assistant", content: reply), finish_reason: "stop")],
+                usage: usage,
+                x_groq: .init(id: "req_mock")
+            )
+            return Response(
+                status: .ok, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(answer))))
+        }
+
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let state = self.state
+        let model = completion.model
+        let streamFault = fault
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody { writer in
+                var completed = false
+                defer { state.end(completed: completed) }
+                let id = "chatcmpl-mock-\(UUID().uuidString.lowercased())"
+                let created = Int(Date().timeIntervalSince1970)
+                func event(_ chunk: Chunk) throws -> ByteBuffer {
+                    var buffer = ByteBuffer(string: "data: ")
+                    buffer.writeBytes(try JSONEncoder().encode(chunk))
+                    buffer.writeString("\n\n")
+                    return buffer
+                }
+                func chunk(_ content: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil) -> Chunk
+                {
+                    Chunk(
+                        id: id,
+                        object: "chat.completion.chunk",
+                        created: created,
+                        model: model,
+                        choices: [.init(index: 0, delta: .init(role: role, content: content), finish_reason: finish)],
+                        x_groq: usage.map { .init(id: "req_mock", usage: $0) }
+                    )
+                }
+                try await writer.write(try event(chunk("", role: "assistant")))
+                let words = reply.split(separator: " ", omittingEmptySubsequences: false)
+                for (index, word) in words.enumerated() {
+                    if behavior.chunkDelayMilliseconds > 0 {
+                        try await Task.sleep(for: .milliseconds(behavior.chunkDelayMilliseconds))
+                    }
+                    if streamFault == .dropMidStream && index == min(2, words.count - 1) {
+                        throw MockStreamDropped()
+                    }
+                    if streamFault == .streamError && index == 1 {
+                        try await writer.write(
+                            ByteBuffer(
+                                string:
+                                    #"data: {"error":{"message":"mock stream error","type":"internal_server_error"}}"#
+                                    + "\n\n")
+                        )
+                        try await writer.finish(nil)
+                        return
+                    }
+                    if streamFault == .malformedJSON && index == 1 {
+                        try await writer.write(ByteBuffer(string: "data: {not json\n\n"))
+                        try await writer.finish(nil)
+                        return
+                    }
+                    let text = index == words.count - 1 ? String(word) : word + " "
+                    try await writer.write(try event(chunk(text)))
+                }
+                try await writer.write(try event(chunk(nil, finish: "stop", usage: usage)))
+                if streamFault != .noDone {
+                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    completed = true
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    /// The configured reply, or one that names the mock and echoes the last user message.
+    static func reply(to request: CompletionRequest, behavior: MockGroqBehavior) -> String {
+        if let reply = behavior.reply { return reply }
+        let last = request.messages.last { $0.role == "user" }?.content ?? ""
+        let echoed = last.count > 200 ? String(last.prefix(200)) + "…" : last
+        return "This reply comes from the mock Groq server, not a real model. You said: \"\(echoed)\""
+    }
+
+    private func rateLimitHeaders(_ behavior: MockGroqBehavior) -> HTTPFields {
+        let limit = behavior.requestsPerMinute ?? Self.advertisedRequestsPerMinute
+        return [
+            HTTPField.Name("x-ratelimit-limit-requests")!: String(limit),
+            HTTPField.Name("x-ratelimit-remaining-requests")!: String(self.state.remainingRequests(limit: limit)),
+            HTTPField.Name("x-ratelimit-reset-requests")!: "2.4s",
+            HTTPField.Name("x-ratelimit-limit-tokens")!: "1000000",
+            HTTPField.Name("x-ratelimit-remaining-tokens")!: "999000",
+            HTTPField.Name("x-ratelimit-reset-tokens")!: "60ms",
+        ]
+    }
+
+    private func rateLimited(_ behavior: MockGroqBehavior, model: String) -> Response {
+        var response = Self.error(
+            .tooManyRequests,
+            message:
+                "Rate limit reached for model `\(model)` on requests per minute (RPM). Please try again in \(behavior.retryAfterSeconds)s.",
+            type: "requests",
+            code: "rate_limit_exceeded"
+        )
+        for field in self.rateLimitHeaders(behavior) { response.headers.append(field) }
+        response.headers[.retryAfter] = String(behavior.retryAfterSeconds)
+        return response
+    }
+
+    static func error(_ status: HTTPResponse.Status, message: String, type: String, code: String?) -> Response {
+        struct Envelope: Encodable {
+            struct Body: Encodable {
+                let message: String
+                let type: String
+                let code: String?
+            }
+            let error: Body
+        }
+        let body =
+            (try? JSONEncoder().encode(Envelope(error: .init(message: message, type: type, code: code)))) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    // MARK: Wire format (field names as Groq spells them)
+
+    struct Usage: Codable {
+        var prompt_tokens: Int
+        var completion_tokens: Int
+        var total_tokens: Int
+        func totalled() -> Usage {
+            Usage(
+                prompt_tokens: prompt_tokens, completion_tokens: completion_tokens,
+                total_tokens: prompt_tokens + completion_tokens)
+        }
+    }
+
+    struct Completion: Encodable {
+        struct Choice: Encodable {
+            struct Message: Encodable {
+                let role: String
+                let content: String
+            }
+            let index: Int
+            let message: Message
+            let finish_reason: String
+        }
+        struct XGroq: Encodable { let id: String }
+        let id: String
+        let object: String
+        let created: Int
+        let model: String
+        let choices: [Choice]
+        let usage: Usage
+        let x_groq: XGroq
+    }
+
+    struct Chunk: Encodable {
+        struct Choice: Encodable {
+            struct Delta: Encodable {
+                let role: String?
+                let content: String?
+            }
+            let index: Int
+            let delta: Delta
+            let finish_reason: String?
+        }
+        struct XGroq: Encodable {
+            let id: String
+            let usage: Usage
+        }
+        let id: String
+        let object: String
+        let created: Int
+        let model: String
+        let choices: [Choice]
+        let x_groq: XGroq?
+    }
+}
+
+/// Thrown inside the response body to cut the connection mid-stream.
+struct MockStreamDropped: Error {}

@@ -1,0 +1,98 @@
+import Foundation
+import Synchronization
+
+/// The mock's mutable state behind one mutex: behavior, counters and the arrival times for the RPM window.
+final class MockGroqState: Sendable {
+    private struct Storage {
+        var behavior = MockGroqBehavior()
+        var stats = MockGroqStats(
+            requests: 0,
+            completed: 0,
+            rateLimited: 0,
+            faulted: 0,
+            inFlight: 0,
+            maxInFlight: 0,
+            maxRequestsInAnyMinute: 0,
+            badKeys: 0
+        )
+        /// Arrival times (seconds, monotonic) within the last minute.
+        var arrivals: [Double] = []
+        var stopping = false
+    }
+
+    private let storage = Mutex(Storage())
+
+    var behavior: MockGroqBehavior {
+        get { self.storage.withLock { $0.behavior } }
+        set { self.storage.withLock { $0.behavior = newValue } }
+    }
+
+    var stats: MockGroqStats { self.storage.withLock { $0.stats } }
+
+    var isStopping: Bool {
+        get { self.storage.withLock { $0.stopping } }
+        set { self.storage.withLock { $0.stopping = newValue } }
+    }
+
+    func reset() {
+        self.storage.withLock { $0 = Storage() }
+    }
+
+    /// What to do with an arriving request.
+    enum Decision {
+        case answer(MockGroqBehavior)
+        case fault(MockGroqBehavior.Fault, MockGroqBehavior)
+        case overLimit(MockGroqBehavior)
+    }
+
+    /// Records an arrival and decides its fate (faults are consumed here).
+    func arrive(now: Double) -> Decision {
+        self.storage.withLock { storage in
+            storage.stats.requests += 1
+            storage.arrivals.append(now)
+            storage.arrivals.removeAll { $0 <= now - 60 }
+            storage.stats.maxRequestsInAnyMinute = max(storage.stats.maxRequestsInAnyMinute, storage.arrivals.count)
+            let behavior = storage.behavior
+            if let limit = behavior.requestsPerMinute, storage.arrivals.count > limit {
+                storage.stats.rateLimited += 1
+                return .overLimit(behavior)
+            }
+            if let fault = behavior.fault {
+                if let remaining = behavior.faultCount {
+                    if remaining <= 1 {
+                        storage.behavior.fault = nil
+                        storage.behavior.faultCount = nil
+                    } else {
+                        storage.behavior.faultCount = remaining - 1
+                    }
+                }
+                if fault == .rateLimit { storage.stats.rateLimited += 1 } else { storage.stats.faulted += 1 }
+                return .fault(fault, behavior)
+            }
+            return .answer(behavior)
+        }
+    }
+
+    func recordBadKey() {
+        self.storage.withLock { $0.stats.badKeys += 1 }
+    }
+
+    func begin() {
+        self.storage.withLock { storage in
+            storage.stats.inFlight += 1
+            storage.stats.maxInFlight = max(storage.stats.maxInFlight, storage.stats.inFlight)
+        }
+    }
+
+    func end(completed: Bool) {
+        self.storage.withLock { storage in
+            storage.stats.inFlight -= 1
+            if completed { storage.stats.completed += 1 }
+        }
+    }
+
+    /// Requests left in the current minute, for the `x-ratelimit-*` headers.
+    func remainingRequests(limit: Int) -> Int {
+        self.storage.withLock { max(0, limit - $0.arrivals.count) }
+    }
+}
