@@ -55,7 +55,9 @@ let package = Package(
             name: "ChatProvider",
             dependencies: [
                 "CCurl",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

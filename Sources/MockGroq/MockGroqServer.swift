@@ -71,6 +71,11 @@ public final class MockGroqServer: Sendable {
     public var behavior: MockGroqBehavior { self.state.behavior }
     public var stats: MockGroqStats { self.state.stats }
 
+    /// The most requests that arrived within any `seconds`-long window.
+    public func maxRequests(inAnyWindowOf seconds: Double) -> Int {
+        self.state.maxArrivals(inAnyWindowOf: seconds)
+    }
+
     public func setBehavior(_ behavior: MockGroqBehavior) {
         self.state.behavior = behavior
     }

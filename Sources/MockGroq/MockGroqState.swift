@@ -17,6 +17,8 @@ final class MockGroqState: Sendable {
         )
         /// Arrival times (seconds, monotonic) within the last minute.
         var arrivals: [Double] = []
+        /// Every arrival time, for ``MockGroqServer/maxRequests(inAnyWindowOf:)`` (the newest 100,000).
+        var history: [Double] = []
         var stopping = false
     }
 
@@ -50,6 +52,8 @@ final class MockGroqState: Sendable {
         self.storage.withLock { storage in
             storage.stats.requests += 1
             storage.arrivals.append(now)
+            if storage.history.count >= 100_000 { storage.history.removeFirst(10_000) }
+            storage.history.append(now)
             storage.arrivals.removeAll { $0 <= now - 60 }
             storage.stats.maxRequestsInAnyMinute = max(storage.stats.maxRequestsInAnyMinute, storage.arrivals.count)
             let behavior = storage.behavior
@@ -71,6 +75,18 @@ final class MockGroqState: Sendable {
             }
             return .answer(behavior)
         }
+    }
+
+    /// The most arrivals within any `window` seconds.
+    func maxArrivals(inAnyWindowOf window: Double) -> Int {
+        let history = self.storage.withLock { $0.history }
+        var best = 0
+        var start = 0
+        for end in history.indices {
+            while history[end] - history[start] >= window { start += 1 }
+            best = max(best, end - start + 1)
+        }
+        return best
     }
 
     func recordBadKey() {

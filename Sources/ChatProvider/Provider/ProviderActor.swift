@@ -1,0 +1,286 @@
+import DequeModule
+import Logging
+import ServiceLifecycle
+
+/// The single gate between the application and the upstream model.
+///
+/// - Limits: at most `requestsPerMinute` requests and `tokensPerMinute` estimated tokens in any 60-second
+///   window, and at most `maxConcurrency` transfers at once; tightened further by the `x-ratelimit-*`
+///   headers the upstream sends.
+/// - Order: callers waiting for a slot are served in arrival order (a retry keeps its place at the front).
+///   A caller that cannot start within `queueTimeout` gets ``ProviderError/queueTimeout(_:)``.
+/// - 429: nothing else goes out until its `retry-after` has passed.
+/// - Retries: 429, 5xx and connection failures are retried up to `maxRetries` times with exponential backoff
+///   and jitter — never after part of a streamed answer was delivered.
+public actor ProviderActor: Service {
+    public nonisolated let client: GroqClient
+    public nonisolated let limits: ProviderLimits
+    private nonisolated let logger: Logger
+    private let clock = ContinuousClock()
+
+    private var requests: SlidingWindow
+    private var tokens: SlidingWindow
+    private var inFlight = 0
+    private var pausedUntil: ContinuousClock.Instant?
+    private var waiters: Deque<Waiter> = []
+    private var nextWaiterID = 0
+    private var wakeUp: Task<Void, Never>?
+    private var wakeUpAt: ContinuousClock.Instant?
+    private var isShutDown = false
+
+    private struct Waiter {
+        let id: Int
+        let tokens: Int
+        let deadline: ContinuousClock.Instant
+        let enqueuedAt: ContinuousClock.Instant
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    public init(client: GroqClient, limits: ProviderLimits, logger: Logger) {
+        self.client = client
+        self.limits = limits
+        self.logger = logger
+        self.requests = SlidingWindow(limit: limits.requestsPerMinute, window: limits.window + limits.windowMargin)
+        self.tokens = SlidingWindow(limit: limits.tokensPerMinute, window: limits.window + limits.windowMargin)
+    }
+
+    public nonisolated var model: String { self.client.configuration.model }
+
+    /// Requests in flight and callers waiting, for logs and tests.
+    public var load: (inFlight: Int, waiting: Int) { (self.inFlight, self.waiters.count) }
+
+    // MARK: Public API
+
+    /// A complete answer, with retries. Runs off the actor; only the gate's bookkeeping hops onto it.
+    public nonisolated func complete(_ request: ChatCompletionRequest, estimatedTokens: Int) async throws
+        -> ChatCompletion
+    {
+        var attempt = 0
+        while true {
+            try await self.acquire(tokens: estimatedTokens, atFront: attempt > 0)
+            do {
+                let (completion, info) = try await self.client.complete(request)
+                await self.release(
+                    estimatedTokens: estimatedTokens, usedTokens: completion.usage?.totalTokens, info: info)
+                return completion
+            } catch {
+                await self.release(estimatedTokens: estimatedTokens, usedTokens: nil, info: nil)
+                try await self.prepareRetry(after: error, attempt: &attempt)
+            }
+        }
+    }
+
+    /// A streamed answer. Attempts that fail before the first delta are retried; once a delta was delivered
+    /// a failure ends the stream with its error. Ending or dropping the stream cancels the transfer.
+    public nonisolated func stream(_ request: ChatCompletionRequest, estimatedTokens: Int)
+        -> AsyncThrowingStream<ChatStreamEvent, any Error>
+    {
+        let (stream, continuation) = AsyncThrowingStream<ChatStreamEvent, any Error>.makeStream()
+        let task = Task {
+            do {
+                try await self.runStream(request, estimatedTokens: estimatedTokens, into: continuation)
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private nonisolated func runStream(
+        _ request: ChatCompletionRequest,
+        estimatedTokens: Int,
+        into continuation: AsyncThrowingStream<ChatStreamEvent, any Error>.Continuation
+    ) async throws {
+        var attempt = 0
+        while true {
+            try await self.acquire(tokens: estimatedTokens, atFront: attempt > 0)
+            var delivered = false
+            var usedTokens: Int?
+            var info: RateLimitInfo?
+            do {
+                let (headInfo, events) = try await self.client.stream(request)
+                info = headInfo
+                for try await event in events {
+                    if case .finished(_, let usage, _) = event { usedTokens = usage?.totalTokens }
+                    delivered = true
+                    continuation.yield(event)
+                }
+                await self.release(estimatedTokens: estimatedTokens, usedTokens: usedTokens, info: info)
+                return
+            } catch {
+                await self.release(estimatedTokens: estimatedTokens, usedTokens: usedTokens, info: info)
+                if delivered { throw error }
+                try await self.prepareRetry(after: error, attempt: &attempt)
+            }
+        }
+    }
+
+    /// Decides whether `error` is retried: throws it if not, otherwise waits the backoff (a 429 pauses the
+    /// whole gate instead).
+    private nonisolated func prepareRetry(after error: any Error, attempt: inout Int) async throws {
+        guard let providerError = error as? ProviderError, providerError.isRetryable,
+            attempt < self.limits.maxRetries, !Task.isCancelled
+        else { throw error }
+        attempt += 1
+        if case .rateLimited(let retryAfter, _) = providerError {
+            let pause = retryAfter ?? self.backoff(attempt: attempt)
+            await self.pause(for: pause)
+            self.logger.warning(
+                "upstream rate limited; pausing",
+                metadata: ["retry_after_ms": "\(pause.milliseconds)", "attempt": "\(attempt)"]
+            )
+        } else {
+            let delay = self.backoff(attempt: attempt)
+            self.logger.warning(
+                "upstream call failed; retrying",
+                metadata: ["error": "\(providerError)", "attempt": "\(attempt)", "delay_ms": "\(delay.milliseconds)"]
+            )
+            try await Task.sleep(for: delay)
+        }
+    }
+
+    private nonisolated func backoff(attempt: Int) -> Duration {
+        let exponential = self.limits.baseBackoff * (1 << min(attempt - 1, 16))
+        let capped = min(exponential, self.limits.maxBackoff)
+        return capped * Double.random(in: 0.5...1.5)
+    }
+
+    // MARK: The gate
+
+    private func acquire(tokens: Int, atFront: Bool) async throws {
+        if self.isShutDown { throw ProviderError.upstream(status: 503, message: "the provider is shutting down") }
+        let now = self.clock.now
+        let id = self.nextWaiterID
+        self.nextWaiterID += 1
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let waiter = Waiter(
+                    id: id,
+                    tokens: tokens,
+                    deadline: now + self.limits.queueTimeout,
+                    enqueuedAt: now,
+                    continuation: continuation
+                )
+                if atFront { self.waiters.prepend(waiter) } else { self.waiters.append(waiter) }
+                self.dispatch()
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
+    }
+
+    private func cancelWaiter(_ id: Int) {
+        guard let index = self.waiters.firstIndex(where: { $0.id == id }) else { return }
+        self.waiters.remove(at: index).continuation.resume(throwing: CancellationError())
+        self.dispatch()
+    }
+
+    private func release(estimatedTokens: Int, usedTokens: Int?, info: RateLimitInfo?) {
+        let now = self.clock.now
+        self.inFlight -= 1
+        if let usedTokens { self.tokens.adjust(by: usedTokens - estimatedTokens, now: now) }
+        if let info {
+            // The upstream's own view wins when it is stricter than ours.
+            if info.remainingRequests == 0, let reset = info.resetRequests { self.pause(for: reset, now: now) }
+            if info.remainingTokens == 0, let reset = info.resetTokens { self.pause(for: reset, now: now) }
+        }
+        self.dispatch()
+    }
+
+    private func pause(for duration: Duration, now: ContinuousClock.Instant? = nil) {
+        let until = (now ?? self.clock.now) + duration
+        if let current = self.pausedUntil, current >= until { return }
+        self.pausedUntil = until
+        self.dispatch()
+    }
+
+    /// Starts every waiter that may start now, in order; fails the ones past their deadline; schedules a
+    /// wake-up for the earliest moment anything can change.
+    private func dispatch() {
+        let now = self.clock.now
+        var expired: [Waiter] = []
+        self.waiters.removeAll { waiter in
+            if waiter.deadline <= now {
+                expired.append(waiter)
+                return true
+            }
+            return false
+        }
+        for waiter in expired {
+            waiter.continuation.resume(throwing: ProviderError.queueTimeout(now - waiter.enqueuedAt))
+        }
+
+        var wakeAt: ContinuousClock.Instant?
+        if let pausedUntil, pausedUntil > now {
+            wakeAt = pausedUntil
+        } else {
+            self.pausedUntil = nil
+            while let head = self.waiters.first, self.inFlight < self.limits.maxConcurrency {
+                let requestsAt = self.requests.availableAt(1, now: now)
+                let tokensAt = self.tokens.availableAt(head.tokens, now: now)
+                let startAt = max(requestsAt, tokensAt)
+                if startAt > now {
+                    wakeAt = startAt
+                    break
+                }
+                self.waiters.removeFirst()
+                self.requests.spend(1, now: now)
+                self.tokens.spend(head.tokens, now: now)
+                self.inFlight += 1
+                head.continuation.resume()
+            }
+        }
+        if let earliestDeadline = self.waiters.map(\.deadline).min() {
+            wakeAt = min(wakeAt ?? earliestDeadline, earliestDeadline)
+        }
+        self.schedule(wakeAt)
+    }
+
+    private func schedule(_ instant: ContinuousClock.Instant?) {
+        guard let instant else {
+            self.wakeUp?.cancel()
+            self.wakeUp = nil
+            self.wakeUpAt = nil
+            return
+        }
+        if let current = self.wakeUpAt, current <= instant, self.wakeUp != nil { return }
+        self.wakeUp?.cancel()
+        self.wakeUpAt = instant
+        self.wakeUp = Task {
+            try? await Task.sleep(until: instant, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            self.wokeUp()
+        }
+    }
+
+    private func wokeUp() {
+        self.wakeUp = nil
+        self.wakeUpAt = nil
+        self.dispatch()
+    }
+
+    // MARK: Service
+
+    public nonisolated func run() async throws {
+        try? await gracefulShutdown()
+        await self.shutDown()
+    }
+
+    /// Fails every waiting caller; transfers in flight finish on their own.
+    public func shutDown() {
+        self.isShutDown = true
+        while let waiter = self.waiters.popFirst() {
+            waiter.continuation.resume(
+                throwing: ProviderError.upstream(status: 503, message: "the provider is shutting down"))
+        }
+        self.schedule(nil)
+    }
+}
+
+extension Duration {
+    static func * (lhs: Duration, rhs: Double) -> Duration {
+        .nanoseconds(Int64(Double(lhs.components.seconds) * 1e9 * rhs + Double(lhs.components.attoseconds) / 1e9 * rhs))
+    }
+}
