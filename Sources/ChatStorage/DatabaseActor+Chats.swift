@@ -99,4 +99,14 @@ extension DatabaseActor {
             ) == 1
         }
     }
+
+    /// Sets a chat's title only if it has none (background titles never overwrite a user's choice).
+    @discardableResult
+    public func setTitleIfEmpty(chatID: UUID, title: String) throws -> Bool {
+        try self.checkOpen()
+        return try self.connection.run(
+            "UPDATE chats SET title = ? WHERE id = ? AND title IS NULL",
+            [.text(title), .text(chatID.lowercasedString)]
+        ) == 1
+    }
 }

@@ -1,10 +1,13 @@
 import Foundation
 
 extension DatabaseActor {
-    static let messageColumns = "id, chat_id, role, content, created_at"
+    static let messageColumns =
+        "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens"
 
     static func decodeMessage(_ row: Row) throws -> MessageRecord {
-        guard let chatID = UUID(uuidString: row.text(1)), let role = MessageRole(rawValue: row.text(2)) else {
+        guard let chatID = UUID(uuidString: row.text(1)), let role = MessageRole(rawValue: row.text(2)),
+            let status = MessageStatus(rawValue: row.text(5))
+        else {
             throw StorageError.corruptRow("messages")
         }
         return MessageRecord(
@@ -12,7 +15,12 @@ extension DatabaseActor {
             chatID: chatID,
             role: role,
             content: row.text(3),
-            createdAt: Timestamp(microseconds: row.int64(4))
+            createdAt: Timestamp(microseconds: row.int64(4)),
+            status: status,
+            error: row.optionalText(6),
+            model: row.optionalText(7),
+            promptTokens: row.isNull(8) ? nil : row.int(8),
+            completionTokens: row.isNull(9) ? nil : row.int(9)
         )
     }
 
@@ -61,6 +69,112 @@ extension DatabaseActor {
             "SELECT \(Self.messageColumns) FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?",
             [chatArgument, .integer(after), .int(limit)],
             Self.decodeMessage
+        )
+    }
+
+    /// Starts an AI turn in one transaction: saves the user's message and an empty assistant reply with
+    /// status `streaming`, and bumps the chat's `updated_at`. Nil if the chat no longer exists.
+    public func beginTurn(chatID: UUID, userContent: String, model: String) throws -> (
+        user: MessageRecord, assistant: MessageRecord
+    )? {
+        try self.checkOpen()
+        let chat = SQLiteValue.text(chatID.lowercasedString)
+        return try self.connection.transaction {
+            guard try self.connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat], { _ in true }) != nil else {
+                return nil
+            }
+            let now = Timestamp.now().microseconds
+            let insert = """
+                INSERT INTO messages (chat_id, role, content, created_at, status, model) VALUES (?, ?, ?, ?, ?, ?)
+                RETURNING \(Self.messageColumns)
+                """
+            guard
+                let user = try self.connection.queryOne(
+                    insert,
+                    [chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null],
+                    Self.decodeMessage
+                ),
+                let assistant = try self.connection.queryOne(
+                    insert,
+                    [chat, .text("assistant"), .text(""), .integer(now), .text("streaming"), .text(model)],
+                    Self.decodeMessage
+                )
+            else { throw StorageError.corruptRow("messages") }
+            try self.connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
+            return (user, assistant)
+        }
+    }
+
+    /// Saves the text a streaming reply has so far (the periodic flush).
+    public func updateStreamingContent(messageID: Int64, content: String) throws {
+        try self.checkOpen()
+        try self.connection.run(
+            "UPDATE messages SET content = ? WHERE id = ? AND status = 'streaming'",
+            [.text(content), .integer(messageID)]
+        )
+    }
+
+    /// Records how a reply ended and bumps its chat's `updated_at`. Returns the saved message (nil if the
+    /// chat was deleted meanwhile).
+    @discardableResult
+    public func finishMessage(id: Int64, outcome: MessageOutcome) throws -> MessageRecord? {
+        try self.checkOpen()
+        return try self.connection.transaction {
+            let message = try self.connection.queryOne(
+                """
+                UPDATE messages SET content = ?, status = ?, error = ?, model = COALESCE(?, model),
+                    prompt_tokens = ?, completion_tokens = ?
+                WHERE id = ? RETURNING \(Self.messageColumns)
+                """,
+                [
+                    .text(outcome.content), .text(outcome.status.rawValue), .optionalText(outcome.error),
+                    .optionalText(outcome.model), outcome.promptTokens.map { .int($0) } ?? .null,
+                    outcome.completionTokens.map { .int($0) } ?? .null, .integer(id),
+                ],
+                Self.decodeMessage
+            )
+            if let message {
+                try self.connection.run(
+                    "UPDATE chats SET updated_at = ? WHERE id = ?",
+                    [.integer(Timestamp.now().microseconds), .text(message.chatID.lowercasedString)]
+                )
+            }
+            return message
+        }
+    }
+
+    /// The newest complete messages of a chat, newest first, at most `limit`: the raw material of a context.
+    public func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) throws -> [MessageRecord] {
+        try self.checkOpen()
+        return try self.connection.query(
+            """
+            SELECT \(Self.messageColumns) FROM messages
+            WHERE chat_id = ? AND id < ? AND status = 'complete' ORDER BY id DESC LIMIT ?
+            """,
+            [.text(chatID.lowercasedString), .integer(messageID), .int(limit)],
+            Self.decodeMessage
+        )
+    }
+
+    /// One message of a chat (nil if missing or, with `ownerID`, not that user's chat).
+    public func message(id: Int64, chatID: UUID, ownerID: UUID?) throws -> MessageRecord? {
+        try self.checkOpen()
+        var sql = "SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND chat_id = ?"
+        var arguments: [SQLiteValue] = [.integer(id), .text(chatID.lowercasedString)]
+        if let ownerID {
+            sql += " AND chat_id IN (SELECT id FROM chats WHERE user_id = ?)"
+            arguments.append(.text(ownerID.lowercasedString))
+        }
+        return try self.connection.queryOne(sql, arguments, Self.decodeMessage)
+    }
+
+    /// Marks replies a crash left `streaming` as failed (their partial content is kept). Run at start.
+    @discardableResult
+    public func failInterruptedTurns() throws -> Int {
+        try self.checkOpen()
+        return try self.connection.run(
+            "UPDATE messages SET status = 'failed', error = ? WHERE status = 'streaming'",
+            [.text("interrupted: the server stopped before the reply finished")]
         )
     }
 }

@@ -63,7 +63,21 @@ public enum Migrations {
                     value TEXT NOT NULL
                 ) STRICT;
                 """
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "message status, model and token counts for AI turns",
+            sql: """
+                ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'complete'
+                    CHECK (status IN ('streaming', 'complete', 'failed', 'cancelled'));
+                ALTER TABLE messages ADD COLUMN error TEXT;
+                ALTER TABLE messages ADD COLUMN model TEXT;
+                ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER;
+                ALTER TABLE messages ADD COLUMN completion_tokens INTEGER;
+                -- Finding turns a crash left behind must not scan every message.
+                CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming';
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -54,13 +54,53 @@ public struct ChatRecord: Sendable, Equatable {
     public let updatedAt: Timestamp
 }
 
+/// Where a message is in its life. User messages are born complete; an assistant reply starts `streaming`.
+public enum MessageStatus: String, Sendable, Codable, CaseIterable {
+    case streaming
+    case complete
+    case failed
+    case cancelled
+}
+
 /// A row of `messages`. Ids grow with insertion order within the whole database.
 public struct MessageRecord: Sendable, Equatable {
     public let id: Int64
     public let chatID: UUID
     public let role: MessageRole
-    public let content: String
+    public var content: String
     public let createdAt: Timestamp
+    public var status: MessageStatus
+    /// Why a reply failed or stopped.
+    public var error: String?
+    public var model: String?
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+}
+
+/// How a reply ended, for ``DatabaseActor/finishMessage(id:outcome:)``.
+public struct MessageOutcome: Sendable, Equatable {
+    public var content: String
+    public var status: MessageStatus
+    public var error: String?
+    public var model: String?
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+
+    public init(
+        content: String,
+        status: MessageStatus,
+        error: String? = nil,
+        model: String? = nil,
+        promptTokens: Int? = nil,
+        completionTokens: Int? = nil
+    ) {
+        self.content = content
+        self.status = status
+        self.error = error
+        self.model = model
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
 }
 
 /// One page of a user's chats and how many they have in all.
