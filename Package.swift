@@ -67,6 +67,8 @@ let package = Package(
             dependencies: [
                 "ChatStorage",
                 "ChatAuth",
+                "ChatProvider",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -9,7 +9,8 @@ public func buildApplication(_ backend: ChatBackend) -> some ApplicationProtocol
     return Application(
         router: router,
         configuration: .init(address: .hostname(backend.config.host, port: backend.config.port)),
-        services: [backend.database],
+        // Stopped in reverse order after the server drains: the provider first, the database last.
+        services: [backend.database] + (backend.provider.map { [$0] } ?? []),
         logger: backend.logger
     )
 }

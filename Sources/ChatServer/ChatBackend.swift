@@ -1,4 +1,5 @@
 import ChatAuth
+import ChatProvider
 import ChatStorage
 import Foundation
 import Logging
@@ -10,6 +11,10 @@ public struct ChatBackend: Sendable {
     public let tokens: TokenService
     public let passwords: PasswordHasher
     public let logger: Logger
+    /// The gate to the AI provider; nil when `GROQ_API_KEY` is unset (POST /chat answers 503).
+    public let provider: ProviderActor?
+    /// One session per chat with work in progress; nil without a provider.
+    let sessions: ChatSessionRegistry?
 
     public static let name = "AI Chat Backend"
     public static let version = "0.1.0"
@@ -36,12 +41,56 @@ public struct ChatBackend: Sendable {
         if promoted > 0 {
             logger.info("promoted users listed in ADMIN_EMAILS", metadata: ["count": "\(promoted)"])
         }
+        let interrupted = try await database.failInterruptedTurns()
+        if interrupted > 0 {
+            logger.warning(
+                "replies interrupted by the last shutdown were marked failed", metadata: ["count": "\(interrupted)"])
+        }
+        let provider = try Self.makeProvider(config: config, logger: logger)
+        let sessions = provider.map { provider in
+            ChatSessionRegistry(
+                database: database,
+                provider: provider,
+                settings: TurnSettings(
+                    model: config.groqModel,
+                    systemPrompt: config.systemPrompt,
+                    contextTokens: config.contextTokens,
+                    maxCompletionTokens: config.maxCompletionTokens,
+                    flushInterval: .milliseconds(500)
+                ),
+                logger: logger
+            )
+        }
         return ChatBackend(
             config: config,
             database: database,
             tokens: TokenService(secret: secret, lifetimeMinutes: config.accessTokenExpireMinutes),
             passwords: PasswordHasher(parameters: ScryptParameters(logN: config.passwordHashCost, r: 8, p: 1)),
-            logger: logger
+            logger: logger,
+            provider: provider,
+            sessions: sessions
         )
+    }
+
+    private static func makeProvider(config: AppConfig, logger: Logger) throws -> ProviderActor? {
+        guard let apiKey = config.groqAPIKey else { return nil }
+        let client = GroqClient(
+            configuration: GroqConfiguration(
+                apiKey: apiKey,
+                baseURL: config.groqBaseURL,
+                model: config.groqModel,
+                requestTimeout: .seconds(config.groqTimeoutSeconds),
+                streamIdleTimeout: .seconds(max(config.groqTimeoutSeconds / 2, 5))
+            ),
+            http: try CurlClient()
+        )
+        let limits = ProviderLimits(
+            requestsPerMinute: config.groqRequestsPerMinute,
+            tokensPerMinute: config.groqTokensPerMinute,
+            maxConcurrency: config.groqMaxConcurrency,
+            maxRetries: config.groqMaxRetries,
+            queueTimeout: .seconds(config.groqQueueTimeoutSeconds)
+        )
+        return ProviderActor(client: client, limits: limits, logger: logger)
     }
 }

@@ -34,6 +34,7 @@ struct MockCompletionHandler: Sendable {
         }
         let elapsed = ContinuousClock.now - Self.start
         let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        self.state.record(conversation: completion.messages.map { MockGroqMessage(role: $0.role, content: $0.content) })
         let decision = self.state.arrive(now: now)
 
         let behavior: MockGroqBehavior

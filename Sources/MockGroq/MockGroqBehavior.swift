@@ -101,3 +101,9 @@ public struct MockGroqStats: Codable, Sendable, Equatable {
         case badKeys = "bad_keys"
     }
 }
+
+/// One message of a request the mock received.
+public struct MockGroqMessage: Codable, Sendable, Equatable {
+    public let role: String
+    public let content: String
+}

@@ -76,6 +76,9 @@ public final class MockGroqServer: Sendable {
         self.state.maxArrivals(inAnyWindowOf: seconds)
     }
 
+    /// The messages of each request received, oldest first.
+    public var conversations: [[MockGroqMessage]] { self.state.conversations }
+
     public func setBehavior(_ behavior: MockGroqBehavior) {
         self.state.behavior = behavior
     }

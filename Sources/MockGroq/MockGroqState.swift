@@ -20,6 +20,8 @@ final class MockGroqState: Sendable {
         /// Every arrival time, for ``MockGroqServer/maxRequests(inAnyWindowOf:)`` (the newest 100,000).
         var history: [Double] = []
         var stopping = false
+        /// The messages of recent requests, oldest first (the newest 1,000).
+        var conversations: [[MockGroqMessage]] = []
     }
 
     private let storage = Mutex(Storage())
@@ -88,6 +90,15 @@ final class MockGroqState: Sendable {
         }
         return best
     }
+
+    func record(conversation: [MockGroqMessage]) {
+        self.storage.withLock { storage in
+            if storage.conversations.count >= 1000 { storage.conversations.removeFirst(100) }
+            storage.conversations.append(conversation)
+        }
+    }
+
+    var conversations: [[MockGroqMessage]] { self.storage.withLock { $0.conversations } }
 
     func recordBadKey() {
         self.storage.withLock { $0.stats.badKeys += 1 }

@@ -139,7 +139,15 @@ struct ChatsAPITests {
             let contents = all.compactMap { ($0 as? [String: Any])?["content"] as? String }
             #expect(contents == (0..<5).map { "message \($0)" })
             let first = try #require(all.first as? [String: Any])
-            #expect(Set(first.keys) == ["id", "chat_id", "role", "content", "created_at"])
+            #expect(Set(first.keys) == ["id", "chat_id", "role", "content", "created_at", "status"])
+            let reply = try #require(all[1] as? [String: Any])
+            #expect(
+                Set(reply.keys)
+                    == [
+                        "id", "chat_id", "role", "content", "created_at", "status", "model", "prompt_tokens",
+                        "completion_tokens",
+                    ]
+            )
             #expect(first["role"] as? String == "user")
             #expect(first["chat_id"] as? String == chatID)
 

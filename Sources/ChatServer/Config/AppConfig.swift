@@ -22,13 +22,30 @@ public struct AppConfig: Sendable {
     public var groqModel = "openai/gpt-oss-20b"
     /// scrypt cost as log2(N); 15 in production, lower only in tests.
     public var passwordHashCost = ScryptParameters.recommended.logN
+    /// Total time for one upstream answer (and the first byte of a stream).
+    public var groqTimeoutSeconds = 60
+    /// Upstream limits: 0 means unlimited.
+    public var groqRequestsPerMinute = 0
+    public var groqTokensPerMinute = 0
+    public var groqMaxConcurrency = 256
+    public var groqMaxRetries = 2
+    public var groqQueueTimeoutSeconds = 30
+    /// The system message that opens every context.
+    public var systemPrompt =
+        "You are a helpful, friendly assistant. Answer clearly and concisely, and say so when you are not sure."
+    /// Budget for the context sent with each turn (estimated tokens).
+    public var contextTokens = 6000
+    /// Upper bound on a reply's length, sent as `max_completion_tokens`.
+    public var maxCompletionTokens = 1024
 
     public init() {}
 
     /// The variables this type reads, for documentation and `.env.example`.
     public static let variables = [
         "HOST", "PORT", "DATABASE_URL", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "ADMIN_EMAILS", "LOG_LEVEL",
-        "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "PASSWORD_HASH_COST",
+        "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
+        "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
+        "PASSWORD_HASH_COST",
     ]
 
     /// Reads `.env` from the working directory (if present) under the process environment.
@@ -105,6 +122,17 @@ public struct AppConfig: Sendable {
         }
         if let model = value("GROQ_MODEL") { self.groqModel = model }
         if let cost = try integer("PASSWORD_HASH_COST", in: 10...20) { self.passwordHashCost = cost }
+        if let seconds = try integer("GROQ_TIMEOUT", in: 1...3600) { self.groqTimeoutSeconds = seconds }
+        if let rpm = try integer("GROQ_RPM", in: 0...1_000_000) { self.groqRequestsPerMinute = rpm }
+        if let tpm = try integer("GROQ_TPM", in: 0...100_000_000) { self.groqTokensPerMinute = tpm }
+        if let concurrency = try integer("GROQ_MAX_CONCURRENCY", in: 1...10_000) {
+            self.groqMaxConcurrency = concurrency
+        }
+        if let retries = try integer("GROQ_MAX_RETRIES", in: 0...10) { self.groqMaxRetries = retries }
+        if let seconds = try integer("GROQ_QUEUE_TIMEOUT", in: 1...3600) { self.groqQueueTimeoutSeconds = seconds }
+        if let prompt = value("SYSTEM_PROMPT") { self.systemPrompt = prompt }
+        if let tokens = try integer("CONTEXT_TOKENS", in: 256...1_000_000) { self.contextTokens = tokens }
+        if let tokens = try integer("MAX_COMPLETION_TOKENS", in: 16...131_072) { self.maxCompletionTokens = tokens }
     }
 
     /// `sqlite:///./ai_chat.db` → `./ai_chat.db`, `sqlite:////var/db/chat.db` → `/var/db/chat.db`;

@@ -1,8 +1,13 @@
+import ChatProvider
+import ChatStorage
 import Foundation
+import HTTPTypes
 import Hummingbird
+import Logging
+import NIOCore
 
-/// POST /chat: one AI turn. The AI provider is wired in by the provider layer; until a provider is
-/// configured the route validates its input and answers 503, never a made-up reply.
+/// AI turns: POST /chat (one JSON answer or Server-Sent Events), reattaching to a reply's stream, and
+/// cancelling the running reply.
 struct ChatTurnController {
     let backend: ChatBackend
 
@@ -10,6 +15,8 @@ struct ChatTurnController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("chat", use: self.send)
+        group.get("chats/:chat_id/messages/:message_id/stream", use: self.reattach)
+        group.post("chats/:chat_id/cancel", use: self.cancel)
     }
 
     struct SendRequest: ValidatedRequest {
@@ -30,15 +37,108 @@ struct ChatTurnController {
             if let chatID, UUID(uuidString: chatID) == nil {
                 issues.append(
                     ValidationIssue(
-                        loc: ["body", "chat_id"], msg: "Input should be a valid UUID", type: "uuid_parsing"))
+                        loc: ["body", "chat_id"], msg: "Input should be a valid UUID", type: "uuid_parsing")
+                )
             }
             return issues
         }
     }
 
     @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try context.requireUser()
-        _ = try await request.decodeJSON(as: SendRequest.self, context: context)
-        throw APIError(.serviceUnavailable, "AI provider not configured")
+        let user = try context.requireUser()
+        let body = try await request.decodeJSON(as: SendRequest.self, context: context)
+        guard let sessions = self.backend.sessions else { throw ProviderError.notConfigured.apiError }
+        let database = self.backend.database
+
+        let chatID: UUID
+        if let requested = body.chatID.flatMap(UUID.init(uuidString:)) {
+            guard try await database.chat(id: requested, ownerID: user.id) != nil else { throw APIError.chatNotFound }
+            chatID = requested
+        } else {
+            chatID = try await database.createChat(userID: user.id, title: nil).id
+        }
+        let events = try await sessions.withSession(for: chatID) { try await $0.submit(body.message) }
+
+        let wantsStream = body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false
+        if wantsStream {
+            return ServerSentEvents.response(chatID: chatID, events: events)
+        }
+        var userMessageID: Int64 = 0
+        for await event in events {
+            switch event {
+            case .started(let userMessage, _):
+                userMessageID = userMessage.id
+            case .delta:
+                continue
+            case .finished(let message, let usage):
+                guard message.status == .complete else {
+                    throw APIError.conflict("The reply was cancelled")
+                }
+                return try ChatReplyResponse(
+                    reply: message.content,
+                    chatID: chatID.lowercasedString,
+                    messageID: message.id,
+                    userMessageID: userMessageID,
+                    usage: usage.map(UsageResponse.init)
+                ).response(from: request, context: context)
+            case .failed(let error, _):
+                throw error
+            }
+        }
+        throw APIError(.internalServerError, "The reply ended unexpectedly")
     }
+
+    /// GET /chats/{chat_id}/messages/{message_id}/stream: the reply so far, then live deltas until it ends.
+    /// `Last-Event-ID` (an offset from an earlier `delta`) resumes without repeating text.
+    @Sendable func reattach(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let chatID = try context.uuidParameter("chat_id")
+        guard let raw = context.parameters.get("message_id"), let messageID = Int64(raw), messageID > 0 else {
+            throw APIError.validation(
+                ValidationIssue(
+                    loc: ["path", "message_id"], msg: "Input should be a valid integer", type: "int_parsing")
+            )
+        }
+        let offset = request.headers[.lastEventID].flatMap { Int($0.trimmingWhitespace()) }.map { max(0, $0) } ?? 0
+        guard let message = try await self.backend.database.message(id: messageID, chatID: chatID, ownerID: user.id),
+            message.role == .assistant
+        else { throw APIError.messageNotFound }
+
+        if message.status == .streaming, let session = self.backend.sessions?.existingSession(for: chatID),
+            let live = await session.follow(messageID: messageID, from: offset)
+        {
+            return ServerSentEvents.response(chatID: chatID, events: live)
+        }
+        // Finished (or left behind by a crash): what was saved, then done.
+        let saved = try await self.backend.database.message(id: messageID, chatID: chatID, ownerID: user.id) ?? message
+        let (events, continuation) = AsyncStream<TurnEvent>.makeStream()
+        let length = saved.content.unicodeScalars.count
+        if offset < length {
+            let scalars = saved.content.unicodeScalars
+            continuation.yield(
+                .delta(String(scalars[scalars.index(scalars.startIndex, offsetBy: offset)...]), offset: length))
+        }
+        continuation.yield(.finished(saved, usage: nil))
+        continuation.finish()
+        return ServerSentEvents.response(chatID: chatID, events: events)
+    }
+
+    /// POST /chats/{chat_id}/cancel: stops the running reply and returns it as saved (status "cancelled").
+    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> MessageResponse {
+        let user = try context.requireUser()
+        let chatID = try context.uuidParameter("chat_id")
+        guard try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil else {
+            throw APIError.chatNotFound
+        }
+        guard let session = self.backend.sessions?.existingSession(for: chatID),
+            let message = await session.cancelRunningTurn()
+        else {
+            throw APIError.conflict("No reply is being generated for this chat")
+        }
+        return MessageResponse(message)
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = Self("Last-Event-ID")!
 }

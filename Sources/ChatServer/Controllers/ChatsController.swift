@@ -74,16 +74,49 @@ struct ChatsController {
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
         let user = try context.requireUser()
         let chatID = try context.uuidParameter("chat_id")
+        guard try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil else {
+            throw APIError.chatNotFound
+        }
+        // Deleting a chat stops its reply; turns queued behind it find the chat gone.
+        if let session = self.backend.sessions?.existingSession(for: chatID) {
+            _ = await session.cancelRunningTurn()
+        }
         guard try await self.backend.database.deleteChat(id: chatID, ownerID: user.id) else {
             throw APIError.chatNotFound
         }
         return .noContent
     }
 
+    /// Oldest first. With `wait` (1...60 s) it long-polls: it answers at once when messages newer than `after`
+    /// exist (a reply being generated comes with its current text), else as soon as one appears, else `[]`.
     @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> [MessageResponse] {
         let user = try context.requireUser()
         let chatID = try context.uuidParameter("chat_id")
-        return try await Self.messages(of: chatID, ownerID: user.id, request: request, database: self.backend.database)
+        let wait = try request.integerQuery("wait", default: 0, in: 0...60)
+        guard wait > 0 else {
+            let messages = try await Self.messages(
+                of: chatID, ownerID: user.id, request: request, database: self.backend.database)
+            guard let live = await self.backend.sessions?.existingSession(for: chatID)?.liveReply else {
+                return messages
+            }
+            return messages.map { $0.id == live.id ? $0.withContent(live.content) : $0 }
+        }
+        let limit = try request.integerQuery("limit", default: 100, in: 1...500)
+        let after = try request.integerQuery("after", default: 0, in: 0...Int.max)
+        guard try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil else {
+            throw APIError.chatNotFound
+        }
+        guard let sessions = self.backend.sessions else {
+            // Without a provider nothing new can appear; answer after the wait like an empty long-poll.
+            let now = try await Self.messages(
+                of: chatID, ownerID: user.id, request: request, database: self.backend.database)
+            if now.isEmpty { try await Task.sleep(for: .seconds(wait)) }
+            return now
+        }
+        let found = try await sessions.withSession(for: chatID) { session in
+            try await session.messages(after: Int64(after), limit: limit, wait: .seconds(wait))
+        }
+        return found.map(MessageResponse.init)
     }
 
     /// Shared by the owner's and the admin's message listings: `limit` 1...500 (100), `after` a message id.

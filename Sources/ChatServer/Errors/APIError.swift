@@ -39,6 +39,15 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public static let chatNotFound = APIError.notFound("Chat not found")
+    public static let messageNotFound = APIError.notFound("Message not found")
+
+    /// The detail as one line (validation issues are summarised).
+    public var message: String {
+        switch self.detail {
+        case .message(let message): message
+        case .validation(let issues): issues.map(\.msg).joined(separator: "; ")
+        }
+    }
     public static let userNotFound = APIError.notFound("User not found")
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

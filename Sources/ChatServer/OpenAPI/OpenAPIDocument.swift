@@ -137,19 +137,76 @@ enum OpenAPIDocument {
             ],
             "/chats/{chat_id}/messages": [
                 "get": operation(
-                    "chats", "A chat's messages, oldest first",
-                    parameters: [chatID] + messagePage,
+                    "chats",
+                    "A chat's messages, oldest first; with wait=1..60 a long-poll for messages after `after`",
+                    parameters: [chatID] + messagePage + [
+                        queryParameter(
+                            "wait", "Seconds to wait for a newer message (0: answer at once)", minimum: 0, maximum: 60,
+                            default: 0)
+                    ],
                     responses: [
-                        response(200, "Messages", array(ref("Message"))),
+                        response(
+                            200, "Messages (a reply being generated comes with its current text)", array(ref("Message"))
+                        ),
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
+                    ]
+                )
+            ],
+            "/chats/{chat_id}/messages/{message_id}/stream": [
+                "get": operation(
+                    "chats",
+                    "Reattach to a reply: what exists so far, then live deltas until done (Last-Event-ID resumes)",
+                    parameters: [
+                        chatID,
+                        [
+                            "name": "message_id", "in": "path", "required": true,
+                            "schema": ["type": "integer", "minimum": 1],
+                        ],
+                        [
+                            "name": "Last-Event-ID", "in": "header", "required": false,
+                            "description": "The id of the last delta received (a character offset)",
+                            "schema": ["type": "integer", "minimum": 0],
+                        ],
+                    ],
+                    responses: [
+                        eventStream("delta events, then done"),
+                        response(404, "No such message (or not yours)", ref("HTTPError")),
+                    ]
+                )
+            ],
+            "/chats/{chat_id}/cancel": [
+                "post": operation(
+                    "chats", "Stop the reply being generated", parameters: [chatID],
+                    responses: [
+                        response(200, "The reply as saved, status cancelled", ref("Message")),
+                        response(404, "No such chat (or not yours)", ref("HTTPError")),
+                        response(409, "No reply is being generated", ref("HTTPError")),
                     ])
             ],
             "/chat": [
                 "post": operation(
-                    "chats", "Send a message and get the AI's reply", body: ref("SendRequest"),
+                    "chats",
+                    "Send a message and get the AI's reply (JSON, or Server-Sent Events with Accept: text/event-stream or stream: true)",
+                    body: ref("SendRequest"),
                     responses: [
-                        response(503, "AI provider not configured", ref("HTTPError"))
-                    ])
+                        (
+                            "200",
+                            [
+                                "description": "The reply. As SSE: start, delta (id = offset), done, or error events.",
+                                "content": [
+                                    "application/json": ["schema": ref("ChatReply")],
+                                    "text/event-stream": ["schema": ["type": "string"]],
+                                ],
+                            ]
+                        ),
+                        response(404, "No such chat (or not yours)", ref("HTTPError")),
+                        response(409, "The reply was cancelled", ref("HTTPError")),
+                        response(502, "The AI provider failed or rejected the server's key", ref("HTTPError")),
+                        response(
+                            503, "No provider configured, rate limited or queue full (Retry-After)", ref("HTTPError")),
+                        response(504, "The AI provider did not answer in time", ref("HTTPError")),
+                    ]
+                )
             ],
             "/admin/users": [
                 "get": operation(
@@ -213,10 +270,26 @@ enum OpenAPIDocument {
                 "created_at": timestamp, "updated_at": timestamp, "message_count": ["type": "integer", "minimum": 0],
             ]),
             "ChatList": object(["chats": array(ref("Chat")), "total": ["type": "integer", "minimum": 0]]),
-            "Message": object([
-                "id": ["type": "integer"], "chat_id": uuid,
-                "role": ["type": "string", "enum": ["system", "user", "assistant"]],
-                "content": ["type": "string"], "created_at": timestamp,
+            "Message": object(
+                [
+                    "id": ["type": "integer"], "chat_id": uuid,
+                    "role": ["type": "string", "enum": ["system", "user", "assistant"]],
+                    "content": ["type": "string"], "created_at": timestamp,
+                    "status": ["type": "string", "enum": ["streaming", "complete", "failed", "cancelled"]],
+                    "error": ["type": "string", "description": "Why a reply failed or stopped"],
+                    "model": ["type": ["string", "null"], "description": "Assistant replies only"],
+                    "prompt_tokens": ["type": ["integer", "null"], "description": "Assistant replies only"],
+                    "completion_tokens": ["type": ["integer", "null"], "description": "Assistant replies only"],
+                ],
+                required: ["id", "chat_id", "role", "content", "created_at", "status"]
+            ),
+            "Usage": object([
+                "prompt_tokens": ["type": "integer"], "completion_tokens": ["type": "integer"],
+                "total_tokens": ["type": "integer"],
+            ]),
+            "ChatReply": object([
+                "reply": ["type": "string"], "chat_id": uuid, "message_id": ["type": "integer"],
+                "user_message_id": ["type": "integer"], "usage": ["anyOf": [ref("Usage"), ["type": "null"]]],
             ]),
             "MessageOnly": object(["message": ["type": "string"]]),
             "Root": object([
@@ -301,6 +374,13 @@ enum OpenAPIDocument {
             "name": .string(name), "in": "query", "required": false, "description": .string(description),
             "schema": .object(schema),
         ]
+    }
+
+    private static func eventStream(_ description: String) -> (String, JSONValue) {
+        (
+            "200",
+            ["description": .string(description), "content": ["text/event-stream": ["schema": ["type": "string"]]]]
+        )
     }
 
     private static func response(_ status: Int, _ description: String, _ schema: JSONValue?) -> (String, JSONValue) {

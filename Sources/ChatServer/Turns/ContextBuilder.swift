@@ -1,0 +1,25 @@
+import ChatProvider
+import ChatStorage
+
+/// Chooses what the model sees: the system prompt, then the newest messages that fit the token budget,
+/// oldest dropped first, never splitting a message; the newest user message is always included.
+enum ContextBuilder {
+    /// A rough token estimate without a tokenizer: ~4 characters per token plus per-message overhead.
+    static func estimateTokens(_ text: String) -> Int {
+        text.utf8.count / 4 + 4
+    }
+
+    /// `history` is newest first and ends (at index 0) with the user message that started this turn.
+    static func messages(systemPrompt: String, history: [MessageRecord], budget: Int) -> [ChatMessage] {
+        var remaining = budget - self.estimateTokens(systemPrompt)
+        var chosen: [MessageRecord] = []
+        for (index, message) in history.enumerated() {
+            let cost = self.estimateTokens(message.content)
+            if index > 0 && cost > remaining { break }
+            chosen.append(message)
+            remaining -= cost
+        }
+        return [ChatMessage(role: "system", content: systemPrompt)]
+            + chosen.reversed().map { ChatMessage(role: $0.role.rawValue, content: $0.content) }
+    }
+}

@@ -1,0 +1,24 @@
+import ChatProvider
+import ChatStorage
+
+/// What happens during one AI turn, as seen by whoever follows it (the requester or a reattached reader).
+enum TurnEvent: Sendable {
+    /// The user's message and the empty assistant reply are saved; generation starts.
+    case started(user: MessageRecord, assistant: MessageRecord)
+    /// More reply text; `offset` is the reply's length in Unicode scalars after this delta.
+    case delta(String, offset: Int)
+    /// The reply ended `complete` or `cancelled` and is saved.
+    case finished(MessageRecord, usage: TokenUsage?)
+    /// The turn failed; `message` is the saved reply (status `failed`, partial content kept) when one exists.
+    case failed(APIError, message: MessageRecord?)
+}
+
+/// Fixed inputs of every turn.
+struct TurnSettings: Sendable {
+    let model: String
+    let systemPrompt: String
+    let contextTokens: Int
+    let maxCompletionTokens: Int
+    /// How often a streaming reply's text is saved (so a crash loses at most this much).
+    let flushInterval: Duration
+}
