@@ -17,22 +17,24 @@ extension DatabaseActor {
         )
     }
 
-    public func createChat(userID: UUID, title: String?) throws -> ChatRecord {
-        try self.checkOpen()
+    public func createChat(userID: UUID, title: String?) async throws -> ChatRecord {
         let now = Timestamp.now().microseconds
-        let chat = try self.connection.queryOne(
-            """
-            INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-            RETURNING \(Self.chatColumns)
-            """,
-            [
-                .text(UUID().lowercasedString), .text(userID.lowercasedString), .optionalText(title), .integer(now),
-                .integer(now),
-            ],
-            Self.decodeChat
-        )
-        guard let chat else { throw StorageError.corruptRow("chats") }
-        return chat
+        let arguments: [SQLiteValue] = [
+            .text(UUID().lowercasedString), .text(userID.lowercasedString), .optionalText(title), .integer(now),
+            .integer(now),
+        ]
+        return try await self.write { connection in
+            let chat = try connection.queryOne(
+                """
+                INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                RETURNING \(Self.chatColumns)
+                """,
+                arguments,
+                Self.decodeChat
+            )
+            guard let chat else { throw StorageError.corruptRow("chats") }
+            return chat
+        }
     }
 
     /// The chat with this id, if it exists and (when `ownerID` is given) belongs to that user.

@@ -25,23 +25,20 @@ extension DatabaseActor {
     }
 
     /// Appends a message to a chat and bumps the chat's `updated_at`, in one transaction.
-    public func appendMessage(chatID: UUID, role: MessageRole, content: String) throws -> MessageRecord {
-        try self.checkOpen()
+    public func appendMessage(chatID: UUID, role: MessageRole, content: String) async throws -> MessageRecord {
         let now = Timestamp.now().microseconds
-        return try self.connection.transaction {
-            let message = try self.connection.queryOne(
+        let chat = SQLiteValue.text(chatID.lowercasedString)
+        return try await self.write { connection in
+            let message = try connection.queryOne(
                 """
                 INSERT INTO messages (chat_id, role, content, created_at) VALUES (?, ?, ?, ?)
                 RETURNING \(Self.messageColumns)
                 """,
-                [.text(chatID.lowercasedString), .text(role.rawValue), .text(content), .integer(now)],
+                [chat, .text(role.rawValue), .text(content), .integer(now)],
                 Self.decodeMessage
             )
             guard let message else { throw StorageError.corruptRow("messages") }
-            try self.connection.run(
-                "UPDATE chats SET updated_at = ? WHERE id = ?",
-                [.integer(now), .text(chatID.lowercasedString)]
-            )
+            try connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
             return message
         }
     }
@@ -74,69 +71,70 @@ extension DatabaseActor {
 
     /// Starts an AI turn in one transaction: saves the user's message and an empty assistant reply with
     /// status `streaming`, and bumps the chat's `updated_at`. Nil if the chat no longer exists.
-    public func beginTurn(chatID: UUID, userContent: String, model: String) throws -> (
+    public func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
         user: MessageRecord, assistant: MessageRecord
     )? {
-        try self.checkOpen()
         let chat = SQLiteValue.text(chatID.lowercasedString)
-        return try self.connection.transaction {
-            guard try self.connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat], { _ in true }) != nil else {
+        let now = Timestamp.now().microseconds
+        return try await self.write { connection in
+            guard try connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat], { _ in true }) != nil else {
                 return nil
             }
-            let now = Timestamp.now().microseconds
             let insert = """
                 INSERT INTO messages (chat_id, role, content, created_at, status, model) VALUES (?, ?, ?, ?, ?, ?)
                 RETURNING \(Self.messageColumns)
                 """
             guard
-                let user = try self.connection.queryOne(
+                let user = try connection.queryOne(
                     insert,
                     [chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null],
                     Self.decodeMessage
                 ),
-                let assistant = try self.connection.queryOne(
+                let assistant = try connection.queryOne(
                     insert,
                     [chat, .text("assistant"), .text(""), .integer(now), .text("streaming"), .text(model)],
                     Self.decodeMessage
                 )
             else { throw StorageError.corruptRow("messages") }
-            try self.connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
+            try connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
             return (user, assistant)
         }
     }
 
     /// Saves the text a streaming reply has so far (the periodic flush).
-    public func updateStreamingContent(messageID: Int64, content: String) throws {
-        try self.checkOpen()
-        try self.connection.run(
-            "UPDATE messages SET content = ? WHERE id = ? AND status = 'streaming'",
-            [.text(content), .integer(messageID)]
-        )
+    public func updateStreamingContent(messageID: Int64, content: String) async throws {
+        try await self.write { connection in
+            try connection.run(
+                "UPDATE messages SET content = ? WHERE id = ? AND status = 'streaming'",
+                [.text(content), .integer(messageID)]
+            )
+        }
     }
 
     /// Records how a reply ended and bumps its chat's `updated_at`. Returns the saved message (nil if the
     /// chat was deleted meanwhile).
     @discardableResult
-    public func finishMessage(id: Int64, outcome: MessageOutcome) throws -> MessageRecord? {
-        try self.checkOpen()
-        return try self.connection.transaction {
-            let message = try self.connection.queryOne(
+    public func finishMessage(id: Int64, outcome: MessageOutcome) async throws -> MessageRecord? {
+        let arguments: [SQLiteValue] = [
+            .text(outcome.content), .text(outcome.status.rawValue), .optionalText(outcome.error),
+            .optionalText(outcome.model), outcome.promptTokens.map { .int($0) } ?? .null,
+            outcome.completionTokens.map { .int($0) } ?? .null, .integer(id),
+        ]
+        let now = Timestamp.now().microseconds
+        return try await self.write { connection in
+            let message = try connection.queryOne(
                 """
                 UPDATE messages SET content = ?, status = ?, error = ?, model = COALESCE(?, model),
                     prompt_tokens = ?, completion_tokens = ?
                 WHERE id = ? RETURNING \(Self.messageColumns)
                 """,
-                [
-                    .text(outcome.content), .text(outcome.status.rawValue), .optionalText(outcome.error),
-                    .optionalText(outcome.model), outcome.promptTokens.map { .int($0) } ?? .null,
-                    outcome.completionTokens.map { .int($0) } ?? .null, .integer(id),
-                ],
+                arguments,
                 Self.decodeMessage
             )
             if let message {
-                try self.connection.run(
+                try connection.run(
                     "UPDATE chats SET updated_at = ? WHERE id = ?",
-                    [.integer(Timestamp.now().microseconds), .text(message.chatID.lowercasedString)]
+                    [.integer(now), .text(message.chatID.lowercasedString)]
                 )
             }
             return message

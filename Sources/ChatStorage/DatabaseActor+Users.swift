@@ -20,22 +20,24 @@ extension DatabaseActor {
 
     /// Inserts a user. `email` must already be normalised (trimmed, lower-cased).
     /// Throws ``StorageError/emailAlreadyRegistered`` when the email exists, whatever its case.
-    public func createUser(email: String, passwordHash: String, role: UserRole) throws -> UserRecord {
-        try self.checkOpen()
+    public func createUser(email: String, passwordHash: String, role: UserRole) async throws -> UserRecord {
+        let arguments: [SQLiteValue] = [
+            .text(UUID().lowercasedString), .text(email), .text(passwordHash), .text(role.rawValue),
+            .integer(Timestamp.now().microseconds),
+        ]
         do {
-            let user = try self.connection.queryOne(
-                """
-                INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)
-                RETURNING \(Self.userColumns)
-                """,
-                [
-                    .text(UUID().lowercasedString), .text(email), .text(passwordHash), .text(role.rawValue),
-                    .integer(Timestamp.now().microseconds),
-                ],
-                Self.decodeUser
-            )
-            guard let user else { throw StorageError.corruptRow("users") }
-            return user
+            return try await self.write { connection in
+                let user = try connection.queryOne(
+                    """
+                    INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)
+                    RETURNING \(Self.userColumns)
+                    """,
+                    arguments,
+                    Self.decodeUser
+                )
+                guard let user else { throw StorageError.corruptRow("users") }
+                return user
+            }
         } catch let error as SQLiteError where error.isUniqueConstraintViolation {
             throw StorageError.emailAlreadyRegistered
         }
@@ -62,12 +64,11 @@ extension DatabaseActor {
 
     /// Bumps the user's token version, which invalidates every token issued before. Returns false if no such user.
     @discardableResult
-    public func revokeTokens(userID: UUID) throws -> Bool {
-        try self.checkOpen()
-        return try self.connection.run(
-            "UPDATE users SET token_version = token_version + 1 WHERE id = ?",
-            [.text(userID.lowercasedString)]
-        ) == 1
+    public func revokeTokens(userID: UUID) async throws -> Bool {
+        let id = SQLiteValue.text(userID.lowercasedString)
+        return try await self.write { connection in
+            try connection.run("UPDATE users SET token_version = token_version + 1 WHERE id = ?", [id]) == 1
+        }
     }
 
     /// Replaces a password hash (used to upgrade hashes made with older scrypt parameters).

@@ -15,6 +15,10 @@ public actor DatabaseActor: Service {
     private let executor: DedicatedThreadExecutor
     let connection: SQLiteConnection
     private var isClosed = false
+    private var pendingWrites: [PendingWrite] = []
+    private var isFlushScheduled = false
+    /// Transactions committed by group commit, and the writes they carried (for tests and diagnostics).
+    public private(set) var groupCommitStats = (commits: 0, writes: 0)
     /// Where the database lives on disk.
     public nonisolated let path: String
     /// The schema versions before and after the migrations applied when this actor opened the file.
@@ -108,6 +112,25 @@ public actor DatabaseActor: Service {
         // Hummingbird stops services after the server has drained, so no request still needs us.
         try? await gracefulShutdown()
         await self.close()
+    }
+
+    func enqueueWrite(_ write: PendingWrite) {
+        self.pendingWrites.append(write)
+        guard !self.isFlushScheduled else { return }
+        self.isFlushScheduled = true
+        // A task started here is isolated to this actor: it is queued behind the jobs already waiting on the
+        // database thread, and the writes those jobs enqueue join the same batch.
+        Task { self.flushWrites() }
+    }
+
+    func takePendingWrites() -> [PendingWrite] {
+        self.isFlushScheduled = false
+        if !self.pendingWrites.isEmpty {
+            self.groupCommitStats.commits += 1
+            self.groupCommitStats.writes += self.pendingWrites.count
+        }
+        defer { self.pendingWrites = [] }
+        return self.pendingWrites
     }
 
     func checkOpen() throws {

@@ -151,6 +151,34 @@ struct StorageTests {
         #expect(try await database.chats(ownerID: user.id, limit: 1, offset: 0).total == 3000)
     }
 
+    @Test("group commit: concurrent writes share transactions, and a failing write fails alone")
+    func groupCommit() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let database = try await DatabaseActor.open(path: directory + "/group.db")
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<60 {
+                group.addTask {
+                    // Every third task tries the same email: exactly one of those may win.
+                    let email = index.isMultiple(of: 3) ? "same@example.com" : "user\(index)@example.com"
+                    do {
+                        _ = try await database.createUser(email: email, passwordHash: "h", role: .user)
+                        return true
+                    } catch StorageError.emailAlreadyRegistered {
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 41)
+        let stats = await database.groupCommitStats
+        #expect(stats.writes == 60)
+        #expect(stats.commits < 60, "no batching happened")
+        #expect(try await database.users(limit: 100, offset: 0).total == 41)
+        #expect(try await database.integrityCheck() == "ok")
+    }
+
     @Test("the actor's work runs on its own thread, not the cooperative pool")
     func dedicatedThread() async throws {
         let executor = DedicatedThreadExecutor(name: "test-db-thread")
