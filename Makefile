@@ -5,10 +5,11 @@ APT_PACKAGES := pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FORMAT_PATHS := Package.swift Sources Tests
 
-.PHONY: help deps build release run test lint format clean
+.PHONY: help deps build release run demo test lint format clean
 
 help:
 	@echo "make run     install missing system packages, build (release) and start the server on ./ai_chat.db"
+	@echo "make demo    like run, with AI replies from the in-repo mock Groq server (offline, ./demo.db)"
 	@echo "make test    install missing system packages, build and run the test suites"
 	@echo "make lint    check formatting with swift format (.swift-format)"
 	@echo "make format  format the sources in place"
@@ -37,6 +38,15 @@ release: deps
 
 run: release
 	.build/release/chat-server serve
+
+# The server wired to the in-repo mock upstream (mock-groq on 127.0.0.1:9090): streaming, long-poll and
+# cancel can be tried offline. The mock's replies say that they come from the mock.
+demo: release
+	$(SWIFT) build -c release --product mock-groq
+	@.build/release/mock-groq --port 9090 & mock=$$!; \
+	trap "kill $$mock 2>/dev/null" EXIT INT TERM; \
+	GROQ_API_KEY=mock-key GROQ_BASE_URL=http://127.0.0.1:9090/openai/v1 DATABASE_URL=sqlite:///./demo.db \
+	  .build/release/chat-server serve
 
 test: deps
 	$(SWIFT) build --build-tests
