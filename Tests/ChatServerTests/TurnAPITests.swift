@@ -107,11 +107,8 @@ struct TurnAPITests {
     func disconnectAndReattach() async throws {
         try await withTurnApp(behavior: MockGroqBehavior(chunkDelayMilliseconds: 40)) { client, _, _ in
             let (_, token) = try await client.signUp("reattach@example.com")
-            let port = try #require(client.port)
-            let streaming = try StreamingClient(port: port)
-            let (head, body) = try await streaming.open("POST", "/chat", token: token, json: #"{"message": "tell me"}"#)
-            #expect(head.status == 200)
-            var reader = SSEReader(body)
+            let streaming = try StreamingClient(port: try #require(client.port))
+            var reader = try await streaming.sendMessage("tell me", token: token)
             let start = try #require(try await reader.next())
             let chatID = try #require(start.json["chat_id"] as? String)
             let messageID = try #require(start.json["assistant_message_id"] as? Int)
@@ -167,11 +164,8 @@ struct TurnAPITests {
                 return (response, clock.now)
             }()
             try await Task.sleep(for: .milliseconds(200))
-            let port = try #require(client.port)
-            let streaming = try StreamingClient(port: port)
-            let (_, body) = try await streaming.open(
-                "POST", "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "wake up"}"#)
-            var reader = SSEReader(body)
+            let streaming = try StreamingClient(port: try #require(client.port))
+            var reader = try await streaming.sendMessage("wake up", chatID: chatID, token: token)
             let start = try #require(try await reader.next())
             let startedAt = clock.now
             #expect(start.event == "start")
@@ -192,16 +186,9 @@ struct TurnAPITests {
             let chatID = try await client.createChat(token: token)
             #expect(try await client.send(.post, "/chats/\(chatID)/cancel", token: token).status == .conflict)
 
-            let port = try #require(client.port)
             // Kept alive for the whole test: dropping a CurlClient ends its transfers.
-            let streaming = try StreamingClient(port: port)
-            let (_, body) = try await streaming.open(
-                "POST",
-                "/chat",
-                token: token,
-                json: #"{"chat_id": "\#(chatID)", "message": "long answer please"}"#
-            )
-            var reader = SSEReader(body)
+            let streaming = try StreamingClient(port: try #require(client.port))
+            var reader = try await streaming.sendMessage("long answer please", chatID: chatID, token: token)
             _ = try await reader.next()
             _ = try await reader.next()
             let cancelled = try await client.send(.post, "/chats/\(chatID)/cancel", token: token)
@@ -331,16 +318,9 @@ struct TurnAPITests {
         try await withTurnApp(behavior: MockGroqBehavior(chunkDelayMilliseconds: 100)) { client, backend, _ in
             let (_, token) = try await client.signUp("delete@example.com")
             let chatID = try await client.createChat(token: token)
-            let port = try #require(client.port)
             // Kept alive for the whole test: dropping a CurlClient ends its transfers.
-            let streaming = try StreamingClient(port: port)
-            let (_, body) = try await streaming.open(
-                "POST",
-                "/chat",
-                token: token,
-                json: #"{"chat_id": "\#(chatID)", "message": "go"}"#
-            )
-            var reader = SSEReader(body)
+            let streaming = try StreamingClient(port: try #require(client.port))
+            var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
             _ = try await reader.next()
             #expect(try await client.send(.delete, "/chats/\(chatID)", token: token).status == .noContent)
             var last: SSEEvent?

@@ -186,29 +186,33 @@ final class CurlTransfer: @unchecked Sendable {
 
 /// libcurl's write callback: forwards body bytes to the transfer behind `userdata`.
 private let curlWriteCallback:
-    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-        pointer, size, count, userdata in
-        guard let pointer, let userdata else { return 0 }
-        let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-        let length = size * count
-        pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            transfer.receivedBody(UnsafeBufferPointer(start: $0, count: length))
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int =
+        { pointer, size, count, userdata in
+            deliver(pointer, size * count, userdata) { $0.receivedBody($1) }
         }
-        return length
-    }
 
 /// libcurl's header callback: one complete header line per call.
 private let curlHeaderCallback:
-    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-        pointer, size, count, userdata in
-        guard let pointer, let userdata else { return 0 }
-        let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-        let length = size * count
-        pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            transfer.receivedHeaderLine(UnsafeBufferPointer(start: $0, count: length))
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int =
+        { pointer, size, count, userdata in
+            deliver(pointer, size * count, userdata) { $0.receivedHeaderLine($1) }
         }
-        return length
+
+/// Finds the transfer behind a callback's `userdata` (kept alive by the driver while it is active) and hands
+/// it the bytes. Returns the count consumed, as libcurl expects; 0 aborts the transfer.
+private func deliver(
+    _ pointer: UnsafeMutablePointer<CChar>?,
+    _ length: Int,
+    _ userdata: UnsafeMutableRawPointer?,
+    _ action: (CurlTransfer, UnsafeBufferPointer<UInt8>) -> Void
+) -> Int {
+    guard let pointer, let userdata else { return 0 }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+    pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+        action(transfer, UnsafeBufferPointer(start: $0, count: length))
     }
+    return length
+}
 
 /// `curl_global_init`, exactly once per process, before the first handle.
 enum CurlGlobal {

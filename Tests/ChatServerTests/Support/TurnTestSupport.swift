@@ -91,6 +91,17 @@ struct StreamingClient {
     }
 }
 
+extension StreamingClient {
+    /// POST /chat as Server-Sent Events (into `chatID`, or a new chat), returning a reader of its events.
+    func sendMessage(_ message: String, chatID: String? = nil, token: String) async throws -> SSEReader {
+        let chat = chatID.map { #""chat_id": "\#($0)", "# } ?? ""
+        let (head, body) = try await self.open(
+            "POST", "/chat", token: token, json: #"{\#(chat)"message": "\#(message)"}"#)
+        #expect(head.status == 200)
+        return SSEReader(body)
+    }
+}
+
 /// Reads SSE events from a byte stream one at a time.
 struct SSEReader {
     var iterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
