@@ -29,7 +29,8 @@ actor ChatSessionActor {
     private var nextTurnNumber = 0
     private var running: RunningTurn?
     private var nextSubscriberID = 0
-    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    /// Parked long-polls: each resumes on the next change or at its deadline, whichever comes first.
+    private var waiters: [Int: (continuation: CheckedContinuation<Void, Never>, timer: Task<Void, Never>)] = [:]
     private var nextWaiterID = 0
     /// Bumped on every change to the chat's messages.
     private var version = 0
@@ -321,23 +322,23 @@ actor ChatSessionActor {
 
     private func waitForChange(id: Int, until deadline: ContinuousClock.Instant) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            self.waiters[id] = continuation
-            Task {
+            let timer = Task {
                 try? await Task.sleep(until: deadline, clock: .continuous)
-                self.wake(id)
+                guard !Task.isCancelled else { return }
+                self.waiters.removeValue(forKey: id)?.continuation.resume()
             }
+            self.waiters[id] = (continuation, timer)
         }
-    }
-
-    private func wake(_ id: Int) {
-        self.waiters.removeValue(forKey: id)?.resume()
     }
 
     private func changed() {
         self.version += 1
         let waiting = self.waiters
         self.waiters = [:]
-        for waiter in waiting.values { waiter.resume() }
+        for waiter in waiting.values {
+            waiter.timer.cancel()
+            waiter.continuation.resume()
+        }
     }
 
     // MARK: Lifetime
