@@ -8,7 +8,7 @@ import Foundation
 ///
 /// The thread lives until ``shutdown()`` is called; jobs enqueued before that are still run.
 public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
-    // @unchecked Sendable: all mutable state (`queue`, `isShuttingDown`) is only touched while
+    // @unchecked Sendable: all mutable state (`queue`, `isShuttingDown`, `osThread`) is only touched while
     // holding `condition`'s lock; `thread` is written once in init, before the object is shared.
     private enum WorkItem {
         case job(UnownedJob)
@@ -19,13 +19,26 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
     private var queue: Deque<WorkItem> = []
     private var isShuttingDown = false
     private var thread: Thread?
+    private var osThread: pthread_t?
     public let name: String
+
+    /// The OS thread every job runs on.
+    public var threadID: pthread_t {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        while self.osThread == nil { self.condition.wait() }
+        return self.osThread ?? pthread_self()
+    }
 
     public init(name: String) {
         self.name = name
         let thread = Thread { [self] in
-            // On Linux a name set before start() is not applied to the OS thread; set it from inside.
+            // Best effort, for debuggers: Foundation on Linux ignores a name set before start().
             Thread.current.name = name
+            self.condition.lock()
+            self.osThread = pthread_self()
+            self.condition.signal()
+            self.condition.unlock()
             self.runLoop()
         }
         thread.stackSize = 1 << 20
@@ -42,7 +55,7 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
     }
 
     public func checkIsolated() {
-        precondition(Thread.current === self.thread, "not running on executor \(self.name)")
+        precondition(pthread_equal(pthread_self(), self.threadID) != 0, "not running on executor \(self.name)")
     }
 
     /// Runs `body` on the executor's thread and returns its result to the awaiting task.

@@ -33,25 +33,27 @@ struct ProviderActorTests {
 
     @Test("never more requests in any window than the limit, however many callers burst in")
     func requestsPerWindow() async throws {
+        // A 1 s window with a 500 ms margin: on a loaded 2-core machine the in-process mock may see a request
+        // well over 100 ms after it was sent (production: 60 s with a 1 s margin).
         let limits = ProviderLimits(
             requestsPerMinute: 10,
             queueTimeout: .seconds(20),
-            window: .milliseconds(500),
-            windowMargin: .milliseconds(150)
+            window: .seconds(1),
+            windowMargin: .milliseconds(500)
         )
         try await Self.withProvider(limits) { mock, provider in
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<40 {
+                for index in 0..<25 {
                     group.addTask {
                         _ = try await provider.complete(Self.request("burst \(index)"), estimatedTokens: 10)
                     }
                 }
                 try await group.waitForAll()
             }
-            #expect(mock.stats.completed == 40)
+            #expect(mock.stats.completed == 25)
             #expect(mock.stats.rateLimited == 0)
             // Measured where it matters: at the upstream, on arrival.
-            #expect(mock.maxRequests(inAnyWindowOf: 0.5) <= 10)
+            #expect(mock.maxRequests(inAnyWindowOf: 1.0) <= 10)
         }
     }
 
@@ -198,7 +200,7 @@ struct ProviderActorTests {
 
     @Test("the sliding window counts exactly")
     func slidingWindowUnit() async throws {
-        let limits = ProviderLimits(requestsPerMinute: 2, window: .milliseconds(300), windowMargin: .milliseconds(150))
+        let limits = ProviderLimits(requestsPerMinute: 2, window: .milliseconds(300), windowMargin: .milliseconds(300))
         try await Self.withProvider(limits) { mock, provider in
             let started = ContinuousClock.now
             for _ in 0..<5 { _ = try await provider.complete(Self.request(), estimatedTokens: 1) }

@@ -1,6 +1,7 @@
 import ChatServer
 import ChatStorage
 import Foundation
+import Glibc
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -183,8 +184,11 @@ struct StorageTests {
     func dedicatedThread() async throws {
         let executor = DedicatedThreadExecutor(name: "test-db-thread")
         defer { executor.shutdown() }
-        let name = try await executor.run { Thread.current.name ?? "" }
-        #expect(name == "test-db-thread")
+        let first = try await executor.run { pthread_self() }
+        let second = try await executor.run { pthread_self() }
+        #expect(pthread_equal(first, executor.threadID) != 0, "jobs run on the executor's own thread")
+        #expect(pthread_equal(first, second) != 0, "every job runs on the same OS thread")
+        #expect(pthread_equal(first, pthread_self()) == 0, "not on the caller's (cooperative pool) thread")
     }
 
     @Test("text survives the round trip byte for byte, including NUL and non-ASCII")
