@@ -3,14 +3,18 @@ import Hummingbird
 import Logging
 
 /// Builds the HTTP application around an assembled backend. The database is one of its services, so it is
-/// closed only after the server has drained.
-public func buildApplication(_ backend: ChatBackend) -> some ApplicationProtocol {
+/// closed only after the server has drained. `onServerRunning` learns the bound port (useful with port 0).
+public func buildApplication(
+    _ backend: ChatBackend,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
     let router = buildRouter(backend)
     return Application(
         router: router,
         configuration: .init(address: .hostname(backend.config.host, port: backend.config.port)),
         // Stopped in reverse order after the server drains: the provider first, the database last.
         services: [backend.database] + (backend.provider.map { [$0] } ?? []),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: backend.logger
     )
 }

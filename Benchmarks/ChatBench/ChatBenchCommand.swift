@@ -1,0 +1,233 @@
+import ArgumentParser
+import AsyncHTTPClient
+import ChatStorage
+import Foundation
+import Histogram
+import NIOCore
+import NIOHTTP1
+
+/// `chat-bench`: throughput and latency of the real server, by scenario.
+@main
+struct ChatBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-bench",
+        abstract: "Measure the chat server's throughput and latency (HdrHistogram percentiles, errors by status, RSS)."
+    )
+
+    @Option(name: .long, help: "Benchmark a running server instead of starting one in-process.")
+    var url: String?
+
+    @Option(
+        name: .long,
+        help: "Scenario to run (repeatable): \(Scenario.allCases.map(\.rawValue).joined(separator: ", ")), or all.")
+    var scenario: [String] = ["all"]
+
+    @Option(name: .long, help: "Concurrent clients (HTTP/1.1 keep-alive connections).")
+    var concurrency = 64
+
+    @Option(name: .long, help: "Measured seconds per scenario.")
+    var duration = 10.0
+
+    @Option(name: .long, help: "Warm-up seconds per scenario (not measured).")
+    var warmup = 2.0
+
+    @Option(name: .customLong("upstream-latency-ms"), help: "Latency of the in-process mock upstream.")
+    var upstreamLatency = 1000
+
+    @Option(name: .customLong("chunk-delay-ms"), help: "Delay between the mock's streamed chunks.")
+    var chunkDelay = 0
+
+    @Flag(name: .long, help: "Print results as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard self.concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard self.duration > 0, self.warmup >= 0 else { throw ValidationError("--duration must be positive") }
+        for name in self.scenario where name != "all" && Scenario(rawValue: name) == nil {
+            throw ValidationError("unknown scenario \(name)")
+        }
+    }
+
+    var scenarios: [Scenario] {
+        self.scenario.contains("all") ? Scenario.allCases : self.scenario.compactMap(Scenario.init(rawValue:))
+    }
+
+    func run() async throws {
+        let log: @Sendable (String) -> Void = { message in
+            FileHandle.standardError.write(Data("chat-bench: \(message)\n".utf8))
+        }
+        let settings = RunSettings(
+            concurrency: self.concurrency,
+            warmup: .milliseconds(Int64(self.warmup * 1000)),
+            duration: .milliseconds(Int64(self.duration * 1000))
+        )
+        var results: [ScenarioResult] = []
+        if self.scenarios.contains(.startup) {
+            if self.url == nil {
+                results.append(try await StartupProbe.measure(log: log))
+            } else {
+                log("startup: skipped with --url (it spawns chat-server itself)")
+            }
+        }
+        let loadScenarios = self.scenarios.filter { $0 != .startup }
+        if !loadScenarios.isEmpty {
+            let connections = max(self.concurrency, 64) + 64
+            let target: BenchTarget
+            if let url {
+                target = .external(url: url, connections: connections)
+            } else {
+                log("starting the server in-process (mock upstream at \(self.upstreamLatency) ms)")
+                target = try await .inProcess(
+                    upstreamLatencyMilliseconds: self.upstreamLatency,
+                    chunkDelayMilliseconds: self.chunkDelay,
+                    connections: connections
+                )
+            }
+            do {
+                let fixtures = try await Fixtures.make(target, log: log)
+                let sampler = RSSSampler()
+                for scenario in loadScenarios {
+                    log("running \(scenario.rawValue) with \(settings.concurrency) clients for \(self.duration) s")
+                    let outcome = try await ScenarioRunner(
+                        target: target, fixtures: fixtures, settings: settings, sampler: sampler
+                    )
+                    .run(scenario)
+                    for result in outcome {
+                        log(
+                            "  \(result.name): \(Int(result.requestsPerSecond)) req/s, p50 \(result.p50Milliseconds) ms, p99 \(result.p99Milliseconds) ms, errors \(result.errors)"
+                        )
+                    }
+                    results += outcome
+                }
+            } catch {
+                await target.shutdown()
+                throw error
+            }
+            await target.shutdown()
+        }
+        if self.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        } else {
+            print(Report.table(results, inProcess: self.url == nil))
+        }
+    }
+}
+
+/// Runs one scenario against a target.
+struct ScenarioRunner: Sendable {
+    let target: BenchTarget
+    let fixtures: Fixtures
+    let settings: RunSettings
+    let sampler: RSSSampler
+
+    func load(
+        _ name: String,
+        _ concurrency: Int,
+        _ note: String?,
+        operation: @escaping @Sendable (Int, Int) async -> Int?
+    ) async -> ScenarioResult {
+        await runLoad(
+            name: name,
+            concurrency: concurrency,
+            warmup: self.settings.warmup,
+            duration: self.settings.duration,
+            sampler: self.sampler,
+            note: note,
+            operation: operation
+        )
+    }
+
+    func run(_ scenario: Scenario) async throws -> [ScenarioResult] {
+        let target = self.target
+        let fixtures = self.fixtures
+        let concurrency = self.settings.concurrency
+        switch scenario {
+        case .startup:
+            return []
+        case .health:
+            return [await self.load("health", concurrency, nil) { _, _ in await target.status(.GET, "/health") }]
+        case .list:
+            return [
+                await self.load("list", concurrency, "GET /chats?limit=20, user with 20 chats") { _, _ in
+                    await target.status(.GET, "/chats?limit=20", token: fixtures.smallToken)
+                }
+            ]
+        case .list10k:
+            return [
+                await self.load("list-10k", concurrency, "GET /chats?limit=20, user with 10,000 chats") { _, _ in
+                    await target.status(.GET, "/chats?limit=20", token: fixtures.largeToken)
+                }
+            ]
+        case .create:
+            return [
+                await self.load("create", concurrency, nil) { _, _ in
+                    await target.status(.POST, "/chats", token: fixtures.senderToken, json: #"{"title": "created"}"#)
+                }
+            ]
+        case .messages:
+            return [
+                await self.load("messages", concurrency, "GET /chats/{id}/messages, 100 messages") { _, _ in
+                    await target.status(.GET, "/chats/\(fixtures.messagesChat)/messages", token: fixtures.smallToken)
+                }
+            ]
+        case .send:
+            let chats = try await target.createChats(concurrency, token: fixtures.senderToken)
+            return [
+                await self.load("send", concurrency, "POST /chat, one chat per client") { worker, iteration in
+                    await target.status(
+                        .POST,
+                        "/chat",
+                        token: fixtures.senderToken,
+                        json: #"{"chat_id": "\#(chats[worker])", "message": "turn \#(iteration)"}"#
+                    )
+                }
+            ]
+        case .stream:
+            let chats = try await target.createChats(concurrency, token: fixtures.senderToken)
+            return [
+                await self.load("stream", concurrency, "POST /chat as SSE, read to done") { worker, _ in
+                    await target.streamTurn(chatID: chats[worker], token: fixtures.senderToken)
+                }
+            ]
+        case .longpoll:
+            return [
+                try await LongPollScenario(
+                    target: target, fixtures: fixtures, settings: self.settings, sampler: self.sampler
+                ).run()
+            ]
+        case .login:
+            let email = "bench-login-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+            _ = try await target.user(email)
+            async let logins = self.load("login", min(concurrency, 32), "POST /auth/login (scrypt)") { _, _ in
+                await target.status(
+                    .POST, "/auth/login", json: #"{"email": "\#(email)", "password": "benchmark password"}"#)
+            }
+            async let lists = self.load("list-during-login", 16, "GET /chats?limit=20 while logins run") { _, _ in
+                await target.status(.GET, "/chats?limit=20", token: fixtures.smallToken)
+            }
+            return await [logins, lists]
+        case .mixed:
+            let chats = try await target.createChats(concurrency, token: fixtures.senderToken)
+            return [
+                await self.load("mixed", concurrency, "80% list, 15% messages, 5% send") { worker, iteration in
+                    switch (worker &* 31 &+ iteration &* 17) % 20 {
+                    case 0:
+                        await target.status(
+                            .POST,
+                            "/chat",
+                            token: fixtures.senderToken,
+                            json: #"{"chat_id": "\#(chats[worker])", "message": "mixed \#(iteration)"}"#
+                        )
+                    case 1, 2, 3:
+                        await target.status(
+                            .GET, "/chats/\(fixtures.messagesChat)/messages", token: fixtures.smallToken)
+                    default:
+                        await target.status(.GET, "/chats?limit=20", token: fixtures.smallToken)
+                    }
+                }
+            ]
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import AsyncHTTPClient
+import ChatStorage
+import Foundation
+import Histogram
+import NIOCore
+import NIOHTTP1
+
+/// What one scenario measured.
+struct ScenarioResult: Sendable, Encodable {
+    var name: String
+    var concurrency: Int
+    var seconds: Double
+    var requests: Int
+    var requestsPerSecond: Double
+    var p50Milliseconds: Double
+    var p90Milliseconds: Double
+    var p99Milliseconds: Double
+    var maxMilliseconds: Double
+    /// Non-2xx answers by status, and transport failures under "error".
+    var errors: [String: Int]
+    var peakRSSMegabytes: Double
+    var note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, concurrency, seconds, requests, errors, note
+        case requestsPerSecond = "requests_per_second"
+        case p50Milliseconds = "p50_ms"
+        case p90Milliseconds = "p90_ms"
+        case p99Milliseconds = "p99_ms"
+        case maxMilliseconds = "max_ms"
+        case peakRSSMegabytes = "peak_rss_mb"
+    }
+}
+
+/// Latencies (microseconds) and outcomes recorded by one worker; merged at the end.
+struct Recorder: Sendable {
+    var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+    var requests = 0
+    var errors: [String: Int] = [:]
+
+    mutating func record(_ elapsed: Duration, status: Int?) {
+        let micros = UInt64(
+            max(1, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
+        _ = self.histogram.record(micros)
+        self.requests += 1
+        switch status {
+        case let code? where (200..<300).contains(code): break
+        case let code?: self.errors[String(code), default: 0] += 1
+        case nil: self.errors["error", default: 0] += 1
+        }
+    }
+
+    mutating func merge(_ other: Recorder) {
+        self.histogram.add(other.histogram)
+        self.requests += other.requests
+        self.errors.merge(other.errors, uniquingKeysWith: +)
+    }
+}
+
+/// Runs `concurrency` workers, each repeating `operation` until the measured period ends; results recorded
+/// during the warm-up are discarded. `operation` returns the HTTP status (nil for a transport failure).
+func runLoad(
+    name: String,
+    concurrency: Int,
+    warmup: Duration,
+    duration: Duration,
+    sampler: RSSSampler,
+    note: String? = nil,
+    operation: @escaping @Sendable (_ worker: Int, _ iteration: Int) async -> Int?
+) async -> ScenarioResult {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let measureFrom = start + warmup
+    let end = measureFrom + duration
+    sampler.resetPeak()
+    let recorders = await withTaskGroup(of: Recorder.self) { group in
+        for worker in 0..<concurrency {
+            group.addTask {
+                var recorder = Recorder()
+                var iteration = 0
+                while clock.now < end {
+                    let began = clock.now
+                    let status = await operation(worker, iteration)
+                    iteration += 1
+                    if began >= measureFrom { recorder.record(clock.now - began, status: status) }
+                }
+                return recorder
+            }
+        }
+        return await group.reduce(into: [Recorder]()) { $0.append($1) }
+    }
+    var total = Recorder()
+    for recorder in recorders { total.merge(recorder) }
+    return ScenarioResult(
+        name: name,
+        concurrency: concurrency,
+        seconds: duration.seconds,
+        requests: total.requests,
+        requestsPerSecond: Double(total.requests) / duration.seconds,
+        p50Milliseconds: total.percentile(50),
+        p90Milliseconds: total.percentile(90),
+        p99Milliseconds: total.percentile(99),
+        maxMilliseconds: Double(total.histogram.max) / 1000,
+        errors: total.errors,
+        peakRSSMegabytes: sampler.peakMegabytes,
+        note: note
+    )
+}
+
+extension Recorder {
+    func percentile(_ value: Double) -> Double {
+        self.requests == 0 ? 0 : Double(self.histogram.valueAtPercentile(value)) / 1000
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(self.components.seconds) + Double(self.components.attoseconds) / 1e18 }
+}
+
+/// Samples this process's resident memory every 50 ms and keeps the peak (VmRSS from /proc).
+final class RSSSampler: @unchecked Sendable {
+    // @unchecked Sendable: `peak` is guarded by `lock`; the sampling task only reads /proc.
+    private let lock = NSLock()
+    private var peak = 0
+    private var task: Task<Void, Never>?
+    let pid: Int32?
+
+    /// Samples `pid`, or this process when nil.
+    init(pid: Int32? = nil) {
+        self.pid = pid
+        self.task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                self?.sample()
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    deinit { self.task?.cancel() }
+
+    func sample() {
+        let current = Self.residentKilobytes(pid: self.pid)
+        self.lock.withLock { self.peak = max(self.peak, current) }
+    }
+
+    func resetPeak() {
+        let current = Self.residentKilobytes(pid: self.pid)
+        self.lock.withLock { self.peak = current }
+    }
+
+    var peakMegabytes: Double {
+        self.sample()
+        return self.lock.withLock { Double(self.peak) / 1024 }
+    }
+
+    static func residentKilobytes(pid: Int32?) -> Int {
+        let path = pid.map { "/proc/\($0)/status" } ?? "/proc/self/status"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+}
