@@ -4,7 +4,7 @@ extension DatabaseActor {
     static let chatColumns = "id, user_id, title, message_count, created_at, updated_at"
 
     static func decodeChat(_ row: Row) throws -> ChatRecord {
-        guard let id = UUID(uuidString: row.text(0)), let userID = UUID(uuidString: row.text(1)) else {
+        guard let id = UUID(canonical: row.text(0)), let userID = UUID(canonical: row.text(1)) else {
             throw StorageError.corruptRow("chats")
         }
         return ChatRecord(

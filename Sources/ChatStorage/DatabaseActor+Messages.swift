@@ -5,7 +5,7 @@ extension DatabaseActor {
         "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens"
 
     static func decodeMessage(_ row: Row) throws -> MessageRecord {
-        guard let chatID = UUID(uuidString: row.text(1)), let role = MessageRole(rawValue: row.text(2)),
+        guard let chatID = UUID(canonical: row.text(1)), let role = MessageRole(rawValue: row.text(2)),
             let status = MessageStatus(rawValue: row.text(5))
         else {
             throw StorageError.corruptRow("messages")

@@ -4,7 +4,7 @@ extension DatabaseActor {
     static let userColumns = "id, email, password_hash, role, token_version, chat_count, created_at"
 
     static func decodeUser(_ row: Row) throws -> UserRecord {
-        guard let id = UUID(uuidString: row.text(0)), let role = UserRole(rawValue: row.text(3)) else {
+        guard let id = UUID(canonical: row.text(0)), let role = UserRole(rawValue: row.text(3)) else {
             throw StorageError.corruptRow("users")
         }
         return UserRecord(

@@ -29,7 +29,7 @@ struct AdminController {
         let limit = try request.integerQuery("limit", default: 100, in: 1...500)
         let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
         let page = try await self.backend.database.users(limit: limit, offset: offset)
-        var response = try page.users.map(UserResponse.init).response(from: request, context: context)
+        var response = try JSONArray(page.users.map(UserResponse.init)).response(from: request, context: context)
         response.headers[.totalCount] = String(page.total)
         return response
     }
@@ -55,19 +55,23 @@ struct AdminController {
         }
     }
 
-    @Sendable func userChats(_ request: Request, context: AppRequestContext) async throws -> [ChatResponse] {
+    @Sendable func userChats(_ request: Request, context: AppRequestContext) async throws -> JSONArray<ChatResponse> {
         let userID = try context.uuidParameter("user_id")
         let limit = try request.integerQuery("limit", default: 50, in: 1...100)
         let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
         guard try await self.backend.database.user(id: userID) != nil else { throw APIError.userNotFound }
         let page = try await self.backend.database.chats(ownerID: userID, limit: limit, offset: offset)
-        return page.chats.map(ChatResponse.init)
+        return JSONArray(page.chats.map(ChatResponse.init))
     }
 
-    @Sendable func chatMessages(_ request: Request, context: AppRequestContext) async throws -> [MessageResponse] {
+    @Sendable func chatMessages(_ request: Request, context: AppRequestContext) async throws -> JSONArray<
+        MessageResponse
+    > {
         let chatID = try context.uuidParameter("chat_id")
-        return try await ChatsController.messages(
-            of: chatID, ownerID: nil, request: request, database: self.backend.database)
+        return JSONArray(
+            try await ChatsController.messages(
+                of: chatID, ownerID: nil, request: request, database: self.backend.database)
+        )
     }
 }
 

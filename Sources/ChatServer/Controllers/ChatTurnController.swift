@@ -34,7 +34,7 @@ struct ChatTurnController {
                 ValidationIssue.length(of: self.message, in: ChatTurnController.messageLength, at: ["body", "message"])
             ]
             .compactMap { $0 }
-            if let chatID, UUID(uuidString: chatID) == nil {
+            if let chatID, UUID(canonical: chatID) == nil {
                 issues.append(
                     ValidationIssue(
                         loc: ["body", "chat_id"], msg: "Input should be a valid UUID", type: "uuid_parsing")
@@ -51,7 +51,7 @@ struct ChatTurnController {
         let database = self.backend.database
 
         let chatID: UUID
-        if let requested = body.chatID.flatMap(UUID.init(uuidString:)) {
+        if let requested = body.chatID.flatMap({ UUID(canonical: $0) }) {
             guard try await database.chat(id: requested, ownerID: user.id) != nil else { throw APIError.chatNotFound }
             chatID = requested
         } else {

@@ -89,7 +89,7 @@ struct ChatsController {
 
     /// Oldest first. With `wait` (1...60 s) it long-polls: it answers at once when messages newer than `after`
     /// exist (a reply being generated comes with its current text), else as soon as one appears, else `[]`.
-    @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> [MessageResponse] {
+    @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> JSONArray<MessageResponse> {
         let user = try context.requireUser()
         let chatID = try context.uuidParameter("chat_id")
         let wait = try request.integerQuery("wait", default: 0, in: 0...60)
@@ -97,9 +97,9 @@ struct ChatsController {
             let messages = try await Self.messages(
                 of: chatID, ownerID: user.id, request: request, database: self.backend.database)
             guard let live = await self.backend.sessions?.existingSession(for: chatID)?.liveReply else {
-                return messages
+                return JSONArray(messages)
             }
-            return messages.map { $0.id == live.id ? $0.withContent(live.content) : $0 }
+            return JSONArray(messages.map { $0.id == live.id ? $0.withContent(live.content) : $0 })
         }
         let limit = try request.integerQuery("limit", default: 100, in: 1...500)
         let after = try request.integerQuery("after", default: 0, in: 0...Int.max)
@@ -111,12 +111,12 @@ struct ChatsController {
             let now = try await Self.messages(
                 of: chatID, ownerID: user.id, request: request, database: self.backend.database)
             if now.isEmpty { try await Task.sleep(for: .seconds(wait)) }
-            return now
+            return JSONArray(now)
         }
         let found = try await sessions.withSession(for: chatID) { session in
             try await session.messages(after: Int64(after), limit: limit, wait: .seconds(wait))
         }
-        return found.map(MessageResponse.init)
+        return JSONArray(found.map(MessageResponse.init))
     }
 
     /// Shared by the owner's and the admin's message listings: `limit` 1...500 (100), `after` a message id.

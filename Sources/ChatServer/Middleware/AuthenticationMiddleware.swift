@@ -31,7 +31,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             context.logger.debug("token refused", metadata: ["reason": "\(error)"])
             throw APIError.unauthorized()
         }
-        guard let userID = UUID(uuidString: claims.sub),
+        guard let userID = UUID(canonical: claims.sub),
             let user = try await self.database.user(id: userID),
             user.tokenVersion == claims.ver
         else {

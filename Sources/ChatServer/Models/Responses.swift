@@ -3,7 +3,7 @@ import ChatStorage
 import Hummingbird
 
 /// A user as the API shows it (never the password hash or token version).
-struct UserResponse: ResponseEncodable, Equatable {
+struct UserResponse: JSONResponse, Equatable {
     let id: String
     let email: String
     let role: UserRole
@@ -16,27 +16,33 @@ struct UserResponse: ResponseEncodable, Equatable {
         self.createdAt = user.createdAt.iso8601
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, email, role
-        case createdAt = "created_at"
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.field("id", self.id)
+            json.field("email", self.email)
+            json.field("role", self.role.rawValue)
+            json.field("created_at", self.createdAt)
+        }
     }
 }
 
 /// An OAuth2 bearer token response.
-struct TokenResponse: ResponseEncodable {
+struct TokenResponse: JSONResponse {
     let accessToken: String
-    let tokenType = "bearer"
     /// Seconds until the token expires.
     let expiresIn: Int
 
-    enum CodingKeys: String, CodingKey {
-        case accessToken = "access_token"
-        case tokenType = "token_type"
-        case expiresIn = "expires_in"
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.field("access_token", self.accessToken)
+            json.field("token_type", "bearer")
+            json.field("expires_in", self.expiresIn)
+        }
     }
 }
 
-struct ChatResponse: ResponseEncodable, Equatable {
+/// A chat; `title` is always present, as null when unset (the reference's clients read it unconditionally).
+struct ChatResponse: JSONResponse, Equatable {
     let id: String
     let userID: String
     let title: String?
@@ -53,32 +59,34 @@ struct ChatResponse: ResponseEncodable, Equatable {
         self.messageCount = chat.messageCount
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, title
-        case userID = "user_id"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-        case messageCount = "message_count"
-    }
-
-    /// `title` is always present, as null when unset (the reference's clients read it unconditionally).
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.id, forKey: .id)
-        try container.encode(self.userID, forKey: .userID)
-        try container.encode(self.title, forKey: .title)
-        try container.encode(self.createdAt, forKey: .createdAt)
-        try container.encode(self.updatedAt, forKey: .updatedAt)
-        try container.encode(self.messageCount, forKey: .messageCount)
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.field("id", self.id)
+            json.field("user_id", self.userID)
+            json.field("title", self.title)
+            json.field("created_at", self.createdAt)
+            json.field("updated_at", self.updatedAt)
+            json.field("message_count", self.messageCount)
+        }
     }
 }
 
-struct ChatListResponse: ResponseEncodable {
+struct ChatListResponse: JSONResponse {
     let chats: [ChatResponse]
     let total: Int
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.key("chats")
+            json.array(self.chats) { json, chat in chat.write(to: &json) }
+            json.field("total", self.total)
+        }
+    }
 }
 
-struct MessageResponse: ResponseEncodable, Equatable {
+/// A message. Assistant replies always carry `model`, `prompt_tokens`, `completion_tokens` (null until
+/// known); `error` appears only when a reply failed or was cancelled.
+struct MessageResponse: JSONResponse, Equatable {
     let id: Int64
     let chatID: String
     let role: MessageRole
@@ -110,59 +118,45 @@ struct MessageResponse: ResponseEncodable, Equatable {
         return copy
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, role, content, status, error, model
-        case chatID = "chat_id"
-        case createdAt = "created_at"
-        case promptTokens = "prompt_tokens"
-        case completionTokens = "completion_tokens"
-    }
-
-    /// Assistant replies always carry `model`, `prompt_tokens`, `completion_tokens` (null until known);
-    /// `error` appears only when the reply failed or was cancelled.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.id, forKey: .id)
-        try container.encode(self.chatID, forKey: .chatID)
-        try container.encode(self.role, forKey: .role)
-        try container.encode(self.content, forKey: .content)
-        try container.encode(self.createdAt, forKey: .createdAt)
-        try container.encode(self.status, forKey: .status)
-        if self.role == .assistant {
-            try container.encode(self.model, forKey: .model)
-            try container.encode(self.promptTokens, forKey: .promptTokens)
-            try container.encode(self.completionTokens, forKey: .completionTokens)
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.field("id", self.id)
+            json.field("chat_id", self.chatID)
+            json.field("role", self.role.rawValue)
+            json.field("content", self.content)
+            json.field("created_at", self.createdAt)
+            json.field("status", self.status.rawValue)
+            if self.role == .assistant {
+                json.field("model", self.model)
+                json.field("prompt_tokens", self.promptTokens)
+                json.field("completion_tokens", self.completionTokens)
+            }
+            if let error = self.error { json.field("error", error) }
         }
-        try container.encodeIfPresent(self.error, forKey: .error)
     }
 }
 
 /// The answer of a non-streamed POST /chat.
-struct ChatReplyResponse: ResponseEncodable {
+struct ChatReplyResponse: JSONResponse {
     let reply: String
     let chatID: String
     let messageID: Int64
     let userMessageID: Int64
     let usage: UsageResponse?
 
-    enum CodingKeys: String, CodingKey {
-        case reply, usage
-        case chatID = "chat_id"
-        case messageID = "message_id"
-        case userMessageID = "user_message_id"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.reply, forKey: .reply)
-        try container.encode(self.chatID, forKey: .chatID)
-        try container.encode(self.messageID, forKey: .messageID)
-        try container.encode(self.userMessageID, forKey: .userMessageID)
-        try container.encode(self.usage, forKey: .usage)
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.field("reply", self.reply)
+            json.field("chat_id", self.chatID)
+            json.field("message_id", self.messageID)
+            json.field("user_message_id", self.userMessageID)
+            json.key("usage")
+            if let usage = self.usage { usage.write(to: &json) } else { json.value(nil as String?) }
+        }
     }
 }
 
-struct UsageResponse: Encodable, Equatable {
+struct UsageResponse: JSONWritable, Equatable {
     let promptTokens: Int
     let completionTokens: Int
     let totalTokens: Int
@@ -173,14 +167,20 @@ struct UsageResponse: Encodable, Equatable {
         self.totalTokens = usage.totalTokens
     }
 
-    enum CodingKeys: String, CodingKey {
-        case promptTokens = "prompt_tokens"
-        case completionTokens = "completion_tokens"
-        case totalTokens = "total_tokens"
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.field("prompt_tokens", self.promptTokens)
+            json.field("completion_tokens", self.completionTokens)
+            json.field("total_tokens", self.totalTokens)
+        }
     }
 }
 
 /// A plain confirmation, e.g. after logout.
-struct MessageOnlyResponse: ResponseEncodable {
+struct MessageOnlyResponse: JSONResponse {
     let message: String
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in json.field("message", self.message) }
+    }
 }

@@ -1,3 +1,4 @@
+import ChatStorage
 import Foundation
 import Hummingbird
 
@@ -134,7 +135,7 @@ extension Request {
 extension AppRequestContext {
     /// A path parameter that must be a UUID.
     func uuidParameter(_ name: String) throws(APIError) -> UUID {
-        guard let raw = self.parameters.get(name), let id = UUID(uuidString: raw) else {
+        guard let raw = self.parameters.get(name), let id = UUID(canonical: raw) else {
             throw .validation(
                 ValidationIssue(loc: ["path", .key(name)], msg: "Input should be a valid UUID", type: "uuid_parsing")
             )

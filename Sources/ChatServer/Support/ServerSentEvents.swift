@@ -48,60 +48,37 @@ enum ServerSentEvents {
     static func encode(_ event: TurnEvent, chatID: UUID) -> ByteBuffer {
         switch event {
         case .started(let user, let assistant):
-            return self.frame(
-                event: "start",
-                StartPayload(
-                    chatID: chatID.lowercasedString, userMessage: MessageResponse(user),
-                    assistantMessageID: assistant.id)
-            )
+            return self.frame(event: "start") { json in
+                json.field("chat_id", chatID.lowercasedString)
+                json.field("user_message", MessageResponse(user))
+                json.field("assistant_message_id", assistant.id)
+            }
         case .delta(let text, let offset):
-            return self.frame(event: "delta", id: String(offset), DeltaPayload(content: text))
+            return self.frame(event: "delta", id: String(offset)) { json in json.field("content", text) }
         case .finished(let message, let usage):
-            return self.frame(
-                event: "done", DonePayload(message: MessageResponse(message), usage: usage.map(UsageResponse.init)))
+            return self.frame(event: "done") { json in
+                json.field("message", MessageResponse(message))
+                json.key("usage")
+                if let usage { UsageResponse(usage).write(to: &json) } else { json.value(nil as String?) }
+            }
         case .failed(let error, _):
-            return self.frame(event: "error", ErrorPayload(detail: error.message, status: Int(error.status.code)))
+            return self.frame(event: "error") { json in
+                json.field("detail", error.message)
+                json.field("status", Int(error.status.code))
+            }
         }
     }
 
-    /// One event; `data` is compact JSON, which never contains a raw newline.
-    static func frame(event: String, id: String? = nil, _ payload: some Encodable) -> ByteBuffer {
+    /// One event whose `data` is a compact JSON object (which never contains a raw newline).
+    static func frame(event: String, id: String? = nil, _ fields: (inout JSONWriter) -> Void) -> ByteBuffer {
+        var writer = JSONWriter(capacity: 256)
+        writer.object(fields)
         var buffer = ByteBuffer()
+        buffer.reserveCapacity(writer.buffer.readableBytes + 48)
         if let id { buffer.writeString("id: \(id)\n") }
         buffer.writeString("event: \(event)\ndata: ")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        buffer.writeBytes((try? encoder.encode(payload)) ?? Data("{}".utf8))
+        buffer.writeImmutableBuffer(writer.buffer)
         buffer.writeString("\n\n")
         return buffer
-    }
-
-    struct StartPayload: Encodable {
-        let chatID: String
-        let userMessage: MessageResponse
-        let assistantMessageID: Int64
-        enum CodingKeys: String, CodingKey {
-            case chatID = "chat_id"
-            case userMessage = "user_message"
-            case assistantMessageID = "assistant_message_id"
-        }
-    }
-
-    struct DeltaPayload: Encodable { let content: String }
-
-    struct DonePayload: Encodable {
-        let message: MessageResponse
-        let usage: UsageResponse?
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(self.message, forKey: .message)
-            try container.encode(self.usage, forKey: .usage)
-        }
-        enum CodingKeys: String, CodingKey { case message, usage }
-    }
-
-    struct ErrorPayload: Encodable {
-        let detail: String
-        let status: Int
     }
 }

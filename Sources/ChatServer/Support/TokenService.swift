@@ -1,11 +1,13 @@
 import ChatAuth
 import ChatStorage
 import Foundation
+import Synchronization
 
 /// Issues and verifies the API's access tokens (JWT HS256 with `sub`, `ver`, `iat`, `exp`).
 public struct TokenService: Sendable {
     private let signer: JWTSigner
     public let lifetimeSeconds: Int64
+    private let verified = VerifiedTokenCache(capacity: 4096)
 
     public init(secret: [UInt8], lifetimeMinutes: Int) {
         self.signer = JWTSigner(secret: secret)
@@ -31,5 +33,26 @@ public struct TokenService: Sendable {
         let candidate = Base64.encode(try SecureRandom.bytes(32))
         let stored = try await database.settingInsertingIfAbsent("jwt_secret", value: candidate)
         return Array(stored.utf8)
+    }
+}
+
+/// Tokens whose signature has been verified, with their claims. Bounded: when full it starts over, so
+/// memory stays small whatever the number of clients.
+final class VerifiedTokenCache: Sendable {
+    private let entries = Mutex<[String: TokenClaims]>([:])
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    subscript(token: String) -> TokenClaims? {
+        get { self.entries.withLock { $0[token] } }
+        set {
+            self.entries.withLock { entries in
+                if entries.count >= self.capacity { entries.removeAll(keepingCapacity: true) }
+                entries[token] = newValue
+            }
+        }
     }
 }
