@@ -107,24 +107,29 @@ struct MockCompletionHandler: Sendable {
                 defer { state.end(completed: completed) }
                 let id = "chatcmpl-mock-\(UUID().uuidString.lowercased())"
                 let created = Int(Date().timeIntervalSince1970)
-                func event(_ chunk: Chunk) throws -> ByteBuffer {
-                    var buffer = ByteBuffer(string: "data: ")
-                    buffer.writeBytes(try JSONEncoder().encode(chunk))
-                    buffer.writeString("\n\n")
-                    return buffer
-                }
-                func chunk(_ content: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil) -> Chunk
+                // Chunks are written by hand: the benchmark runs the mock in its own process, and JSONEncoder per
+                // chunk was a visible share of that process's CPU.
+                let prefix =
+                    #"data: {"id":"\#(id)","object":"chat.completion.chunk","created":\#(created),"model":\#(jsonString(model)),"choices":[{"index":0,"delta":"#
+                func event(_ content: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil)
+                    -> ByteBuffer
                 {
-                    Chunk(
-                        id: id,
-                        object: "chat.completion.chunk",
-                        created: created,
-                        model: model,
-                        choices: [.init(index: 0, delta: .init(role: role, content: content), finish_reason: finish)],
-                        x_groq: usage.map { .init(id: "req_mock", usage: $0) }
-                    )
+                    var text = prefix
+                    switch (role, content) {
+                    case (let role?, let content?):
+                        text += #"{"role":\#(jsonString(role)),"content":\#(jsonString(content))}"#
+                    case (nil, let content?): text += #"{"content":\#(jsonString(content))}"#
+                    default: text += "{}"
+                    }
+                    text += #","finish_reason":\#(finish.map(jsonString) ?? "null")}]"#
+                    if let usage {
+                        text +=
+                            #","x_groq":{"id":"req_mock","usage":{"prompt_tokens":\#(usage.prompt_tokens),"completion_tokens":\#(usage.completion_tokens),"total_tokens":\#(usage.total_tokens)}}"#
+                    }
+                    text += "}\n\n"
+                    return ByteBuffer(string: text)
                 }
-                try await writer.write(try event(chunk("", role: "assistant")))
+                try await writer.write(event("", role: "assistant"))
                 let words = reply.split(separator: " ", omittingEmptySubsequences: false)
                 for (index, word) in words.enumerated() {
                     if behavior.chunkDelayMilliseconds > 0 {
@@ -149,9 +154,9 @@ struct MockCompletionHandler: Sendable {
                         return
                     }
                     let text = index == words.count - 1 ? String(word) : word + " "
-                    try await writer.write(try event(chunk(text)))
+                    try await writer.write(event(text))
                 }
-                try await writer.write(try event(chunk(nil, finish: "stop", usage: usage)))
+                try await writer.write(event(nil, finish: "stop", usage: usage))
                 if streamFault != .noDone {
                     try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                     completed = true
@@ -242,29 +247,25 @@ struct MockCompletionHandler: Sendable {
         let usage: Usage
         let x_groq: XGroq
     }
-
-    struct Chunk: Encodable {
-        struct Choice: Encodable {
-            struct Delta: Encodable {
-                let role: String?
-                let content: String?
-            }
-            let index: Int
-            let delta: Delta
-            let finish_reason: String?
-        }
-        struct XGroq: Encodable {
-            let id: String
-            let usage: Usage
-        }
-        let id: String
-        let object: String
-        let created: Int
-        let model: String
-        let choices: [Choice]
-        let x_groq: XGroq?
-    }
 }
 
 /// Thrown inside the response body to cut the connection mid-stream.
 struct MockStreamDropped: Error {}
+
+/// A JSON string literal, escaped.
+func jsonString(_ text: String) -> String {
+    var output = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": output += "\\\""
+        case "\\": output += "\\\\"
+        case "\n": output += "\\n"
+        case "\r": output += "\\r"
+        case "\t": output += "\\t"
+        case let control where control.value < 0x20:
+            output += "\\u00" + (control.value < 0x10 ? "0" : "") + String(control.value, radix: 16)
+        default: output.unicodeScalars.append(scalar)
+        }
+    }
+    return output + "\""
+}

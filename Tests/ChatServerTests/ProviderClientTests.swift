@@ -1,7 +1,8 @@
-import ChatProvider
 import Foundation
 import MockGroq
 import Testing
+
+@testable import ChatProvider
 
 /// The real CurlClient and GroqClient against the in-repo mock, over real HTTP.
 @Suite("GroqClient over libcurl against the mock upstream")
@@ -242,5 +243,33 @@ struct WireFormatTests {
             ])
         #expect(parser.feed(Array("event: ping\ndata: tail".utf8)).isEmpty)
         #expect(parser.finish() == "tail")
+    }
+}
+
+@Suite("Streamed-chunk fast path")
+struct DeltaFastPathTests {
+    @Test("common chunks are read without JSONDecoder, with every escape")
+    func fastPath() {
+        let chunk =
+            #"{"id":"x","choices":[{"index":0,"delta":{"content":"a\"b\\c\/d\n\t\u00e9\ud83d\ude80"},"finish_reason":null}]}"#
+        #expect(DeltaFastPath.content(of: chunk) == "a\"b\\c/d\n\té🚀")
+        #expect(DeltaFastPath.content(of: #"{"choices":[{"delta":{"content":""},"finish_reason":null}]}"#) == "")
+    }
+
+    @Test(
+        "anything unusual falls back to the full decoder",
+        arguments: [
+            #"{"choices":[{"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}],"x_groq":{"usage":{}}}"#,
+            #"{"choices":[{"delta":{"content":"x"},"finish_reason":null}],"usage":{"prompt_tokens":1}}"#,
+            #"{"error":{"message":"boom"},"choices":[{"delta":{"content":"x"},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"content":"x"},"finish_reason":null},{"delta":{"content":"y"},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"content":"unterminated},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"content":"bad \x escape"},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"content":"lone \ud83d surrogate"},"finish_reason":null}]}"#,
+        ]
+    )
+    func fallback(chunk: String) {
+        #expect(DeltaFastPath.content(of: chunk) == nil)
     }
 }

@@ -107,18 +107,29 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// One header line, including the status line and the empty line that ends the block.
     func receivedHeaderLine(_ bytes: UnsafeBufferPointer<UInt8>) {
-        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: [" ", "\r", "\n", "\t"])
-        if line.hasPrefix("HTTP/") {
+        // Trim CR/LF and spaces on bytes: this runs for every header of every transfer.
+        func isSpace(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+                || byte == UInt8(ascii: "\n")
+        }
+        var lower = 0
+        var upper = bytes.count
+        while lower < upper && isSpace(bytes[lower]) { lower += 1 }
+        while upper > lower && isSpace(bytes[upper - 1]) { upper -= 1 }
+        let line = UnsafeBufferPointer(rebasing: bytes[lower..<upper])
+        if line.isEmpty {
+            if self.status >= 200 { self.deliverHead() }
+        } else if line.starts(with: "HTTP/".utf8) {
             // A new header block (after a 100 Continue or a redirect) replaces the previous one.
-            let parts = line.split(separator: " ", maxSplits: 2)
+            let parts = String(decoding: line, as: UTF8.self).split(separator: " ", maxSplits: 2)
             self.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
             self.headers = []
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
+        } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+            var valueStart = colon + 1
+            while valueStart < line.count && isSpace(line[valueStart]) { valueStart += 1 }
+            let name = String(decoding: UnsafeBufferPointer(rebasing: line[..<colon]), as: UTF8.self).lowercased()
+            let value = String(decoding: UnsafeBufferPointer(rebasing: line[valueStart...]), as: UTF8.self)
             self.headers.append((name, value))
-        } else if line.isEmpty, self.status >= 200 {
-            self.deliverHead()
         }
     }
 

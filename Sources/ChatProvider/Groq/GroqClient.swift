@@ -222,6 +222,10 @@ public struct ChatEventSequence: AsyncSequence, Sendable {
                 self.pending.append(.finished(finishReason: self.finishReason, usage: self.usage, model: self.model))
                 return
             }
+            if let content = DeltaFastPath.content(of: payload) {
+                if !content.isEmpty { self.pending.append(.delta(content)) }
+                return
+            }
             guard let chunk = try? JSONDecoder().decode(StreamChunk.self, from: Data(payload.utf8)) else {
                 throw ProviderError.streamFailed("a stream event is not valid JSON")
             }
