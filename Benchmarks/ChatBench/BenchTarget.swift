@@ -66,6 +66,8 @@ final class BenchTarget: Sendable {
         config.groqBaseURL = mock.baseURL
         config.groqMaxConcurrency = 4096
         config.groqQueueTimeoutSeconds = 300
+        config.userMessagesPerMinute = 0
+        config.loginAttemptsPerMinute = 0
         let backend = try await ChatBackend.bootstrap(config: config, logger: quiet)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let app = buildApplication(backend) { port in
@@ -90,6 +92,60 @@ final class BenchTarget: Sendable {
                 try? FileManager.default.removeItem(atPath: directory)
             }
         )
+    }
+
+    /// The real `chat-server` binary (built next to chat-bench) as a child process on a fresh database, with
+    /// the mock upstream in this process: the server's own RSS can then be sampled (`pid`).
+    static func spawned(upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int) async throws
+        -> (BenchTarget, pid: Int32)
+    {
+        let executable = try ServerExecutable.locate()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chat-bench-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let mock = try await MockGroqServer.start(
+            behavior: MockGroqBehavior(
+                latencyMilliseconds: upstreamLatencyMilliseconds,
+                chunkDelayMilliseconds: chunkDelayMilliseconds
+            )
+        )
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", "--port", String(port), "--database", directory + "/bench.db"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOG_LEVEL"] = "warning"
+        environment["GROQ_API_KEY"] = mock.apiKey
+        environment["GROQ_BASE_URL"] = mock.baseURL
+        environment["GROQ_MAX_CONCURRENCY"] = "4096"
+        environment["GROQ_QUEUE_TIMEOUT"] = "300"
+        // Load from one address and a few users: the abuse limits would answer 429.
+        environment["USER_MESSAGES_PER_MINUTE"] = "0"
+        environment["LOGIN_ATTEMPTS_PER_MINUTE"] = "0"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let stop: @Sendable () async -> Void = {
+            process.terminate()
+            // Polled rather than waitUntilExit(), which would block a cooperative thread.
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+            await mock.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let target = BenchTarget(
+            baseURL: "http://127.0.0.1:\(port)", http: makeHTTPClient(connections: connections), backend: nil,
+            stop: stop)
+        let clock = ContinuousClock()
+        let started = clock.now
+        while await target.status(.GET, "/health") != 200 {
+            guard process.isRunning, clock.now - started < .seconds(10) else {
+                await target.shutdown()
+                throw BenchError.setup("the spawned chat-server did not answer /health within 10 s")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (target, process.processIdentifier)
     }
 
     func shutdown() async {

@@ -22,8 +22,13 @@ struct ChatBenchCommand: AsyncParsableCommand {
         help: "Scenario to run (repeatable): \(Scenario.allCases.map(\.rawValue).joined(separator: ", ")), or all.")
     var scenario: [String] = ["all"]
 
-    @Option(name: .long, help: "Concurrent clients (HTTP/1.1 keep-alive connections).")
-    var concurrency = 64
+    @Option(
+        name: .long,
+        help: """
+            Concurrent clients (HTTP/1.1 keep-alive connections) for every scenario. Default: each scenario's \
+            budget figure: send 512, stream 1000, longpoll 1000, login 32, the others 64.
+            """)
+    var concurrency: Int?
 
     @Option(name: .long, help: "Measured seconds per scenario.")
     var duration = 10.0
@@ -37,14 +42,43 @@ struct ChatBenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("chunk-delay-ms"), help: "Delay between the mock's streamed chunks.")
     var chunkDelay = 0
 
+    @Option(name: .long, help: "longpoll: clients sending into the waiters' chats (each send is an AI turn).")
+    var senders = 64
+
+    @Flag(
+        name: .customLong("spawn-server"),
+        help: "Run the real chat-server binary (built next to chat-bench) as a child process, so RSS is the server's.")
+    var spawnServer = false
+
+    @Option(
+        name: .customLong("server-pid"),
+        help: "With --url: the server's process id, so that its RSS is sampled instead of chat-bench's own.")
+    var serverPID: Int32?
+
     @Flag(name: .long, help: "Print results as JSON.")
     var json = false
 
     func validate() throws {
-        guard self.concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         guard self.duration > 0, self.warmup >= 0 else { throw ValidationError("--duration must be positive") }
+        guard self.senders >= 1 else { throw ValidationError("--senders must be at least 1") }
+        if self.spawnServer, self.url != nil { throw ValidationError("--spawn-server and --url exclude each other") }
+        if self.serverPID != nil, self.url == nil {
+            throw ValidationError("--server-pid needs --url (in-process, chat-bench samples itself)")
+        }
         for name in self.scenario where name != "all" && Scenario(rawValue: name) == nil {
             throw ValidationError("unknown scenario \(name)")
+        }
+    }
+
+    /// `--concurrency`, or the scenario's budget figure.
+    func concurrency(for scenario: Scenario) -> Int {
+        if let concurrency { return concurrency }
+        switch scenario {
+        case .send: return 512
+        case .stream, .longpoll: return 1000
+        case .login: return 32
+        default: return 64
         }
     }
 
@@ -56,11 +90,6 @@ struct ChatBenchCommand: AsyncParsableCommand {
         let log: @Sendable (String) -> Void = { message in
             FileHandle.standardError.write(Data("chat-bench: \(message)\n".utf8))
         }
-        let settings = RunSettings(
-            concurrency: self.concurrency,
-            warmup: .milliseconds(Int64(self.warmup * 1000)),
-            duration: .milliseconds(Int64(self.duration * 1000))
-        )
         var results: [ScenarioResult] = []
         if self.scenarios.contains(.startup) {
             if self.url == nil {
@@ -71,10 +100,20 @@ struct ChatBenchCommand: AsyncParsableCommand {
         }
         let loadScenarios = self.scenarios.filter { $0 != .startup }
         if !loadScenarios.isEmpty {
-            let connections = max(self.concurrency, 64) + 64
+            let connections = loadScenarios.map(self.concurrency(for:)).max().map { max($0, 64) + 64 } ?? 128
             let target: BenchTarget
+            var sampledPID = self.serverPID
             if let url {
                 target = .external(url: url, connections: connections)
+            } else if self.spawnServer {
+                log("starting chat-server as a child process (mock upstream at \(self.upstreamLatency) ms)")
+                let (spawned, pid) = try await BenchTarget.spawned(
+                    upstreamLatencyMilliseconds: self.upstreamLatency,
+                    chunkDelayMilliseconds: self.chunkDelay,
+                    connections: connections
+                )
+                target = spawned
+                sampledPID = pid
             } else {
                 log("starting the server in-process (mock upstream at \(self.upstreamLatency) ms)")
                 target = try await .inProcess(
@@ -85,11 +124,17 @@ struct ChatBenchCommand: AsyncParsableCommand {
             }
             do {
                 let fixtures = try await Fixtures.make(target, log: log)
-                let sampler = RSSSampler()
+                let sampler = RSSSampler(pid: sampledPID)
                 for scenario in loadScenarios {
+                    let settings = RunSettings(
+                        concurrency: self.concurrency(for: scenario),
+                        warmup: .milliseconds(Int64(self.warmup * 1000)),
+                        duration: .milliseconds(Int64(self.duration * 1000))
+                    )
                     log("running \(scenario.rawValue) with \(settings.concurrency) clients for \(self.duration) s")
                     let outcome = try await ScenarioRunner(
-                        target: target, fixtures: fixtures, settings: settings, sampler: sampler
+                        target: target, fixtures: fixtures, settings: settings, senders: self.senders,
+                        sampler: sampler
                     )
                     .run(scenario)
                     for result in outcome {
@@ -110,7 +155,15 @@ struct ChatBenchCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
         } else {
-            print(Report.table(results, inProcess: self.url == nil))
+            let rssSource =
+                if let serverPID {
+                    "the server process \(serverPID)"
+                } else if self.spawnServer {
+                    "the chat-server child process"
+                } else if self.url == nil {
+                    "the chat-bench process (server, mock upstream and clients together)"
+                } else { "chat-bench's own process (pass --server-pid for the server's)" }
+            print(Report.table(results, rssSource: rssSource))
         }
     }
 }
@@ -120,6 +173,7 @@ struct ScenarioRunner: Sendable {
     let target: BenchTarget
     let fixtures: Fixtures
     let settings: RunSettings
+    let senders: Int
     let sampler: RSSSampler
 
     func load(
@@ -194,7 +248,8 @@ struct ScenarioRunner: Sendable {
         case .longpoll:
             return [
                 try await LongPollScenario(
-                    target: target, fixtures: fixtures, settings: self.settings, sampler: self.sampler
+                    target: target, fixtures: fixtures, settings: self.settings, senders: self.senders,
+                    sampler: self.sampler
                 ).run()
             ]
         case .login:

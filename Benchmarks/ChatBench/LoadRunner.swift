@@ -50,6 +50,11 @@ struct Recorder: Sendable {
         }
     }
 
+    /// Counts a failure without a latency (for operations whose latency is measured elsewhere).
+    mutating func fail(status: Int?) {
+        self.errors[status.map(String.init) ?? "error", default: 0] += 1
+    }
+
     mutating func merge(_ other: Recorder) {
         self.histogram.add(other.histogram)
         self.requests += other.requests
@@ -59,6 +64,10 @@ struct Recorder: Sendable {
 
 /// Runs `concurrency` workers, each repeating `operation` until the measured period ends; results recorded
 /// during the warm-up are discarded. `operation` returns the HTTP status (nil for a transport failure).
+///
+/// Workers start spread evenly over the first half of the warm-up (at most one second), as real clients
+/// arrive: started all in the same instant, a closed loop of slow operations (an AI turn) keeps moving in
+/// lockstep waves, and the server would be measured on bursts no real traffic has.
 func runLoad(
     name: String,
     concurrency: Int,
@@ -73,15 +82,20 @@ func runLoad(
     let measureFrom = start + warmup
     let end = measureFrom + duration
     sampler.resetPeak()
+    let progress = ProgressLine(name: name)
+    defer { progress.finish() }
+    let rampUp = min(warmup / 2, .seconds(1))
     let recorders = await withTaskGroup(of: Recorder.self) { group in
         for worker in 0..<concurrency {
             group.addTask {
                 var recorder = Recorder()
                 var iteration = 0
+                try? await Task.sleep(until: start + rampUp * (Double(worker) / Double(concurrency)), clock: clock)
                 while clock.now < end {
                     let began = clock.now
                     let status = await operation(worker, iteration)
                     iteration += 1
+                    progress.record(success: status.map { (200..<300).contains($0) } ?? false)
                     if began >= measureFrom { recorder.record(clock.now - began, status: status) }
                 }
                 return recorder

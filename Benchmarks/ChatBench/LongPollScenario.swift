@@ -4,22 +4,47 @@ import Foundation
 import Histogram
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
-/// `concurrency` clients each park a long-poll on their own chat, then send into that chat; the figure is
-/// the time from the send to the parked long-poll's answer (its wake-up), not the send's own latency.
+/// `concurrency` waiters each keep a long-poll parked on their own chat, re-parking as soon as it answers;
+/// `senders` clients send into those chats round-robin. The figure is the time from the start of a send to
+/// the answer of the long-poll parked on that chat (its wake-up), not the send's own latency, which includes
+/// the AI turn. A send whose waiter never saw the message is counted as an error ("missed").
 struct LongPollScenario: Sendable {
     let target: BenchTarget
     let fixtures: Fixtures
     let settings: RunSettings
+    let senders: Int
     let sampler: RSSSampler
+
+    /// When the pending send into each chat started; taken by that chat's waiter when it sees the message.
+    final class SendTimes: Sendable {
+        private let started = Mutex<[String: ContinuousClock.Instant]>([:])
+
+        func record(_ chat: String, at instant: ContinuousClock.Instant) {
+            self.started.withLock { $0[chat] = instant }
+        }
+
+        func take(_ chat: String) -> ContinuousClock.Instant? {
+            self.started.withLock { $0.removeValue(forKey: chat) }
+        }
+
+        func pending(startedIn range: Range<ContinuousClock.Instant>) -> Int {
+            self.started.withLock { $0.values.filter(range.contains).count }
+        }
+    }
 
     func run() async throws -> ScenarioResult {
         let target = self.target
         let token = self.fixtures.senderToken
         let chats = try await target.createChats(self.settings.concurrency, token: token)
+        let senders = min(self.senders, chats.count)
         let clock = ContinuousClock()
         let measureFrom = clock.now + self.settings.warmup
         let end = measureFrom + self.settings.duration
+        let sendTimes = SendTimes()
+        let progress = ProgressLine(name: "longpoll")
+        defer { progress.finish() }
         self.sampler.resetPeak()
         let recorders = await withTaskGroup(of: Recorder.self) { group in
             for chat in chats {
@@ -27,34 +52,47 @@ struct LongPollScenario: Sendable {
                     var recorder = Recorder()
                     var lastID = 0
                     while clock.now < end {
-                        let after = lastID
-                        let poll = Task { () -> (Int?, ByteBuffer, ContinuousClock.Instant) in
-                            let (status, body) = await target.send(
-                                .GET,
-                                "/chats/\(chat)/messages?after=\(after)&wait=30",
-                                token: token
-                            )
-                            return (status, body, clock.now)
+                        // Park no longer than the run lasts, so every waiter has returned soon after the end.
+                        let wait = max(1, min(30, Int((end - clock.now).seconds.rounded(.up))))
+                        let (status, body) = await target.send(
+                            .GET, "/chats/\(chat)/messages?after=\(lastID)&wait=\(wait)", token: token)
+                        let answeredAt = clock.now
+                        guard status == 200 else {
+                            progress.record(success: false)
+                            if answeredAt >= measureFrom { recorder.fail(status: status) }
+                            try? await Task.sleep(for: .milliseconds(100))
+                            continue
                         }
-                        // Let the long-poll reach the server and park.
-                        try? await Task.sleep(for: .milliseconds(Int.random(in: 200...400)))
+                        let messages =
+                            (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [[String: Any]]
+                            ?? []
+                        lastID = max(lastID, messages.compactMap { $0["id"] as? Int }.max() ?? lastID)
+                        guard messages.contains(where: { $0["role"] as? String == "user" }),
+                            let sentAt = sendTimes.take(chat)
+                        else { continue }
+                        progress.record(success: true)
+                        if sentAt >= measureFrom { recorder.record(answeredAt - sentAt, status: 200) }
+                    }
+                    return recorder
+                }
+            }
+            for sender in 0..<senders {
+                group.addTask {
+                    var recorder = Recorder()
+                    // Give the waiters a moment to park before the first sends.
+                    try? await Task.sleep(for: .milliseconds(500))
+                    var index = sender
+                    while clock.now < end {
+                        let chat = chats[index % chats.count]
+                        index += senders
                         let sentAt = clock.now
-                        let sent = await target.status(
-                            .POST,
-                            "/chat",
-                            token: token,
-                            json: #"{"chat_id": "\#(chat)", "message": "wake the poller"}"#
-                        )
-                        let (status, body, answeredAt) = await poll.value
-                        let ids =
-                            ((try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [[String: Any]]
-                            ?? [])
-                            .compactMap { $0["id"] as? Int }
-                        lastID = max(lastID, ids.max() ?? lastID)
-                        if sentAt >= measureFrom {
-                            let woke = status == 200 && !ids.isEmpty && sent == 200
-                            recorder.record(
-                                answeredAt - sentAt, status: woke ? 200 : (status ?? sent).map { $0 == 200 ? 408 : $0 })
+                        sendTimes.record(chat, at: sentAt)
+                        let status = await target.status(
+                            .POST, "/chat", token: token,
+                            json: #"{"chat_id": "\#(chat)", "message": "wake the poller"}"#)
+                        if status != 200 {
+                            progress.record(success: false)
+                            if sentAt >= measureFrom { recorder.fail(status: status) }
                         }
                     }
                     return recorder
@@ -64,6 +102,9 @@ struct LongPollScenario: Sendable {
         }
         var total = Recorder()
         for recorder in recorders { total.merge(recorder) }
+        // Sends measured and finished well before the end whose message no waiter reported.
+        let missed = sendTimes.pending(startedIn: measureFrom..<(end - .seconds(2)))
+        if missed > 0 { total.errors["missed", default: 0] += missed }
         return ScenarioResult(
             name: "longpoll",
             concurrency: self.settings.concurrency,
@@ -76,7 +117,8 @@ struct LongPollScenario: Sendable {
             maxMilliseconds: Double(total.histogram.max) / 1000,
             errors: total.errors,
             peakRSSMegabytes: self.sampler.peakMegabytes,
-            note: "latency = send → parked long-poll answered (wake-up)"
+            note:
+                "\(self.settings.concurrency) parked waiters, \(senders) senders; latency = send → its waiter's wake-up"
         )
     }
 }

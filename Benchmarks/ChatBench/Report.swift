@@ -5,7 +5,7 @@ import NIOHTTP1
 
 /// The human-readable table.
 enum Report {
-    static func table(_ results: [ScenarioResult], inProcess: Bool) -> String {
+    static func table(_ results: [ScenarioResult], rssSource: String) -> String {
         let header = [
             "scenario", "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "peak RSS MB",
         ]
@@ -32,9 +32,7 @@ enum Report {
         for result in results where result.note != nil {
             lines.append("\(result.name): \(result.note ?? "")")
         }
-        if inProcess {
-            lines.append("RSS: the chat-bench process (server, mock upstream and clients together), except startup.")
-        }
+        lines.append("RSS: \(rssSource), except startup.")
         return lines.joined(separator: "\n")
     }
 

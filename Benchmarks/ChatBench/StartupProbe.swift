@@ -9,12 +9,7 @@ import NIOHTTP1
 /// process start to the first 200 on /health, then its idle resident memory.
 enum StartupProbe {
     static func measure(log: (String) -> Void) async throws -> ScenarioResult {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("chat-server")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw BenchError.setup(
-                "startup needs \(executable.path): build it with `swift build -c release --product chat-server`")
-        }
+        let executable = try ServerExecutable.locate()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "chat-bench-start-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -71,5 +66,18 @@ enum StartupProbe {
             peakRSSMegabytes: idleRSS,
             note: "process start → first 200 on /health; RSS = the server's idle RSS 1 s later"
         )
+    }
+}
+
+/// The `chat-server` binary built next to chat-bench.
+enum ServerExecutable {
+    static func locate() throws -> URL {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("chat-server")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw BenchError.setup(
+                "this needs \(executable.path): build it with `swift build -c release --product chat-server`")
+        }
+        return executable
     }
 }
