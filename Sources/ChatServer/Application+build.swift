@@ -1,6 +1,8 @@
 import ChatStorage
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 
 /// Builds the HTTP application around an assembled backend. The database is one of its services, so it is
 /// closed only after the server has drained. `onServerRunning` learns the bound port (useful with port 0).
@@ -9,9 +11,27 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = buildRouter(backend)
+    let config = backend.config
+    let readTimeout = TimeAmount.seconds(Int64(config.requestReadTimeoutSeconds))
     return Application(
         router: router,
-        configuration: .init(address: .hostname(backend.config.host, port: backend.config.port)),
+        server: .http1(
+            configuration: HTTP1Channel.Configuration(
+                additionalChannelHandlers: [RequestReadDeadlineHandler(timeout: readTimeout)],
+                idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
+                // A request head of more than 32 KiB (or 100 fields) is refused with 400 and a closed connection.
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+            )
+        ),
+        configuration: .init(
+            address: .hostname(config.host, port: config.port),
+            // No `Server` header: the server's name and version are nobody's business.
+            serverName: nil,
+            backlog: 1024,
+            // Connections beyond the cap wait in the listen backlog until one closes.
+            availableConnectionsDelegate: .maximum(config.maxConnections, logger: backend.logger)
+        ),
         // Stopped in reverse order after the server drains: the provider first, the database last.
         services: [backend.database] + (backend.provider.map { [$0] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
@@ -23,7 +43,11 @@ public func buildApplication(
 public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
-    router.add(middleware: ErrorMiddleware())
+    let routes = RouteTable()
+    router.add(middleware: ErrorMiddleware(routes: routes))
+    if !backend.config.corsOrigins.isEmpty {
+        router.add(middleware: CORSMiddleware(origins: backend.config.corsOrigins))
+    }
 
     MetaController(backend: backend).addRoutes(to: router)
 
@@ -37,5 +61,6 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     ChatsController(backend: backend).addRoutes(to: authenticated.group("chats"))
     ChatTurnController(backend: backend).addRoutes(to: authenticated)
     AdminController(backend: backend).addRoutes(to: authenticated.group("admin").add(middleware: AdminOnlyMiddleware()))
+    routes.install(from: router)
     return router
 }

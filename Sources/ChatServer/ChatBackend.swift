@@ -15,6 +15,10 @@ public struct ChatBackend: Sendable {
     public let provider: ProviderActor?
     /// One session per chat with work in progress; nil without a provider.
     let sessions: ChatSessionRegistry?
+    /// POST /chat per user (`USER_MESSAGES_PER_MINUTE`).
+    let messageRate: RateLimiter
+    /// Login attempts per email and per client address (`LOGIN_ATTEMPTS_PER_MINUTE`).
+    let loginRate: RateLimiter
 
     public static let name = "AI Chat Backend"
     public static let version = "0.1.0"
@@ -68,7 +72,9 @@ public struct ChatBackend: Sendable {
             passwords: PasswordHasher(parameters: ScryptParameters(logN: config.passwordHashCost, r: 8, p: 1)),
             logger: logger,
             provider: provider,
-            sessions: sessions
+            sessions: sessions,
+            messageRate: RateLimiter(perMinute: config.userMessagesPerMinute),
+            loginRate: RateLimiter(perMinute: config.loginAttemptsPerMinute)
         )
     }
 

@@ -4,6 +4,8 @@ import ChatStorage
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 @main
 struct ChatServerCommand: AsyncParsableCommand {
@@ -69,7 +71,20 @@ struct Serve: AsyncParsableCommand {
         let backend = try await ChatBackend.bootstrap(config: config, logger: logger)
         let app = buildApplication(backend)
         logger.info("listening", metadata: ["address": "http://\(config.host):\(config.port)", "docs": "/docs"])
-        try await app.runService()
+        // On SIGTERM/SIGINT the group tells its services in reverse order: first the grace period for running
+        // replies starts, then the server stops accepting and drains; the database closes last. Exit code 0.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: app),
+                    .init(service: ShutdownGraceService(backend: backend)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+        logger.info("stopped")
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 extension DatabaseActor {
-    static let userColumns = "id, email, password_hash, role, token_version, chat_count, created_at"
+    static let userColumns = "id, email, password_hash, role, token_version, chat_count, created_at, disabled"
 
     static func decodeUser(_ row: Row) throws -> UserRecord {
         guard let id = UUID(canonical: row.text(0)), let role = UserRole(rawValue: row.text(3)) else {
@@ -14,7 +14,8 @@ extension DatabaseActor {
             role: role,
             tokenVersion: row.int64(4),
             chatCount: row.int(5),
-            createdAt: Timestamp(microseconds: row.int64(6))
+            createdAt: Timestamp(microseconds: row.int64(6)),
+            disabled: row.int(7) != 0
         )
     }
 
@@ -123,10 +124,7 @@ extension DatabaseActor {
                 Self.decodeUser
             )
         else { return nil }
-        if current.role == .admin && role != .admin {
-            let admins = try self.connection.queryOne("SELECT count(*) FROM users WHERE role = 'admin'") { $0.int(0) }
-            if (admins ?? 0) <= 1 { throw StorageError.lastAdmin }
-        }
+        if current.role == .admin && role != .admin { try self.requireAnotherActiveAdmin(than: current) }
         return try self.connection.queryOne(
             "UPDATE users SET role = ? WHERE id = ? RETURNING \(Self.userColumns)",
             [.text(role.rawValue), .text(current.id.lowercasedString)],
@@ -148,6 +146,69 @@ extension DatabaseActor {
                 )
             }
             return changed
+        }
+    }
+
+    /// Throws ``StorageError/lastAdmin`` if `user` is the only admin who is not disabled (a disabled admin
+    /// can be demoted, disabled or deleted freely: it cannot administer anything).
+    private func requireAnotherActiveAdmin(than user: UserRecord) throws {
+        guard user.role == .admin, !user.disabled else { return }
+        if try self.activeAdminCount() <= 1 { throw StorageError.lastAdmin }
+    }
+
+    /// Admins who are not disabled.
+    public func activeAdminCount() throws -> Int {
+        try self.checkOpen()
+        return try self.connection.queryOne("SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0") {
+            $0.int(0)
+        } ?? 0
+    }
+
+    /// Disables or re-enables a user. Disabling also revokes every token of the user. Returns nil if there is
+    /// no such user; throws ``StorageError/lastAdmin`` rather than disable the last active admin.
+    public func setDisabled(userID: UUID, disabled: Bool) throws -> UserRecord? {
+        try self.checkOpen()
+        let id = SQLiteValue.text(userID.lowercasedString)
+        return try self.connection.transaction {
+            guard
+                let current = try self.connection.queryOne(
+                    "SELECT \(Self.userColumns) FROM users WHERE id = ?", [id], Self.decodeUser)
+            else { return nil }
+            if disabled { try self.requireAnotherActiveAdmin(than: current) }
+            return try self.connection.queryOne(
+                """
+                UPDATE users SET disabled = ?, token_version = token_version + (CASE WHEN ? THEN 1 ELSE 0 END)
+                WHERE id = ? RETURNING \(Self.userColumns)
+                """,
+                [.int(disabled ? 1 : 0), .int(disabled && !current.disabled ? 1 : 0), id],
+                Self.decodeUser
+            )
+        }
+    }
+
+    /// Deletes a user with their chats and messages. Returns false if there is no such user; throws
+    /// ``StorageError/lastAdmin`` rather than delete the last active admin.
+    public func deleteUser(id userID: UUID) throws -> Bool {
+        try self.checkOpen()
+        let id = SQLiteValue.text(userID.lowercasedString)
+        return try self.connection.transaction {
+            guard
+                let current = try self.connection.queryOne(
+                    "SELECT \(Self.userColumns) FROM users WHERE id = ?", [id], Self.decodeUser)
+            else { return false }
+            try self.requireAnotherActiveAdmin(than: current)
+            return try self.connection.run("DELETE FROM users WHERE id = ?", [id]) == 1
+        }
+    }
+
+    /// The ids of a user's chats (to stop their running replies before the user is deleted).
+    public func chatIDs(ownerID: UUID) throws -> [UUID] {
+        try self.checkOpen()
+        return try self.connection.query(
+            "SELECT id FROM chats WHERE user_id = ?", [.text(ownerID.lowercasedString)]
+        ) { row in
+            guard let id = UUID(canonical: row.text(0)) else { throw StorageError.corruptRow("chats") }
+            return id
         }
     }
 }

@@ -78,6 +78,13 @@ public enum Migrations {
                 CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming';
                 """
         ),
+        Migration(
+            version: 3,
+            name: "users can be disabled by an admin",
+            sql: """
+                ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

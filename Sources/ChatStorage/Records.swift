@@ -24,6 +24,8 @@ public struct UserRecord: Sendable, Equatable {
     public let tokenVersion: Int64
     public let chatCount: Int
     public let createdAt: Timestamp
+    /// Set by an admin: the user's tokens stop working and login is refused.
+    public let disabled: Bool
 
     public init(
         id: UUID,
@@ -32,8 +34,10 @@ public struct UserRecord: Sendable, Equatable {
         role: UserRole,
         tokenVersion: Int64,
         chatCount: Int,
-        createdAt: Timestamp
+        createdAt: Timestamp,
+        disabled: Bool = false
     ) {
+        self.disabled = disabled
         self.id = id
         self.email = email
         self.passwordHash = passwordHash

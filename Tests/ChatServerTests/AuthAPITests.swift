@@ -24,7 +24,7 @@ struct AuthAPITests {
             #expect(body.string("role") == "user")
             #expect(UUID(uuidString: body.string("id") ?? "") != nil)
             #expect(body.string("created_at")?.hasSuffix("Z") == true)
-            #expect(Set(body.object.keys) == ["id", "email", "role", "created_at"])
+            #expect(Set(body.object.keys) == ["id", "email", "role", "created_at", "disabled"])
         }
     }
 

@@ -37,6 +37,21 @@ public struct AppConfig: Sendable {
     public var contextTokens = 6000
     /// Upper bound on a reply's length, sent as `max_completion_tokens`.
     public var maxCompletionTokens = 1024
+    /// Messages one user may send (POST /chat) per minute; 0 means unlimited.
+    public var userMessagesPerMinute = 30
+    /// Login attempts per minute, counted per email and per client address; 0 means unlimited.
+    public var loginAttemptsPerMinute = 10
+    /// Open connections at most; further clients wait in the listen backlog.
+    public var maxConnections = 4096
+    /// A connection with no request in progress is closed after this long. It also bounds how long a
+    /// client may take to send a request's head, so a slowloris cannot hold a connection.
+    public var idleTimeoutSeconds = 75
+    /// A request's head and body must arrive within this long of its first byte.
+    public var requestReadTimeoutSeconds = 30
+    /// On SIGTERM: how long running replies get to finish before they are saved as interrupted.
+    public var shutdownGraceSeconds = 10
+    /// Origins allowed by CORS; empty means CORS is off (no CORS headers at all).
+    public var corsOrigins: [String] = []
 
     public init() {}
 
@@ -45,7 +60,8 @@ public struct AppConfig: Sendable {
         "HOST", "PORT", "DATABASE_URL", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "ADMIN_EMAILS", "LOG_LEVEL",
         "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
-        "PASSWORD_HASH_COST",
+        "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "MAX_CONNECTIONS",
+        "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
     ]
 
     /// Reads `.env` from the working directory (if present) under the process environment.
@@ -133,6 +149,31 @@ public struct AppConfig: Sendable {
         if let prompt = value("SYSTEM_PROMPT") { self.systemPrompt = prompt }
         if let tokens = try integer("CONTEXT_TOKENS", in: 256...1_000_000) { self.contextTokens = tokens }
         if let tokens = try integer("MAX_COMPLETION_TOKENS", in: 16...131_072) { self.maxCompletionTokens = tokens }
+        if let rate = try integer("USER_MESSAGES_PER_MINUTE", in: 0...1_000_000) { self.userMessagesPerMinute = rate }
+        if let rate = try integer("LOGIN_ATTEMPTS_PER_MINUTE", in: 0...1_000_000) { self.loginAttemptsPerMinute = rate }
+        if let connections = try integer("MAX_CONNECTIONS", in: 1...1_000_000) { self.maxConnections = connections }
+        if let seconds = try integer("IDLE_TIMEOUT_SECONDS", in: 1...86_400) { self.idleTimeoutSeconds = seconds }
+        if let seconds = try integer("REQUEST_READ_TIMEOUT_SECONDS", in: 1...3600) {
+            self.requestReadTimeoutSeconds = seconds
+        }
+        if let seconds = try integer("SHUTDOWN_GRACE_SECONDS", in: 0...3600) { self.shutdownGraceSeconds = seconds }
+        if let origins = value("CORS_ORIGINS") {
+            var allowed: [String] = []
+            for raw in origins.split(separator: ",") {
+                let origin = raw.trimmingWhitespace()
+                if origin.isEmpty { continue }
+                guard
+                    origin == "*"
+                        || (URL(string: String(origin))?.scheme).map({ ["http", "https"].contains($0) }) == true
+                else {
+                    throw ConfigurationError(
+                        variable: "CORS_ORIGINS", problem: "\"\(origin)\" is not an origin like https://app.example.com"
+                    )
+                }
+                allowed.append(origin.hasSuffix("/") ? String(origin.dropLast()) : String(origin))
+            }
+            self.corsOrigins = allowed
+        }
     }
 
     /// `sqlite:///./ai_chat.db` → `./ai_chat.db`, `sqlite:////var/db/chat.db` → `/var/db/chat.db`;

@@ -9,9 +9,12 @@ public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthenticationMiddleware``; nil on public routes.
     public var user: UserRecord?
+    /// The peer's IP address (the socket's, not a forwarded header); nil when the channel has none.
+    public let clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Request bodies larger than this are refused with 413.

@@ -10,6 +10,8 @@ struct AdminController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("users", use: self.users)
+        group.patch("users/:user_id", use: self.updateUser)
+        group.delete("users/:user_id", use: self.deleteUser)
         group.patch("users/:user_id/role", use: self.setRole)
         group.get("users/:user_id/chats", use: self.userChats)
         group.get("chats/:chat_id/messages", use: self.chatMessages)
@@ -22,6 +24,57 @@ struct AdminController {
             UserRole(rawValue: self.role) == nil
                 ? [ValidationIssue(loc: ["body", "role"], msg: "Input should be 'user' or 'admin'", type: "enum")] : []
         }
+    }
+
+    struct UpdateUserRequest: ValidatedRequest {
+        let disabled: Bool
+
+        func validationIssues() -> [ValidationIssue] { [] }
+    }
+
+    /// Disables a user (their tokens stop working at once, login answers 403) or enables them again.
+    @Sendable func updateUser(_ request: Request, context: AppRequestContext) async throws -> UserResponse {
+        let userID = try context.uuidParameter("user_id")
+        let body = try await request.decodeJSON(as: UpdateUserRequest.self, context: context)
+        do {
+            guard let user = try await self.backend.database.setDisabled(userID: userID, disabled: body.disabled)
+            else { throw APIError.userNotFound }
+            context.logger.notice(
+                body.disabled ? "user disabled" : "user enabled",
+                metadata: [
+                    "user_id": "\(userID.lowercasedString)", "by": "\(context.user?.id.lowercasedString ?? "-")",
+                ]
+            )
+            return UserResponse(user)
+        } catch StorageError.lastAdmin {
+            throw APIError.conflict("Cannot disable the last admin")
+        }
+    }
+
+    /// Deletes a user and, with them, their chats and messages; their running replies are stopped first.
+    @Sendable func deleteUser(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let userID = try context.uuidParameter("user_id")
+        let database = self.backend.database
+        guard let user = try await database.user(id: userID) else { throw APIError.userNotFound }
+        // Checked again inside the deleting transaction; checked first so that no reply is stopped in vain.
+        if user.role == .admin, !user.disabled, try await database.activeAdminCount() <= 1 {
+            throw APIError.conflict("Cannot delete the last admin")
+        }
+        if let sessions = self.backend.sessions {
+            for chatID in try await database.chatIDs(ownerID: userID) {
+                if let session = sessions.existingSession(for: chatID) { _ = await session.cancelRunningTurn() }
+            }
+        }
+        do {
+            guard try await database.deleteUser(id: userID) else { throw APIError.userNotFound }
+        } catch StorageError.lastAdmin {
+            throw APIError.conflict("Cannot delete the last admin")
+        }
+        context.logger.notice(
+            "user deleted",
+            metadata: ["user_id": "\(userID.lowercasedString)", "by": "\(context.user?.id.lowercasedString ?? "-")"]
+        )
+        return .noContent
     }
 
     /// Users oldest first; the total is in `X-Total-Count`.

@@ -105,9 +105,15 @@ struct AuthController {
         return try await self.authenticate(email: form.username, password: form.password, context: context)
     }
 
-    /// Unknown email and wrong password take the same time and give the same answer.
+    /// Unknown email and wrong password take the same time and give the same answer. Attempts are limited
+    /// per email and per client address before any scrypt work is done.
     private func authenticate(email: String, password: String, context: AppRequestContext) async throws -> TokenResponse
     {
+        let keys = ["email:" + EmailAddress.normalize(email), "address:" + (context.clientAddress ?? "unknown")]
+        if let wait = self.backend.loginRate.acquire(keys) {
+            context.logger.notice("login attempts limited", metadata: ["client": "\(context.clientAddress ?? "-")"])
+            throw APIError.tooManyRequests("Too many login attempts; try again later", retryAfter: wait)
+        }
         let passwords = self.backend.passwords
         let database = self.backend.database
         guard let user = try await database.user(email: EmailAddress.normalize(email)) else {
@@ -117,6 +123,8 @@ struct AuthController {
         guard try await passwords.verify(password, against: user.passwordHash) else {
             throw APIError.unauthorized("Invalid email or password")
         }
+        // Told only to someone who knows the password.
+        guard !user.disabled else { throw APIError.forbidden("This account is disabled") }
         if passwords.needsRehash(user.passwordHash) {
             // The cost was raised since this hash was made: store a stronger one now that we know the password.
             try await database.updatePasswordHash(userID: user.id, passwordHash: try await passwords.hash(password))

@@ -48,6 +48,13 @@ struct ChatTurnController {
         let user = try context.requireUser()
         let body = try await request.decodeJSON(as: SendRequest.self, context: context)
         guard let sessions = self.backend.sessions else { throw ProviderError.notConfigured.apiError }
+        guard !sessions.isShuttingDown else {
+            throw APIError(.serviceUnavailable, "The server is shutting down", headers: [.retryAfter: "5"])
+        }
+        if let wait = self.backend.messageRate.acquire(["user:" + user.id.lowercasedString]) {
+            throw APIError.tooManyRequests(
+                "Too many messages: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait)
+        }
         let database = self.backend.database
 
         let chatID: UUID

@@ -92,7 +92,9 @@ struct ChatsController {
     @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> JSONArray<MessageResponse> {
         let user = try context.requireUser()
         let chatID = try context.uuidParameter("chat_id")
-        let wait = try request.integerQuery("wait", default: 0, in: 0...60)
+        let requestedWait = try request.integerQuery("wait", default: 0, in: 0...60)
+        // While the server drains, long-polls answer at once.
+        let wait = self.backend.sessions?.isShuttingDown == true ? 0 : requestedWait
         guard wait > 0 else {
             let messages = try await Self.messages(
                 of: chatID, ownerID: user.id, request: request, database: self.backend.database)

@@ -7,7 +7,8 @@ import Logging
 /// Authenticates `Authorization: Bearer <jwt>` and puts the user in the context.
 ///
 /// A token is accepted only if its HS256 signature is valid, it has not expired, its user still exists and
-/// its `ver` equals the user's current token version (so logout revokes every earlier token). Any failure is
+/// its `ver` equals the user's current token version (so logout revokes every earlier token) and the user is
+/// not disabled. Any failure is
 /// 401 with `WWW-Authenticate: Bearer`, and the reason is never told to the client.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
@@ -33,7 +34,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         guard let userID = UUID(canonical: claims.sub),
             let user = try await self.database.user(id: userID),
-            user.tokenVersion == claims.ver
+            user.tokenVersion == claims.ver, !user.disabled
         else {
             throw APIError.unauthorized()
         }

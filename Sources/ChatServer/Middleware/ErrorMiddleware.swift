@@ -4,11 +4,12 @@ import Logging
 
 /// Turns every error thrown below it into a JSON response with a `detail`.
 ///
-/// ``APIError`` renders itself; Hummingbird's own errors (404 for unknown routes, 413 for large bodies)
-/// keep their status; anything else is a fault: logged with the request id and answered with a generic 500
-/// that reveals nothing internal.
+/// ``APIError`` renders itself; Hummingbird's own errors keep their status (413 for large bodies), except
+/// the router's 404 for a path that exists under other methods, which becomes 405 with `Allow`; anything
+/// else is a fault: logged with the request id and answered with a generic 500 that reveals nothing internal.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -17,6 +18,16 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return try error.response(from: request, context: context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            // The router found no route for this method and path.
+            let allowed = self.routes.allowedMethods(for: request.uri.path)
+            guard !allowed.isEmpty else {
+                return try APIError(.notFound, "Not Found").response(from: request, context: context)
+            }
+            return try APIError(
+                .methodNotAllowed, "Method Not Allowed",
+                headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
+            ).response(from: request, context: context)
         } catch let error as HTTPError {
             let message = error.body ?? error.status.reasonPhrase
             return try APIError(error.status, message, headers: error.headers).response(from: request, context: context)

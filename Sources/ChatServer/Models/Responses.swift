@@ -8,12 +8,14 @@ struct UserResponse: JSONResponse, Equatable {
     let email: String
     let role: UserRole
     let createdAt: String
+    let disabled: Bool
 
     init(_ user: UserRecord) {
         self.id = user.id.lowercasedString
         self.email = user.email
         self.role = user.role
         self.createdAt = user.createdAt.iso8601
+        self.disabled = user.disabled
     }
 
     func write(to writer: inout JSONWriter) {
@@ -22,6 +24,7 @@ struct UserResponse: JSONResponse, Equatable {
             json.field("email", self.email)
             json.field("role", self.role.rawValue)
             json.field("created_at", self.createdAt)
+            json.field("disabled", self.disabled)
         }
     }
 }

@@ -78,6 +78,10 @@ enum OpenAPIDocument {
                     responses: [
                         response(200, "An access token", ref("Token")),
                         response(401, "Invalid email or password", ref("HTTPError")),
+                        response(403, "The account is disabled", ref("HTTPError")),
+                        response(
+                            429, "Too many login attempts for this email or address (see Retry-After)", ref("HTTPError")
+                        ),
                     ])
             ],
             "/auth/token": [
@@ -87,6 +91,10 @@ enum OpenAPIDocument {
                     responses: [
                         response(200, "An access token", ref("Token")),
                         response(401, "Invalid email or password", ref("HTTPError")),
+                        response(403, "The account is disabled", ref("HTTPError")),
+                        response(
+                            429, "Too many login attempts for this email or address (see Retry-After)", ref("HTTPError")
+                        ),
                     ])
             ],
             "/auth/logout": [
@@ -201,6 +209,7 @@ enum OpenAPIDocument {
                         ),
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
                         response(409, "The reply was cancelled", ref("HTTPError")),
+                        response(429, "Over USER_MESSAGES_PER_MINUTE (see Retry-After)", ref("HTTPError")),
                         response(502, "The AI provider failed or rejected the server's key", ref("HTTPError")),
                         response(
                             503, "No provider configured, rate limited or queue full (Retry-After)", ref("HTTPError")),
@@ -218,6 +227,23 @@ enum OpenAPIDocument {
                     responses: [
                         response(200, "Users", array(ref("User")))
                     ])
+            ],
+            "/admin/users/{user_id}": [
+                "patch": operation(
+                    "admin", "Disable a user (their tokens stop working, login answers 403) or enable them again",
+                    admin: true, parameters: [userID], body: ref("UpdateUserRequest"),
+                    responses: [
+                        response(200, "The user", ref("User")),
+                        response(404, "No such user", ref("HTTPError")),
+                        response(409, "The last admin cannot be disabled", ref("HTTPError")),
+                    ]),
+                "delete": operation(
+                    "admin", "Delete a user with their chats and messages", admin: true, parameters: [userID],
+                    responses: [
+                        response(204, "Deleted", nil),
+                        response(404, "No such user", ref("HTTPError")),
+                        response(409, "The last admin cannot be deleted", ref("HTTPError")),
+                    ]),
             ],
             "/admin/users/{user_id}/role": [
                 "patch": operation(
@@ -259,6 +285,7 @@ enum OpenAPIDocument {
         return [
             "User": object([
                 "id": uuid, "email": ["type": "string", "format": "email"], "role": role, "created_at": timestamp,
+                "disabled": ["type": "boolean"],
             ]),
             "Token": object([
                 "access_token": ["type": "string"],
@@ -324,6 +351,7 @@ enum OpenAPIDocument {
                 ["title": ["type": ["string", "null"], "minLength": 1, "maxLength": 200]], required: []),
             "RenameChatRequest": object(["title": ["type": "string", "minLength": 1, "maxLength": 200]]),
             "RoleRequest": object(["role": role]),
+            "UpdateUserRequest": object(["disabled": ["type": "boolean"]]),
             "SendRequest": object(
                 [
                     "chat_id": [
@@ -413,6 +441,10 @@ enum OpenAPIDocument {
         if admin { allResponses.append(response(403, "Admin privileges required", ref("HTTPError"))) }
         if body != nil || !parameters.isEmpty {
             allResponses.append(response(422, "Validation error", ref("HTTPValidationError")))
+        }
+        if body != nil {
+            allResponses.append(response(413, "The body is larger than 1 MiB", ref("HTTPError")))
+            allResponses.append(response(415, "The body is not of the documented media type", ref("HTTPError")))
         }
         fields.append(("responses", .object(allResponses.sorted { $0.0 < $1.0 })))
         return .object(fields)

@@ -75,6 +75,11 @@ struct JSONWriter {
         self.value(value)
     }
 
+    mutating func field(_ key: String, _ value: Bool) {
+        self.key(key)
+        self.value(value)
+    }
+
     mutating func field(_ key: String, _ value: some JSONWritable) {
         self.key(key)
         value.write(to: &self)

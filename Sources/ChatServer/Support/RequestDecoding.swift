@@ -16,6 +16,9 @@ extension Request {
         context: AppRequestContext,
         allowEmpty: Bool = false
     ) async throws -> T {
+        try self.requireContentType {
+            $0 == "application/json" || ($0.hasPrefix("application/") && $0.hasSuffix("+json"))
+        }
         let buffer = try await self.body.collect(upTo: context.maxUploadSize)
         let bytes = buffer.readableBytesView
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
@@ -23,6 +26,10 @@ extension Request {
                 return empty
             }
             throw APIError.validation(.missing(["body"]))
+        }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw APIError(
+                validation: [ValidationIssue(loc: ["body"], msg: "The body is not valid UTF-8", type: "json_invalid")])
         }
         let value: T
         do {
@@ -37,7 +44,12 @@ extension Request {
 
     /// Decodes an `application/x-www-form-urlencoded` body (the OAuth2 password flow).
     func decodeForm<T: ValidatedRequest>(as type: T.Type, context: AppRequestContext) async throws -> T {
+        try self.requireContentType { $0 == "application/x-www-form-urlencoded" }
         let buffer = try await self.body.collect(upTo: context.maxUploadSize)
+        guard String(validating: buffer.readableBytesView, as: UTF8.self) != nil else {
+            throw APIError(
+                validation: [ValidationIssue(loc: ["body"], msg: "The body is not valid UTF-8", type: "value_error")])
+        }
         let value: T
         do {
             value = try URLEncodedFormDecoder().decode(
@@ -50,6 +62,18 @@ extension Request {
         let issues = value.validationIssues()
         guard issues.isEmpty else { throw APIError(validation: issues) }
         return value
+    }
+}
+
+extension Request {
+    /// 415 when the request names a media type that `accepts` refuses. A request without `Content-Type` is
+    /// read as the documented type, as the reference backend does.
+    func requireContentType(_ accepts: (String) -> Bool) throws(APIError) {
+        guard let header = self.headers[.contentType] else { return }
+        let mediaType = header.prefix { $0 != ";" }.trimmingWhitespace().lowercased()
+        guard accepts(mediaType) else {
+            throw APIError(.unsupportedMediaType, "Unsupported media type \"\(mediaType)\"")
+        }
     }
 }
 

@@ -35,6 +35,8 @@ actor ChatSessionActor {
     /// Bumped on every change to the chat's messages.
     private var version = 0
     private(set) var isRetired = false
+    /// Set at shutdown: long-polls answer at once, and cancelled turns are saved as interrupted.
+    private var isShuttingDown = false
 
     private struct RunningTurn {
         let number: Int
@@ -210,6 +212,12 @@ actor ChatSessionActor {
                     content: self.running?.content ?? "", status: .failed, error: error.apiError.message),
                 failure: error.apiError
             )
+        } catch is CancellationError where self.isShuttingDown {
+            return Outcome(
+                message: MessageOutcome(
+                    content: self.running?.content ?? "", status: .failed, error: "interrupted by server shutdown"),
+                failure: APIError(.serviceUnavailable, "The server shut down before the reply was finished")
+            )
         } catch is CancellationError {
             return Outcome(
                 message: MessageOutcome(
@@ -299,7 +307,7 @@ actor ChatSessionActor {
                 try await self.database.messages(chatID: self.chatID, ownerID: nil, after: afterID, limit: limit) ?? []
             if !found.isEmpty { return self.overlay(found) }
             if self.version != seen { continue }
-            if ContinuousClock.now >= deadline || Task.isCancelled { return [] }
+            if ContinuousClock.now >= deadline || Task.isCancelled || self.isShuttingDown { return [] }
             await self.waitForChange(id: waiterID, until: deadline)
         }
     }
@@ -339,6 +347,30 @@ actor ChatSessionActor {
             waiter.timer.cancel()
             waiter.continuation.resume()
         }
+    }
+
+    // MARK: Shutdown
+
+    /// Parked long-polls answer now with what they have, and later ones do not wait, so that their
+    /// connections can close while the server drains.
+    func endLongPolls() {
+        self.isShuttingDown = true
+        let waiting = self.waiters
+        self.waiters = [:]
+        for waiter in waiting.values {
+            waiter.timer.cancel()
+            waiter.continuation.resume()
+        }
+    }
+
+    /// Whether a reply is being generated or queued.
+    var hasTurns: Bool { !self.turnTasks.isEmpty }
+
+    /// Cancels the running and queued turns; each is saved as failed ("interrupted by server shutdown") and its
+    /// clients get 503 or `event: error`.
+    func interruptTurns() {
+        self.isShuttingDown = true
+        for task in self.turnTasks.values { task.cancel() }
     }
 
     // MARK: Lifetime

@@ -22,6 +22,44 @@ final class ChatSessionRegistry: Sendable {
         self.logger = logger
     }
 
+    private let shuttingDown = Atomic<Bool>(false)
+
+    /// True once ``beginShutdown(grace:)`` was called: new turns are refused and long-polls do not wait.
+    var isShuttingDown: Bool { self.shuttingDown.load(ordering: .acquiring) }
+
+    /// Graceful shutdown: long-polls answer at once; running replies get `grace` to finish, then are cancelled
+    /// and saved as interrupted. Returns at once; the returned task ends when every turn has ended.
+    @discardableResult
+    func beginShutdown(grace: Duration) -> Task<Void, Never> {
+        self.shuttingDown.store(true, ordering: .releasing)
+        let logger = self.logger
+        return Task {
+            for session in self.snapshot() { await session.endLongPolls() }
+            let deadline = ContinuousClock.now + grace
+            while ContinuousClock.now < deadline, await self.hasTurns() {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            var interrupted = 0
+            for session in self.snapshot() where await session.hasTurns {
+                interrupted += 1
+                await session.interruptTurns()
+            }
+            if interrupted > 0 {
+                logger.warning(
+                    "shutdown grace period over: interrupting replies", metadata: ["chats": "\(interrupted)"])
+            }
+        }
+    }
+
+    private func snapshot() -> [ChatSessionActor] {
+        self.sessions.withLock { Array($0.values) }
+    }
+
+    private func hasTurns() async -> Bool {
+        for session in self.snapshot() where await session.hasTurns { return true }
+        return false
+    }
+
     /// Sessions alive now (for tests and diagnostics).
     var liveSessionCount: Int { self.sessions.withLock { $0.count } }
 
