@@ -5,7 +5,7 @@ import Foundation
 import Logging
 
 /// The application's long-lived parts, assembled once at start and shared by every request.
-public struct ChatBackend: Sendable {
+public struct ChatBackend: Sendable, CustomStringConvertible {
     public let config: AppConfig
     public let database: DatabaseActor
     public let tokens: TokenService
@@ -19,6 +19,9 @@ public struct ChatBackend: Sendable {
     let messageRate: RateLimiter
     /// Login attempts per email and per client address (`LOGIN_ATTEMPTS_PER_MINUTE`).
     let loginRate: RateLimiter
+
+    /// Never the configuration's secrets (see ``AppConfig/description``).
+    public var description: String { "ChatBackend(\(self.config))" }
 
     public static let name = "AI Chat Backend"
     public static let version = "0.1.0"

@@ -175,4 +175,14 @@ extension DatabaseActor {
             [.text("interrupted: the server stopped before the reply finished")]
         )
     }
+
+    /// Every message with this status, oldest first (for operators and tests; `streaming` is indexed).
+    public func messages(status: MessageStatus) throws -> [MessageRecord] {
+        try self.checkOpen()
+        return try self.connection.query(
+            "SELECT \(Self.messageColumns) FROM messages WHERE status = ? ORDER BY id",
+            [.text(status.rawValue)],
+            Self.decodeMessage
+        )
+    }
 }

@@ -100,6 +100,12 @@ public actor DatabaseActor: Service {
         return try self.connection.query("EXPLAIN QUERY PLAN " + sql, arguments, cached: false) { $0.text(3) }
     }
 
+    /// `PRAGMA integrity_check`: `["ok"]` for a sound file, else one line per problem.
+    public func integrityCheck() throws -> [String] {
+        try self.checkOpen()
+        return try self.connection.query("PRAGMA integrity_check", [], cached: false) { $0.text(0) }
+    }
+
     /// Writes the WAL back into the main file and refuses further work.
     public func close() {
         guard !self.isClosed else { return }

@@ -228,6 +228,7 @@ struct TurnAPITests {
             #expect(response.detail?.isEmpty == false)
             #expect(!response.text.contains(mock.apiKey))
             if fault == .rateLimit { #expect(response.headers[.retryAfter] != nil) }
+            if fault == .unauthorized { #expect(response.detail?.contains("rejected the server's API key") == true) }
 
             // The failed reply is saved as failed, with the reason.
             let chats = try JSONBody(try await client.send(.get, "/chats", token: token))
@@ -237,6 +238,31 @@ struct TurnAPITests {
             #expect(reply["status"] as? String == "failed")
             #expect((reply["error"] as? String)?.isEmpty == false)
             if fault == .dropMidStream { #expect(!((reply["content"] as? String) ?? "").isEmpty) }
+        }
+    }
+
+    @Test("an upstream that refuses connections: 502 for the turn, saved as failed, other users served")
+    func connectionRefused() async throws {
+        // A port that was free a moment ago: nothing listens there.
+        let port = try await ServerProcess.freePort()
+        try await withApp(
+            .live,
+            configure: { config in
+                config.groqAPIKey = "gsk_unreachable"
+                config.groqBaseURL = "http://127.0.0.1:\(port)/openai/v1"
+                config.groqMaxRetries = 0
+            }
+        ) { client, _ in
+            let (_, token) = try await client.signUp("refused@example.com")
+            let (_, other) = try await client.signUp("bystander@example.com")
+            let response = try await client.send(.post, "/chat", token: token, json: #"{"message": "hello"}"#)
+            #expect(response.status == .badGateway)
+            #expect(response.detail?.contains("cannot be reached") == true)
+            #expect(try await client.send(.get, "/chats", token: other).status == .ok)
+            let chats = try JSONBody(try await client.send(.get, "/chats", token: token))
+            let chatID = try #require((chats["chats"] as? [[String: Any]])?.first?["id"] as? String)
+            let messages = try JSONBody(try await client.send(.get, "/chats/\(chatID)/messages", token: token)).array
+            #expect((messages.last as? [String: Any])?["status"] as? String == "failed")
         }
     }
 

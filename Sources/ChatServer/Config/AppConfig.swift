@@ -194,3 +194,17 @@ public struct AppConfig: Sendable {
         return path
     }
 }
+
+/// Secrets never reach a log line or an error through `String(describing:)`, `print` or a debugger's dump.
+extension AppConfig: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "AppConfig(host: \(self.host), port: \(self.port), database: \(self.databasePath), "
+            + "jwtSecret: \(self.jwtSecret == nil ? "generated" : "<redacted>"), "
+            + "groqAPIKey: \(self.groqAPIKey == nil ? "unset" : "<redacted>"), groqBaseURL: \(self.groqBaseURL), "
+            + "groqModel: \(self.groqModel))"
+    }
+
+    public var debugDescription: String { self.description }
+
+    public var customMirror: Mirror { Mirror(self, children: ["description": self.description]) }
+}

@@ -1,0 +1,218 @@
+import AsyncHTTPClient
+import ChatServer
+import ChatStorage
+import Foundation
+import MockGroq
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+
+/// The real binary under signals, crashes and connection pressure, with the mock upstream in this process.
+@Suite("chat-server process", .serialized)
+struct ProcessTests {
+    static func mockEnvironment(_ mock: MockGroqServer) -> [String: String] {
+        ["GROQ_API_KEY": mock.apiKey, "GROQ_BASE_URL": mock.baseURL, "GROQ_MAX_RETRIES": "0"]
+    }
+
+    @Test("MAX_CONNECTIONS: a connection over the cap waits in the backlog until another closes")
+    func connectionCap() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let server = try await ServerProcess.start(
+            database: directory + "/cap.db", environment: ["MAX_CONNECTIONS": "2"])
+        defer { server.signal(SIGKILL) }
+        let request = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        let first = try await RawConnection.connect(port: server.port)
+        try await first.send(request)
+        #expect(await first.answered(within: .seconds(2)))
+        let second = try await RawConnection.connect(port: server.port)
+        try await second.send(request)
+        #expect(await second.answered(within: .seconds(2)))
+
+        let third = try await RawConnection.connect(port: server.port)
+        try await third.send(request)
+        #expect(!(await third.answered(within: .milliseconds(700))), "served over the cap: \(third.text)")
+        await first.close()
+        #expect(await third.answered(within: .seconds(3)))
+        #expect(third.text.hasPrefix("HTTP/1.1 200"))
+        await second.close()
+        await third.close()
+    }
+
+    @Test("SIGTERM while replies stream: no new connections, replies interrupted after the grace period, exit 0")
+    func gracefulShutdown() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        // Each reply streams 40 words, one every 100 ms: about 4 s, longer than the 1 s grace period.
+        let mock = try await MockGroqServer.start(
+            behavior: MockGroqBehavior(
+                chunkDelayMilliseconds: 100,
+                reply: Array(repeating: "word", count: 40).joined(separator: " ")))
+        defer { Task { await mock.stop() } }
+        let database = directory + "/term.db"
+        let server = try await ServerProcess.start(
+            database: database,
+            environment: Self.mockEnvironment(mock).merging(["SHUTDOWN_GRACE_SECONDS": "1"]) { $1 })
+        let token = try #require(try await server.signUp("term@example.com"))
+
+        let streams = (0..<3).map { _ in
+            Task { try await server.request(.POST, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        server.signal(SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        await #expect(throws: (any Error).self, "a new connection was accepted during shutdown") {
+            _ = try await server.request(.GET, "/health", timeout: .seconds(2))
+        }
+        for stream in streams {
+            let (status, body) = try await stream.value
+            #expect(status == 200)
+            let events = parseServerSentEvents(body)
+            #expect(events.first?.event == "start")
+            let last = try #require(events.last)
+            #expect(last.event == "error", "\(body.suffix(300))")
+            #expect(last.json["status"] as? Int == 503)
+        }
+        let status = await server.exitStatus(within: .seconds(10))
+        #expect(status == 0, "\(server.log.suffix(2000))")
+        #expect(server.log.contains("shutdown grace period over"))
+
+        let reopened = try await DatabaseActor.open(path: database)
+        let interrupted = try await reopened.messages(status: .failed)
+        #expect(interrupted.count == 3)
+        #expect(interrupted.allSatisfy { $0.error == "interrupted by server shutdown" && !$0.content.isEmpty })
+        #expect(try await reopened.messages(status: .streaming).isEmpty)
+        await reopened.close()
+    }
+
+    @Test("SIGKILL mid-load: every write that got a 2xx survives, the file is sound, no reply stays streaming")
+    func crashDurability() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let mock = try await MockGroqServer.start(behavior: MockGroqBehavior(chunkDelayMilliseconds: 20))
+        defer { Task { await mock.stop() } }
+        let database = directory + "/crash.db"
+        let environment = Self.mockEnvironment(mock).merging([
+            "USER_MESSAGES_PER_MINUTE": "0", "LOGIN_ATTEMPTS_PER_MINUTE": "0",
+        ]) { $1 }
+        let server = try await ServerProcess.start(database: database, environment: environment)
+
+        /// What the server acknowledged with a 2xx.
+        struct Acknowledged: Sendable {
+            var users: [String: String] = [:]  // email → password
+            var chats: [String: String] = [:]  // chat id → owner email
+            var replies: [String: [String]] = [:]  // chat id → user messages answered 200
+        }
+        final class Ledger: Sendable {
+            let state = Mutex(Acknowledged())
+        }
+        let ledger = Ledger()
+        let clock = ContinuousClock()
+        let stopAt = clock.now + .milliseconds(1500)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    var iteration = 0
+                    while clock.now < stopAt + .seconds(5) {
+                        iteration += 1
+                        let email = "writer\(writer)-\(iteration)@example.com"
+                        guard let token = try? await server.signUp(email) else { return }
+                        ledger.state.withLock { $0.users[email] = "correct horse battery" }
+                        guard let created = try? await server.request(.POST, "/chats", token: token, json: "{}"),
+                            created.status == 201,
+                            let id = (try? JSONSerialization.jsonObject(with: Data(created.body.utf8)))
+                                .flatMap({ $0 as? [String: Any] })?["id"] as? String
+                        else { return }
+                        ledger.state.withLock { $0.chats[id] = email }
+                        for turn in 0..<3 {
+                            let message = "message \(turn) from \(email)"
+                            let stream = turn == 2
+                            guard
+                                let reply = try? await server.request(
+                                    .POST, "/chat", token: token,
+                                    json: #"{"chat_id": "\#(id)", "message": "\#(message)", "stream": \#(stream)}"#)
+                            else { return }
+                            if reply.status == 200 && (!stream || reply.body.contains("event: done")) {
+                                ledger.state.withLock { $0.replies[id, default: []].append(message) }
+                            }
+                        }
+                    }
+                }
+            }
+            // Kill while the writers are mid-flight.
+            try await Task.sleep(until: stopAt, clock: clock)
+            server.signal(SIGKILL)
+            try await group.waitForAll()
+        }
+        #expect(await server.exitStatus(within: .seconds(5)) != nil)
+        let seen = ledger.state.withLock { $0 }
+        #expect(seen.users.count >= 8, "too little load before the kill: \(seen.users.count) users")
+        #expect(seen.replies.values.joined().count >= 8, "too few AI turns before the kill")
+        print(
+            "crash test: acknowledged \(seen.users.count) users, \(seen.chats.count) chats,"
+                + " \(seen.replies.values.joined().count) turns before SIGKILL")
+
+        // The file as the crash left it: sound.
+        let opened = try await DatabaseActor.open(path: database)
+        #expect(try await opened.integrityCheck() == ["ok"])
+        await opened.close()
+
+        // Restarted: every acknowledged write is there, and nothing is left streaming.
+        let restarted = try await ServerProcess.start(database: database, environment: environment)
+        defer { restarted.signal(SIGKILL) }
+        var tokens: [String: String] = [:]
+        for (email, password) in seen.users {
+            let login = try await restarted.request(
+                .POST, "/auth/login", json: #"{"email": "\#(email)", "password": "\#(password)"}"#)
+            #expect(login.status == 200, "user \(email) lost")
+            let object = try JSONSerialization.jsonObject(with: Data(login.body.utf8)) as? [String: Any]
+            tokens[email] = object?["access_token"] as? String
+        }
+        for (chatID, owner) in seen.chats {
+            let token = try #require(tokens[owner])
+            let messages = try await restarted.request(.GET, "/chats/\(chatID)/messages", token: token)
+            #expect(messages.status == 200, "chat \(chatID) lost")
+            let list = try JSONSerialization.jsonObject(with: Data(messages.body.utf8)) as? [[String: Any]] ?? []
+            #expect(!list.contains { $0["status"] as? String == "streaming" }, "a reply left streaming in \(chatID)")
+            let contents = list.map { $0["content"] as? String ?? "" }
+            for message in seen.replies[chatID] ?? [] {
+                let index = contents.firstIndex(of: message)
+                #expect(index != nil, "acknowledged message lost: \(message)")
+                if let index {
+                    let reply = list.indices.contains(index + 1) ? list[index + 1] : [:]
+                    #expect(reply["role"] as? String == "assistant" && reply["status"] as? String == "complete")
+                }
+            }
+        }
+    }
+
+    @Test("the log of a whole session holds no password, no bearer token and no API key, even at trace level")
+    func logsHoldNoSecrets() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let mock = try await MockGroqServer.start(apiKey: "gsk_secret_mock_key_0123456789")
+        defer { Task { await mock.stop() } }
+        let password = "hunter2-very-secret-password"
+        let server = try await ServerProcess.start(
+            database: directory + "/logs.db",
+            environment: Self.mockEnvironment(mock).merging(["LOG_LEVEL": "trace"]) { $1 })
+        let token = try #require(try await server.signUp("logged@example.com", password: password))
+        _ = try await server.request(
+            .POST, "/auth/login", json: #"{"email": "logged@example.com", "password": "wrong-\#(password)"}"#)
+        _ = try await server.request(.POST, "/chat", token: token, json: #"{"message": "hello"}"#)
+        _ = try await server.request(.POST, "/chat", token: token, json: #"{"message": "again", "stream": true}"#)
+        _ = try await server.request(.GET, "/chats", token: token)
+        _ = try await server.request(.GET, "/auth/me", token: token + "tampered")
+        _ = try await server.request(.POST, "/auth/logout", token: token)
+        server.signal(SIGTERM)
+        #expect(await server.exitStatus(within: .seconds(15)) == 0)
+
+        let log = server.log
+        #expect(log.contains("request"), "the log is empty: nothing was checked")
+        #expect(!log.contains(password))
+        #expect(!log.contains(token))
+        #expect(!log.contains(String(token.split(separator: ".").last ?? "")))
+        #expect(!log.contains(mock.apiKey))
+    }
+}

@@ -1,0 +1,116 @@
+import ChatServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MockGroq
+import NIOCore
+import Testing
+
+/// Slow and greedy clients: timeouts and the per-user and per-login rate limits. (The connection cap is
+/// tried on the real binary in ``ProcessTests``: HummingbirdTesting's live server does not apply it.)
+@Suite("Server limits")
+struct ServerLimitsTests {
+    @Test("a request head sent a byte at a time is cut off after the idle timeout")
+    func slowHead() async throws {
+        try await withApp(.live, configure: { $0.idleTimeoutSeconds = 1 }) { client, _ in
+            let port = try #require(client.port)
+            let slow = try await RawConnection.connect(port: port)
+            try await slow.send("GET /health HTTP/1.1\r\nHost: localhost\r\n")
+            for _ in 0..<3 {
+                try await Task.sleep(for: .milliseconds(300))
+                try? await slow.send("X")
+            }
+            #expect(await slow.closed(within: .seconds(3)))
+            #expect(slow.text.isEmpty)
+            // Others are still served.
+            let other = try await RawConnection.connect(port: port)
+            try await other.send("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(await other.answered(within: .seconds(2)))
+            #expect(other.text.hasPrefix("HTTP/1.1 200"))
+            await other.close()
+        }
+    }
+
+    @Test("a body trickled in slower than the read timeout is cut off")
+    func slowBody() async throws {
+        try await withApp(
+            .live,
+            configure: {
+                $0.idleTimeoutSeconds = 30
+                $0.requestReadTimeoutSeconds = 1
+            }
+        ) { client, _ in
+            let port = try #require(client.port)
+            let slow = try await RawConnection.connect(port: port)
+            try await slow.send(
+                "POST /auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 1000\r\n\r\n{")
+            let clock = ContinuousClock()
+            let start = clock.now
+            var closed = false
+            while clock.now - start < .seconds(5) {
+                try? await slow.send(" ")
+                if await slow.closed(within: .milliseconds(250)) {
+                    closed = true
+                    break
+                }
+            }
+            #expect(closed)
+            #expect(clock.now - start < .seconds(3))
+            #expect(try await client.send(.get, "/health").status == .ok)
+        }
+    }
+
+    @Test("USER_MESSAGES_PER_MINUTE: the next message is 429 with Retry-After; other users are not affected")
+    func messageRate() async throws {
+        try await withTurnApp(configure: { $0.userMessagesPerMinute = 3 }) { client, _, _ in
+            let (_, token) = try await client.signUp("chatty@example.com")
+            let (_, other) = try await client.signUp("quiet@example.com")
+            for _ in 0..<3 {
+                #expect(try await client.send(.post, "/chat", token: token, json: #"{"message": "hi"}"#).status == .ok)
+            }
+            let limited = try await client.send(.post, "/chat", token: token, json: #"{"message": "hi"}"#)
+            #expect(limited.status == .tooManyRequests)
+            let retryAfter = try #require(limited.headers[.retryAfter].flatMap { Int($0) })
+            #expect((1...60).contains(retryAfter))
+            #expect(limited.detail?.contains("3 per minute") == true)
+            #expect(try await client.send(.post, "/chat", token: other, json: #"{"message": "hi"}"#).status == .ok)
+            // Invalid requests are refused before they count.
+            let (_, third) = try await client.signUp("third@example.com")
+            for _ in 0..<4 {
+                #expect(
+                    try await client.send(.post, "/chat", token: third, json: #"{"message": ""}"#).status
+                        == .unprocessableContent)
+            }
+            #expect(try await client.send(.post, "/chat", token: third, json: #"{"message": "hi"}"#).status == .ok)
+        }
+    }
+
+    @Test("LOGIN_ATTEMPTS_PER_MINUTE: per email, then per client address, even with the right password")
+    func loginRate() async throws {
+        try await withApp(configure: { $0.loginAttemptsPerMinute = 3 }) { client, _ in
+            try await client.register("target@example.com")
+            try await client.register("second@example.com")
+            for _ in 0..<3 {
+                let wrong = try await client.send(
+                    .post, "/auth/login", json: #"{"email": "target@example.com", "password": "guess guess"}"#)
+                #expect(wrong.status == .unauthorized)
+            }
+            let limited = try await client.send(
+                .post, "/auth/login", json: #"{"email": "TARGET@example.com", "password": "correct horse battery"}"#)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter].flatMap { Int($0) }.map { (1...60).contains($0) } == true)
+            // The OAuth2 form counts the same way.
+            let form = try await client.execute(
+                uri: "/auth/token", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "username=target%40example.com&password=correct+horse+battery"))
+            #expect(form.status == .tooManyRequests)
+            // The same address has used its attempts too.
+            let other = try await client.send(
+                .post, "/auth/login", json: #"{"email": "second@example.com", "password": "correct horse battery"}"#)
+            #expect(other.status == .tooManyRequests)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A bare TCP connection for talking to the server byte by byte (slow clients, connection limits), which an
+/// HTTP client library would not do. Whatever the server sends is collected.
+final class RawConnection: Sendable {
+    let channel: any Channel
+    private let received: Collector
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        // Appended on the channel's event loop, read by the test task: both under the mutex.
+        let bytes = Mutex<[UInt8]>([])
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = self.unwrapInboundIn(data)
+            self.bytes.withLock { $0.append(contentsOf: buffer.readableBytesView) }
+        }
+    }
+
+    static func connect(port: Int) async throws -> RawConnection {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        return RawConnection(channel: channel, received: collector)
+    }
+
+    private init(channel: any Channel, received: Collector) {
+        self.channel = channel
+        self.received = received
+    }
+
+    func send(_ text: String) async throws {
+        try await self.channel.writeAndFlush(ByteBuffer(string: text))
+    }
+
+    /// What the server sent so far, as text.
+    var text: String { String(decoding: self.received.bytes.withLock { $0 }, as: UTF8.self) }
+
+    /// True if the server closed the connection within `timeout`.
+    func closed(within timeout: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if !self.channel.isActive { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return !self.channel.isActive
+    }
+
+    /// True once the server has sent something (within `timeout`).
+    func answered(within timeout: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if !self.text.isEmpty { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return !self.text.isEmpty
+    }
+
+    func close() async {
+        try? await self.channel.close()
+    }
+}

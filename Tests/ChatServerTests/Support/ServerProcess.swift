@@ -1,0 +1,121 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+/// The real `chat-server` binary (built next to the test bundle) as a child process on a free port, with
+/// its standard output and error collected in a file, for tests of what only a process shows: signals,
+/// crashes, connection limits and log output.
+final class ServerProcess: Sendable {
+    let process: Process
+    let port: Int
+    let logPath: String
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("chat-server")
+    }
+
+    /// Starts `chat-server serve` on `database` and waits until /health answers 200.
+    static func start(database: String, environment: [String: String] = [:]) async throws -> ServerProcess {
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build chat-server first")
+        let port = try await Self.freePort()
+        let logPath = database + ".\(port).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try #require(FileHandle(forWritingAtPath: logPath))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--port", String(port), "--database", database]
+        process.currentDirectoryURL = URL(fileURLWithPath: database).deletingLastPathComponent()
+        var env = ProcessInfo.processInfo.environment
+        for key in ["DATABASE_URL", "PORT", "HOST", "ADMIN_EMAILS", "JWT_SECRET_KEY", "GROQ_API_KEY"] { env[key] = nil }
+        env["PASSWORD_HASH_COST"] = "10"
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let server = ServerProcess(process: process, port: port, logPath: logPath)
+        let clock = ContinuousClock()
+        let started = clock.now
+        while (try? await server.request(.GET, "/health").status) != 200 {
+            guard process.isRunning, clock.now - started < .seconds(15) else {
+                server.signal(SIGKILL)
+                Issue.record("chat-server did not start: \(server.log)")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return server
+    }
+
+    private init(process: Process, port: Int, logPath: String) {
+        self.process = process
+        self.port = port
+        self.logPath = logPath
+    }
+
+    /// A port nothing listens on now (bound to port 0, read, released).
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+
+    var log: String {
+        (FileManager.default.contents(atPath: self.logPath)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    func signal(_ signal: Int32) {
+        kill(self.process.processIdentifier, signal)
+    }
+
+    /// The exit status once the process has ended, or nil if it is still running after `timeout`.
+    func exitStatus(within timeout: Duration) async -> Int32? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while self.process.isRunning, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return self.process.isRunning ? nil : self.process.terminationStatus
+    }
+
+    /// Sends one request on a fresh connection; the body is read whole.
+    func request(
+        _ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(self.port)\(path)")
+        request.method = method
+        // No pooled connection stays open behind the test's back (the connection-cap test counts them).
+        request.headers.add(name: "Connection", value: "close")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout.milliseconds))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    /// Registers and logs in; returns the token (nil if either step did not succeed).
+    func signUp(_ email: String, password: String = "correct horse battery") async throws -> String? {
+        let credentials = #"{"email": "\#(email)", "password": "\#(password)"}"#
+        guard try await self.request(.POST, "/auth/register", json: credentials).status == 201 else { return nil }
+        let login = try await self.request(.POST, "/auth/login", json: credentials)
+        guard login.status == 200 else { return nil }
+        let object = try JSONSerialization.jsonObject(with: Data(login.body.utf8)) as? [String: Any]
+        return object?["access_token"] as? String
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
