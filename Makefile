@@ -62,6 +62,11 @@ bench: release
 	$(RELEASE_BUILD) --product chat-bench
 	.build/release/chat-bench --spawn-server $(BENCH_ARGS)
 
+# schemathesis against a fresh server's /openapi.json (installs schemathesis into .build/fuzz-venv).
+fuzz-api: release
+	$(RELEASE_BUILD) --product mock-groq
+	.ci/fuzz-api
+
 lint:
 	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)
 

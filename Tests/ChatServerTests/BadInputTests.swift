@@ -104,6 +104,20 @@ struct BadInputTests {
         }
     }
 
+    @Test("a Last-Event-ID that is not an offset is 422, not silently read as 0")
+    func badLastEventID() async throws {
+        try await withApp { client, _ in
+            let (_, token) = try await client.signUp("resume@example.com")
+            for value in ["P", "-1", "1.5", "99999999999999999999999"] {
+                let response = try await client.send(
+                    .get, "/chats/\(Self.chat)/messages/1/stream", token: token,
+                    headers: [HTTPField.Name("Last-Event-ID")!: value])
+                #expect(response.status == .unprocessableContent, "\(value): \(response.text)")
+                #expect(response.validationLocations == ["header.Last-Event-ID"])
+            }
+        }
+    }
+
     @Test("fields at their limits are accepted: email 254, password 128, title 200")
     func fieldsAtLimits() async throws {
         try await withApp { client, _ in

@@ -113,4 +113,29 @@ struct ServerLimitsTests {
             #expect(other.status == .tooManyRequests)
         }
     }
+
+    @Test("behind a trusted proxy, login attempts are counted per forwarded address; others cannot forge one")
+    func forwardedAddress() async throws {
+        try await withApp(
+            .live,
+            configure: {
+                $0.loginAttemptsPerMinute = 2
+                $0.forwardedAllowIPs = ["127.0.0.1"]
+            }
+        ) { client, _ in
+            let attempts = [
+                ("a@example.com", "203.0.113.1"), ("b@example.com", "203.0.113.1"), ("c@example.com", "203.0.113.1"),
+                // Another client behind the same proxy has its own allowance; a forged first entry changes nothing.
+                ("d@example.com", "198.51.100.7"), ("e@example.com", "10.0.0.1, 203.0.113.1"),
+            ]
+            var statuses: [HTTPResponse.Status] = []
+            for (email, address) in attempts {
+                let response = try await client.send(
+                    .post, "/auth/login", json: #"{"email": "\#(email)", "password": "wrong password"}"#,
+                    headers: [HTTPField.Name("X-Forwarded-For")!: address])
+                statuses.append(response.status)
+            }
+            #expect(statuses == [.unauthorized, .unauthorized, .tooManyRequests, .unauthorized, .tooManyRequests])
+        }
+    }
 }

@@ -52,6 +52,9 @@ public struct AppConfig: Sendable {
     public var shutdownGraceSeconds = 10
     /// Origins allowed by CORS; empty means CORS is off (no CORS headers at all).
     public var corsOrigins: [String] = []
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (for per-address login limits);
+    /// empty: the socket's peer address is the client's.
+    public var forwardedAllowIPs: Set<String> = []
 
     public init() {}
 
@@ -62,6 +65,7 @@ public struct AppConfig: Sendable {
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
         "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "MAX_CONNECTIONS",
         "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
+        "FORWARDED_ALLOW_IPS",
     ]
 
     /// Reads `.env` from the working directory (if present) under the process environment.
@@ -173,6 +177,10 @@ public struct AppConfig: Sendable {
                 allowed.append(origin.hasSuffix("/") ? String(origin.dropLast()) : String(origin))
             }
             self.corsOrigins = allowed
+        }
+        if let proxies = value("FORWARDED_ALLOW_IPS") {
+            self.forwardedAllowIPs = Set(
+                proxies.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty })
         }
     }
 

@@ -1,5 +1,6 @@
 import ChatStorage
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -32,8 +33,24 @@ public struct AppRequestContext: RequestContext {
         return user
     }
 
+    /// The client's address: the peer's, or, when the peer is a trusted proxy, the right-most address in
+    /// `X-Forwarded-For` that is not itself a trusted proxy (earlier entries are the client's to forge).
+    public func clientAddress(of request: Request, trustedProxies: Set<String>) -> String {
+        let peer = self.clientAddress ?? "unknown"
+        guard trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor] else { return peer }
+        for entry in forwarded.split(separator: ",").reversed() {
+            let address = String(entry.trimmingWhitespace())
+            if !address.isEmpty && !trustedProxies.contains(address) { return address }
+        }
+        return peer
+    }
+
     /// The request id Hummingbird put in the logger's metadata.
     public var requestID: String {
         self.logger[metadataKey: "hb.request.id"]?.description ?? "-"
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

@@ -97,21 +97,28 @@ struct AuthController {
 
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> TokenResponse {
         let body = try await request.decodeJSON(as: LoginRequest.self, context: context)
-        return try await self.authenticate(email: body.email, password: body.password, context: context)
+        return try await self.authenticate(
+            email: body.email, password: body.password, client: self.client(request, context), context: context)
     }
 
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> TokenResponse {
         let form = try await request.decodeForm(as: TokenForm.self, context: context)
-        return try await self.authenticate(email: form.username, password: form.password, context: context)
+        return try await self.authenticate(
+            email: form.username, password: form.password, client: self.client(request, context), context: context)
+    }
+
+    private func client(_ request: Request, _ context: AppRequestContext) -> String {
+        context.clientAddress(of: request, trustedProxies: self.backend.config.forwardedAllowIPs)
     }
 
     /// Unknown email and wrong password take the same time and give the same answer. Attempts are limited
     /// per email and per client address before any scrypt work is done.
-    private func authenticate(email: String, password: String, context: AppRequestContext) async throws -> TokenResponse
-    {
-        let keys = ["email:" + EmailAddress.normalize(email), "address:" + (context.clientAddress ?? "unknown")]
+    private func authenticate(
+        email: String, password: String, client: String, context: AppRequestContext
+    ) async throws -> TokenResponse {
+        let keys = ["email:" + EmailAddress.normalize(email), "address:" + client]
         if let wait = self.backend.loginRate.acquire(keys) {
-            context.logger.notice("login attempts limited", metadata: ["client": "\(context.clientAddress ?? "-")"])
+            context.logger.notice("login attempts limited", metadata: ["client": "\(client)"])
             throw APIError.tooManyRequests("Too many login attempts; try again later", retryAfter: wait)
         }
         let passwords = self.backend.passwords

@@ -106,7 +106,17 @@ struct ChatTurnController {
                     loc: ["path", "message_id"], msg: "Input should be a valid integer", type: "int_parsing")
             )
         }
-        let offset = request.headers[.lastEventID].flatMap { Int($0.trimmingWhitespace()) }.map { max(0, $0) } ?? 0
+        var offset = 0
+        if let header = request.headers[.lastEventID] {
+            guard let value = Int(header.trimmingWhitespace()), value >= 0 else {
+                throw APIError.validation(
+                    ValidationIssue(
+                        loc: ["header", "Last-Event-ID"],
+                        msg: "Input should be a whole number of at least 0 (the id of a delta event)",
+                        type: "int_parsing"))
+            }
+            offset = value
+        }
         guard let message = try await self.backend.database.message(id: messageID, chatID: chatID, ownerID: user.id),
             message.role == .assistant
         else { throw APIError.messageNotFound }

@@ -42,11 +42,11 @@ enum OpenAPIDocument {
         let userID = pathParameter("user_id", "The user's id")
         let limitOffset = [
             queryParameter("limit", "Page size", minimum: 1, maximum: 100, default: 50),
-            queryParameter("offset", "Items to skip", minimum: 0, default: 0),
+            queryParameter("offset", "Items to skip", minimum: 0, maximum: Int(Int32.max), default: 0),
         ]
         let messagePage = [
             queryParameter("limit", "How many messages, oldest first", minimum: 1, maximum: 500, default: 100),
-            queryParameter("after", "Only messages with a greater id", minimum: 0, default: 0),
+            queryParameter("after", "Only messages with a greater id", minimum: 0, maximum: Int.max, default: 0),
         ]
         return [
             "/": [
@@ -113,7 +113,8 @@ enum OpenAPIDocument {
             ],
             "/chats": [
                 "post": operation(
-                    "chats", "Create a chat", body: ref("CreateChatRequest"),
+                    "chats", "Create a chat (the body may be left out)", body: ref("CreateChatRequest"),
+                    bodyRequired: false,
                     responses: [
                         response(201, "The new chat", ref("Chat"))
                     ]),
@@ -168,12 +169,12 @@ enum OpenAPIDocument {
                         chatID,
                         [
                             "name": "message_id", "in": "path", "required": true,
-                            "schema": ["type": "integer", "minimum": 1],
+                            "schema": ["type": "integer", "minimum": 1, "maximum": .int(Int.max)],
                         ],
                         [
                             "name": "Last-Event-ID", "in": "header", "required": false,
                             "description": "The id of the last delta received (a character offset)",
-                            "schema": ["type": "integer", "minimum": 0],
+                            "schema": ["type": "integer", "minimum": 0, "maximum": .int(Int.max)],
                         ],
                     ],
                     responses: [
@@ -203,7 +204,7 @@ enum OpenAPIDocument {
                                 "description": "The reply. As SSE: start, delta (id = offset), done, or error events.",
                                 "content": [
                                     "application/json": ["schema": ref("ChatReply")],
-                                    "text/event-stream": ["schema": ["type": "string"]],
+                                    "text/event-stream": ["schema": ref("ServerSentEvent")],
                                 ],
                             ]
                         ),
@@ -222,7 +223,7 @@ enum OpenAPIDocument {
                     "admin", "All users, oldest first (total in X-Total-Count)", admin: true,
                     parameters: [
                         queryParameter("limit", "Page size", minimum: 1, maximum: 500, default: 100),
-                        queryParameter("offset", "Items to skip", minimum: 0, default: 0),
+                        queryParameter("offset", "Items to skip", minimum: 0, maximum: Int(Int32.max), default: 0),
                     ],
                     responses: [
                         response(200, "Users", array(ref("User")))
@@ -319,6 +320,21 @@ enum OpenAPIDocument {
                 "user_message_id": ["type": "integer"], "usage": ["anyOf": [ref("Usage"), ["type": "null"]]],
             ]),
             "MessageOnly": object(["message": ["type": "string"]]),
+            "ServerSentEvent": object(
+                [
+                    "event": ["type": "string", "enum": ["start", "delta", "done", "error"]],
+                    "data": [
+                        "type": "string",
+                        "description":
+                            "JSON. start: {chat_id, user_message, assistant_message_id}; delta: {content}; done: {message, usage}; error: {status, detail, message}",
+                    ],
+                    "id": [
+                        "type": "string",
+                        "description": "On delta events: the reply's length so far, to resume with Last-Event-ID",
+                    ],
+                ],
+                required: ["event", "data"]
+            ),
             "Root": object([
                 "name": ["type": "string"], "version": ["type": "string"], "docs": ["type": "string"],
                 "redoc": ["type": "string"], "openapi": ["type": "string"],
@@ -336,13 +352,15 @@ enum OpenAPIDocument {
                 "password": ["type": "string", "minLength": 8, "maxLength": 128],
             ]),
             "LoginRequest": object([
-                "email": ["type": "string", "maxLength": 254],
+                "email": ["type": "string", "minLength": 1, "maxLength": 254],
                 "password": ["type": "string", "minLength": 1, "maxLength": 128],
             ]),
             "TokenForm": object(
                 [
-                    "username": ["type": "string", "description": "The account's email"],
-                    "password": ["type": "string"],
+                    "username": [
+                        "type": "string", "minLength": 1, "maxLength": 254, "description": "The account's email",
+                    ],
+                    "password": ["type": "string", "minLength": 1, "maxLength": 128],
                     "grant_type": ["type": "string", "const": "password"],
                 ],
                 required: ["username", "password"]
@@ -407,7 +425,7 @@ enum OpenAPIDocument {
     private static func eventStream(_ description: String) -> (String, JSONValue) {
         (
             "200",
-            ["description": .string(description), "content": ["text/event-stream": ["schema": ["type": "string"]]]]
+            ["description": .string(description), "content": ["text/event-stream": ["schema": ref("ServerSentEvent")]]]
         )
     }
 
@@ -425,13 +443,15 @@ enum OpenAPIDocument {
         admin: Bool = false,
         parameters: [JSONValue] = [],
         body: JSONValue? = nil,
+        bodyRequired: Bool = true,
         bodyType: String = "application/json",
         responses: [(String, JSONValue)]
     ) -> JSONValue {
         var fields: [(String, JSONValue)] = [("tags", [.string(tag)]), ("summary", .string(summary))]
         if !parameters.isEmpty { fields.append(("parameters", .array(parameters))) }
         if let body {
-            fields.append(("requestBody", ["required": true, "content": [bodyType: ["schema": body]]]))
+            fields.append(
+                ("requestBody", ["required": .bool(bodyRequired), "content": [bodyType: ["schema": body]]]))
         }
         var allResponses = responses
         if auth || admin {
