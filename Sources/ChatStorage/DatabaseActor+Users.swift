@@ -170,10 +170,7 @@ extension DatabaseActor {
         try self.checkOpen()
         let id = SQLiteValue.text(userID.lowercasedString)
         return try self.connection.transaction {
-            guard
-                let current = try self.connection.queryOne(
-                    "SELECT \(Self.userColumns) FROM users WHERE id = ?", [id], Self.decodeUser)
-            else { return nil }
+            guard let current = try self.user(id: userID) else { return nil }
             if disabled { try self.requireAnotherActiveAdmin(than: current) }
             return try self.connection.queryOne(
                 """
@@ -190,14 +187,10 @@ extension DatabaseActor {
     /// ``StorageError/lastAdmin`` rather than delete the last active admin.
     public func deleteUser(id userID: UUID) throws -> Bool {
         try self.checkOpen()
-        let id = SQLiteValue.text(userID.lowercasedString)
         return try self.connection.transaction {
-            guard
-                let current = try self.connection.queryOne(
-                    "SELECT \(Self.userColumns) FROM users WHERE id = ?", [id], Self.decodeUser)
-            else { return false }
+            guard let current = try self.user(id: userID) else { return false }
             try self.requireAnotherActiveAdmin(than: current)
-            return try self.connection.run("DELETE FROM users WHERE id = ?", [id]) == 1
+            return try self.connection.run("DELETE FROM users WHERE id = ?", [.text(userID.lowercasedString)]) == 1
         }
     }
 

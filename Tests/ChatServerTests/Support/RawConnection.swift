@@ -44,27 +44,26 @@ final class RawConnection: Sendable {
 
     /// True if the server closed the connection within `timeout`.
     func closed(within timeout: Duration) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if !self.channel.isActive { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return !self.channel.isActive
+        await eventually(within: timeout) { !self.channel.isActive }
     }
 
     /// True once the server has sent something (within `timeout`).
     func answered(within timeout: Duration) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if !self.text.isEmpty { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return !self.text.isEmpty
+        await eventually(within: timeout) { !self.text.isEmpty }
     }
 
     func close() async {
         try? await self.channel.close()
     }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns its last value.
+func eventually(within timeout: Duration, _ condition: () -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
 }

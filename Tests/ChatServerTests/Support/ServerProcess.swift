@@ -75,12 +75,8 @@ final class ServerProcess: Sendable {
 
     /// The exit status once the process has ended, or nil if it is still running after `timeout`.
     func exitStatus(within timeout: Duration) async -> Int32? {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while self.process.isRunning, clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return self.process.isRunning ? nil : self.process.terminationStatus
+        let ended = await eventually(within: timeout) { !self.process.isRunning }
+        return ended ? self.process.terminationStatus : nil
     }
 
     /// Sends one request on a fresh connection; the body is read whole.
