@@ -32,8 +32,12 @@ public func buildApplication(
             // Connections beyond the cap wait in the listen backlog until one closes.
             availableConnectionsDelegate: .maximum(config.maxConnections, logger: backend.logger)
         ),
-        // Stopped in reverse order after the server drains: the provider first, the database last.
-        services: [backend.database] + (backend.provider.map { [$0] } ?? []),
+        // Stopped in reverse order after the server drains: turns end (and are saved) first, then the
+        // provider, the database last.
+        services: [backend.database] + (backend.provider.map { [$0] } ?? [])
+            + (backend.sessions.map {
+                [TurnDrainService(sessions: $0, grace: .seconds(backend.config.shutdownGraceSeconds))]
+            } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: backend.logger
     )

@@ -59,7 +59,13 @@ struct ProcessTests {
         let streams = (0..<3).map { _ in
             Task { try await server.request(.POST, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // A fourth reply whose client has gone: it still runs, and must still be saved before the database closes.
+        let abandoned = Task {
+            try await server.request(.POST, "/chat", token: token, json: #"{"message": "bye", "stream": true}"#)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        abandoned.cancel()
+        try await Task.sleep(for: .milliseconds(300))
         server.signal(SIGTERM)
         // The listener closes at once: within a moment new connections are refused, while the streams go on.
         var refused = false
@@ -89,9 +95,40 @@ struct ProcessTests {
 
         let reopened = try await DatabaseActor.open(path: database)
         let interrupted = try await reopened.messages(status: .failed)
-        #expect(interrupted.count == 3)
+        #expect(interrupted.count == 4)
         #expect(interrupted.allSatisfy { $0.error == "interrupted by server shutdown" && !$0.content.isEmpty })
         #expect(try await reopened.messages(status: .streaming).isEmpty)
+        await reopened.close()
+    }
+
+    @Test("SIGTERM with replies whose clients have gone: they are saved as interrupted before the database closes")
+    func shutdownWithoutClients() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let mock = try await MockGroqServer.start(
+            behavior: MockGroqBehavior(
+                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 40).joined(separator: " ")))
+        defer { Task { await mock.stop() } }
+        let database = directory + "/gone.db"
+        let server = try await ServerProcess.start(
+            database: database,
+            environment: Self.mockEnvironment(mock).merging(["SHUTDOWN_GRACE_SECONDS": "1"]) { $1 })
+        let token = try #require(try await server.signUp("gone@example.com"))
+        let clients = (0..<2).map { _ in
+            Task { try await server.request(.POST, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        for client in clients { client.cancel() }
+        try await Task.sleep(for: .milliseconds(100))
+        // No connection is open now: the server drains at once, but the replies still run.
+        server.signal(SIGTERM)
+        #expect(await server.exitStatus(within: .seconds(10)) == 0, "\(server.log.suffix(2000))")
+
+        let reopened = try await DatabaseActor.open(path: database)
+        #expect(try await reopened.messages(status: .streaming).isEmpty)
+        let interrupted = try await reopened.messages(status: .failed)
+        #expect(interrupted.count == 2)
+        #expect(interrupted.allSatisfy { $0.error == "interrupted by server shutdown" })
         await reopened.close()
     }
 

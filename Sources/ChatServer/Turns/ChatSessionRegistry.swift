@@ -22,33 +22,48 @@ final class ChatSessionRegistry: Sendable {
         self.logger = logger
     }
 
-    private let shuttingDown = Atomic<Bool>(false)
+    /// The shutdown in progress, once ``beginShutdown(grace:)`` was called.
+    private let shutdown = Mutex<Task<Void, Never>?>(nil)
 
     /// True once ``beginShutdown(grace:)`` was called: new turns are refused and long-polls do not wait.
-    var isShuttingDown: Bool { self.shuttingDown.load(ordering: .acquiring) }
+    var isShuttingDown: Bool { self.shutdown.withLock { $0 != nil } }
 
     /// Graceful shutdown: long-polls answer at once; running replies get `grace` to finish, then are cancelled
-    /// and saved as interrupted. Returns at once; the returned task ends when every turn has ended.
+    /// and saved as interrupted. Returns at once (a second call returns the first one's task); the task ends
+    /// when every turn has ended and been saved, or 5 s after the interruption at the latest.
     @discardableResult
     func beginShutdown(grace: Duration) -> Task<Void, Never> {
-        self.shuttingDown.store(true, ordering: .releasing)
-        let logger = self.logger
-        return Task {
-            for session in self.snapshot() { await session.endLongPolls() }
-            let deadline = ContinuousClock.now + grace
-            while ContinuousClock.now < deadline, await self.hasTurns() {
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            var interrupted = 0
-            for session in self.snapshot() where await session.hasTurns {
-                interrupted += 1
-                await session.interruptTurns()
-            }
-            if interrupted > 0 {
+        self.shutdown.withLock { shutdown in
+            if let shutdown { return shutdown }
+            let logger = self.logger
+            let task = Task {
+                for session in self.snapshot() { await session.endLongPolls() }
+                _ = await self.turnsEnd(within: grace)
+                var interrupted = 0
+                for session in self.snapshot() where await session.hasTurns {
+                    interrupted += 1
+                    await session.interruptTurns()
+                }
+                guard interrupted > 0 else { return }
                 logger.warning(
                     "shutdown grace period over: interrupting replies", metadata: ["chats": "\(interrupted)"])
+                if !(await self.turnsEnd(within: .seconds(5))) {
+                    logger.error("replies still running 5 s after they were interrupted")
+                }
             }
+            shutdown = task
+            return task
         }
+    }
+
+    /// Waits until no session has a turn, for at most `timeout`; returns whether they all ended.
+    private func turnsEnd(within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while await self.hasTurns() {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return true
     }
 
     private func snapshot() -> [ChatSessionActor] {

@@ -1,0 +1,17 @@
+import ServiceLifecycle
+
+/// Listed after the provider among the application's services, so that on shutdown it runs once the server
+/// has drained and before the provider and the database stop: it waits until every turn has ended and been
+/// saved (replies whose clients had already gone included), starting the grace period itself if
+/// ``ShutdownGraceService`` did not.
+struct TurnDrainService: Service, CustomStringConvertible {
+    let sessions: ChatSessionRegistry
+    let grace: Duration
+
+    var description: String { "TurnDrainService" }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await self.sessions.beginShutdown(grace: self.grace).value
+    }
+}
