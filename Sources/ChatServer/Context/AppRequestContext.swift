@@ -3,19 +3,21 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Per-request state: Hummingbird's core context plus the authenticated user, once
 /// ``AuthenticationMiddleware`` has checked the bearer token.
-public struct AppRequestContext: RequestContext {
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthenticationMiddleware``; nil on public routes.
     public var user: UserRecord?
-    /// The peer's IP address (the socket's, not a forwarded header); nil when the channel has none.
-    public let clientAddress: String?
+    /// The socket's peer (not a forwarded header); nil when the channel has none. Kept as NIO caches it and
+    /// formatted only where an address is needed (login), not on every request.
+    public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.clientAddress = source.channel.remoteAddress?.ipAddress
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     /// Request bodies larger than this are refused with 413.
@@ -36,7 +38,7 @@ public struct AppRequestContext: RequestContext {
     /// The client's address: the peer's, or, when the peer is a trusted proxy, the right-most address in
     /// `X-Forwarded-For` that is not itself a trusted proxy (earlier entries are the client's to forge).
     public func clientAddress(of request: Request, trustedProxies: Set<String>) -> String {
-        let peer = self.clientAddress ?? "unknown"
+        let peer = self.remoteAddress?.ipAddress ?? "unknown"
         guard trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor] else { return peer }
         for entry in forwarded.split(separator: ",").reversed() {
             let address = String(entry.trimmingWhitespace())
