@@ -174,9 +174,10 @@ extension DatabaseActor {
             if disabled { try self.requireAnotherActiveAdmin(than: current) }
             return try self.connection.queryOne(
                 """
-                UPDATE users SET disabled = ?, token_version = token_version + (CASE WHEN ? THEN 1 ELSE 0 END)
+                UPDATE users SET disabled = ?, token_version = token_version + ?
                 WHERE id = ? RETURNING \(Self.userColumns)
                 """,
+                // Disabling bumps the token version, which revokes every token issued before.
                 [.int(disabled ? 1 : 0), .int(disabled && !current.disabled ? 1 : 0), id],
                 Self.decodeUser
             )

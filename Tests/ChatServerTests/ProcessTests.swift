@@ -15,6 +15,22 @@ struct ProcessTests {
         ["GROQ_API_KEY": mock.apiKey, "GROQ_BASE_URL": mock.baseURL, "GROQ_MAX_RETRIES": "0"]
     }
 
+    /// A server with a 1 s shutdown grace period whose replies take about 4 s (40 words, one every 100 ms).
+    static func startForShutdown(database: String) async throws -> (ServerProcess, MockGroqServer) {
+        let mock = try await MockGroqServer.start(
+            behavior: MockGroqBehavior(
+                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 40).joined(separator: " ")))
+        do {
+            let server = try await ServerProcess.start(
+                database: database,
+                environment: Self.mockEnvironment(mock).merging(["SHUTDOWN_GRACE_SECONDS": "1"]) { $1 })
+            return (server, mock)
+        } catch {
+            await mock.stop()
+            throw error
+        }
+    }
+
     @Test("MAX_CONNECTIONS: a connection over the cap waits in the backlog until another closes")
     func connectionCap() async throws {
         let directory = try makeTemporaryDirectory()
@@ -44,16 +60,9 @@ struct ProcessTests {
     func gracefulShutdown() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        // Each reply streams 40 words, one every 100 ms: about 4 s, longer than the 1 s grace period.
-        let mock = try await MockGroqServer.start(
-            behavior: MockGroqBehavior(
-                chunkDelayMilliseconds: 100,
-                reply: Array(repeating: "word", count: 40).joined(separator: " ")))
-        defer { Task { await mock.stop() } }
         let database = directory + "/term.db"
-        let server = try await ServerProcess.start(
-            database: database,
-            environment: Self.mockEnvironment(mock).merging(["SHUTDOWN_GRACE_SECONDS": "1"]) { $1 })
+        let (server, mock) = try await Self.startForShutdown(database: database)
+        defer { Task { await mock.stop() } }
         let token = try #require(try await server.signUp("term@example.com"))
 
         let streams = (0..<3).map { _ in
@@ -105,14 +114,9 @@ struct ProcessTests {
     func shutdownWithoutClients() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let mock = try await MockGroqServer.start(
-            behavior: MockGroqBehavior(
-                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 40).joined(separator: " ")))
-        defer { Task { await mock.stop() } }
         let database = directory + "/gone.db"
-        let server = try await ServerProcess.start(
-            database: database,
-            environment: Self.mockEnvironment(mock).merging(["SHUTDOWN_GRACE_SECONDS": "1"]) { $1 })
+        let (server, mock) = try await Self.startForShutdown(database: database)
+        defer { Task { await mock.stop() } }
         let token = try #require(try await server.signUp("gone@example.com"))
         let clients = (0..<2).map { _ in
             Task { try await server.request(.POST, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }

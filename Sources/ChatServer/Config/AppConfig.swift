@@ -84,6 +84,12 @@ public struct AppConfig: Sendable {
             guard let raw = environment[name]?.trimmingWhitespace(), !raw.isEmpty else { return nil }
             return String(raw)
         }
+        /// A comma-separated list, entries trimmed, empty entries dropped; nil when the variable is unset.
+        func list(_ name: String) -> [String]? {
+            value(name).map { raw in
+                raw.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
+            }
+        }
         func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
             guard let raw = value(name) else { return nil }
             guard let number = Int(raw), range.contains(number) else {
@@ -110,11 +116,9 @@ public struct AppConfig: Sendable {
         if let minutes = try integer("ACCESS_TOKEN_EXPIRE_MINUTES", in: 1...525_600) {
             self.accessTokenExpireMinutes = minutes
         }
-        if let emails = value("ADMIN_EMAILS") {
+        if let emails = list("ADMIN_EMAILS") {
             var normalized: [String] = []
-            for raw in emails.split(separator: ",") {
-                let email = raw.trimmingWhitespace()
-                if email.isEmpty { continue }
+            for email in emails {
                 guard EmailAddress.isValid(email) else {
                     throw ConfigurationError(variable: "ADMIN_EMAILS", problem: "\"\(email)\" is not an email address")
                 }
@@ -161,27 +165,22 @@ public struct AppConfig: Sendable {
             self.requestReadTimeoutSeconds = seconds
         }
         if let seconds = try integer("SHUTDOWN_GRACE_SECONDS", in: 0...3600) { self.shutdownGraceSeconds = seconds }
-        if let origins = value("CORS_ORIGINS") {
+        if let origins = list("CORS_ORIGINS") {
             var allowed: [String] = []
-            for raw in origins.split(separator: ",") {
-                let origin = raw.trimmingWhitespace()
-                if origin.isEmpty { continue }
+            for origin in origins {
                 guard
                     origin == "*"
-                        || (URL(string: String(origin))?.scheme).map({ ["http", "https"].contains($0) }) == true
+                        || (URL(string: origin)?.scheme).map({ ["http", "https"].contains($0) }) == true
                 else {
                     throw ConfigurationError(
                         variable: "CORS_ORIGINS", problem: "\"\(origin)\" is not an origin like https://app.example.com"
                     )
                 }
-                allowed.append(origin.hasSuffix("/") ? String(origin.dropLast()) : String(origin))
+                allowed.append(origin.hasSuffix("/") ? String(origin.dropLast()) : origin)
             }
             self.corsOrigins = allowed
         }
-        if let proxies = value("FORWARDED_ALLOW_IPS") {
-            self.forwardedAllowIPs = Set(
-                proxies.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty })
-        }
+        if let proxies = list("FORWARDED_ALLOW_IPS") { self.forwardedAllowIPs = Set(proxies) }
     }
 
     /// `sqlite:///./ai_chat.db` → `./ai_chat.db`, `sqlite:////var/db/chat.db` → `/var/db/chat.db`;

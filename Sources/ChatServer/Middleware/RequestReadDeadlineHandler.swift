@@ -20,7 +20,7 @@ final class RequestReadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
         case .head:
-            self.deadline?.cancel()
+            self.cancelDeadline()
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             self.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: self.timeout) {
                 loopBound.value.close(promise: nil)
@@ -28,20 +28,22 @@ final class RequestReadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
         case .body:
             break
         case .end:
-            self.deadline?.cancel()
-            self.deadline = nil
+            self.cancelDeadline()
         }
         context.fireChannelRead(data)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.deadline?.cancel()
-        self.deadline = nil
+        self.cancelDeadline()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.cancelDeadline()
+        context.fireChannelInactive()
+    }
+
+    private func cancelDeadline() {
         self.deadline?.cancel()
         self.deadline = nil
-        context.fireChannelInactive()
     }
 }

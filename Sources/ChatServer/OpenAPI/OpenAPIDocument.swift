@@ -40,9 +40,14 @@ enum OpenAPIDocument {
     private static var paths: JSONValue {
         let chatID = pathParameter("chat_id", "The chat's id")
         let userID = pathParameter("user_id", "The user's id")
-        let limitOffset = [
-            queryParameter("limit", "Page size", minimum: 1, maximum: 100, default: 50),
-            queryParameter("offset", "Items to skip", minimum: 0, maximum: Int(Int32.max), default: 0),
+        let offset = queryParameter("offset", "Items to skip", minimum: 0, maximum: Int(Int32.max), default: 0)
+        let limitOffset = [queryParameter("limit", "Page size", minimum: 1, maximum: 100, default: 50), offset]
+        // /auth/login and /auth/token answer alike.
+        let loginResponses = [
+            response(200, "An access token", ref("Token")),
+            response(401, "Invalid email or password", ref("HTTPError")),
+            response(403, "The account is disabled", ref("HTTPError")),
+            response(429, "Too many login attempts for this email or address (see Retry-After)", ref("HTTPError")),
         ]
         let messagePage = [
             queryParameter("limit", "How many messages, oldest first", minimum: 1, maximum: 500, default: 100),
@@ -75,27 +80,13 @@ enum OpenAPIDocument {
             "/auth/login": [
                 "post": operation(
                     "auth", "Log in with a JSON body", auth: false, body: ref("LoginRequest"),
-                    responses: [
-                        response(200, "An access token", ref("Token")),
-                        response(401, "Invalid email or password", ref("HTTPError")),
-                        response(403, "The account is disabled", ref("HTTPError")),
-                        response(
-                            429, "Too many login attempts for this email or address (see Retry-After)", ref("HTTPError")
-                        ),
-                    ])
+                    responses: loginResponses)
             ],
             "/auth/token": [
                 "post": operation(
                     "auth", "OAuth2 password flow (form: username=email, password)", auth: false,
                     body: ref("TokenForm"), bodyType: "application/x-www-form-urlencoded",
-                    responses: [
-                        response(200, "An access token", ref("Token")),
-                        response(401, "Invalid email or password", ref("HTTPError")),
-                        response(403, "The account is disabled", ref("HTTPError")),
-                        response(
-                            429, "Too many login attempts for this email or address (see Retry-After)", ref("HTTPError")
-                        ),
-                    ])
+                    responses: loginResponses)
             ],
             "/auth/logout": [
                 "post": operation(
@@ -222,8 +213,7 @@ enum OpenAPIDocument {
                 "get": operation(
                     "admin", "All users, oldest first (total in X-Total-Count)", admin: true,
                     parameters: [
-                        queryParameter("limit", "Page size", minimum: 1, maximum: 500, default: 100),
-                        queryParameter("offset", "Items to skip", minimum: 0, maximum: Int(Int32.max), default: 0),
+                        queryParameter("limit", "Page size", minimum: 1, maximum: 500, default: 100), offset,
                     ],
                     responses: [
                         response(200, "Users", array(ref("User")))

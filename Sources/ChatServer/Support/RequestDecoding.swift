@@ -1,6 +1,7 @@
 import ChatStorage
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// A request body that checks its own fields after decoding.
 protocol ValidatedRequest: Decodable {
@@ -27,10 +28,7 @@ extension Request {
             }
             throw APIError.validation(.missing(["body"]))
         }
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw APIError(
-                validation: [ValidationIssue(loc: ["body"], msg: "The body is not valid UTF-8", type: "json_invalid")])
-        }
+        try Self.requireUTF8(bytes, type: "json_invalid")
         let value: T
         do {
             value = try JSONDecoder().decode(T.self, from: Data(bytes))
@@ -46,10 +44,7 @@ extension Request {
     func decodeForm<T: ValidatedRequest>(as type: T.Type, context: AppRequestContext) async throws -> T {
         try self.requireContentType { $0 == "application/x-www-form-urlencoded" }
         let buffer = try await self.body.collect(upTo: context.maxUploadSize)
-        guard String(validating: buffer.readableBytesView, as: UTF8.self) != nil else {
-            throw APIError(
-                validation: [ValidationIssue(loc: ["body"], msg: "The body is not valid UTF-8", type: "value_error")])
-        }
+        try Self.requireUTF8(buffer.readableBytesView, type: "value_error")
         let value: T
         do {
             value = try URLEncodedFormDecoder().decode(
@@ -68,6 +63,13 @@ extension Request {
 extension Request {
     /// 415 when the request names a media type that `accepts` refuses. A request without `Content-Type` is
     /// read as the documented type, as the reference backend does.
+    /// 422 (issue `type` as the decoder would name it) when the body is not valid UTF-8.
+    static func requireUTF8(_ bytes: ByteBufferView, type: String) throws(APIError) {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw APIError(validation: [ValidationIssue(loc: ["body"], msg: "The body is not valid UTF-8", type: type)])
+        }
+    }
+
     func requireContentType(_ accepts: (String) -> Bool) throws(APIError) {
         guard let header = self.headers[.contentType] else { return }
         let mediaType = header.prefix { $0 != ";" }.trimmingWhitespace().lowercased()

@@ -341,6 +341,11 @@ actor ChatSessionActor {
 
     private func changed() {
         self.version += 1
+        self.wakeWaiters()
+    }
+
+    /// Resumes every parked long-poll now (each then looks at the messages again).
+    private func wakeWaiters() {
         let waiting = self.waiters
         self.waiters = [:]
         for waiter in waiting.values {
@@ -355,12 +360,7 @@ actor ChatSessionActor {
     /// connections can close while the server drains.
     func endLongPolls() {
         self.isShuttingDown = true
-        let waiting = self.waiters
-        self.waiters = [:]
-        for waiter in waiting.values {
-            waiter.timer.cancel()
-            waiter.continuation.resume()
-        }
+        self.wakeWaiters()
     }
 
     /// Whether a reply is being generated or queued.
