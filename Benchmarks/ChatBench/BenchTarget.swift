@@ -109,7 +109,7 @@ final class BenchTarget: Sendable {
                 chunkDelayMilliseconds: chunkDelayMilliseconds
             )
         )
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = try await ServerExecutable.freePort()
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", "--port", String(port), "--database", directory + "/bench.db"]

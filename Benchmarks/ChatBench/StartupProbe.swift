@@ -4,6 +4,7 @@ import Foundation
 import Histogram
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// Spawns the real `chat-server` (built next to chat-bench) on a fresh database and measures the time from
 /// process start to the first 200 on /health, then its idle resident memory.
@@ -14,7 +15,7 @@ enum StartupProbe {
             "chat-bench-start-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = try await ServerExecutable.freePort()
         let process = Process()
         process.executableURL = executable
         process.arguments = [
@@ -79,5 +80,15 @@ enum ServerExecutable {
                 "this needs \(executable.path): build it with `swift build -c release --product chat-server`")
         }
         return executable
+    }
+
+    /// A port nothing listens on now (bound to port 0, read, released), so that a spawned server neither
+    /// fails to bind nor leaves the bench talking to some other process on a guessed port.
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { channel.close(promise: nil) }
+        guard let port = channel.localAddress?.port else { throw BenchError.setup("no free port") }
+        return port
     }
 }
