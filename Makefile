@@ -53,9 +53,11 @@ demo: release
 	GROQ_API_KEY=mock-key GROQ_BASE_URL=http://127.0.0.1:9090/openai/v1 DATABASE_URL=sqlite:///./demo.db \
 	  .build/release/chat-server serve
 
+# Suites run one after another: several measure the server's timing (wake-ups within 100 ms, timeouts within
+# 1 s) or load it with thousands of connections, and on two cores they would measure each other instead.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 # Every scenario at its budget's concurrency, against the real chat-server binary as a child process.
 bench: release

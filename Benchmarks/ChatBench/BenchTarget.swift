@@ -68,6 +68,8 @@ final class BenchTarget: Sendable {
         config.groqQueueTimeoutSeconds = 300
         config.userMessagesPerMinute = 0
         config.loginAttemptsPerMinute = 0
+        config.longPollsPerUser = 0
+        config.registrationsPerMinute = 0
         let backend = try await ChatBackend.bootstrap(config: config, logger: quiet)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let app = buildApplication(backend) { port in
@@ -123,6 +125,9 @@ final class BenchTarget: Sendable {
         // Load from one address and a few users: the abuse limits would answer 429.
         environment["USER_MESSAGES_PER_MINUTE"] = "0"
         environment["LOGIN_ATTEMPTS_PER_MINUTE"] = "0"
+        // One bench user parks the long-poll scenario's 1,000 waiters; clients register from one address.
+        environment["LONG_POLLS_PER_USER"] = "0"
+        environment["REGISTRATIONS_PER_MINUTE"] = "0"
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         try process.run()

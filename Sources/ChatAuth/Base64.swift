@@ -28,10 +28,11 @@ public enum Base64 {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// Decodes unpadded base64 (trailing `=` are tolerated). Nil for any other character or a bad length.
+    /// Decodes canonical unpadded base64: nil for padding (`=`), any other character outside the alphabet, a
+    /// bad length or non-zero leftover bits, so each byte string is accepted in exactly one spelling (a JWT
+    /// with `=` appended to its signature is not the token that was issued).
     public static func decode(_ string: some StringProtocol, alphabet: Alphabet = .url) -> [UInt8]? {
-        var utf8 = Array(string.utf8)
-        while utf8.last == UInt8(ascii: "=") { utf8.removeLast() }
+        let utf8 = Array(string.utf8)
         if utf8.count % 4 == 1 { return nil }
         var output: [UInt8] = []
         output.reserveCapacity(utf8.count * 3 / 4)

@@ -1,6 +1,8 @@
 import CCrypto
+import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The cost parameters of scrypt. Stored with every hash, so they can be raised without breaking old hashes.
 public struct ScryptParameters: Sendable, Equatable, CustomStringConvertible {
@@ -28,16 +30,29 @@ public struct ScryptParameters: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "ln=\(logN),r=\(r),p=\(p)" }
 }
 
+/// Thrown at once, without waiting, when ``PasswordHasher/queueLimit`` derivations are already waiting or
+/// running: the caller answers 503 with `Retry-After` instead of queueing without bound.
+public struct PasswordHashingBusy: Error, Sendable {}
+
 /// Hashes and verifies passwords with scrypt (OpenSSL `EVP_PBE_scrypt`).
 ///
 /// Format: `$scrypt$ln=15,r=8,p=1$<salt>$<key>` (standard base64, unpadded), with a random 16-byte salt
-/// per hash. Verification compares in constant time.
+/// per hash. Passwords are normalised to Unicode NFC first, so the same typed password matches from any
+/// keyboard. Verification compares in constant time.
 ///
 /// Every derivation runs on a dedicated `NIOThreadPool` (one thread fewer than the machine has cores), so a
-/// burst of logins neither blocks Swift's cooperative pool nor takes every core from request handling.
+/// burst of logins neither blocks Swift's cooperative pool nor takes every core from request handling. At most
+/// `queueLimit` derivations wait or run at once; more fail with ``PasswordHashingBusy`` at once.
+///
+/// Timing: every failed verification takes at least as long as one derivation at the current parameters
+/// (``burnVerification(_:)`` for an unknown email does one), so a hash made before the cost was raised does
+/// not tell, by a faster answer, that its account exists.
 public struct PasswordHasher: Sendable {
     public let parameters: ScryptParameters
+    public let queueLimit: Int
     private let threadPool: NIOThreadPool
+    private let pending: Pending
+    private let currentCost = DerivationTimes()
     private static let keyLength = 32
     private static let saltLength = 16
 
@@ -48,41 +63,75 @@ public struct PasswordHasher: Sendable {
         return pool
     }()
 
-    public init(parameters: ScryptParameters = .recommended, threadPool: NIOThreadPool = Self.sharedThreadPool) {
+    public init(
+        parameters: ScryptParameters = .recommended, queueLimit: Int = 64,
+        threadPool: NIOThreadPool = Self.sharedThreadPool
+    ) {
         self.parameters = parameters
+        self.queueLimit = queueLimit
         self.threadPool = threadPool
+        self.pending = Pending(limit: queueLimit)
     }
 
-    /// Hashes `password` with a fresh salt and the current parameters.
+    /// Unicode NFC: `é` typed as one code point or as `e` + combining accent is the same password.
+    public static func normalize(_ password: String) -> String {
+        password.precomposedStringWithCanonicalMapping
+    }
+
+    /// Hashes `password` (normalised) with a fresh salt and the current parameters.
     public func hash(_ password: String) async throws -> String {
         let parameters = self.parameters
         let salt = try SecureRandom.bytes(Self.saltLength)
-        let key = try await self.threadPool.runIfActive {
-            try Self.derive(password: Array(password.utf8), salt: salt, parameters: parameters)
-        }
+        let key = try await self.derive(Array(Self.normalize(password).utf8), salt: salt, parameters: parameters)
         return Self.encode(parameters: parameters, salt: salt, key: key)
     }
 
-    /// True when `password` matches `encoded`. A hash this type cannot parse never matches.
+    /// True when `password` matches `encoded`. A hash this type cannot parse never matches. A password that
+    /// is not in NFC is also tried as typed, so hashes made before passwords were normalised keep working.
     public func verify(_ password: String, against encoded: String) async throws -> Bool {
+        let started = ContinuousClock.now
         guard let stored = Self.decode(encoded) else {
             try await self.burnVerification(password)
             return false
         }
-        let key = try await self.threadPool.runIfActive {
-            try Self.derive(password: Array(password.utf8), salt: stored.salt, parameters: stored.parameters)
+        let normalized = Self.normalize(password)
+        var candidates = [normalized]
+        if normalized != password { candidates.append(password) }
+        for candidate in candidates {
+            let key = try await self.derive(Array(candidate.utf8), salt: stored.salt, parameters: stored.parameters)
+            if constantTimeEquals(key, stored.key) { return true }
         }
-        return constantTimeEquals(key, stored.key)
+        if stored.parameters != self.parameters {
+            // A cheaper (older) hash answers no sooner than a derivation at the current cost would: pad to the
+            // typical time of one, or, before any has run since start, run one.
+            let typical = self.currentCost.typical
+            if typical == .zero {
+                try await self.burnVerification(password)
+            } else {
+                try? await Task.sleep(until: started + typical, clock: .continuous)
+            }
+        }
+        return false
     }
 
     /// Spends the time of one verification and learns nothing: used when the email is unknown, so the
     /// response time does not tell whether an account exists.
     public func burnVerification(_ password: String) async throws {
-        let parameters = self.parameters
-        _ = try await self.threadPool.runIfActive {
-            try Self.derive(
-                password: Array(password.utf8), salt: [UInt8](repeating: 0, count: Self.saltLength),
-                parameters: parameters)
+        _ = try await self.derive(
+            Array(Self.normalize(password).utf8), salt: [UInt8](repeating: 0, count: Self.saltLength),
+            parameters: self.parameters)
+    }
+
+    /// One derivation on the pool, admitted only under the queue limit; times derivations at the current cost.
+    private func derive(_ password: [UInt8], salt: [UInt8], parameters: ScryptParameters) async throws -> [UInt8] {
+        guard self.pending.enter() else { throw PasswordHashingBusy() }
+        defer { self.pending.leave() }
+        let current = parameters == self.parameters ? self.currentCost : nil
+        return try await self.threadPool.runIfActive {
+            let started = ContinuousClock.now
+            let key = try Self.derive(password: password, salt: salt, parameters: parameters)
+            current?.record(ContinuousClock.now - started)
+            return key
         }
     }
 
@@ -138,5 +187,46 @@ public struct PasswordHasher: Sendable {
         let parameters = ScryptParameters(logN: logN, r: r, p: p)
         guard parameters.isSupported else { return nil }
         return (parameters, salt, key)
+    }
+}
+
+/// Derivations waiting or running, against the limit.
+private final class Pending: Sendable {
+    private let count = Mutex(0)
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func enter() -> Bool {
+        self.count.withLock { count in
+            guard count < self.limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() {
+        self.count.withLock { $0 -= 1 }
+    }
+}
+
+/// How long a derivation at the current parameters takes, from the last few that ran (their median).
+private final class DerivationTimes: Sendable {
+    private let recent = Mutex<[Duration]>([])
+
+    func record(_ duration: Duration) {
+        self.recent.withLock { recent in
+            recent.append(duration)
+            if recent.count > 15 { recent.removeFirst() }
+        }
+    }
+
+    /// The median of the recent derivations; zero before the first.
+    var typical: Duration {
+        self.recent.withLock { recent in
+            recent.isEmpty ? .zero : recent.sorted()[recent.count / 2]
+        }
     }
 }

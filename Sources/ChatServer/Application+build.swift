@@ -12,17 +12,12 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let router = buildRouter(backend)
     let config = backend.config
-    let readTimeout = TimeAmount.seconds(Int64(config.requestReadTimeoutSeconds))
     return Application(
         router: router,
-        server: .http1(
-            configuration: HTTP1Channel.Configuration(
-                additionalChannelHandlers: [RequestReadDeadlineHandler(timeout: readTimeout)],
-                idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
-                // A request head of more than 32 KiB (or 100 fields) is refused with 400 and a closed connection.
-                httpDecoderConfiguration: .init(
-                    maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
-            )
+        server: ChatHTTP1Channel.builder(
+            idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
+            requestReadTimeout: .seconds(Int64(config.requestReadTimeoutSeconds)),
+            maxBodySize: AppRequestContext.maxBodySize
         ),
         configuration: .init(
             address: .hostname(config.host, port: config.port),

@@ -17,8 +17,12 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     let sessions: ChatSessionRegistry?
     /// POST /chat per user (`USER_MESSAGES_PER_MINUTE`).
     let messageRate: RateLimiter
-    /// Login attempts per email and per client address (`LOGIN_ATTEMPTS_PER_MINUTE`).
-    let loginRate: RateLimiter
+    /// Failed logins per (email, client address) and per client address (`LOGIN_ATTEMPTS_PER_MINUTE`).
+    let loginFailures: LoginThrottle
+    /// Registrations per client address (`REGISTRATIONS_PER_MINUTE`).
+    let registrationRate: RateLimiter
+    /// Open long-polls and event streams per user: the long-poll cap, and revocation.
+    let userWaits: UserWaits
 
     /// Never the configuration's secrets (see ``AppConfig/description``).
     public var description: String { "ChatBackend(\(self.config))" }
@@ -72,13 +76,34 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             config: config,
             database: database,
             tokens: TokenService(secret: secret, lifetimeMinutes: config.accessTokenExpireMinutes),
-            passwords: PasswordHasher(parameters: ScryptParameters(logN: config.passwordHashCost, r: 8, p: 1)),
+            passwords: PasswordHasher(
+                parameters: ScryptParameters(logN: config.passwordHashCost, r: 8, p: 1),
+                queueLimit: config.passwordHashQueueLimit),
             logger: logger,
             provider: provider,
             sessions: sessions,
             messageRate: RateLimiter(perMinute: config.userMessagesPerMinute),
-            loginRate: RateLimiter(perMinute: config.loginAttemptsPerMinute)
+            loginFailures: LoginThrottle(perMinute: config.loginAttemptsPerMinute),
+            registrationRate: RateLimiter(perMinute: config.registrationsPerMinute),
+            userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser)
         )
+    }
+
+    /// Whether `user`'s session (as authenticated at the start of a request) is still valid now: the user
+    /// exists, is not disabled, and has not revoked their tokens since.
+    func isStillAuthorized(_ user: UserRecord) async -> Bool {
+        guard let current = try? await self.database.user(id: user.id) else { return false }
+        return !current.disabled && current.tokenVersion == user.tokenVersion
+    }
+
+    /// Ends every long-poll and event stream of the user (their session was revoked or changed); with
+    /// `stopTurns`, also stops the user's running and queued replies (the account was disabled).
+    func endWaits(of userID: UUID, stopTurns: Bool) async throws {
+        self.userWaits.revoke(userID)
+        guard stopTurns, let sessions = self.sessions else { return }
+        for chatID in try await self.database.chatIDs(ownerID: userID) {
+            await sessions.existingSession(for: chatID)?.cancelAllTurns()
+        }
     }
 
     private static func makeProvider(config: AppConfig, logger: Logger) throws -> ProviderActor? {
@@ -88,8 +113,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 apiKey: apiKey,
                 baseURL: config.groqBaseURL,
                 model: config.groqModel,
+                connectTimeout: .seconds(min(10, config.groqTimeoutSeconds)),
                 requestTimeout: .seconds(config.groqTimeoutSeconds),
-                streamIdleTimeout: .seconds(max(config.groqTimeoutSeconds / 2, 5))
+                streamIdleTimeout: .seconds(config.groqTimeoutSeconds)
             ),
             http: try CurlClient()
         )

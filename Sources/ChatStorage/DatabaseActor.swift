@@ -17,6 +17,8 @@ public actor DatabaseActor: Service {
     private var isClosed = false
     private var pendingWrites: [PendingWrite] = []
     private var isFlushScheduled = false
+    /// When ``ping()`` last took the write lock, and what went wrong if it could not.
+    private var lastWriteCheck: (at: ContinuousClock.Instant, failure: (any Error)?)?
     /// Transactions committed by group commit, and the writes they carried (for tests and diagnostics).
     public private(set) var groupCommitStats = (commits: 0, writes: 0)
     /// Where the database lives on disk.
@@ -75,10 +77,25 @@ public actor DatabaseActor: Service {
         let migration: (from: Int, to: Int)
     }
 
-    /// Checks that the database answers. Used by GET /health.
+    /// Checks that the database answers and can take a write: it takes the write lock (`BEGIN IMMEDIATE`,
+    /// waiting at most the busy timeout) and releases it at once, writing nothing. A database that another
+    /// process keeps locked, or a read-only file, throws. Used by GET /health; the write check runs at most once
+    /// a second, and the answers in between reuse its result, so health checks cost no more than a read.
     public func ping() throws {
         try self.checkOpen()
-        _ = try self.connection.queryOne("SELECT 1") { $0.int(0) }
+        let now = ContinuousClock.now
+        if let last = self.lastWriteCheck, now - last.at < .seconds(1) {
+            if let failure = last.failure { throw failure }
+            return
+        }
+        do {
+            try self.connection.execute("BEGIN IMMEDIATE")
+            try self.connection.execute("ROLLBACK")
+            self.lastWriteCheck = (now, nil)
+        } catch {
+            self.lastWriteCheck = (now, error)
+            throw error
+        }
     }
 
     /// The schema version recorded in the file (`PRAGMA user_version`).

@@ -77,8 +77,11 @@ struct AdminAPITests {
             let paged = try JSONBody(try await client.send(.get, "/admin/users?limit=1&offset=1", token: admin)).array
             #expect(paged.count == 1)
 
-            let chats = try JSONBody(try await client.send(.get, "/admin/users/\(userID)/chats", token: admin)).array
+            // The reference's ChatListResponse: {"chats": [...], "total": N}, like GET /chats.
+            let chatList = try JSONBody(try await client.send(.get, "/admin/users/\(userID)/chats", token: admin))
+            let chats = chatList["chats"] as? [Any] ?? []
             #expect(chats.compactMap { ($0 as? [String: Any])?["id"] as? String } == [chatID])
+            #expect(chatList.int("total") == 1)
             let messages = try JSONBody(try await client.send(.get, "/admin/chats/\(chatID)/messages", token: admin))
                 .array
             #expect(messages.compactMap { ($0 as? [String: Any])?["content"] as? String } == ["secret plans"])

@@ -31,7 +31,7 @@ struct MetaAPITests {
             await backend.database.close()
             let down = try await client.send(.get, "/health")
             #expect(down.status == .serviceUnavailable)
-            #expect(down.detail == "Database unavailable")
+            #expect(down.detail == "Degraded: the database cannot take writes")
         }
     }
 

@@ -11,17 +11,27 @@ import Testing
 /// tried on the real binary in ``ProcessTests``: HummingbirdTesting's live server does not apply it.)
 @Suite("Server limits")
 struct ServerLimitsTests {
-    @Test("a request head sent a byte at a time is cut off after the idle timeout")
+    @Test("a request head sent a byte at a time is cut off at REQUEST_READ_TIMEOUT_SECONDS from its first byte")
     func slowHead() async throws {
-        try await withApp(.live, configure: { $0.idleTimeoutSeconds = 1 }) { client, _ in
+        try await withApp(
+            .live,
+            configure: {
+                $0.idleTimeoutSeconds = 30
+                $0.requestReadTimeoutSeconds = 1
+            }
+        ) { client, _ in
             let port = try #require(client.port)
             let slow = try await RawConnection.connect(port: port)
+            let clock = ContinuousClock()
+            let start = clock.now
             try await slow.send("GET /health HTTP/1.1\r\nHost: localhost\r\n")
-            for _ in 0..<3 {
-                try await Task.sleep(for: .milliseconds(300))
+            // Always another byte before the idle timeout could fire: only the read deadline can end it.
+            while clock.now - start < .seconds(5), slow.channel.isActive {
+                try await Task.sleep(for: .milliseconds(200))
                 try? await slow.send("X")
             }
-            #expect(await slow.closed(within: .seconds(3)))
+            #expect(!slow.channel.isActive)
+            #expect(clock.now - start < .seconds(2), "closed after \(clock.now - start)")
             #expect(slow.text.isEmpty)
             // Others are still served.
             let other = try await RawConnection.connect(port: port)
@@ -87,30 +97,57 @@ struct ServerLimitsTests {
         }
     }
 
-    @Test("LOGIN_ATTEMPTS_PER_MINUTE: per email, then per client address, even with the right password")
+    @Test(
+        "LOGIN_ATTEMPTS_PER_MINUTE: failures slow the guessing address, never the owner's correct login from elsewhere"
+    )
     func loginRate() async throws {
-        try await withApp(configure: { $0.loginAttemptsPerMinute = 3 }) { client, _ in
+        try await withApp(
+            .live,
+            configure: {
+                $0.loginAttemptsPerMinute = 3
+                $0.forwardedAllowIPs = ["127.0.0.1"]
+            }
+        ) { client, _ in
             try await client.register("target@example.com")
             try await client.register("second@example.com")
-            for _ in 0..<3 {
-                let wrong = try await client.send(
-                    .post, "/auth/login", json: #"{"email": "target@example.com", "password": "guess guess"}"#)
-                #expect(wrong.status == .unauthorized)
+            func login(_ email: String, _ password: String, from address: String) async throws -> TestResponse {
+                try await client.send(
+                    .post, "/auth/login", json: #"{"email": "\#(email)", "password": "\#(password)"}"#,
+                    headers: [HTTPField.Name("X-Forwarded-For")!: address])
             }
-            let limited = try await client.send(
-                .post, "/auth/login", json: #"{"email": "TARGET@example.com", "password": "correct horse battery"}"#)
+            let attacker = "203.0.113.9"
+            for _ in 0..<3 {
+                #expect(try await login("target@example.com", "guess guess", from: attacker).status == .unauthorized)
+            }
+            // The guessing address is refused, whatever email it tries, even with the right password.
+            let limited = try await login("TARGET@example.com", "correct horse battery", from: attacker)
             #expect(limited.status == .tooManyRequests)
             #expect(limited.headers[.retryAfter].flatMap { Int($0) }.map { (1...60).contains($0) } == true)
+            #expect(
+                try await login("second@example.com", "correct horse battery", from: attacker).status
+                    == .tooManyRequests)
             // The OAuth2 form counts the same way.
             let form = try await client.execute(
                 uri: "/auth/token", method: .post,
-                headers: [.contentType: "application/x-www-form-urlencoded"],
+                headers: [
+                    .contentType: "application/x-www-form-urlencoded", HTTPField.Name("X-Forwarded-For")!: attacker,
+                ],
                 body: ByteBuffer(string: "username=target%40example.com&password=correct+horse+battery"))
             #expect(form.status == .tooManyRequests)
-            // The same address has used its attempts too.
-            let other = try await client.send(
-                .post, "/auth/login", json: #"{"email": "second@example.com", "password": "correct horse battery"}"#)
-            #expect(other.status == .tooManyRequests)
+            // The owner, from another address, is not locked out.
+            #expect(try await login("target@example.com", "correct horse battery", from: "198.51.100.1").status == .ok)
+
+            // Thirty addresses fail once each: the email passes its ceiling (10 × 3 failures a minute).
+            for index in 0..<30 {
+                #expect(
+                    try await login("target@example.com", "wrong", from: "192.0.2.\(index)").status == .unauthorized)
+            }
+            // Past the ceiling an address that has failed is refused even below its own limit...
+            #expect(
+                try await login("target@example.com", "correct horse battery", from: "192.0.2.0").status
+                    == .tooManyRequests)
+            // ...and a clean address with the right password still gets in.
+            #expect(try await login("target@example.com", "correct horse battery", from: "198.51.100.2").status == .ok)
         }
     }
 

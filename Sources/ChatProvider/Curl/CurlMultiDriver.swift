@@ -55,6 +55,11 @@ final class CurlMultiDriver: Sendable {
     private func run() {
         var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
         var running: Int32 = 0
+        let clock = ContinuousClock()
+        // The idle deadlines are scanned at most every 100 ms (not on every socket event), so their cost does
+        // not grow with the event rate; a timeout fires within that of its deadline.
+        var nextScan = clock.now
+        var nextDeadline: ContinuousClock.Instant?
         loop: while true {
             for command in self.commands.withLock({ commands in
                 defer { commands.removeAll(keepingCapacity: true) }
@@ -65,6 +70,7 @@ final class CurlMultiDriver: Sendable {
                     let code = curl_multi_add_handle(self.multi, transfer.easy)
                     if code == CURLM_OK {
                         active[transfer.easy] = transfer
+                        transfer.started(at: clock.now)
                     } else {
                         transfer.finish(error: CurlError.setupFailed(String(cString: curl_multi_strerror(code))))
                     }
@@ -93,8 +99,33 @@ final class CurlMultiDriver: Sendable {
                 active.removeValue(forKey: easy)?.finish(code: result)
             }
 
-            // Sleeps until a socket is ready, libcurl's own timer fires, or `curl_multi_wakeup`.
-            curl_multi_poll(self.multi, nil, 0, 1000, nil)
+            // Idle timeouts: a transfer that received no byte for its `idleTimeout` ends as timed out. Checked
+            // here rather than with libcurl's low-speed limit, which averages over whole seconds and fires
+            // seconds late.
+            let now = clock.now
+            if now >= nextScan || (nextDeadline.map { $0 <= now } ?? false) {
+                nextScan = now + .milliseconds(100)
+                nextDeadline = nil
+                for (easy, transfer) in active {
+                    guard let deadline = transfer.idleDeadline else { continue }
+                    if deadline <= now {
+                        curl_multi_remove_handle(self.multi, easy)
+                        active[easy] = nil
+                        transfer.finish(error: CurlError.timedOut("no data for \(transfer.idleTimeoutDescription)"))
+                    } else {
+                        nextDeadline = min(nextDeadline ?? deadline, deadline)
+                    }
+                }
+            }
+
+            // Sleeps until a socket is ready, libcurl's own timer fires, the next idle deadline, or
+            // `curl_multi_wakeup`.
+            var timeout: Int32 = 1000
+            if let nextDeadline {
+                let wait = max(nextDeadline, nextScan) - now
+                timeout = Int32(clamping: max(1, min(1000, wait.milliseconds)))
+            }
+            curl_multi_poll(self.multi, nil, 0, timeout, nil)
         }
         curl_multi_cleanup(self.multi)
     }

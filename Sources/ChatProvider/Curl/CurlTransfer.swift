@@ -25,12 +25,16 @@ final class CurlTransfer: @unchecked Sendable {
     private var headers: [(name: String, value: String)] = []
     private var body: [UInt8] = []
     private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    /// With an idle timeout: when the transfer times out unless a byte arrives first (driver thread only).
+    private(set) var idleDeadline: ContinuousClock.Instant?
+    private let idleTimeout: Duration?
 
     init(request: CurlRequest, sink: Sink) throws(CurlError) {
         CurlGlobal.initializeOnce()
         guard let easy = curl_easy_init() else { throw .setupFailed("curl_easy_init returned NULL") }
         self.easy = easy
         self.sink = sink
+        self.idleTimeout = request.idleTimeout
         try self.configure(request)
     }
 
@@ -59,13 +63,6 @@ final class CurlTransfer: @unchecked Sendable {
         )
         if let total = request.totalTimeout {
             try check(ccurl_easy_setopt_long(self.easy, CURLOPT_TIMEOUT_MS, total.milliseconds), "TIMEOUT")
-        }
-        if let idle = request.idleTimeout {
-            try check(ccurl_easy_setopt_long(self.easy, CURLOPT_LOW_SPEED_LIMIT, 1), "LOW_SPEED_LIMIT")
-            try check(
-                ccurl_easy_setopt_long(self.easy, CURLOPT_LOW_SPEED_TIME, max(1, idle.milliseconds / 1000)),
-                "LOW_SPEED_TIME"
-            )
         }
         for (name, value) in request.headers {
             self.headerList = curl_slist_append(self.headerList, "\(name): \(value)")
@@ -105,8 +102,23 @@ final class CurlTransfer: @unchecked Sendable {
 
     // MARK: Driver-thread callbacks
 
+    /// The driver added the transfer: its idle clock starts now.
+    func started(at now: ContinuousClock.Instant) {
+        self.idleDeadline = self.idleTimeout.map { now + $0 }
+    }
+
+    /// Bytes arrived (headers or body): the idle clock starts again.
+    private func receivedBytes() {
+        if let idleTimeout = self.idleTimeout { self.idleDeadline = ContinuousClock.now + idleTimeout }
+    }
+
+    var idleTimeoutDescription: String {
+        self.idleTimeout.map { "\($0.components.seconds) s" } ?? "-"
+    }
+
     /// One header line, including the status line and the empty line that ends the block.
     func receivedHeaderLine(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.receivedBytes()
         // Trim CR/LF and spaces on bytes: this runs for every header of every transfer.
         func isSpace(_ byte: UInt8) -> Bool {
             byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
@@ -134,6 +146,7 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     func receivedBody(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.receivedBytes()
         switch self.sink {
         case .collect: self.body.append(contentsOf: bytes)
         case .stream(_, let continuation):

@@ -9,7 +9,8 @@ public struct CurlRequest: Sendable {
     public var connectTimeout: Duration
     /// Time allowed for the whole transfer; nil for none (long streams).
     public var totalTimeout: Duration?
-    /// A transfer that receives no byte for this long is aborted (libcurl's low-speed limit of 1 byte/s).
+    /// A transfer that receives no byte (head or body) for this long is aborted with `timedOut`, to within a
+    /// few milliseconds (checked by the driver thread).
     public var idleTimeout: Duration?
 
     public init(

@@ -7,9 +7,9 @@ public struct GroqConfiguration: Sendable {
     public var baseURL: String
     public var model: String
     public var connectTimeout: Duration
-    /// Total time for a non-streamed answer, and for the first byte of a streamed one.
+    /// Total time for a non-streamed answer.
     public var requestTimeout: Duration
-    /// A stream with no byte for this long is abandoned.
+    /// A stream waits at most this long for its first byte and between any two chunks.
     public var streamIdleTimeout: Duration
 
     public init(
@@ -203,6 +203,9 @@ public struct ChatEventSequence: AsyncSequence, Sendable {
                     }
                 }
                 guard let chunk else {
+                    // The reading task was cancelled: the body ended because of that, not because the upstream
+                    // stopped early.
+                    if Task.isCancelled { throw CancellationError() }
                     if let last = self.parser.finish() {
                         try self.handle(last)
                         continue

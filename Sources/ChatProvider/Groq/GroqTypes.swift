@@ -124,6 +124,8 @@ public enum ProviderError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedResponse(String)
     /// The stream carried an error or ended without `[DONE]` (502).
     case streamFailed(String)
+    /// This server is shutting down and starts no new upstream call (503 + Retry-After).
+    case shuttingDown
 
     public var description: String {
         switch self {
@@ -136,6 +138,7 @@ public enum ProviderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .timedOut(let message): "provider timed out: \(message)"
         case .malformedResponse(let message): "malformed provider response: \(message)"
         case .streamFailed(let message): "provider stream failed: \(message)"
+        case .shuttingDown: "the server is shutting down"
         }
     }
 

@@ -13,7 +13,8 @@ import ServiceLifecycle
 /// - Retries: 429, 5xx and connection failures are retried up to `maxRetries` times with exponential backoff
 ///   and jitter — never after part of a streamed answer was delivered.
 public actor ProviderActor: Service {
-    public nonisolated let client: GroqClient
+    /// Private: every call to the upstream goes through the gate below.
+    private nonisolated let client: GroqClient
     public nonisolated let limits: ProviderLimits
     private nonisolated let logger: Logger
     private let clock = ContinuousClock()
@@ -150,7 +151,7 @@ public actor ProviderActor: Service {
     // MARK: The gate
 
     private func acquire(tokens: Int, atFront: Bool) async throws {
-        if self.isShutDown { throw ProviderError.upstream(status: 503, message: "the provider is shutting down") }
+        if self.isShutDown { throw ProviderError.shuttingDown }
         let now = self.clock.now
         let id = self.nextWaiterID
         self.nextWaiterID += 1
@@ -272,8 +273,7 @@ public actor ProviderActor: Service {
     public func shutDown() {
         self.isShutDown = true
         while let waiter = self.waiters.popFirst() {
-            waiter.continuation.resume(
-                throwing: ProviderError.upstream(status: 503, message: "the provider is shutting down"))
+            waiter.continuation.resume(throwing: ProviderError.shuttingDown)
         }
         self.schedule(nil)
     }

@@ -39,8 +39,14 @@ public struct AppConfig: Sendable {
     public var maxCompletionTokens = 1024
     /// Messages one user may send (POST /chat) per minute; 0 means unlimited.
     public var userMessagesPerMinute = 30
-    /// Login attempts per minute, counted per email and per client address; 0 means unlimited.
+    /// Failed logins per minute, counted per (email, client address) and per client address; 0 means unlimited.
     public var loginAttemptsPerMinute = 10
+    /// Registrations per minute per client address; 0 means unlimited.
+    public var registrationsPerMinute = 10
+    /// Password hashes (registrations, logins) waiting for the hashing threads at most; more answer 503 at once.
+    public var passwordHashQueueLimit = 64
+    /// Long-polls one user may have parked at once; 0 means unlimited.
+    public var longPollsPerUser = 16
     /// Open connections at most; further clients wait in the listen backlog.
     public var maxConnections = 4096
     /// A connection with no request in progress is closed after this long. It also bounds how long a
@@ -63,7 +69,8 @@ public struct AppConfig: Sendable {
         "HOST", "PORT", "DATABASE_URL", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "ADMIN_EMAILS", "LOG_LEVEL",
         "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
-        "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "MAX_CONNECTIONS",
+        "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "REGISTRATIONS_PER_MINUTE",
+        "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "MAX_CONNECTIONS",
         "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
         "FORWARDED_ALLOW_IPS",
     ]
@@ -159,6 +166,9 @@ public struct AppConfig: Sendable {
         if let tokens = try integer("MAX_COMPLETION_TOKENS", in: 16...131_072) { self.maxCompletionTokens = tokens }
         if let rate = try integer("USER_MESSAGES_PER_MINUTE", in: 0...1_000_000) { self.userMessagesPerMinute = rate }
         if let rate = try integer("LOGIN_ATTEMPTS_PER_MINUTE", in: 0...1_000_000) { self.loginAttemptsPerMinute = rate }
+        if let rate = try integer("REGISTRATIONS_PER_MINUTE", in: 0...1_000_000) { self.registrationsPerMinute = rate }
+        if let queue = try integer("PASSWORD_HASH_QUEUE", in: 1...100_000) { self.passwordHashQueueLimit = queue }
+        if let polls = try integer("LONG_POLLS_PER_USER", in: 0...100_000) { self.longPollsPerUser = polls }
         if let connections = try integer("MAX_CONNECTIONS", in: 1...1_000_000) { self.maxConnections = connections }
         if let seconds = try integer("IDLE_TIMEOUT_SECONDS", in: 1...86_400) { self.idleTimeoutSeconds = seconds }
         if let seconds = try integer("REQUEST_READ_TIMEOUT_SECONDS", in: 1...3600) {

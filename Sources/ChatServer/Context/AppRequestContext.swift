@@ -14,14 +14,18 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     /// The socket's peer (not a forwarded header); nil when the channel has none. Kept as NIO caches it and
     /// formatted only where an address is needed (login), not on every request.
     public let remoteAddress: SocketAddress?
+    /// The connection the request came on (to learn when its client goes away).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 
-    /// Request bodies larger than this are refused with 413.
-    public var maxUploadSize: Int { 1 << 20 }
+    /// Request bodies larger than this are refused with 413 (at the head when `Content-Length` declares more).
+    public static let maxBodySize = 1 << 20
+    public var maxUploadSize: Int { Self.maxBodySize }
 
     public var responseEncoder: JSONEncoder {
         let encoder = JSONEncoder()
@@ -45,6 +49,15 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
             if !address.isEmpty && !trustedProxies.contains(address) { return address }
         }
         return peer
+    }
+
+    /// Calls `action` once when this request's client goes away (at once if it already has; see
+    /// ``ClientDisconnectWatcher``). Returns what stops watching, for when the request ends first.
+    func onClientDisconnect(_ action: @escaping @Sendable () -> Void) async -> @Sendable () -> Void {
+        guard let watcher = try? await self.channel.pipeline.handler(type: ClientDisconnectWatcher.self).get(),
+            let registration = watcher.onDisconnect(action)
+        else { return {} }
+        return { watcher.cancel(registration) }
     }
 
     /// The request id Hummingbird put in the logger's metadata.

@@ -39,6 +39,8 @@ struct AdminController {
         do {
             guard let user = try await self.backend.database.setDisabled(userID: userID, disabled: body.disabled)
             else { throw APIError.userNotFound }
+            // A disabled user's streams and long-polls end now (401), and their replies stop.
+            if body.disabled { try await self.backend.endWaits(of: userID, stopTurns: true) }
             context.logger.notice(
                 body.disabled ? "user disabled" : "user enabled",
                 metadata: [
@@ -60,11 +62,7 @@ struct AdminController {
         if user.role == .admin, !user.disabled, try await database.activeAdminCount() <= 1 {
             throw APIError.conflict("Cannot delete the last admin")
         }
-        if let sessions = self.backend.sessions {
-            for chatID in try await database.chatIDs(ownerID: userID) {
-                if let session = sessions.existingSession(for: chatID) { _ = await session.cancelRunningTurn() }
-            }
-        }
+        try await self.backend.endWaits(of: userID, stopTurns: true)
         do {
             guard try await database.deleteUser(id: userID) else { throw APIError.userNotFound }
         } catch StorageError.lastAdmin {
@@ -95,6 +93,8 @@ struct AdminController {
             guard let user = try await self.backend.database.setRole(userID: userID, role: role) else {
                 throw APIError.userNotFound
             }
+            // Waiting requests were authorised under the old role: they end, and the user reconnects.
+            try await self.backend.endWaits(of: userID, stopTurns: false)
             context.logger.notice(
                 "role changed",
                 metadata: [
@@ -108,13 +108,14 @@ struct AdminController {
         }
     }
 
-    @Sendable func userChats(_ request: Request, context: AppRequestContext) async throws -> JSONArray<ChatResponse> {
+    /// The reference's shape: `{"chats": [...], "total": N}`, like GET /chats.
+    @Sendable func userChats(_ request: Request, context: AppRequestContext) async throws -> ChatListResponse {
         let userID = try context.uuidParameter("user_id")
         let limit = try request.integerQuery("limit", default: 50, in: 1...100)
         let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
         guard try await self.backend.database.user(id: userID) != nil else { throw APIError.userNotFound }
         let page = try await self.backend.database.chats(ownerID: userID, limit: limit, offset: offset)
-        return JSONArray(page.chats.map(ChatResponse.init))
+        return ChatListResponse(chats: page.chats.map(ChatResponse.init), total: page.total)
     }
 
     @Sendable func chatMessages(_ request: Request, context: AppRequestContext) async throws -> JSONArray<

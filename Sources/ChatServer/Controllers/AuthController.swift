@@ -83,8 +83,14 @@ struct AuthController {
     @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<UserResponse>
     {
         let body = try await request.decodeJSON(as: RegisterRequest.self, context: context)
+        // Each registration costs a scrypt hash: limited per client address before any is computed.
+        let client = self.client(request, context)
+        if let wait = self.backend.registrationRate.acquire(["address:" + client]) {
+            context.logger.notice("registrations limited", metadata: ["client": "\(client)"])
+            throw APIError.tooManyRequests("Too many registrations; try again later", retryAfter: wait)
+        }
         let email = EmailAddress.normalize(body.email)
-        let hash = try await self.backend.passwords.hash(body.password)
+        let hash = try await Self.hashing { try await self.backend.passwords.hash(body.password) }
         let role: UserRole = self.backend.config.adminEmails.contains(email) ? .admin : .user
         do {
             let user = try await self.backend.database.createUser(email: email, passwordHash: hash, role: role)
@@ -111,30 +117,36 @@ struct AuthController {
         context.clientAddress(of: request, trustedProxies: self.backend.config.forwardedAllowIPs)
     }
 
-    /// Unknown email and wrong password take the same time and give the same answer. Attempts are limited
-    /// per email and per client address before any scrypt work is done.
+    /// Unknown email and wrong password take the same time and give the same answer. Failed attempts are
+    /// limited per (email, client address) and per client address before any scrypt work is done (see
+    /// ``LoginThrottle``); a correct password from an address within its limits always gets through.
     private func authenticate(
-        email: String, password: String, client: String, context: AppRequestContext
+        email rawEmail: String, password: String, client: String, context: AppRequestContext
     ) async throws -> TokenResponse {
-        let keys = ["email:" + EmailAddress.normalize(email), "address:" + client]
-        if let wait = self.backend.loginRate.acquire(keys) {
+        let email = EmailAddress.normalize(rawEmail)
+        let throttle = self.backend.loginFailures
+        if let wait = throttle.wait(email: email, address: client) {
             context.logger.notice("login attempts limited", metadata: ["client": "\(client)"])
-            throw APIError.tooManyRequests("Too many login attempts; try again later", retryAfter: wait)
+            throw APIError.tooManyRequests("Too many failed logins; try again later", retryAfter: wait)
         }
         let passwords = self.backend.passwords
         let database = self.backend.database
-        guard let user = try await database.user(email: EmailAddress.normalize(email)) else {
-            try await passwords.burnVerification(password)
+        guard let user = try await database.user(email: email) else {
+            try await Self.hashing { try await passwords.burnVerification(password) }
+            throttle.recordFailure(email: email, address: client)
             throw APIError.unauthorized("Invalid email or password")
         }
-        guard try await passwords.verify(password, against: user.passwordHash) else {
+        guard try await Self.hashing({ try await passwords.verify(password, against: user.passwordHash) }) else {
+            throttle.recordFailure(email: email, address: client)
             throw APIError.unauthorized("Invalid email or password")
         }
         // Told only to someone who knows the password.
         guard !user.disabled else { throw APIError.forbidden("This account is disabled") }
         if passwords.needsRehash(user.passwordHash) {
             // The cost was raised since this hash was made: store a stronger one now that we know the password.
-            try await database.updatePasswordHash(userID: user.id, passwordHash: try await passwords.hash(password))
+            if let upgraded = try? await passwords.hash(password) {
+                try await database.updatePasswordHash(userID: user.id, passwordHash: upgraded)
+            }
         }
         return TokenResponse(
             accessToken: try self.backend.tokens.issue(for: user),
@@ -142,9 +154,20 @@ struct AuthController {
         )
     }
 
+    /// Runs password hashing; a full hashing queue is 503 with `Retry-After`, at once.
+    private static func hashing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch is PasswordHashingBusy {
+            throw APIError(
+                .serviceUnavailable, "Too many sign-ins at once; try again in a moment", headers: [.retryAfter: "1"])
+        }
+    }
+
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> MessageOnlyResponse {
         let user = try context.requireUser()
         try await self.backend.database.revokeTokens(userID: user.id)
+        try await self.backend.endWaits(of: user.id, stopTurns: false)
         return MessageOnlyResponse(message: "Successfully logged out")
     }
 

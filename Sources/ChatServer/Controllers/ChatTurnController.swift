@@ -47,10 +47,10 @@ struct ChatTurnController {
     @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await request.decodeJSON(as: SendRequest.self, context: context)
-        guard let sessions = self.backend.sessions else { throw ProviderError.notConfigured.apiError }
-        guard !sessions.isShuttingDown else {
-            throw APIError(.serviceUnavailable, "The server is shutting down", headers: [.retryAfter: "5"])
+        guard let sessions = self.backend.sessions else {
+            throw ProviderError.notConfigured.apiError(requestID: context.requestID)
         }
+        guard !sessions.isShuttingDown else { throw APIError.restarting }
         if let wait = self.backend.messageRate.acquire(["user:" + user.id.lowercasedString]) {
             throw APIError.tooManyRequests(
                 "Too many messages: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait)
@@ -64,18 +64,24 @@ struct ChatTurnController {
         } else {
             chatID = try await database.createChat(userID: user.id, title: nil).id
         }
-        let events = try await sessions.withSession(for: chatID) { try await $0.submit(body.message) }
-
         let wantsStream = body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false
+        let (events, requester) = ReplyFollowers.makeStream()
+        try await sessions.withSession(for: chatID) {
+            try await $0.submit(
+                body.message, requester: requester, wantsDeltas: wantsStream, requestID: context.requestID)
+        }
+
         if wantsStream {
-            return ServerSentEvents.response(chatID: chatID, events: events)
+            return ServerSentEvents.response(
+                chatID: chatID, events: events, continuation: requester, follower: self.follower(user),
+                context: context)
         }
         var userMessageID: Int64 = 0
         for await event in events {
             switch event {
             case .started(let userMessage, _):
                 userMessageID = userMessage.id
-            case .delta:
+            case .delta, .keepAlive:
                 continue
             case .finished(let message, let usage):
                 guard message.status == .complete else {
@@ -93,6 +99,14 @@ struct ChatTurnController {
             }
         }
         throw APIError(.internalServerError, "The reply ended unexpectedly")
+    }
+
+    /// The stream's follower for the registry of waiting requests (ended on logout, disable, deletion).
+    private func follower(_ user: UserRecord) -> ServerSentEvents.Follower {
+        let backend = self.backend
+        return ServerSentEvents.Follower(
+            userID: user.id, waits: backend.userWaits,
+            stillAuthorized: { await backend.isStillAuthorized(user) })
     }
 
     /// GET /chats/{chat_id}/messages/{message_id}/stream: the reply so far, then live deltas until it ends.
@@ -121,14 +135,16 @@ struct ChatTurnController {
             message.role == .assistant
         else { throw APIError.messageNotFound }
 
+        let (events, continuation) = ReplyFollowers.makeStream()
         if message.status == .streaming, let session = self.backend.sessions?.existingSession(for: chatID),
-            let live = await session.follow(messageID: messageID, from: offset)
+            await session.follow(messageID: messageID, from: offset, into: continuation)
         {
-            return ServerSentEvents.response(chatID: chatID, events: live)
+            return ServerSentEvents.response(
+                chatID: chatID, events: events, continuation: continuation, follower: self.follower(user),
+                context: context)
         }
-        // Finished (or left behind by a crash): what was saved, then done.
+        // Finished (or left behind by a crash): what was saved after the offset, then done.
         let saved = try await self.backend.database.message(id: messageID, chatID: chatID, ownerID: user.id) ?? message
-        let (events, continuation) = AsyncStream<TurnEvent>.makeStream()
         let length = saved.content.unicodeScalars.count
         if offset < length {
             let scalars = saved.content.unicodeScalars
@@ -137,7 +153,9 @@ struct ChatTurnController {
         }
         continuation.yield(.finished(saved, usage: nil))
         continuation.finish()
-        return ServerSentEvents.response(chatID: chatID, events: events)
+        return ServerSentEvents.response(
+            chatID: chatID, events: events, continuation: continuation, follower: self.follower(user),
+            context: context)
     }
 
     /// POST /chats/{chat_id}/cancel: stops the running reply and returns it as saved (status "cancelled").

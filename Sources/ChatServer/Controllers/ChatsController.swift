@@ -108,17 +108,42 @@ struct ChatsController {
         guard try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil else {
             throw APIError.chatNotFound
         }
-        guard let sessions = self.backend.sessions else {
-            // Without a provider nothing new can appear; answer after the wait like an empty long-poll.
-            let now = try await Self.messages(
-                of: chatID, ownerID: user.id, request: request, database: self.backend.database)
-            if now.isEmpty { try await Task.sleep(for: .seconds(wait)) }
-            return JSONArray(now)
+        let sessions = self.backend.sessions
+        let database = self.backend.database
+        // Registered before it parks: capped per user, and ended (401) if the user's session is revoked.
+        let revocation = RequestCancellation()
+        let waits = self.backend.userWaits
+        guard let registration = waits.register(user.id, .longPoll, revocation) else {
+            throw APIError.tooManyRequests(
+                "Too many long-polls open: at most \(waits.longPollsPerUser) per user", retryAfter: .seconds(1))
         }
-        let found = try await sessions.withSession(for: chatID) { session in
-            try await session.messages(after: Int64(after), limit: limit, wait: .seconds(wait))
+        defer { waits.unregister(user.id, registration) }
+        let poll = Task {
+            guard let sessions else {
+                // Without a provider nothing new can appear: what there is now, else [] after the wait.
+                let now = try await database.messages(chatID: chatID, ownerID: nil, after: Int64(after), limit: limit)
+                if now?.isEmpty ?? true { try await Task.sleep(for: .seconds(wait)) }
+                return now ?? []
+            }
+            return try await sessions.withSession(for: chatID) { session in
+                try await session.messages(after: Int64(after), limit: limit, wait: .seconds(wait))
+            }
         }
-        return JSONArray(found.map(MessageResponse.init))
+        revocation.bind { poll.cancel() }
+        // A client that closes its connection releases the long-poll (its connection, task and timer) at once.
+        let stopWatching = await context.onClientDisconnect { poll.cancel() }
+        defer { stopWatching() }
+        if !(await self.backend.isStillAuthorized(user)) { revocation.cancel() }
+        do {
+            let found = try await withTaskCancellationHandler {
+                try await poll.value
+            } onCancel: {
+                poll.cancel()
+            }
+            return JSONArray(found.map(MessageResponse.init))
+        } catch is CancellationError where revocation.isCancelled {
+            throw APIError.unauthorized("Your session has ended; log in again")
+        }
     }
 
     /// Shared by the owner's and the admin's message listings: `limit` 1...500 (100), `after` a message id.

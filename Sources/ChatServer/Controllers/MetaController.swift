@@ -49,7 +49,7 @@ struct MetaController {
             try await self.backend.database.ping()
         } catch {
             context.logger.error("health check failed", metadata: ["error": "\(error)"])
-            throw APIError(.serviceUnavailable, "Database unavailable")
+            throw APIError(.serviceUnavailable, "Degraded: the database cannot take writes")
         }
         return HealthResponse(status: "healthy")
     }

@@ -1,12 +1,13 @@
 import ChatStorage
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// Turns every error thrown below it into a JSON response with a `detail`.
 ///
 /// ``APIError`` renders itself; Hummingbird's own errors keep their status (413 for large bodies), except
-/// the router's 404 for a path that exists under other methods, which becomes 405 with `Allow`; anything
-/// else is a fault: logged with the request id and answered with a generic 500 that reveals nothing internal.
+/// the router's 404 for a path that exists under other methods, which becomes 405 with `Allow`; NIO's
+/// parser errors are 400; anything else is a fault: logged with the request id and answered with a generic 500 that reveals nothing internal.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let routes: RouteTable
@@ -31,6 +32,9 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             let message = error.body ?? error.status.reasonPhrase
             return try APIError(error.status, message, headers: error.headers).response(from: request, context: context)
+        } catch is HTTPParserError {
+            // Broken framing seen while a handler read the request: the client's fault.
+            return try APIError(.badRequest, "Malformed request").response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             return try APIError(error.status, error.status.reasonPhrase).response(from: request, context: context)
         } catch {

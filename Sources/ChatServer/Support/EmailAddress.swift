@@ -1,10 +1,25 @@
+import Foundation
+
 /// Email syntax checks (a practical subset of RFC 5321/5322, with internationalised characters allowed).
 public enum EmailAddress {
     public static let maximumLength = 254
 
-    /// Trimmed and lower-cased: emails are unique case-insensitively.
+    /// Trimmed, Unicode NFC and lower-cased: emails are unique whatever their case or the keyboard that typed
+    /// them (`é` as one code point or as `e` + combining accent is one address).
     public static func normalize(_ email: some StringProtocol) -> String {
-        String(email.trimmingWhitespace()).lowercased()
+        String(email.trimmingWhitespace()).precomposedStringWithCanonicalMapping.lowercased()
+    }
+
+    /// Characters that display as nothing or control the display: zero-width spaces and joiners, the soft
+    /// hyphen, bidirectional controls, byte-order marks and other format and control characters. Two
+    /// addresses that differ only by them would look identical, so they are refused.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .format, .control, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned:
+            true
+        default:
+            scalar.properties.isDefaultIgnorableCodePoint
+        }
     }
 
     public static func isValid(_ email: some StringProtocol) -> Bool {
@@ -14,6 +29,9 @@ public enum EmailAddress {
     /// Why `email` is not an address, or nil if it is one.
     public static func problem(with email: some StringProtocol) -> String? {
         guard email.utf8.count <= maximumLength else { return "The email address is too long." }
+        guard !email.unicodeScalars.contains(where: Self.isInvisible) else {
+            return "The email address contains invisible or control characters."
+        }
         guard let at = email.lastIndex(of: "@") else { return "An email address must have an @-sign." }
         let local = email[..<at]
         let domain = email[email.index(after: at)...]

@@ -12,15 +12,18 @@ final class RateLimiter: Sendable {
     let window: Duration
 
     private struct State {
+        let limit: Int
+        let window: Duration
         var windows: [String: SlidingWindow] = [:]
         var eventsSinceSweep = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(perMinute limit: Int, window: Duration = .seconds(60)) {
         self.limit = limit
         self.window = window
+        self.state = Mutex(State(limit: limit, window: window))
     }
 
     var isUnlimited: Bool { self.limit <= 0 }
@@ -30,23 +33,66 @@ final class RateLimiter: Sendable {
     func acquire(_ keys: [String], now: ContinuousClock.Instant = .now) -> Duration? {
         guard !self.isUnlimited else { return nil }
         return self.state.withLock { state in
-            var wait: Duration = .zero
-            for key in keys {
-                var window = state.windows[key] ?? SlidingWindow(limit: self.limit, window: self.window)
-                wait = max(wait, window.availableAt(1, now: now) - now)
-                state.windows[key] = window
-            }
-            guard wait <= .zero else { return wait }
-            for key in keys { state.windows[key]?.spend(1, now: now) }
-            state.eventsSinceSweep += 1
-            if state.eventsSinceSweep >= 1024 {
-                state.eventsSinceSweep = 0
-                state.windows = state.windows.filter { _, window in
-                    var window = window
-                    return !window.isEmpty(now: now)
-                }
-            }
+            if let wait = Self.wait(keys, in: &state, limit: self.limit, window: self.window, now: now) { return wait }
+            Self.record(keys, in: &state, now: now)
             return nil
+        }
+    }
+
+    /// How long until every key has room for one more event; nil if they all have room now. Records nothing.
+    func wait(_ keys: [String], now: ContinuousClock.Instant = .now) -> Duration? {
+        guard !self.isUnlimited else { return nil }
+        return self.state.withLock { state in
+            Self.wait(keys, in: &state, limit: self.limit, window: self.window, now: now)
+        }
+    }
+
+    /// Records one event for each key that has room (a key already at its limit stays there, so a window
+    /// never holds more than `limit` entries).
+    func record(_ keys: [String], now: ContinuousClock.Instant = .now) {
+        guard !self.isUnlimited else { return }
+        self.state.withLock { state in
+            let open = keys.filter {
+                Self.wait([$0], in: &state, limit: self.limit, window: self.window, now: now) == nil
+            }
+            Self.record(open, in: &state, now: now)
+        }
+    }
+
+    /// Whether `key` has any event in its window.
+    func hasEvents(_ key: String, now: ContinuousClock.Instant = .now) -> Bool {
+        guard !self.isUnlimited else { return false }
+        return self.state.withLock { state in
+            guard var window = state.windows[key] else { return false }
+            defer { state.windows[key] = window }
+            return !window.isEmpty(now: now)
+        }
+    }
+
+    private static func wait(
+        _ keys: [String], in state: inout State, limit: Int, window: Duration, now: ContinuousClock.Instant
+    ) -> Duration? {
+        var wait: Duration = .zero
+        for key in keys {
+            guard var keyWindow = state.windows[key] else { continue }
+            wait = max(wait, keyWindow.availableAt(1, now: now) - now)
+            state.windows[key] = keyWindow
+        }
+        return wait > .zero ? wait : nil
+    }
+
+    /// Spends one event per key, creating windows as needed; every 1,024 events, forgets emptied windows.
+    private static func record(_ keys: [String], in state: inout State, now: ContinuousClock.Instant) {
+        for key in keys {
+            state.windows[key, default: SlidingWindow(limit: state.limit, window: state.window)].spend(1, now: now)
+        }
+        state.eventsSinceSweep += 1
+        if state.eventsSinceSweep >= 1024 {
+            state.eventsSinceSweep = 0
+            state.windows = state.windows.filter { _, window in
+                var window = window
+                return !window.isEmpty(now: now)
+            }
         }
     }
 }

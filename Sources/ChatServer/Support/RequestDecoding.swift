@@ -1,7 +1,9 @@
 import ChatStorage
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
+import NIOHTTP1
 
 /// A request body that checks its own fields after decoding.
 protocol ValidatedRequest: Decodable {
@@ -20,7 +22,7 @@ extension Request {
         try self.requireContentType {
             $0 == "application/json" || ($0.hasPrefix("application/") && $0.hasSuffix("+json"))
         }
-        let buffer = try await self.body.collect(upTo: context.maxUploadSize)
+        let buffer = try await self.collectBody(context: context)
         let bytes = buffer.readableBytesView
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             if allowEmpty, let empty = try? JSONDecoder().decode(T.self, from: Data("{}".utf8)) {
@@ -31,7 +33,8 @@ extension Request {
         try Self.requireUTF8(bytes, type: "json_invalid")
         let value: T
         do {
-            value = try JSONDecoder().decode(T.self, from: Data(bytes))
+            // A repeated key keeps its last value, as in the reference backend.
+            value = try JSONDecoder().decode(T.self, from: DuplicateKeys.lastValueWins(bytes) ?? Data(bytes))
         } catch let error as DecodingError {
             throw APIError(validation: [ValidationIssue(decodingError: error)])
         }
@@ -43,7 +46,7 @@ extension Request {
     /// Decodes an `application/x-www-form-urlencoded` body (the OAuth2 password flow).
     func decodeForm<T: ValidatedRequest>(as type: T.Type, context: AppRequestContext) async throws -> T {
         try self.requireContentType { $0 == "application/x-www-form-urlencoded" }
-        let buffer = try await self.body.collect(upTo: context.maxUploadSize)
+        let buffer = try await self.collectBody(context: context)
         try Self.requireUTF8(buffer.readableBytesView, type: "value_error")
         let value: T
         do {
@@ -61,6 +64,23 @@ extension Request {
 }
 
 extension Request {
+    /// The whole body, up to the upload limit (413 beyond it). Broken framing (a bad chunk size, an unknown
+    /// transfer coding) is 400; a client that goes away mid-body is logged as such, at debug level, and
+    /// answered 400 (nobody reads that answer), never as a server fault.
+    func collectBody(context: AppRequestContext) async throws -> ByteBuffer {
+        do {
+            return try await self.body.collect(upTo: context.maxUploadSize)
+        } catch let error as HTTPError {
+            throw error
+        } catch let error as HTTPParserError {
+            context.logger.debug("malformed request body", metadata: ["error": "\(error)"])
+            throw APIError(.badRequest, "Malformed request body")
+        } catch {
+            context.logger.debug("client went away during the request body", metadata: ["error": "\(error)"])
+            throw APIError(.badRequest, "The request body ended before it was complete")
+        }
+    }
+
     /// 415 when the request names a media type that `accepts` refuses. A request without `Content-Type` is
     /// read as the documented type, as the reference backend does.
     /// 422 (issue `type` as the decoder would name it) when the body is not valid UTF-8.

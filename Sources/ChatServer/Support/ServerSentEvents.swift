@@ -8,10 +8,30 @@ import NIOCore
 /// `start` {chat_id, user_message, assistant_message_id}, `delta` {content} with `id:` = the reply's length
 /// in Unicode scalars after the delta, `done` {message, usage}, `error` {detail, status}; and a comment
 /// heartbeat every 15 seconds so proxies keep the connection open.
+///
+/// Each event is written as it is read from the follower's stream (bounded, see ``ReplyFollowers``): a client
+/// that does not read holds back only its own writer, and once its stream's buffer is full it is dropped and
+/// told (`error`, status 409) to reattach with `Last-Event-ID`. A client that goes away ends its writer at
+/// once; a revoked session ends it with `error` 401.
 enum ServerSentEvents {
     static let heartbeatInterval: Duration = .seconds(15)
 
-    static func response(chatID: UUID, events: AsyncStream<TurnEvent>, prefix: [ByteBuffer] = []) -> Response {
+    /// Who follows the stream, for the per-user registry of waiting requests.
+    struct Follower: Sendable {
+        let userID: UUID
+        let waits: UserWaits
+        /// Whether the session that opened the stream is still valid (checked once the stream is registered,
+        /// so a revocation between authentication and registration is not missed).
+        let stillAuthorized: @Sendable () async -> Bool
+    }
+
+    static func response(
+        chatID: UUID,
+        events: AsyncStream<TurnEvent>,
+        continuation: AsyncStream<TurnEvent>.Continuation,
+        follower: Follower,
+        context: AppRequestContext
+    ) -> Response {
         Response(
             status: .ok,
             headers: [
@@ -20,25 +40,41 @@ enum ServerSentEvents {
                 HTTPField.Name("X-Accel-Buffering")!: "no",
             ],
             body: ResponseBody { writer in
-                let (items, output) = AsyncStream<ByteBuffer>.makeStream()
-                for buffer in prefix { output.yield(buffer) }
-                let pump = Task {
-                    for await event in events { output.yield(self.encode(event, chatID: chatID)) }
-                    output.finish()
-                }
+                let revocation = RequestCancellation()
+                revocation.bind { continuation.finish() }
+                let registration = follower.waits.register(follower.userID, .stream, revocation)
+                defer { registration.map { follower.waits.unregister(follower.userID, $0) } }
+                if !(await follower.stillAuthorized()) { revocation.cancel() }
+                let gone = RequestCancellation()
+                gone.bind { continuation.finish() }
+                let stopWatching = await context.onClientDisconnect { gone.cancel() }
+                defer { stopWatching() }
                 let heartbeat = Task {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: self.heartbeatInterval)
-                        output.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                        continuation.yield(.keepAlive)
                     }
                 }
-                defer {
-                    // A client that went away ends here; the turn itself goes on.
-                    pump.cancel()
-                    heartbeat.cancel()
+                defer { heartbeat.cancel() }
+
+                var offset = 0
+                var ended = false
+                for await event in events {
+                    try await writer.write(self.encode(event, chatID: chatID))
+                    switch event {
+                    case .delta(_, let end): offset = end
+                    case .finished, .failed: ended = true
+                    case .started, .keepAlive: break
+                    }
+                    if ended { break }
                 }
-                for await buffer in items {
-                    try await writer.write(buffer)
+                if !ended && !gone.isCancelled {
+                    let error =
+                        revocation.isCancelled
+                        ? APIError.unauthorized("Your session has ended; log in again")
+                        : APIError.conflict(
+                            "This stream fell behind the reply; reattach with Last-Event-ID: \(offset)")
+                    try await writer.write(self.encode(.failed(error, message: nil), chatID: chatID))
                 }
                 try await writer.finish(nil)
             }
@@ -66,6 +102,8 @@ enum ServerSentEvents {
                 json.field("detail", error.message)
                 json.field("status", Int(error.status.code))
             }
+        case .keepAlive:
+            return ByteBuffer(string: ": keep-alive\n\n")
         }
     }
 

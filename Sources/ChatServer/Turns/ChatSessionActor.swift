@@ -4,15 +4,17 @@ import Foundation
 import HTTPTypes
 import Logging
 
-/// The live state of one chat while it has work: its AI turns and the readers waiting on it.
+/// The live state of one chat while it has work: its AI turns, their followers and the long-polls waiting on it.
 ///
 /// - Order: turns run one at a time in arrival order (save the user message → build the context → call the
 ///   provider → save the reply), so a turn's context contains every earlier turn's reply.
 /// - Durability: the reply exists in the database from the start (status `streaming`), its text is saved at
 ///   least every `flushInterval`, and it ends `complete`, `failed` (with the reason) or `cancelled`.
 /// - Independence: a turn runs in its own task; the client that started it may disconnect and the reply is
-///   still saved, and can be reattached to while it streams.
-/// - Waiters: long-poll readers wait here (not on the database) and are woken by every change.
+///   still saved, and can be reattached to while it streams. Followers are fanned out by ``ReplyFollowers``
+///   (bounded; a reader that falls behind is dropped, never waited for).
+/// - Waiters: long-polls park in ``ChangeWaiters`` (not on the database), woken by every change, at their
+///   deadline, or when their request is cancelled.
 ///
 /// Created on demand by ``ChatSessionRegistry`` and retired as soon as it is idle.
 actor ChatSessionActor {
@@ -28,14 +30,16 @@ actor ChatSessionActor {
     private var turnTasks: [Int: Task<Void, Never>] = [:]
     private var nextTurnNumber = 0
     private var running: RunningTurn?
-    private var nextSubscriberID = 0
-    /// Parked long-polls: each resumes on the next change or at its deadline, whichever comes first.
-    private var waiters: [Int: (continuation: CheckedContinuation<Void, Never>, timer: Task<Void, Never>)] = [:]
+    /// The background title of the chat, after its first reply; part of the session's work until it ends.
+    private var titleTask: Task<Void, Never>?
+    private var waiters = ChangeWaiters()
     private var nextWaiterID = 0
+    /// Long-polls between their start and their answer (parked or reading the database).
+    private var activeLongPolls = 0
     /// Bumped on every change to the chat's messages.
     private var version = 0
     private(set) var isRetired = false
-    /// Set at shutdown: long-polls answer at once, and cancelled turns are saved as interrupted.
+    /// Set at shutdown: long-polls answer at once, and turns cancelled from now on are saved as interrupted.
     private var isShuttingDown = false
 
     private struct RunningTurn {
@@ -43,8 +47,11 @@ actor ChatSessionActor {
         let assistantID: Int64
         var content = ""
         var length = 0
-        var subscribers: [Int: AsyncStream<TurnEvent>.Continuation] = [:]
+        var followers = ReplyFollowers()
         var cancellationWaiters: [CheckedContinuation<MessageRecord?, Never>] = []
+        /// Set when a user (or an admin acting on the user) stopped the turn: it is saved `cancelled`, also
+        /// during the shutdown grace period.
+        var cancelledByUser = false
     }
 
     init(
@@ -69,26 +76,38 @@ actor ChatSessionActor {
 
     // MARK: Turns
 
-    /// Queues a turn and returns its events. The turn runs whether or not the events are read.
-    func submit(_ content: String) throws -> AsyncStream<TurnEvent> {
+    /// Queues a turn; its events go to `requester` (made with ``ReplyFollowers/makeStream()``). The turn runs
+    /// whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
+    func submit(
+        _ content: String, requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
+    ) throws {
         guard !self.isRetired else { throw Retired() }
-        let (events, requester) = AsyncStream<TurnEvent>.makeStream()
         let number = self.nextTurnNumber
         self.nextTurnNumber += 1
         let previous = self.tail
         let task = Task {
             await previous?.value
-            await self.runTurn(number: number, content: content, requester: requester)
+            await self.runTurn(
+                number: number, content: content, requester: requester, wantsDeltas: wantsDeltas,
+                requestID: requestID)
         }
         self.tail = task
         self.turnTasks[number] = task
-        return events
     }
 
-    private func runTurn(number: Int, content: String, requester: AsyncStream<TurnEvent>.Continuation) async {
+    private func runTurn(
+        number: Int, content: String, requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool,
+        requestID: String
+    ) async {
         defer {
             self.turnTasks[number] = nil
             self.retireIfIdle()
+        }
+        // Stopped while still queued (user disabled, server shutting down): nothing was saved, nothing starts.
+        if Task.isCancelled {
+            requester.yield(.failed(self.isShuttingDown ? .restarting : .turnCancelled, message: nil))
+            requester.finish()
+            return
         }
         let begun: (user: MessageRecord, assistant: MessageRecord)
         do {
@@ -102,47 +121,53 @@ actor ChatSessionActor {
             }
             begun = saved
         } catch {
-            self.logger.error("could not start a turn", metadata: ["chat_id": "\(self.chatID)", "error": "\(error)"])
+            self.logger.error(
+                "could not start a turn",
+                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
             requester.yield(.failed(APIError(.internalServerError, "Internal server error"), message: nil))
             requester.finish()
             return
         }
 
         var turn = RunningTurn(number: number, assistantID: begun.assistant.id)
-        turn.subscribers[self.newSubscriberID()] = requester
+        turn.followers.add(requester, wantsDeltas: wantsDeltas)
+        turn.followers.send(.started(user: begun.user, assistant: begun.assistant))
         self.running = turn
         self.changed()
-        self.broadcast(.started(user: begun.user, assistant: begun.assistant))
 
-        let outcome = await self.generate(after: begun.user)
+        let outcome = await self.generate(after: begun.user, requestID: requestID)
         let saved: MessageRecord?
         do {
             saved = try await self.database.finishMessage(id: begun.assistant.id, outcome: outcome.message)
         } catch {
-            self.logger.error("could not save a reply", metadata: ["chat_id": "\(self.chatID)", "error": "\(error)"])
+            self.logger.error(
+                "could not save a reply",
+                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
             saved = nil
         }
-        let final = self.running
+        guard var final = self.running else { return }
         self.running = nil
         self.changed()
         switch (outcome.failure, saved) {
-        case (nil, let message?):
-            final.map { self.broadcast(.finished(message, usage: outcome.usage), to: $0) }
-        case (let failure?, _):
-            final.map { self.broadcast(.failed(failure, message: saved), to: $0) }
-        case (nil, nil):
-            final.map { self.broadcast(.failed(.chatNotFound, message: nil), to: $0) }
+        case (nil, let message?): final.followers.finish(with: .finished(message, usage: outcome.usage))
+        case (let failure?, _): final.followers.finish(with: .failed(failure, message: saved))
+        case (nil, nil): final.followers.finish(with: .failed(.chatNotFound, message: nil))
         }
-        if let final {
-            for subscriber in final.subscribers.values { subscriber.finish() }
-            for waiter in final.cancellationWaiters { waiter.resume(returning: saved) }
-        }
+        for waiter in final.cancellationWaiters { waiter.resume(returning: saved) }
 
-        if outcome.message.status == .complete {
+        if outcome.message.status == .complete, self.titleTask == nil, !self.isShuttingDown {
             let titles = self.titles
             let chatID = self.chatID
-            Task.detached { await titles.titleChatIfNeeded(chatID) }
+            self.titleTask = Task {
+                await titles.titleChatIfNeeded(chatID)
+                self.titleEnded()
+            }
         }
+    }
+
+    private func titleEnded() {
+        self.titleTask = nil
+        self.retireIfIdle()
     }
 
     private struct Outcome {
@@ -152,7 +177,7 @@ actor ChatSessionActor {
     }
 
     /// Calls the provider and follows the stream; never throws: every ending is an outcome to save.
-    private func generate(after userMessage: MessageRecord) async -> Outcome {
+    private func generate(after userMessage: MessageRecord, requestID: String) async -> Outcome {
         let clock = ContinuousClock()
         var lastFlush = clock.now
         var usage: TokenUsage?
@@ -205,62 +230,65 @@ actor ChatSessionActor {
                 ),
                 usage: usage
             )
-        } catch let error as ProviderError {
-            self.logger.warning("turn failed", metadata: ["chat_id": "\(self.chatID)", "error": "\(error)"])
-            return Outcome(
-                message: MessageOutcome(
-                    content: self.running?.content ?? "", status: .failed, error: error.apiError.message),
-                failure: error.apiError
-            )
-        } catch is CancellationError where self.isShuttingDown {
-            return Outcome(
-                message: MessageOutcome(
-                    content: self.running?.content ?? "", status: .failed, error: "interrupted by server shutdown"),
-                failure: APIError(.serviceUnavailable, "The server shut down before the reply was finished")
-            )
-        } catch is CancellationError {
-            return Outcome(
-                message: MessageOutcome(
-                    content: self.running?.content ?? "", status: .cancelled, error: "cancelled by the user")
-            )
         } catch {
-            self.logger.error("turn failed", metadata: ["chat_id": "\(self.chatID)", "error": "\(error)"])
-            return Outcome(
-                message: MessageOutcome(content: self.running?.content ?? "", status: .failed, error: "internal error"),
-                failure: APIError(.internalServerError, "Internal server error")
-            )
+            return self.outcome(of: error, requestID: requestID)
         }
+    }
+
+    /// How a turn that threw ends. A cancelled turn is `cancelled` (its user or an admin stopped it) or, once
+    /// the server is shutting down, `failed` as interrupted; whatever the provider threw as a consequence of
+    /// the cancellation (a cut stream) does not count as a provider failure.
+    private func outcome(of error: any Error, requestID: String) -> Outcome {
+        let content = self.running?.content ?? ""
+        if Task.isCancelled || error is CancellationError {
+            if self.isShuttingDown && self.running?.cancelledByUser != true {
+                return Outcome(
+                    message: MessageOutcome(content: content, status: .failed, error: "interrupted by server shutdown"),
+                    failure: .restarting)
+            }
+            return Outcome(
+                message: MessageOutcome(content: content, status: .cancelled, error: "cancelled by the user"))
+        }
+        if let error = error as? ProviderError {
+            self.logger.warning(
+                "turn failed",
+                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
+            let failure = error.apiError(requestID: requestID)
+            return Outcome(
+                message: MessageOutcome(content: content, status: .failed, error: failure.message), failure: failure)
+        }
+        self.logger.error(
+            "turn failed", metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
+        return Outcome(
+            message: MessageOutcome(content: content, status: .failed, error: "internal error"),
+            failure: APIError(.internalServerError, "Internal server error"))
     }
 
     private func append(_ text: String) {
         guard var running = self.running else { return }
+        let count = text.unicodeScalars.count
         running.content += text
-        running.length += text.unicodeScalars.count
+        running.length += count
+        running.followers.sendDelta(text, scalarCount: count, end: running.length)
         self.running = running
-        self.broadcast(.delta(text, offset: running.length))
     }
 
     // MARK: Following a reply
 
-    /// Follows the reply being generated, from `offset` (Unicode scalars), or nil if `messageID` is not
-    /// the reply being generated now.
-    func follow(messageID: Int64, from offset: Int) -> AsyncStream<TurnEvent>? {
-        guard var running = self.running, running.assistantID == messageID else { return nil }
-        let (events, continuation) = AsyncStream<TurnEvent>.makeStream()
+    /// Adds `continuation` (made with ``ReplyFollowers/makeStream()``) as a follower of the reply being
+    /// generated, from `offset` (Unicode scalars): the text from there (nothing before it, and nothing at all
+    /// until the reply reaches it), then live deltas and the final event. False if `messageID` is not the
+    /// reply being generated now.
+    func follow(messageID: Int64, from offset: Int, into continuation: AsyncStream<TurnEvent>.Continuation) -> Bool {
+        guard var running = self.running, running.assistantID == messageID else { return false }
         if offset < running.length {
             let scalars = running.content.unicodeScalars
             let start = scalars.index(scalars.startIndex, offsetBy: max(0, offset))
             continuation.yield(.delta(String(scalars[start...]), offset: running.length))
         }
-        let id = self.newSubscriberID()
-        running.subscribers[id] = continuation
+        running.followers.add(continuation, from: max(offset, running.length))
         self.running = running
-        continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
-        return events
-    }
-
-    private func unsubscribe(_ id: Int) {
-        self.running?.subscribers[id] = nil
+        return true
     }
 
     /// Cancels the reply being generated; returns it as saved (status `cancelled`), or nil if none runs.
@@ -268,28 +296,24 @@ actor ChatSessionActor {
         guard let running = self.running, let task = self.turnTasks[running.number] else { return nil }
         return await withCheckedContinuation { continuation in
             self.running?.cancellationWaiters.append(continuation)
+            self.running?.cancelledByUser = true
             task.cancel()
         }
     }
 
-    private func broadcast(_ event: TurnEvent) {
-        guard let running = self.running else { return }
-        self.broadcast(event, to: running)
-    }
-
-    private func broadcast(_ event: TurnEvent, to turn: RunningTurn) {
-        for subscriber in turn.subscribers.values { subscriber.yield(event) }
-    }
-
-    private func newSubscriberID() -> Int {
-        defer { self.nextSubscriberID += 1 }
-        return self.nextSubscriberID
+    /// Stops the running turn (saved `cancelled`) and every queued one (never started), and waits until the
+    /// running one is saved. Used when the chat's owner is disabled.
+    func cancelAllTurns() async {
+        let queued = self.turnTasks.filter { $0.key != self.running?.number }
+        for task in queued.values { task.cancel() }
+        _ = await self.cancelRunningTurn()
     }
 
     // MARK: Long-poll
 
     /// Messages after `afterID`, at once if there are any, else as soon as one appears, else `[]` after
-    /// `wait`. The reply being generated is returned with its current text.
+    /// `wait`. The reply being generated is returned with its current text. Throws `CancellationError` as soon
+    /// as the calling task is cancelled (its client went away).
     func messages(after afterID: Int64, limit: Int, wait: Duration) async throws -> [MessageRecord] {
         guard !self.isRetired else { throw Retired() }
         let deadline = ContinuousClock.now + wait
@@ -302,12 +326,13 @@ actor ChatSessionActor {
             self.retireIfIdle()
         }
         while true {
+            try Task.checkCancellation()
             let seen = self.version
             let found =
                 try await self.database.messages(chatID: self.chatID, ownerID: nil, after: afterID, limit: limit) ?? []
             if !found.isEmpty { return self.overlay(found) }
             if self.version != seen { continue }
-            if ContinuousClock.now >= deadline || Task.isCancelled || self.isShuttingDown { return [] }
+            if ContinuousClock.now >= deadline || self.isShuttingDown { return [] }
             await self.waitForChange(id: waiterID, until: deadline)
         }
     }
@@ -329,29 +354,28 @@ actor ChatSessionActor {
     }
 
     private func waitForChange(id: Int, until deadline: ContinuousClock.Instant) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let timer = Task {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                guard !Task.isCancelled else { return }
-                self.waiters.removeValue(forKey: id)?.continuation.resume()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                guard !Task.isCancelled else { return continuation.resume() }
+                let timer = Task {
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    guard !Task.isCancelled else { return }
+                    self.waiters.resume(id)
+                }
+                self.waiters.park(id, continuation, timer: timer)
             }
-            self.waiters[id] = (continuation, timer)
+        } onCancel: {
+            Task { await self.resumeWaiter(id) }
         }
+    }
+
+    private func resumeWaiter(_ id: Int) {
+        self.waiters.resume(id)
     }
 
     private func changed() {
         self.version += 1
-        self.wakeWaiters()
-    }
-
-    /// Resumes every parked long-poll now (each then looks at the messages again).
-    private func wakeWaiters() {
-        let waiting = self.waiters
-        self.waiters = [:]
-        for waiter in waiting.values {
-            waiter.timer.cancel()
-            waiter.continuation.resume()
-        }
+        self.waiters.resumeAll()
     }
 
     // MARK: Shutdown
@@ -360,31 +384,35 @@ actor ChatSessionActor {
     /// connections can close while the server drains.
     func endLongPolls() {
         self.isShuttingDown = true
-        self.wakeWaiters()
+        self.waiters.resumeAll()
     }
 
-    /// Whether a reply is being generated or queued.
-    var hasTurns: Bool { !self.turnTasks.isEmpty }
+    /// Whether a reply is being generated or queued, or a title is being written.
+    var hasTurns: Bool { !self.turnTasks.isEmpty || self.titleTask != nil }
 
-    /// Cancels the running and queued turns; each is saved as failed ("interrupted by server shutdown") and its
-    /// clients get 503 or `event: error`.
+    /// Cancels the running and queued turns and the title; each turn is saved as failed ("interrupted by
+    /// server shutdown"), unless its user had cancelled it, and its clients get 503 or `event: error`.
     func interruptTurns() {
         self.isShuttingDown = true
         for task in self.turnTasks.values { task.cancel() }
+        self.titleTask?.cancel()
     }
 
     // MARK: Lifetime
 
     private var isIdle: Bool {
-        self.running == nil && self.turnTasks.isEmpty && self.waiters.isEmpty && !self.hasActiveLongPolls
+        self.running == nil && self.turnTasks.isEmpty && self.titleTask == nil && self.waiters.isEmpty
+            && self.activeLongPolls == 0
     }
-
-    private var activeLongPolls = 0
-    private var hasActiveLongPolls: Bool { self.activeLongPolls > 0 }
 
     private func retireIfIdle() {
         guard !self.isRetired, self.isIdle else { return }
         self.isRetired = true
         self.onIdle(self)
     }
+}
+
+extension APIError {
+    /// A queued turn stopped before it started (its user was disabled).
+    static let turnCancelled = APIError.conflict("The reply was cancelled")
 }

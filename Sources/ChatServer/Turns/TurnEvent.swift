@@ -11,6 +11,8 @@ enum TurnEvent: Sendable {
     case finished(MessageRecord, usage: TokenUsage?)
     /// The turn failed; `message` is the saved reply (status `failed`, partial content kept) when one exists.
     case failed(APIError, message: MessageRecord?)
+    /// Nothing happened: put in a stream by its reader's heartbeat, so proxies keep an idle stream open.
+    case keepAlive
 }
 
 /// Fixed inputs of every turn.

@@ -67,3 +67,25 @@ func eventually(within timeout: Duration, _ condition: () -> Bool) async -> Bool
     }
     return condition()
 }
+
+extension RawConnection {
+    /// Opens a connection and sends one request (`Connection: close`), for requests that must run beside
+    /// others: the HummingbirdTesting client sends its requests one after another on one connection.
+    static func open(
+        port: Int, _ method: String, _ path: String, token: String? = nil, json: String? = nil
+    ) async throws -> RawConnection {
+        let connection = try await RawConnection.connect(port: port)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        if let json { head += "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n" }
+        try await connection.send(head + "\r\n" + (json ?? ""))
+        return connection
+    }
+
+    /// The status code of the answer, once the server has closed the connection (nil if it did not within
+    /// `timeout`).
+    func status(within timeout: Duration) async -> Int? {
+        guard await self.closed(within: timeout) else { return nil }
+        return self.text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+    }
+}

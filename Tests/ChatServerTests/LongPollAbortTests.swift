@@ -1,0 +1,63 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Long-polls whose clients go away, against the real binary: nothing they held may outlive them. Part of the
+/// serialized process suite, so its 4,000 connections do not share the machine with the crash tests.
+extension ProcessTests {
+    /// Open file descriptors and resident memory of a process, from /proc.
+    static func usage(of pid: Int32) -> (files: Int, rssMB: Double) {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let rssKB =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Double($0) } } ?? -1
+        return (files, rssKB / 1024)
+    }
+
+    @Test("4,000 long-polls whose clients close at once: connections, memory and /health recover within 2 s")
+    func abortedLongPolls() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        // No per-user cap here: what is tested is that each aborted long-poll releases what it held.
+        let server = try await ServerProcess.start(
+            database: directory + "/abort.db", environment: ["LONG_POLLS_PER_USER": "0"])
+        defer { server.signal(SIGKILL) }
+        let token = try #require(try await server.signUp("poller@example.com"))
+        let chat = try await server.request(.POST, "/chats", token: token, json: "{}")
+        let chatID = try #require(
+            (try JSONSerialization.jsonObject(with: Data(chat.body.utf8)) as? [String: Any])?["id"] as? String)
+        let pid = server.process.processIdentifier
+        let before = Self.usage(of: pid)
+
+        let request =
+            "GET /chats/\(chatID)/messages?after=0&wait=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<40 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<100 {
+                    group.addTask {
+                        let connection = try await RawConnection.connect(port: server.port)
+                        try await connection.send(request)
+                        // Give the request time to park, then go away without reading.
+                        try await Task.sleep(for: .milliseconds(50))
+                        await connection.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let sent = clock.now - started
+        var after = Self.usage(of: pid)
+        let recovered = await eventually(within: .seconds(2)) {
+            after = Self.usage(of: pid)
+            return after.files <= before.files + 20
+        }
+        print("aborted long-polls: 4000 in \(sent); before \(before), after \(after)")
+        #expect(recovered, "open files \(before.files) → \(after.files)")
+        #expect(after.rssMB < before.rssMB + 40, "RSS \(before.rssMB) MB → \(after.rssMB) MB")
+        #expect(try await server.request(.GET, "/health", timeout: .seconds(2)).status == 200)
+    }
+}
