@@ -18,6 +18,7 @@ extension DatabaseActor {
     }
 
     public func createChat(userID: UUID, title: String?) async throws -> ChatRecord {
+        defer { self.users.remove(userID) }  // its chat count changes
         let now = Timestamp.now().microseconds
         let arguments: [SQLiteValue] = [
             .text(UUID().lowercasedString), .text(userID.lowercasedString), .optionalText(title), .integer(now),
@@ -93,6 +94,7 @@ extension DatabaseActor {
 
     /// Deletes a chat and (by cascade) its messages. False if it does not exist or is not the owner's.
     public func deleteChat(id: UUID, ownerID: UUID) throws -> Bool {
+        defer { self.users.remove(ownerID) }  // its chat count changes
         try self.checkOpen()
         return try self.connection.transaction {
             try self.connection.run(

@@ -46,11 +46,19 @@ extension DatabaseActor {
 
     public func user(id: UUID) throws -> UserRecord? {
         try self.checkOpen()
-        return try self.connection.queryOne(
+        let user = try self.connection.queryOne(
             "SELECT \(Self.userColumns) FROM users WHERE id = ?",
             [.text(id.lowercasedString)],
             Self.decodeUser
         )
+        if let user { self.users.store(user) }
+        return user
+    }
+
+    /// The user as read within the last second (see ``UserCache``) without leaving the caller's thread, or
+    /// nil: then ask ``user(id:)``. For authentication, where every request reads its user.
+    public nonisolated func recentUser(id: UUID) -> UserRecord? {
+        self.users.user(id: id)
     }
 
     /// Case-insensitive lookup (the column collates NOCASE).
@@ -67,6 +75,7 @@ extension DatabaseActor {
     @discardableResult
     public func revokeTokens(userID: UUID) async throws -> Bool {
         let id = SQLiteValue.text(userID.lowercasedString)
+        defer { self.users.remove(userID) }
         return try await self.write { connection in
             try connection.run("UPDATE users SET token_version = token_version + 1 WHERE id = ?", [id]) == 1
         }
@@ -75,6 +84,7 @@ extension DatabaseActor {
     /// Replaces a password hash (used to upgrade hashes made with older scrypt parameters).
     public func updatePasswordHash(userID: UUID, passwordHash: String) throws {
         try self.checkOpen()
+        defer { self.users.remove(userID) }
         try self.connection.run(
             "UPDATE users SET password_hash = ? WHERE id = ?",
             [.text(passwordHash), .text(userID.lowercasedString)]
@@ -97,6 +107,7 @@ extension DatabaseActor {
     /// Throws ``StorageError/lastAdmin`` rather than leave the database without an admin.
     public func setRole(userID: UUID, role: UserRole) throws -> UserRecord? {
         try self.checkOpen()
+        defer { self.users.remove(userID) }
         return try self.connection.transaction {
             try self.setRoleInTransaction(
                 where: "id = ?",
@@ -109,6 +120,7 @@ extension DatabaseActor {
     /// Sets the role of the user with this email (case-insensitive). Returns nil if there is no such user.
     public func setRole(email: String, role: UserRole) throws -> UserRecord? {
         try self.checkOpen()
+        defer { self.users.removeAll() }
         return try self.connection.transaction {
             try self.setRoleInTransaction(where: "email = ?", argument: .text(email), role: role)
         }
@@ -136,6 +148,7 @@ extension DatabaseActor {
     @discardableResult
     public func promoteAdmins(emails: [String]) throws -> Int {
         try self.checkOpen()
+        defer { self.users.removeAll() }
         guard !emails.isEmpty else { return 0 }
         return try self.connection.transaction {
             var changed = 0
@@ -168,6 +181,7 @@ extension DatabaseActor {
     /// no such user; throws ``StorageError/lastAdmin`` rather than disable the last active admin.
     public func setDisabled(userID: UUID, disabled: Bool) throws -> UserRecord? {
         try self.checkOpen()
+        defer { self.users.remove(userID) }
         let id = SQLiteValue.text(userID.lowercasedString)
         return try self.connection.transaction {
             guard let current = try self.user(id: userID) else { return nil }
@@ -188,6 +202,7 @@ extension DatabaseActor {
     /// ``StorageError/lastAdmin`` rather than delete the last active admin.
     public func deleteUser(id userID: UUID) throws -> Bool {
         try self.checkOpen()
+        defer { self.users.remove(userID) }
         return try self.connection.transaction {
             guard let current = try self.user(id: userID) else { return false }
             try self.requireAnotherActiveAdmin(than: current)

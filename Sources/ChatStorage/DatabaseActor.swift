@@ -21,6 +21,8 @@ public actor DatabaseActor: Service {
     private var lastWriteCheck: (at: ContinuousClock.Instant, failure: (any Error)?)?
     /// Transactions committed by group commit, and the writes they carried (for tests and diagnostics).
     public private(set) var groupCommitStats = (commits: 0, writes: 0)
+    /// Users by id for authentication, kept fresh by every method here that changes a user.
+    let users = UserCache()
     /// Where the database lives on disk.
     public nonisolated let path: String
     /// The schema versions before and after the migrations applied when this actor opened the file.

@@ -1,6 +1,8 @@
 import ChatAuth
 import ChatStorage
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
 import NIOCore
 import Testing
 
@@ -60,9 +62,34 @@ struct FastPathTests {
             createdAt: .now()
         )
         let token = try tokens.issue(for: user, now: 1_000)
+        #expect(!tokens.isCached(token))
         #expect(try tokens.verify(token, now: 1_010).sub == user.id.lowercasedString)
+        // Verified once: the next verification is served by the cache, and still checks the expiry.
+        #expect(tokens.isCached(token))
         #expect(try tokens.verify(token, now: 1_020).sub == user.id.lowercasedString)
         #expect(throws: TokenError.expired) { try tokens.verify(token, now: 1_060) }
         #expect(throws: TokenError.badSignature) { try tokens.verify(token + "x", now: 1_010) }
+        #expect(!tokens.isCached(token + "x"))
+    }
+
+    @Test("authentication reads the user from the cache, which every change to the user empties")
+    func userCache() async throws {
+        try await withApp { client, backend in
+            let (id, token) = try await client.signUp("cached@example.com")
+            let userID = try #require(UUID(uuidString: id))
+            #expect(try await client.send(.get, "/auth/me", token: token).status == .ok)
+            let cached = try #require(backend.database.recentUser(id: userID))
+            #expect(cached.email == "cached@example.com")
+            // Logout bumps the token version: the entry goes at once, and the old token is refused.
+            #expect(try await client.send(.post, "/auth/logout", token: token).status == .ok)
+            #expect(backend.database.recentUser(id: userID) == nil)
+            #expect(try await client.send(.get, "/auth/me", token: token).status == .unauthorized)
+            // A cached entry is at most a second old (changes by another process are seen within that).
+            let fresh = try await client.login("cached@example.com")
+            #expect(try await client.send(.get, "/auth/me", token: fresh).status == .ok)
+            #expect(backend.database.recentUser(id: userID) != nil)
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(backend.database.recentUser(id: userID) == nil)
+        }
     }
 }

@@ -21,11 +21,22 @@ public struct TokenService: Sendable {
         )
     }
 
+    /// The token's claims if its signature is valid and it has not expired. A token verified before is taken
+    /// from the cache (no HMAC, no JSON decoding); its expiry is checked again every time.
     public func verify(_ token: String, now: Int64 = Timestamp.now().secondsSinceEpoch) throws(TokenError)
         -> TokenClaims
     {
-        try self.signer.verify(token, now: now)
+        if let claims = self.verified[token] {
+            guard claims.exp > now else { throw .expired }
+            return claims
+        }
+        let claims = try self.signer.verify(token, now: now)
+        self.verified[token] = claims
+        return claims
     }
+
+    /// Whether `token` is in the verified-token cache (for tests).
+    func isCached(_ token: String) -> Bool { self.verified[token] != nil }
 
     /// The key used when `JWT_SECRET_KEY` is unset: 32 random bytes made on first start and kept in the
     /// database, so tokens survive restarts and no default secret exists.
@@ -36,8 +47,9 @@ public struct TokenService: Sendable {
     }
 }
 
-/// Tokens whose signature has been verified, with their claims. Bounded: when full it starts over, so
-/// memory stays small whatever the number of clients.
+/// Tokens whose signature has been verified, with their claims (the key is the whole token, so a token that
+/// differs in any byte is verified afresh). Bounded: when full it starts over, so memory stays small whatever
+/// the number of clients.
 final class VerifiedTokenCache: Sendable {
     private let entries = Mutex<[String: TokenClaims]>([:])
     private let capacity: Int
