@@ -31,4 +31,15 @@ static inline CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption optio
     return curl_multi_setopt(handle, option, value);
 }
 
+/// Resumes a transfer that a write callback paused with CURL_WRITEFUNC_PAUSE (CURLPAUSE_CONT is a macro
+/// expression Swift does not import).
+static inline CURLcode ccurl_easy_unpause(CURL *handle) {
+    return curl_easy_pause(handle, CURLPAUSE_CONT);
+}
+
+/// What a write callback returns to pause its transfer.
+static inline size_t ccurl_writefunc_pause(void) {
+    return CURL_WRITEFUNC_PAUSE;
+}
+
 #endif

@@ -272,4 +272,31 @@ struct DeltaFastPathTests {
     func fallback(chunk: String) {
         #expect(DeltaFastPath.content(of: chunk) == nil)
     }
+
+    @Test("a streamed body the reader does not take pauses the transfer at the high watermark, and loses nothing")
+    func bodyBackPressure() async throws {
+        let words = 20_000
+        let behavior = MockGroqBehavior(reply: Array(repeating: "word", count: words).joined(separator: " "))
+        let mock = try await MockGroqServer.start(behavior: behavior)
+        defer { Task { await mock.stop() } }
+        let http = try CurlClient()
+        let body = Array(
+            #"{"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}"#.utf8)
+        let (head, stream) = try await http.stream(
+            CurlRequest(
+                method: "POST", url: mock.baseURL + "/chat/completions",
+                headers: [("Authorization", "Bearer \(mock.apiKey)"), ("Content-Type", "application/json")],
+                body: body, totalTimeout: nil))
+        #expect(head.status == 200)
+        // Nobody reads for a while: what waits stays under the high watermark (plus at most one chunk).
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(stream.budget.waiting > 0)
+        #expect(stream.budget.waiting <= CurlBodyStream.highWatermark + 64 * 1024, "\(stream.budget.waiting)")
+        // Then everything arrives, in order, to the end.
+        var text = ""
+        for try await chunk in stream { text += String(decoding: chunk, as: UTF8.self) }
+        #expect(text.hasSuffix("data: [DONE]\n\n"))
+        #expect(text.components(separatedBy: "word").count - 1 == words)
+        #expect(text.utf8.count > 4 * CurlBodyStream.highWatermark)
+    }
 }

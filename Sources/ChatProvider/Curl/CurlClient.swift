@@ -40,12 +40,11 @@ public final class CurlClient: Sendable {
     }
 
     /// Sends `request`, returns its status and headers as soon as they arrive, and the body as a stream of
-    /// chunks. The stream ends with an error if the transfer fails midway; dropping or cancelling it (or
+    /// chunks (back-pressured: see ``CurlBodyStream``). The stream ends with an error if the transfer fails midway; dropping or cancelling it (or
     /// cancelling the calling task before the head arrives) removes the transfer.
-    public func stream(_ request: CurlRequest) async throws -> (
-        CurlResponseHead, AsyncThrowingStream<[UInt8], any Error>
-    ) {
+    public func stream(_ request: CurlRequest) async throws -> (CurlResponseHead, CurlBodyStream) {
         let (body, bodyContinuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        let budget = CurlBodyStream.Budget()
         let box = TransferBox()
         let driver = self.driver
         bodyContinuation.onTermination = { termination in
@@ -56,7 +55,10 @@ public final class CurlClient: Sendable {
                 (continuation: CheckedContinuation<CurlResponseHead, any Error>) in
                 do {
                     let transfer = try CurlTransfer(
-                        request: request, sink: .stream(head: continuation, body: bodyContinuation))
+                        request: request, sink: .stream(head: continuation, body: bodyContinuation, budget: budget))
+                    budget.onResume { [weak transfer] in
+                        if let transfer { driver.resume(transfer) }
+                    }
                     if box.set(transfer) {
                         driver.add(transfer)
                     } else {
@@ -70,7 +72,7 @@ public final class CurlClient: Sendable {
         } onCancel: {
             if let transfer = box.cancel() { driver.cancel(transfer) }
         }
-        return (head, body)
+        return (head, CurlBodyStream(chunks: body, budget: budget))
     }
 }
 

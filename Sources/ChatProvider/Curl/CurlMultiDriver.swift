@@ -12,6 +12,7 @@ final class CurlMultiDriver: Sendable {
     private enum Command {
         case add(CurlTransfer)
         case cancel(CurlTransfer, any Error)
+        case resume(CurlTransfer)
         case stop
     }
 
@@ -38,6 +39,11 @@ final class CurlMultiDriver: Sendable {
     /// Removes a transfer at once and ends it with `error` (unless it already ended).
     func cancel(_ transfer: CurlTransfer, with error: any Error = CancellationError()) {
         self.send(.cancel(transfer, error))
+    }
+
+    /// Resumes a transfer its write callback paused.
+    func resume(_ transfer: CurlTransfer) {
+        self.send(.resume(transfer))
     }
 
     /// Ends every transfer and the thread.
@@ -79,6 +85,11 @@ final class CurlMultiDriver: Sendable {
                         curl_multi_remove_handle(self.multi, transfer.easy)
                     }
                     transfer.finish(error: error)
+                case .resume(let transfer):
+                    if active[transfer.easy] != nil {
+                        transfer.started(at: clock.now)
+                        ccurl_easy_unpause(transfer.easy)
+                    }
                 case .stop:
                     for transfer in active.values {
                         curl_multi_remove_handle(self.multi, transfer.easy)

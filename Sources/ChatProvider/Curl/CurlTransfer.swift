@@ -11,10 +11,11 @@ final class CurlTransfer: @unchecked Sendable {
     enum Sink {
         /// Collect the body and resume once with the whole response.
         case collect(CheckedContinuation<CurlResponse, any Error>)
-        /// Resume `head` when the headers are in, then yield each body chunk.
+        /// Resume `head` when the headers are in, then yield each body chunk, within `budget`.
         case stream(
             head: CheckedContinuation<CurlResponseHead, any Error>?,
-            body: AsyncThrowingStream<[UInt8], any Error>.Continuation
+            body: AsyncThrowingStream<[UInt8], any Error>.Continuation,
+            budget: CurlBodyStream.Budget
         )
     }
 
@@ -102,7 +103,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     // MARK: Driver-thread callbacks
 
-    /// The driver added the transfer: its idle clock starts now.
+    /// The driver added (or resumed) the transfer: its idle clock starts now.
     func started(at now: ContinuousClock.Instant) {
         self.idleDeadline = self.idleTimeout.map { now + $0 }
     }
@@ -145,21 +146,29 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    func receivedBody(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// Body bytes; false to pause the transfer (the reader has too much waiting; libcurl delivers these bytes
+    /// again once the transfer is resumed).
+    func receivedBody(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         self.receivedBytes()
         switch self.sink {
         case .collect: self.body.append(contentsOf: bytes)
-        case .stream(_, let continuation):
+        case .stream(_, let continuation, let budget):
             self.deliverHead()
+            guard budget.offer(bytes.count) else {
+                // Paused by our own reader, not by the upstream: the idle clock stops until it resumes.
+                self.idleDeadline = nil
+                return false
+            }
             continuation.yield(Array(bytes))
         case nil: break
         }
+        return true
     }
 
     private func deliverHead() {
-        guard case .stream(let head?, let body) = self.sink else { return }
+        guard case .stream(let head?, let body, let budget) = self.sink else { return }
         head.resume(returning: CurlResponseHead(status: self.status, headers: self.headers))
-        self.sink = .stream(head: nil, body: body)
+        self.sink = .stream(head: nil, body: body, budget: budget)
     }
 
     /// The transfer ended: `code` is libcurl's result.
@@ -182,7 +191,7 @@ final class CurlTransfer: @unchecked Sendable {
                         head: CurlResponseHead(status: self.status, headers: self.headers), body: self.body)
                 )
             }
-        case .stream(let head, let body):
+        case .stream(let head, let body, _):
             if let head {
                 if let error {
                     head.resume(throwing: error)
@@ -219,23 +228,27 @@ private let curlWriteCallback:
 private let curlHeaderCallback:
     @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int =
         { pointer, size, count, userdata in
-            deliver(pointer, size * count, userdata) { $0.receivedHeaderLine($1) }
+            deliver(pointer, size * count, userdata) {
+                $0.receivedHeaderLine($1)
+                return true
+            }
         }
 
 /// Finds the transfer behind a callback's `userdata` (kept alive by the driver while it is active) and hands
-/// it the bytes. Returns the count consumed, as libcurl expects; 0 aborts the transfer.
+/// it the bytes. Returns the count consumed, as libcurl expects (0 aborts the transfer), or
+/// `CURL_WRITEFUNC_PAUSE` when the action refuses the bytes for now.
 private func deliver(
     _ pointer: UnsafeMutablePointer<CChar>?,
     _ length: Int,
     _ userdata: UnsafeMutableRawPointer?,
-    _ action: (CurlTransfer, UnsafeBufferPointer<UInt8>) -> Void
+    _ action: (CurlTransfer, UnsafeBufferPointer<UInt8>) -> Bool
 ) -> Int {
     guard let pointer, let userdata else { return 0 }
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-    pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+    let accepted = pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
         action(transfer, UnsafeBufferPointer(start: $0, count: length))
     }
-    return length
+    return accepted ? length : ccurl_writefunc_pause()
 }
 
 /// `curl_global_init`, exactly once per process, before the first handle.

@@ -74,7 +74,7 @@ public struct GroqClient: Sendable {
         var request = request
         request.stream = true
         let head: CurlResponseHead
-        let body: AsyncThrowingStream<[UInt8], any Error>
+        let body: CurlBodyStream
         do {
             (head, body) = try await self.http.stream(try self.curlRequest(for: request, streaming: true))
         } catch let error as CurlError {
@@ -172,7 +172,7 @@ public struct GroqClient: Sendable {
 /// ``ProviderError/streamFailed(_:)`` (or ``ProviderError/timedOut(_:)`` when the idle timeout fired).
 public struct ChatEventSequence: AsyncSequence, Sendable {
     public typealias Element = ChatStreamEvent
-    let bytes: AsyncThrowingStream<[UInt8], any Error>
+    let bytes: CurlBodyStream
     let redact: @Sendable (String) -> String
 
     public func makeAsyncIterator() -> Iterator {
@@ -180,7 +180,7 @@ public struct ChatEventSequence: AsyncSequence, Sendable {
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        var bytes: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+        var bytes: CurlBodyStream.Iterator
         let redact: @Sendable (String) -> String
         var parser = ServerSentEventParser()
         var pending: [ChatStreamEvent] = []

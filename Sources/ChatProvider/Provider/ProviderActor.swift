@@ -1,6 +1,7 @@
 import DequeModule
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The single gate between the application and the upstream model.
 ///
@@ -72,50 +73,10 @@ public actor ProviderActor: Service {
     }
 
     /// A streamed answer. Attempts that fail before the first delta are retried; once a delta was delivered
-    /// a failure ends the stream with its error. Ending or dropping the stream cancels the transfer.
-    public nonisolated func stream(_ request: ChatCompletionRequest, estimatedTokens: Int)
-        -> AsyncThrowingStream<ChatStreamEvent, any Error>
-    {
-        let (stream, continuation) = AsyncThrowingStream<ChatStreamEvent, any Error>.makeStream()
-        let task = Task {
-            do {
-                try await self.runStream(request, estimatedTokens: estimatedTokens, into: continuation)
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
-    }
-
-    private nonisolated func runStream(
-        _ request: ChatCompletionRequest,
-        estimatedTokens: Int,
-        into continuation: AsyncThrowingStream<ChatStreamEvent, any Error>.Continuation
-    ) async throws {
-        var attempt = 0
-        while true {
-            try await self.acquire(tokens: estimatedTokens, atFront: attempt > 0)
-            var delivered = false
-            var usedTokens: Int?
-            var info: RateLimitInfo?
-            do {
-                let (headInfo, events) = try await self.client.stream(request)
-                info = headInfo
-                for try await event in events {
-                    if case .finished(_, let usage, _) = event { usedTokens = usage?.totalTokens }
-                    delivered = true
-                    continuation.yield(event)
-                }
-                await self.release(estimatedTokens: estimatedTokens, usedTokens: usedTokens, info: info)
-                return
-            } catch {
-                await self.release(estimatedTokens: estimatedTokens, usedTokens: usedTokens, info: info)
-                if delivered { throw error }
-                try await self.prepareRetry(after: error, attempt: &attempt)
-            }
-        }
+    /// a failure ends the stream with its error. The reader pulls each event through (nothing is buffered in
+    /// between, see ``EventStream``); ending or dropping the stream cancels the transfer.
+    public nonisolated func stream(_ request: ChatCompletionRequest, estimatedTokens: Int) -> EventStream {
+        EventStream(provider: self, request: request, estimatedTokens: estimatedTokens)
     }
 
     /// Decides whether `error` is retried: throws it if not, otherwise waits the backoff (a 429 pauses the
@@ -276,6 +237,122 @@ public actor ProviderActor: Service {
             waiter.continuation.resume(throwing: ProviderError.shuttingDown)
         }
         self.schedule(nil)
+    }
+}
+
+extension ProviderActor {
+    /// The events of a streamed answer, pulled by the reader straight from the upstream's response body: no
+    /// buffer in between, so a reader that slows down slows the transfer (its body stream pauses libcurl)
+    /// instead of piling events up in memory. Each attempt holds a slot of the gate (a ``Lease``), given back
+    /// when the attempt ends, or when the reader drops the stream.
+    public struct EventStream: AsyncSequence, Sendable {
+        public typealias Element = ChatStreamEvent
+        let provider: ProviderActor
+        let request: ChatCompletionRequest
+        let estimatedTokens: Int
+
+        public func makeAsyncIterator() -> Iterator {
+            Iterator(stream: self)
+        }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            let stream: EventStream
+            private var attempt = 0
+            private var events: ChatEventSequence.Iterator?
+            private var lease: Lease?
+            private var delivered = false
+            private var usedTokens: Int?
+            private var isDone = false
+
+            init(stream: EventStream) {
+                self.stream = stream
+            }
+
+            public mutating func next() async throws -> ChatStreamEvent? {
+                let provider = self.stream.provider
+                while !self.isDone {
+                    guard var events = self.events, let lease = self.lease else {
+                        try await self.startAttempt()
+                        continue
+                    }
+                    do {
+                        guard let event = try await events.next() else {
+                            self.isDone = true
+                            self.events = nil
+                            await lease.release(usedTokens: self.usedTokens)
+                            return nil
+                        }
+                        self.events = events
+                        if case .finished(_, let usage, _) = event { self.usedTokens = usage?.totalTokens }
+                        self.delivered = true
+                        return event
+                    } catch {
+                        self.events = nil
+                        self.lease = nil
+                        await lease.release(usedTokens: self.usedTokens)
+                        if self.delivered { throw error }
+                        try await provider.prepareRetry(after: error, attempt: &self.attempt)
+                    }
+                }
+                return nil
+            }
+
+            /// Waits for a slot and opens the upstream stream; a failure before the head is retried or thrown.
+            private mutating func startAttempt() async throws {
+                let provider = self.stream.provider
+                try await provider.acquire(tokens: self.stream.estimatedTokens, atFront: self.attempt > 0)
+                let lease = Lease(provider: provider, estimatedTokens: self.stream.estimatedTokens)
+                do {
+                    let (info, sequence) = try await provider.client.stream(self.stream.request)
+                    lease.info = info
+                    self.lease = lease
+                    self.events = sequence.makeAsyncIterator()
+                } catch {
+                    await lease.release(usedTokens: nil)
+                    try await provider.prepareRetry(after: error, attempt: &self.attempt)
+                }
+            }
+        }
+    }
+
+    /// One attempt's slot of the gate: released exactly once, when the attempt ends, or (from its deinit) when
+    /// the reader dropped the stream mid-way.
+    final class Lease: Sendable {
+        private let provider: ProviderActor
+        private let estimatedTokens: Int
+        private let state = Mutex<(released: Bool, info: RateLimitInfo?)>((false, nil))
+
+        init(provider: ProviderActor, estimatedTokens: Int) {
+            self.provider = provider
+            self.estimatedTokens = estimatedTokens
+        }
+
+        var info: RateLimitInfo? {
+            get { self.state.withLock { $0.info } }
+            set { self.state.withLock { $0.info = newValue } }
+        }
+
+        /// Whether this call is the one that releases (the first).
+        private func claim() -> (Bool, RateLimitInfo?) {
+            self.state.withLock { state in
+                defer { state.released = true }
+                return (!state.released, state.info)
+            }
+        }
+
+        func release(usedTokens: Int?) async {
+            let (first, info) = self.claim()
+            guard first else { return }
+            await self.provider.release(estimatedTokens: self.estimatedTokens, usedTokens: usedTokens, info: info)
+        }
+
+        deinit {
+            let (first, info) = self.claim()
+            guard first else { return }
+            let provider = self.provider
+            let estimated = self.estimatedTokens
+            Task { await provider.release(estimatedTokens: estimated, usedTokens: nil, info: info) }
+        }
     }
 }
 

@@ -47,7 +47,8 @@ enum OpenAPIDocument {
             response(200, "An access token", ref("Token")),
             response(401, "Invalid email or password", ref("HTTPError")),
             response(403, "The account is disabled", ref("HTTPError")),
-            response(429, "Too many login attempts for this email or address (see Retry-After)", ref("HTTPError")),
+            response(429, "Too many failed logins from this address (see Retry-After)", ref("HTTPError")),
+            response(503, "Too many sign-ins being checked at once (see Retry-After)", ref("HTTPError")),
         ]
         let messagePage = [
             queryParameter("limit", "How many messages, oldest first", minimum: 1, maximum: 500, default: 100),
@@ -75,6 +76,8 @@ enum OpenAPIDocument {
                     responses: [
                         response(201, "The new user", ref("User")),
                         response(409, "Email already registered", ref("HTTPError")),
+                        response(429, "Too many registrations from this address (see Retry-After)", ref("HTTPError")),
+                        response(503, "Too many sign-ins being checked at once (see Retry-After)", ref("HTTPError")),
                     ])
             ],
             "/auth/login": [
@@ -149,6 +152,7 @@ enum OpenAPIDocument {
                             200, "Messages (a reply being generated comes with its current text)", array(ref("Message"))
                         ),
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
+                        response(429, "Too many long-polls open for this user (LONG_POLLS_PER_USER)", ref("HTTPError")),
                     ]
                 )
             ],
@@ -251,7 +255,7 @@ enum OpenAPIDocument {
                     "admin", "A user's chats, newest updated first", admin: true,
                     parameters: [userID] + limitOffset,
                     responses: [
-                        response(200, "Chats", array(ref("Chat"))),
+                        response(200, "A page of the user's chats and their total", ref("ChatList")),
                         response(404, "No such user", ref("HTTPError")),
                     ])
             ],

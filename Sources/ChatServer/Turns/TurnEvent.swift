@@ -4,13 +4,15 @@ import ChatStorage
 /// What happens during one AI turn, as seen by whoever follows it (the requester or a reattached reader).
 enum TurnEvent: Sendable {
     /// The user's message and the empty assistant reply are saved; generation starts.
-    case started(user: MessageRecord, assistant: MessageRecord)
+    /// (Rare, large cases are `indirect`: the enum stays the size of a delta, which is what a follower's bounded
+    /// buffer holds thousands of.)
+    indirect case started(user: MessageRecord, assistant: MessageRecord)
     /// More reply text; `offset` is the reply's length in Unicode scalars after this delta.
     case delta(String, offset: Int)
     /// The reply ended `complete` or `cancelled` and is saved.
-    case finished(MessageRecord, usage: TokenUsage?)
+    indirect case finished(MessageRecord, usage: TokenUsage?)
     /// The turn failed; `message` is the saved reply (status `failed`, partial content kept) when one exists.
-    case failed(APIError, message: MessageRecord?)
+    indirect case failed(APIError, message: MessageRecord?)
     /// Nothing happened: put in a stream by its reader's heartbeat, so proxies keep an idle stream open.
     case keepAlive
 }

@@ -19,9 +19,17 @@ final class RawConnection: Sendable {
         }
     }
 
-    static func connect(port: Int) async throws -> RawConnection {
+    /// With `reading: false` the connection never reads what the server sends (a client that stopped reading),
+    /// and its receive buffer is small, so the server's writes back up quickly.
+    static func connect(port: Int, reading: Bool = true) async throws -> RawConnection {
         let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if !reading {
+            bootstrap = bootstrap.channelOption(ChannelOptions.autoRead, value: false)
+                .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096)
+        }
+        let channel =
+            try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
             }

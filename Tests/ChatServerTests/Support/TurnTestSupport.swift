@@ -76,7 +76,7 @@ struct StreamingClient {
         token: String,
         json: String? = nil,
         headers: [(String, String)] = []
-    ) async throws -> (CurlResponseHead, AsyncThrowingStream<[UInt8], any Error>) {
+    ) async throws -> (CurlResponseHead, CurlBodyStream) {
         var allHeaders = [("Authorization", "Bearer \(token)"), ("Accept", "text/event-stream")] + headers
         if json != nil { allHeaders.append(("Content-Type", "application/json")) }
         return try await self.http.stream(
@@ -104,10 +104,10 @@ extension StreamingClient {
 
 /// Reads SSE events from a byte stream one at a time.
 struct SSEReader {
-    var iterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+    var iterator: (any AsyncIteratorProtocol<[UInt8], any Error>)?
     var buffer = ""
 
-    init(_ stream: AsyncThrowingStream<[UInt8], any Error>) {
+    init(_ stream: some AsyncSequence<[UInt8], any Error>) {
         self.iterator = stream.makeAsyncIterator()
     }
 
@@ -119,7 +119,7 @@ struct SSEReader {
                 if let event = parseServerSentEvents(block).first { return event }
                 continue
             }
-            guard let chunk = try await self.iterator.next() else { return nil }
+            guard let chunk = try await self.iterator?.next() else { return nil }
             self.buffer += String(decoding: chunk, as: UTF8.self)
         }
     }

@@ -1,4 +1,6 @@
+import ChatStorage
 import Foundation
+import MockGroq
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -59,5 +61,63 @@ extension ProcessTests {
         #expect(recovered, "open files \(before.files) → \(after.files)")
         #expect(after.rssMB < before.rssMB + 40, "RSS \(before.rssMB) MB → \(after.rssMB) MB")
         #expect(try await server.request(.GET, "/health", timeout: .seconds(2)).status == 200)
+    }
+}
+
+extension ProcessTests {
+    @Test("300 SSE clients that never read: their replies finish as fast as readers' do, and memory stays bounded")
+    func neverReadingStreams() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let words = 120
+        let mock = try await MockGroqServer.start(
+            behavior: MockGroqBehavior(reply: Array(repeating: "word", count: words).joined(separator: " ")))
+        defer { Task { await mock.stop() } }
+        let server = try await ServerProcess.start(
+            database: directory + "/slow.db",
+            environment: Self.mockEnvironment(mock).merging(["USER_MESSAGES_PER_MINUTE": "0"]) { $1 })
+        defer { server.signal(SIGKILL) }
+        let token = try #require(try await server.signUp("reader@example.com"))
+        let file = try SQLiteConnection(path: directory + "/slow.db")
+        let pid = server.process.processIdentifier
+        let idle = Self.usage(of: pid).rssMB
+
+        /// 300 streamed turns from clients that read (or not); when all are saved complete, and the peak RSS.
+        func batch(reading: Bool, completeBefore: Int) async throws -> (elapsed: Duration, peakMB: Double) {
+            let clock = ContinuousClock()
+            let started = clock.now
+            var clients: [RawConnection] = []
+            for _ in 0..<300 {
+                let connection = try await RawConnection.connect(port: server.port, reading: reading)
+                let json = #"{"message": "a long one please", "stream": true}"#
+                try await connection.send(
+                    "POST /chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)")
+                clients.append(connection)
+            }
+            var peak = Self.usage(of: pid).rssMB
+            // Counted in the file: every reply saved complete, with its whole text.
+            while clock.now - started < .seconds(120) {
+                peak = max(peak, Self.usage(of: pid).rssMB)
+                let complete =
+                    try file.queryOne(
+                        "SELECT count(*) FROM messages WHERE role = 'assistant' AND status = 'complete'", [],
+                        cached: false
+                    ) { $0.int(0) } ?? 0
+                if complete == completeBefore + 300 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let elapsed = clock.now - started
+            for client in clients { await client.close() }
+            return (elapsed, peak)
+        }
+
+        let readers = try await batch(reading: true, completeBefore: 0)
+        let stalled = try await batch(reading: false, completeBefore: 300)
+        print(
+            "never-reading streams: 300 replies of \(words) words: readers \(readers.elapsed), non-readers "
+                + "\(stalled.elapsed); RSS idle \(idle) MB, peak \(readers.peakMB) / \(stalled.peakMB) MB")
+        #expect(stalled.elapsed < readers.elapsed * 1.5 + .seconds(2))
+        #expect(stalled.peakMB < idle + 100, "RSS \(idle) → \(stalled.peakMB) MB")
     }
 }
