@@ -59,10 +59,15 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --no-parallel
 
-# Every scenario at its budget's concurrency, against the real chat-server binary as a child process.
+# Every scenario at its budget's concurrency, against the real chat-server binary as a child process; then the
+# read path under wrk (installed with apt-get when missing).
 bench: release
 	$(RELEASE_BUILD) --product chat-bench
+	$(RELEASE_BUILD) --product mock-groq
 	.build/release/chat-bench --spawn-server $(BENCH_ARGS)
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
+	Benchmarks/wrk/read-path .build/release/chat-server .build/release/mock-groq
 
 # schemathesis against a fresh server's /openapi.json (installs schemathesis into .build/fuzz-venv).
 fuzz-api: release

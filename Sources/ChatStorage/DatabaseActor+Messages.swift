@@ -5,8 +5,13 @@ extension DatabaseActor {
         "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens"
 
     static func decodeMessage(_ row: Row) throws -> MessageRecord {
-        guard let chatID = UUID(canonical: row.text(1)), let role = MessageRole(rawValue: row.text(2)),
-            let status = MessageStatus(rawValue: row.text(5))
+        try self.decodeMessage(row, chatID: nil)
+    }
+
+    /// `chatID`, when the query selected one chat's messages, saves parsing the same id on every row.
+    static func decodeMessage(_ row: Row, chatID knownChatID: UUID?) throws -> MessageRecord {
+        guard let chatID = knownChatID ?? UUID(canonical: row.text(1)), let role = row.text(2, as: MessageRole.self),
+            let status = row.text(5, as: MessageStatus.self)
         else {
             throw StorageError.corruptRow("messages")
         }
@@ -64,9 +69,8 @@ extension DatabaseActor {
         guard exists else { return nil }
         return try self.connection.query(
             "SELECT \(Self.messageColumns) FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?",
-            [chatArgument, .integer(after), .int(limit)],
-            Self.decodeMessage
-        )
+            [chatArgument, .integer(after), .int(limit)]
+        ) { row in try Self.decodeMessage(row, chatID: chatID) }
     }
 
     /// Starts an AI turn in one transaction: saves the user's message and an empty assistant reply with

@@ -22,12 +22,18 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     /// ISO 8601 in UTC with microseconds, e.g. `2026-11-25T01:39:21.123456Z`.
     public var iso8601: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        self.appendISO8601(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the ``iso8601`` text to `bytes` without making a string (JSON listings write one per row).
+    public func appendISO8601(to bytes: inout [UInt8]) {
         var seconds = time_t(self.secondsSinceEpoch)
         let micros = Int(self.microseconds - Int64(seconds) * 1_000_000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(27)
         func append(_ value: Int, digits: Int) {
             var divisor = 1
             for _ in 1..<digits { divisor *= 10 }
@@ -52,6 +58,5 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         bytes.append(UInt8(ascii: "."))
         append(micros, digits: 6)
         bytes.append(UInt8(ascii: "Z"))
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

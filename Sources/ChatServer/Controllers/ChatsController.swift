@@ -156,6 +156,7 @@ struct ChatsController {
             let messages = try await database.messages(
                 chatID: chatID, ownerID: ownerID, after: Int64(after), limit: limit)
         else { throw APIError.chatNotFound }
-        return messages.map(MessageResponse.init)
+        let chat = chatID.lowercasedString
+        return messages.map { MessageResponse($0, chatID: chat) }
     }
 }

@@ -94,7 +94,7 @@ struct MessageResponse: JSONResponse, Equatable {
     let chatID: String
     let role: MessageRole
     private(set) var content: String
-    let createdAt: String
+    let createdAt: Timestamp
     let status: MessageStatus
     let error: String?
     let model: String?
@@ -102,11 +102,16 @@ struct MessageResponse: JSONResponse, Equatable {
     let completionTokens: Int?
 
     init(_ message: MessageRecord) {
+        self.init(message, chatID: message.chatID.lowercasedString)
+    }
+
+    /// With the chat's id already formatted (a listing formats it once, not once per message).
+    init(_ message: MessageRecord, chatID: String) {
         self.id = message.id
-        self.chatID = message.chatID.lowercasedString
+        self.chatID = chatID
         self.role = message.role
         self.content = message.content
-        self.createdAt = message.createdAt.iso8601
+        self.createdAt = message.createdAt
         self.status = message.status
         self.error = message.error
         self.model = message.model

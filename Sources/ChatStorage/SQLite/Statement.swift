@@ -107,6 +107,14 @@ public struct Row {
         return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
+    /// The case of `T` whose raw value the column's text equals, compared as bytes (no string is made).
+    public func text<T: RawRepresentable & CaseIterable>(_ column: Int32, as type: T.Type) -> T?
+    where T.RawValue == String {
+        guard let bytes = sqlite3_column_text(self.statement, column) else { return nil }
+        let text = UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(self.statement, column)))
+        return T.allCases.first { $0.rawValue.utf8.elementsEqual(text) }
+    }
+
     public func optionalText(_ column: Int32) -> String? {
         self.isNull(column) ? nil : self.text(column)
     }
