@@ -92,7 +92,12 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     /// Whether `user`'s session (as authenticated at the start of a request) is still valid now: the user
     /// exists, is not disabled, and has not revoked their tokens since.
     func isStillAuthorized(_ user: UserRecord) async -> Bool {
-        guard let current = try? await self.database.user(id: user.id) else { return false }
+        // The user cache is emptied by every change to a user, so a cached record is current.
+        let current: UserRecord? =
+            if let cached = self.database.recentUser(id: user.id) { cached } else {
+                try? await self.database.user(id: user.id)
+            }
+        guard let current else { return false }
         return !current.disabled && current.tokenVersion == user.tokenVersion
     }
 

@@ -23,7 +23,12 @@ public struct CurlBodyStream: AsyncSequence, Sendable {
         let budget: Budget
 
         public mutating func next() async throws -> [UInt8]? {
-            guard let chunk = try await self.chunks.next() else { return nil }
+            try await self.next(isolation: nil)
+        }
+
+        /// Runs on the caller's actor (no hop off it and back for every chunk).
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> [UInt8]? {
+            guard let chunk = try await self.chunks.next(isolation: actor) else { return nil }
             self.budget.taken(chunk.count)
             return chunk
         }

@@ -190,12 +190,17 @@ public struct ChatEventSequence: AsyncSequence, Sendable {
         var model: String?
 
         public mutating func next() async throws -> ChatStreamEvent? {
+            try await self.next(isolation: nil)
+        }
+
+        /// Runs on the caller's actor (no hop off it and back for every event).
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> ChatStreamEvent? {
             while true {
                 if !self.pending.isEmpty { return self.pending.removeFirst() }
                 if self.finished { return nil }
                 let chunk: [UInt8]?
                 do {
-                    chunk = try await self.bytes.next()
+                    chunk = try await self.bytes.next(isolation: actor)
                 } catch let error as CurlError {
                     switch GroqClient.providerError(for: error) {
                     case .timedOut(let message): throw ProviderError.timedOut(message)

@@ -269,14 +269,20 @@ extension ProviderActor {
             }
 
             public mutating func next() async throws -> ChatStreamEvent? {
+                try await self.next(isolation: nil)
+            }
+
+            /// Runs on the caller's actor: the session that reads a reply does not hop off its actor and back
+            /// for every delta (only starting an attempt and releasing it visit the gate).
+            public mutating func next(isolation actor: isolated (any Actor)?) async throws -> ChatStreamEvent? {
                 let provider = self.stream.provider
                 while !self.isDone {
                     guard var events = self.events, let lease = self.lease else {
-                        try await self.startAttempt()
+                        try await self.startAttempt(isolation: actor)
                         continue
                     }
                     do {
-                        guard let event = try await events.next() else {
+                        guard let event = try await events.next(isolation: actor) else {
                             self.isDone = true
                             self.events = nil
                             await lease.release(usedTokens: self.usedTokens)
@@ -298,7 +304,7 @@ extension ProviderActor {
             }
 
             /// Waits for a slot and opens the upstream stream; a failure before the head is retried or thrown.
-            private mutating func startAttempt() async throws {
+            private mutating func startAttempt(isolation actor: isolated (any Actor)?) async throws {
                 let provider = self.stream.provider
                 try await provider.acquire(tokens: self.stream.estimatedTokens, atFront: self.attempt > 0)
                 let lease = Lease(provider: provider, estimatedTokens: self.stream.estimatedTokens)
