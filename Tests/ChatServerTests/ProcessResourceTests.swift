@@ -61,6 +61,9 @@ extension ProcessTests {
         #expect(recovered, "open files \(before.files) → \(after.files)")
         #expect(after.rssMB < before.rssMB + 40, "RSS \(before.rssMB) MB → \(after.rssMB) MB")
         #expect(try await server.request(.GET, "/health", timeout: .seconds(2)).status == 200)
+        // A client that went away is not a server fault: logged as 499, never as an unhandled error.
+        #expect(!server.log.contains("unhandled error"), "\(server.log.suffix(600))")
+        #expect(server.log.contains("status=499"))
     }
 }
 

@@ -143,6 +143,10 @@ struct ChatsController {
             return JSONArray(found.map(MessageResponse.init))
         } catch is CancellationError where revocation.isCancelled {
             throw APIError.unauthorized("Your session has ended; log in again")
+        } catch is CancellationError {
+            // The client went away: nobody reads this answer; the request log shows 499, not a server fault.
+            throw APIError(
+                HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), "Client closed the request")
         }
     }
 
