@@ -93,11 +93,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     /// exists, is not disabled, and has not revoked their tokens since.
     func isStillAuthorized(_ user: UserRecord) async -> Bool {
         // The user cache is emptied by every change to a user, so a cached record is current.
-        let current: UserRecord? =
-            if let cached = self.database.recentUser(id: user.id) { cached } else {
-                try? await self.database.user(id: user.id)
-            }
-        guard let current else { return false }
+        guard let current = try? await self.database.currentUser(id: user.id) else { return false }
         return !current.disabled && current.tokenVersion == user.tokenVersion
     }
 

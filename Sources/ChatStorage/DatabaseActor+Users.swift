@@ -61,6 +61,13 @@ extension DatabaseActor {
         self.users.user(id: id)
     }
 
+    /// The user for authenticating a request: from the cache when it holds a recent read (no trip to the
+    /// database thread), else read (and cached) now.
+    public nonisolated func currentUser(id: UUID) async throws -> UserRecord? {
+        if let recent = self.recentUser(id: id) { return recent }
+        return try await self.user(id: id)
+    }
+
     /// Case-insensitive lookup (the column collates NOCASE).
     public func user(email: String) throws -> UserRecord? {
         try self.checkOpen()

@@ -111,8 +111,8 @@ final class CurlMultiDriver: Sendable {
             }
 
             // Idle timeouts: a transfer that received no byte for its `idleTimeout` ends as timed out. Checked
-            // here rather than with libcurl's low-speed limit, which averages over whole seconds and fires
-            // seconds late.
+            // here rather than with libcurl's low-speed limit, which averages over whole seconds and fired many
+            // seconds away from the configured time.
             let now = clock.now
             if now >= nextScan || (nextDeadline.map { $0 <= now } ?? false) {
                 nextScan = now + .milliseconds(100)

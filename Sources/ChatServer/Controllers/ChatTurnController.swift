@@ -84,9 +84,7 @@ struct ChatTurnController {
             case .delta, .keepAlive:
                 continue
             case .finished(let message, let usage):
-                guard message.status == .complete else {
-                    throw APIError.conflict("The reply was cancelled")
-                }
+                guard message.status == .complete else { throw APIError.turnCancelled }
                 return try ChatReplyResponse(
                     reply: message.content,
                     chatID: chatID.lowercasedString,

@@ -34,11 +34,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         guard let userID = UUID(canonical: claims.sub) else { throw APIError.unauthorized() }
         // Usually from the user cache, which every change to a user invalidates (no trip to the database thread).
-        let user: UserRecord? =
-            if let recent = self.database.recentUser(id: userID) { recent } else {
-                try await self.database.user(id: userID)
-            }
-        guard let user,
+        guard let user = try await self.database.currentUser(id: userID),
             user.tokenVersion == claims.ver, !user.disabled
         else {
             throw APIError.unauthorized()

@@ -12,18 +12,15 @@ final class RateLimiter: Sendable {
     let window: Duration
 
     private struct State {
-        let limit: Int
-        let window: Duration
         var windows: [String: SlidingWindow] = [:]
         var eventsSinceSweep = 0
     }
 
-    private let state: Mutex<State>
+    private let state = Mutex(State())
 
     init(perMinute limit: Int, window: Duration = .seconds(60)) {
         self.limit = limit
         self.window = window
-        self.state = Mutex(State(limit: limit, window: window))
     }
 
     var isUnlimited: Bool { self.limit <= 0 }
@@ -33,8 +30,8 @@ final class RateLimiter: Sendable {
     func acquire(_ keys: [String], now: ContinuousClock.Instant = .now) -> Duration? {
         guard !self.isUnlimited else { return nil }
         return self.state.withLock { state in
-            if let wait = Self.wait(keys, in: &state, limit: self.limit, window: self.window, now: now) { return wait }
-            Self.record(keys, in: &state, now: now)
+            if let wait = Self.wait(keys, in: &state, now: now) { return wait }
+            self.record(keys, in: &state, now: now)
             return nil
         }
     }
@@ -43,7 +40,7 @@ final class RateLimiter: Sendable {
     func wait(_ keys: [String], now: ContinuousClock.Instant = .now) -> Duration? {
         guard !self.isUnlimited else { return nil }
         return self.state.withLock { state in
-            Self.wait(keys, in: &state, limit: self.limit, window: self.window, now: now)
+            Self.wait(keys, in: &state, now: now)
         }
     }
 
@@ -52,10 +49,8 @@ final class RateLimiter: Sendable {
     func record(_ keys: [String], now: ContinuousClock.Instant = .now) {
         guard !self.isUnlimited else { return }
         self.state.withLock { state in
-            let open = keys.filter {
-                Self.wait([$0], in: &state, limit: self.limit, window: self.window, now: now) == nil
-            }
-            Self.record(open, in: &state, now: now)
+            let open = keys.filter { Self.wait([$0], in: &state, now: now) == nil }
+            self.record(open, in: &state, now: now)
         }
     }
 
@@ -69,9 +64,8 @@ final class RateLimiter: Sendable {
         }
     }
 
-    private static func wait(
-        _ keys: [String], in state: inout State, limit: Int, window: Duration, now: ContinuousClock.Instant
-    ) -> Duration? {
+    /// The longest wait among the keys' windows (a key without a window has room).
+    private static func wait(_ keys: [String], in state: inout State, now: ContinuousClock.Instant) -> Duration? {
         var wait: Duration = .zero
         for key in keys {
             guard var keyWindow = state.windows[key] else { continue }
@@ -82,9 +76,9 @@ final class RateLimiter: Sendable {
     }
 
     /// Spends one event per key, creating windows as needed; every 1,024 events, forgets emptied windows.
-    private static func record(_ keys: [String], in state: inout State, now: ContinuousClock.Instant) {
+    private func record(_ keys: [String], in state: inout State, now: ContinuousClock.Instant) {
         for key in keys {
-            state.windows[key, default: SlidingWindow(limit: state.limit, window: state.window)].spend(1, now: now)
+            state.windows[key, default: SlidingWindow(limit: self.limit, window: self.window)].spend(1, now: now)
         }
         state.eventsSinceSweep += 1
         if state.eventsSinceSweep >= 1024 {

@@ -413,6 +413,6 @@ actor ChatSessionActor {
 }
 
 extension APIError {
-    /// A queued turn stopped before it started (its user was disabled).
+    /// A turn stopped by its user, an admin, or the account being disabled (409).
     static let turnCancelled = APIError.conflict("The reply was cancelled")
 }
