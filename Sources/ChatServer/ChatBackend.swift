@@ -23,6 +23,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     let registrationRate: RateLimiter
     /// Open long-polls and event streams per user: the long-poll cap, and revocation.
     let userWaits: UserWaits
+    /// Encoded message listings, served while the chat's messages are unchanged (`LISTING_CACHE_MB`).
+    let listingCache: MessageListingCache
 
     /// Never the configuration's secrets (see ``AppConfig/description``).
     public var description: String { "ChatBackend(\(self.config))" }
@@ -85,7 +87,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             messageRate: RateLimiter(perMinute: config.userMessagesPerMinute),
             loginFailures: LoginThrottle(perMinute: config.loginAttemptsPerMinute),
             registrationRate: RateLimiter(perMinute: config.registrationsPerMinute),
-            userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser)
+            userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
+            listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20)
         )
     }
 

@@ -53,24 +53,41 @@ extension DatabaseActor {
     /// Returns nil when the chat does not exist or (when `ownerID` is given) is not that user's,
     /// so the caller learns both in one trip to the database.
     public func messages(chatID: UUID, ownerID: UUID?, after: Int64 = 0, limit: Int) throws -> [MessageRecord]? {
+        switch try self.messagePage(chatID: chatID, ownerID: ownerID, after: after, limit: limit, knownVersion: nil) {
+        case .messages(let messages, _): messages
+        case .unchanged, nil: nil
+        }
+    }
+
+    /// A chat's messages like ``messages(chatID:ownerID:after:limit:)``, unless the chat's `messages_version`
+    /// still equals `knownVersion`: then only that, without reading a message (the listing cache's check).
+    ///
+    /// Both reads run in one job on the database thread, where no write can come between them, so the page
+    /// is exactly the chat at the version it is returned with. Nil when the chat does not exist or is not
+    /// `ownerID`'s.
+    public func messagePage(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int, knownVersion: Int64?) throws
+        -> MessagePage?
+    {
         try self.checkOpen()
         let chatArgument = SQLiteValue.text(chatID.lowercasedString)
-        let exists: Bool
+        let version: Int64?
         if let ownerID {
-            exists =
-                try self.connection.queryOne(
-                    "SELECT 1 FROM chats WHERE id = ? AND user_id = ?",
-                    [chatArgument, .text(ownerID.lowercasedString)]
-                ) { _ in true } ?? false
+            version = try self.connection.queryOne(
+                "SELECT messages_version FROM chats WHERE id = ? AND user_id = ?",
+                [chatArgument, .text(ownerID.lowercasedString)]
+            ) { $0.int64(0) }
         } else {
-            exists =
-                try self.connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chatArgument]) { _ in true } ?? false
+            version = try self.connection.queryOne(
+                "SELECT messages_version FROM chats WHERE id = ?", [chatArgument]
+            ) { $0.int64(0) }
         }
-        guard exists else { return nil }
-        return try self.connection.query(
+        guard let version else { return nil }
+        if version == knownVersion { return .unchanged(version: version) }
+        let messages = try self.connection.query(
             "SELECT \(Self.messageColumns) FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?",
             [chatArgument, .integer(after), .int(limit)]
         ) { row in try Self.decodeMessage(row, chatID: chatID) }
+        return .messages(messages, version: version)
     }
 
     /// Starts an AI turn in one transaction: saves the user's message and an empty assistant reply with

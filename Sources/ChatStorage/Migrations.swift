@@ -85,6 +85,28 @@ public enum Migrations {
                 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
                 """
         ),
+        Migration(
+            version: 4,
+            name: "a chat's messages_version, bumped by every write to its messages",
+            sql: """
+                -- Triggers, not the callers, bump it: no write path (nor a future one) can forget to, and an
+                -- unchanged version proves a chat's messages are exactly as they were (the listing cache).
+                ALTER TABLE chats ADD COLUMN messages_version INTEGER NOT NULL DEFAULT 0;
+                DROP TRIGGER messages_count_insert;
+                CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN
+                    UPDATE chats SET message_count = message_count + 1, messages_version = messages_version + 1
+                    WHERE id = NEW.chat_id;
+                END;
+                DROP TRIGGER messages_count_delete;
+                CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN
+                    UPDATE chats SET message_count = message_count - 1, messages_version = messages_version + 1
+                    WHERE id = OLD.chat_id;
+                END;
+                CREATE TRIGGER messages_version_update AFTER UPDATE ON messages BEGIN
+                    UPDATE chats SET messages_version = messages_version + 1 WHERE id IN (OLD.chat_id, NEW.chat_id);
+                END;
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

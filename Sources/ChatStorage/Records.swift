@@ -113,6 +113,17 @@ public struct ChatPage: Sendable {
     public let total: Int
 }
 
+/// A page of a chat's messages, or the news that it has not changed since a version the caller holds.
+///
+/// A chat's `messages_version` is bumped by a trigger on every insert, update and delete of its messages,
+/// in the same transaction, so an equal version means the same rows with the same contents.
+public enum MessagePage: Sendable, Equatable {
+    /// The chat's messages are exactly as they were at `version` (the one the caller passed).
+    case unchanged(version: Int64)
+    /// The page, read at `version` or later.
+    case messages([MessageRecord], version: Int64)
+}
+
 /// A failure the caller can act on (as opposed to a ``SQLiteError``, which is a fault).
 public enum StorageError: Error, Equatable, Sendable {
     case emailAlreadyRegistered

@@ -69,7 +69,7 @@ struct LoginProtectionTests {
         var config = testConfig(directory: directory)
         let old = try await ChatBackend.bootstrap(config: config, logger: testLogger())
         try await buildApplication(old).test(.router) { client in
-            try await client.register("old@example.com")
+            _ = try await client.register("old@example.com")
         }
         // The server now runs at cost 15.
         config.passwordHashCost = 15

@@ -47,6 +47,8 @@ public struct AppConfig: Sendable {
     public var passwordHashQueueLimit = 64
     /// Long-polls one user may have parked at once; 0 means unlimited.
     public var longPollsPerUser = 16
+    /// Megabytes of encoded message listings kept for repeated reads of unchanged chats; 0 turns it off.
+    public var listingCacheMegabytes = 32
     /// Open connections at most; further clients wait in the listen backlog.
     public var maxConnections = 4096
     /// A connection with no request in progress is closed after this long. It also bounds how long a
@@ -70,7 +72,7 @@ public struct AppConfig: Sendable {
         "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
         "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "REGISTRATIONS_PER_MINUTE",
-        "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "MAX_CONNECTIONS",
+        "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "LISTING_CACHE_MB", "MAX_CONNECTIONS",
         "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
         "FORWARDED_ALLOW_IPS",
     ]
@@ -169,6 +171,7 @@ public struct AppConfig: Sendable {
         if let rate = try integer("REGISTRATIONS_PER_MINUTE", in: 0...1_000_000) { self.registrationsPerMinute = rate }
         if let queue = try integer("PASSWORD_HASH_QUEUE", in: 1...100_000) { self.passwordHashQueueLimit = queue }
         if let polls = try integer("LONG_POLLS_PER_USER", in: 0...100_000) { self.longPollsPerUser = polls }
+        if let megabytes = try integer("LISTING_CACHE_MB", in: 0...65_536) { self.listingCacheMegabytes = megabytes }
         if let connections = try integer("MAX_CONNECTIONS", in: 1...1_000_000) { self.maxConnections = connections }
         if let seconds = try integer("IDLE_TIMEOUT_SECONDS", in: 1...86_400) { self.idleTimeoutSeconds = seconds }
         if let seconds = try integer("REQUEST_READ_TIMEOUT_SECONDS", in: 1...3600) {

@@ -118,14 +118,9 @@ struct AdminController {
         return ChatListResponse(chats: page.chats.map(ChatResponse.init), total: page.total)
     }
 
-    @Sendable func chatMessages(_ request: Request, context: AppRequestContext) async throws -> JSONArray<
-        MessageResponse
-    > {
+    @Sendable func chatMessages(_ request: Request, context: AppRequestContext) async throws -> Response {
         let chatID = try context.uuidParameter("chat_id")
-        return JSONArray(
-            try await ChatsController.messages(
-                of: chatID, ownerID: nil, request: request, database: self.backend.database)
-        )
+        return try await ChatsController.listing(of: chatID, ownerID: nil, request: request, backend: self.backend)
     }
 }
 

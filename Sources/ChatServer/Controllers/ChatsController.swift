@@ -89,19 +89,14 @@ struct ChatsController {
 
     /// Oldest first. With `wait` (1...60 s) it long-polls: it answers at once when messages newer than `after`
     /// exist (a reply being generated comes with its current text), else as soon as one appears, else `[]`.
-    @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> JSONArray<MessageResponse> {
+    @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let chatID = try context.uuidParameter("chat_id")
         let requestedWait = try request.integerQuery("wait", default: 0, in: 0...60)
         // While the server drains, long-polls answer at once.
         let wait = self.backend.sessions?.isShuttingDown == true ? 0 : requestedWait
         guard wait > 0 else {
-            let messages = try await Self.messages(
-                of: chatID, ownerID: user.id, request: request, database: self.backend.database)
-            guard let live = await self.backend.sessions?.existingSession(for: chatID)?.liveReply else {
-                return JSONArray(messages)
-            }
-            return JSONArray(messages.map { $0.id == live.id ? $0.withContent(live.content) : $0 })
+            return try await Self.listing(of: chatID, ownerID: user.id, request: request, backend: self.backend)
         }
         let limit = try request.integerQuery("limit", default: 100, in: 1...500)
         let after = try request.integerQuery("after", default: 0, in: 0...Int.max)
@@ -140,7 +135,7 @@ struct ChatsController {
             } onCancel: {
                 poll.cancel()
             }
-            return JSONArray(found.map(MessageResponse.init))
+            return .json(JSONArray(found.map(MessageResponse.init)).encoded)
         } catch is CancellationError where revocation.isCancelled {
             throw APIError.unauthorized("Your session has ended; log in again")
         } catch is CancellationError {
@@ -151,16 +146,39 @@ struct ChatsController {
     }
 
     /// Shared by the owner's and the admin's message listings: `limit` 1...500 (100), `after` a message id.
-    static func messages(of chatID: UUID, ownerID: UUID?, request: Request, database: DatabaseActor) async throws
-        -> [MessageResponse]
+    ///
+    /// Served from ``MessageListingCache`` when the database answers that the chat's messages are unchanged
+    /// since the listing was encoded; a reply being generated comes with its live text and is never cached.
+    static func listing(of chatID: UUID, ownerID: UUID?, request: Request, backend: ChatBackend) async throws
+        -> Response
     {
         let limit = try request.integerQuery("limit", default: 100, in: 1...500)
         let after = try request.integerQuery("after", default: 0, in: 0...Int.max)
-        guard
-            let messages = try await database.messages(
-                chatID: chatID, ownerID: ownerID, after: Int64(after), limit: limit)
-        else { throw APIError.chatNotFound }
-        let chat = chatID.lowercasedString
-        return messages.map { MessageResponse($0, chatID: chat) }
+        let key = MessageListingCache.Key(chatID: chatID, after: Int64(after), limit: limit)
+        let cache = backend.listingCache
+        var known = cache.version(of: key)
+        while true {
+            guard
+                let page = try await backend.database.messagePage(
+                    chatID: chatID, ownerID: ownerID, after: Int64(after), limit: limit, knownVersion: known)
+            else { throw APIError.chatNotFound }
+            switch page {
+            case .unchanged(let version):
+                if let body = cache.body(of: key, at: version) { return .json(body) }
+                // Replaced or evicted since the lookup: read it after all.
+                known = nil
+            case .messages(let messages, let version):
+                cache.recordMiss()
+                let chat = chatID.lowercasedString
+                var listing = messages.map { MessageResponse($0, chatID: chat) }
+                let generating = messages.contains { $0.status == .streaming }
+                if generating, let live = await backend.sessions?.existingSession(for: chatID)?.liveReply {
+                    listing = listing.map { $0.id == live.id ? $0.withContent(live.content) : $0 }
+                }
+                let body = JSONArray(listing).encoded
+                if !generating { cache.store(body, for: key, at: version) }
+                return .json(body)
+            }
+        }
     }
 }

@@ -176,22 +176,28 @@ protocol JSONResponse: ResponseGenerator, JSONWritable {}
 
 extension JSONResponse {
     func response(from request: Request, context: some RequestContext) throws -> Response {
+        .json(self.encoded)
+    }
+
+    /// The compact JSON text, as one buffer.
+    var encoded: ByteBuffer {
         var writer = JSONWriter()
         self.write(to: &writer)
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "application/json; charset=utf-8", .contentLength: String(writer.buffer.readableBytes),
-            ],
-            body: .init(byteBuffer: writer.buffer)
-        )
+        return writer.buffer
     }
 
     /// The compact JSON text (tests, logs).
-    var jsonString: String {
-        var writer = JSONWriter()
-        self.write(to: &writer)
-        return String(buffer: writer.buffer)
+    var jsonString: String { String(buffer: self.encoded) }
+}
+
+extension Response {
+    /// A 200 whose body is JSON already encoded (a shared buffer is sent as it is, without a copy).
+    static func json(_ body: ByteBuffer) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
+            body: .init(byteBuffer: body)
+        )
     }
 }
 
