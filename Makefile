@@ -2,28 +2,36 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev
+# PostgreSQL's server and psql, for the second run of the suites (`make test`); not needed to run the server.
+TEST_APT_PACKAGES := postgresql postgresql-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FORMAT_PATHS := Package.swift Sources Tests Benchmarks
 # Release binaries link the Swift runtime and Foundation statically: no shared-library relocations at start,
 # about 3.5 MB less resident memory at idle, and a binary that runs without a Swift toolchain installed.
 RELEASE_BUILD := $(SWIFT) build -c release --static-swift-stdlib
 
-.PHONY: help deps build release run demo test bench fuzz-api lint format clean
+.PHONY: help deps test-deps install-packages build release run demo test bench fuzz-api lint format clean
 
 help:
 	@echo "make run     install missing system packages, build (release) and start the server on ./ai_chat.db"
 	@echo "make demo    like run, with AI replies from the in-repo mock Groq server (offline, ./demo.db)"
-	@echo "make test    install missing system packages, build and run the test suites"
+	@echo "make test    install missing system packages, build and run the test suites (on SQLite, then PostgreSQL)"
 	@echo "make bench   build (release) and run chat-bench against the real binary (README: Performance)"
 	@echo "make fuzz-api  run schemathesis against the running API's OpenAPI document (in a virtualenv)"
 	@echo "make lint    check formatting with swift format (.swift-format)"
 	@echo "make format  format the sources in place"
 
 # System libraries the C shims link against (see Package.swift: CSQLite, CCurl, CCrypto).
-deps:
+deps: PACKAGES = $(APT_PACKAGES)
+deps: install-packages
+
+test-deps: PACKAGES = $(APT_PACKAGES) $(TEST_APT_PACKAGES)
+test-deps: install-packages
+
+install-packages:
 	@command -v $(SWIFT) >/dev/null || { echo "error: swift is not on PATH (Swift 6.2 or newer is required)"; exit 1; }
 	@missing=""; \
-	for package in $(APT_PACKAGES); do \
+	for package in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -55,9 +63,12 @@ demo: release
 
 # Suites run one after another: several measure the server's timing (wake-ups within 100 ms, timeouts within
 # 1 s) or load it with thousands of connections, and on two cores they would measure each other instead.
-test: deps
+# The whole suite runs twice: on SQLite files, then on a throwaway PostgreSQL server that
+# Tests/scripts/with-postgres starts (initdb in a temporary directory, a Unix socket, removed afterwards).
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --no-parallel
+	Tests/scripts/with-postgres $(SWIFT) test --skip-build --no-parallel
 
 # Every scenario at its budget's concurrency, against the real chat-server binary as a child process; then the
 # read path under wrk (installed with apt-get when missing).

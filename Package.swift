@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries from the system (see Makefile `deps`).
@@ -33,10 +35,19 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        // Storage: the DatabaseActor and the SQLite layer under it.
+        // Storage: the ChatStore protocol every engine implements, and the records it speaks in.
         .target(
             name: "ChatStorage",
             dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The embedded engine: the DatabaseActor and the SQLite layer under it.
+        .target(
+            name: "ChatStorageSQLite",
+            dependencies: [
+                "ChatStorage",
                 "CSQLite",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,6 +81,8 @@ let package = Package(
             name: "ChatServer",
             dependencies: [
                 "ChatStorage",
+                "ChatStorageSQLite",
+                "ChatStoragePostgres",
                 "ChatAuth",
                 "ChatProvider",
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -79,6 +92,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The engine for several replicas: PostgreSQL through postgres-nio's connection pool.
+        .target(
+            name: "ChatStoragePostgres",
+            dependencies: [
+                "ChatStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -140,6 +166,8 @@ let package = Package(
             dependencies: [
                 "ChatServer",
                 "ChatStorage",
+                "ChatStorageSQLite",
+                "ChatStoragePostgres",
                 "ChatAuth",
                 "ChatProvider",
                 "MockGroq",

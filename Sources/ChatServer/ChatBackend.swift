@@ -7,7 +7,7 @@ import Logging
 /// The application's long-lived parts, assembled once at start and shared by every request.
 public struct ChatBackend: Sendable, CustomStringConvertible {
     public let config: AppConfig
-    public let database: DatabaseActor
+    public let database: any ChatStore
     public let tokens: TokenService
     public let passwords: PasswordHasher
     public let logger: Logger
@@ -34,11 +34,11 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
 
     /// Opens and migrates the database, resolves the token secret and promotes `ADMIN_EMAILS`.
     public static func bootstrap(config: AppConfig, logger: Logger) async throws -> ChatBackend {
-        let database = try await DatabaseActor.open(path: config.databasePath)
+        let database = try await StoreOpener.open(config, logger: logger)
         logger.info(
             "database ready",
             metadata: [
-                "path": "\(config.databasePath)",
+                "database": "\(config.databaseDescription)",
                 "schema_from": "\(database.migration.from)",
                 "schema": "\(database.migration.to)",
             ]

@@ -20,7 +20,9 @@ struct ChatServerCommand: AsyncParsableCommand {
 
 /// Options shared by every subcommand that touches the database.
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .long, help: "SQLite file path or sqlite:/// URL (overrides DATABASE_URL).")
+    @Option(
+        name: .long,
+        help: "SQLite file path, sqlite:/// URL or postgresql:// URL (overrides DATABASE_URL).")
     var database: String?
 }
 
@@ -31,7 +33,7 @@ extension DatabaseOption {
         do {
             var config = try AppConfig.fromEnvironment()
             if let database {
-                config.databasePath = try AppConfig.databasePath(fromURL: database)
+                try config.setDatabase(url: database)
             }
             return config
         } catch let error as ConfigurationError {
@@ -68,7 +70,14 @@ struct Serve: AsyncParsableCommand {
                 "GROQ_API_KEY is not set: AI replies are disabled and POST /chat answers 503. Set GROQ_API_KEY in the environment or in .env to enable them."
             )
         }
-        let backend = try await ChatBackend.bootstrap(config: config, logger: logger)
+        let backend: ChatBackend
+        do {
+            backend = try await ChatBackend.bootstrap(config: config, logger: logger)
+        } catch {
+            // One line that names the problem (a server that cannot be reached, a refused login, a newer schema).
+            FileHandle.standardError.write(Data("chat-server: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         let app = buildApplication(backend)
         logger.info("listening", metadata: ["address": "http://\(config.host):\(config.port)", "docs": "/docs"])
         // On SIGTERM/SIGINT the group tells its services in reverse order: first the grace period for running
@@ -95,12 +104,12 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let config = try self.databaseOption.loadConfig()
-        let database = try await DatabaseActor.open(path: config.databasePath)
+        let database = try await StoreOpener.open(config, logger: Logger(label: "chat-server"))
         let (from, to) = database.migration
         print(
             from == to
-                ? "\(config.databasePath): schema is up to date (version \(to))"
-                : "\(config.databasePath): migrated schema from version \(from) to \(to)"
+                ? "\(config.databaseDescription): schema is up to date (version \(to))"
+                : "\(config.databaseDescription): migrated schema from version \(from) to \(to)"
         )
         await database.close()
     }
@@ -121,7 +130,7 @@ struct Promote: AsyncParsableCommand {
 
     func run() async throws {
         let config = try self.databaseOption.loadConfig()
-        let database = try await DatabaseActor.open(path: config.databasePath)
+        let database = try await StoreOpener.open(config, logger: Logger(label: "chat-server"))
         let outcome: Result<UserRecord?, any Error>
         do {
             outcome = .success(try await database.setRole(email: EmailAddress.normalize(self.email), role: self.role))

@@ -56,6 +56,15 @@ public struct ChatRecord: Sendable, Equatable {
     public let messageCount: Int
     public let createdAt: Timestamp
     public let updatedAt: Timestamp
+
+    public init(id: UUID, userID: UUID, title: String?, messageCount: Int, createdAt: Timestamp, updatedAt: Timestamp) {
+        self.id = id
+        self.userID = userID
+        self.title = title
+        self.messageCount = messageCount
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
 }
 
 /// Where a message is in its life. User messages are born complete; an assistant reply starts `streaming`.
@@ -79,9 +88,25 @@ public struct MessageRecord: Sendable, Equatable {
     public var model: String?
     public var promptTokens: Int?
     public var completionTokens: Int?
+
+    public init(
+        id: Int64, chatID: UUID, role: MessageRole, content: String, createdAt: Timestamp, status: MessageStatus,
+        error: String? = nil, model: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil
+    ) {
+        self.id = id
+        self.chatID = chatID
+        self.role = role
+        self.content = content
+        self.createdAt = createdAt
+        self.status = status
+        self.error = error
+        self.model = model
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
 }
 
-/// How a reply ended, for ``DatabaseActor/finishMessage(id:outcome:)``.
+/// How a reply ended, for ``ChatStore/finishMessage(id:outcome:)``.
 public struct MessageOutcome: Sendable, Equatable {
     public var content: String
     public var status: MessageStatus
@@ -111,6 +136,11 @@ public struct MessageOutcome: Sendable, Equatable {
 public struct ChatPage: Sendable {
     public let chats: [ChatRecord]
     public let total: Int
+
+    public init(chats: [ChatRecord], total: Int) {
+        self.chats = chats
+        self.total = total
+    }
 }
 
 /// A page of a chat's messages, or the news that it has not changed since a version the caller holds.
@@ -120,16 +150,18 @@ public struct ChatPage: Sendable {
 public enum MessagePage: Sendable, Equatable {
     /// The chat's messages are exactly as they were at `version` (the one the caller passed).
     case unchanged(version: Int64)
-    /// The page, read at `version` or later.
+    /// The page, as it is at `version`.
     case messages([MessageRecord], version: Int64)
 }
 
-/// A failure the caller can act on (as opposed to a ``SQLiteError``, which is a fault).
+/// A failure the caller can act on (as opposed to an engine's own error, which is a fault).
 public enum StorageError: Error, Equatable, Sendable {
     case emailAlreadyRegistered
     case lastAdmin
     case corruptRow(String)
     case newerSchema(found: Int, supported: Int)
+    /// Text the engine cannot store: PostgreSQL's `text` cannot hold U+0000 (SQLite stores it).
+    case unsupportedCharacter
 }
 
 extension UUID {

@@ -1,4 +1,5 @@
 import ChatStorage
+import ChatStorageSQLite
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -14,7 +15,7 @@ struct ListingCacheTests {
     func versionBumps() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let database = try await DatabaseActor.open(path: directory + "/versions.db")
+        let database = try await TestDatabase.openStore(standingInFor: directory + "/versions.db")
         let owner = try await database.createUser(email: "v@example.com", passwordHash: "h", role: .user)
         let stranger = try await database.createUser(email: "s@example.com", passwordHash: "h", role: .user)
         let chat = try await database.createChat(userID: owner.id, title: nil)
@@ -194,7 +195,7 @@ struct ListingCacheTests {
         }
     }
 
-    private static func version(_ database: DatabaseActor, _ chatID: UUID, _ ownerID: UUID) async throws -> Int64 {
+    private static func version(_ database: any ChatStore, _ chatID: UUID, _ ownerID: UUID) async throws -> Int64 {
         let page = try await database.messagePage(
             chatID: chatID, ownerID: ownerID, after: 0, limit: 1, knownVersion: nil)
         guard case .messages(_, let version) = page else { throw StorageError.corruptRow("chats") }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ChatServer
 import ChatStorage
+import ChatStorageSQLite
 import Foundation
 import MockGroq
 import NIOCore
@@ -102,7 +103,7 @@ struct ProcessTests {
         #expect(status == 0, "\(server.log.suffix(2000))")
         #expect(server.log.contains("shutdown grace period over"))
 
-        let reopened = try await DatabaseActor.open(path: database)
+        let reopened = try await TestDatabase.openStore(standingInFor: database)
         let interrupted = try await reopened.messages(status: .failed)
         #expect(interrupted.count == 4)
         #expect(interrupted.allSatisfy { $0.error == "interrupted by server shutdown" && !$0.content.isEmpty })
@@ -128,7 +129,7 @@ struct ProcessTests {
         server.signal(SIGTERM)
         #expect(await server.exitStatus(within: .seconds(10)) == 0, "\(server.log.suffix(2000))")
 
-        let reopened = try await DatabaseActor.open(path: database)
+        let reopened = try await TestDatabase.openStore(standingInFor: database)
         #expect(try await reopened.messages(status: .streaming).isEmpty)
         let interrupted = try await reopened.messages(status: .failed)
         #expect(interrupted.count == 2)
@@ -204,9 +205,11 @@ struct ProcessTests {
                 + " \(seen.replies.values.joined().count) turns before SIGKILL")
 
         // The file as the crash left it: sound.
-        let opened = try await DatabaseActor.open(path: database)
-        #expect(try await opened.integrityCheck() == ["ok"])
-        await opened.close()
+        if !TestDatabase.isPostgres {
+            let opened = try await DatabaseActor.open(path: database)
+            #expect(try await opened.integrityCheck() == ["ok"])
+            await opened.close()
+        }
 
         // Restarted: every acknowledged write is there, and nothing is left streaming.
         let restarted = try await ServerProcess.start(database: database, environment: environment)

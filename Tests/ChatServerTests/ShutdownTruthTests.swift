@@ -1,5 +1,6 @@
 import ChatProvider
 import ChatStorage
+import ChatStorageSQLite
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -61,11 +62,13 @@ struct ShutdownTruthTests {
         }
     }
 
-    @Test("/health is 503 'degraded' while another process holds the database's write lock")
+    @Test(
+        "/health is 503 'degraded' while another process holds the database's write lock",
+        .enabled(if: !TestDatabase.isPostgres, "SQLite's write lock"))
     func healthDegraded() async throws {
         try await withApp { client, backend in
             #expect(try await client.send(.get, "/health").status == .ok)
-            let other = try SQLiteConnection(path: backend.database.path, busyTimeoutMilliseconds: 100)
+            let other = try SQLiteConnection(path: backend.config.databasePath, busyTimeoutMilliseconds: 100)
             try other.execute("BEGIN IMMEDIATE")
             try await Task.sleep(for: .milliseconds(1100))
             let degraded = try await client.send(.get, "/health")

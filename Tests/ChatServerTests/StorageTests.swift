@@ -1,5 +1,6 @@
 import ChatServer
 import ChatStorage
+import ChatStorageSQLite
 import Foundation
 import Glibc
 import HTTPTypes

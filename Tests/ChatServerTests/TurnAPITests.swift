@@ -1,5 +1,6 @@
 import ChatProvider
 import ChatStorage
+import ChatStorageSQLite
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -382,16 +383,18 @@ struct TurnUnitTests {
         let path = directory + "/crash.db"
         let messageID: Int64
         do {
-            let database = try await DatabaseActor.open(path: path)
+            let database = try await TestDatabase.openStore(standingInFor: path)
             let user = try await database.createUser(email: "c@example.com", passwordHash: "h", role: .user)
             let chat = try await database.createChat(userID: user.id, title: nil)
             let begun = try #require(try await database.beginTurn(chatID: chat.id, userContent: "q", model: "m"))
             try await database.updateStreamingContent(messageID: begun.assistant.id, content: "partial")
             messageID = begun.assistant.id
             // No finishMessage: the process "crashes" here.
+            await database.close()
         }
         var config = testConfig(directory: directory)
         config.databasePath = path
+        config.postgres = TestDatabase.postgres(standingInFor: path)
         let backend = try await ChatBackend.bootstrap(config: config, logger: testLogger())
         let owner = try #require(try await backend.database.users(limit: 1, offset: 0).users.first)
         let chat = try #require(try await backend.database.chats(ownerID: owner.id, limit: 1, offset: 0).chats.first)

@@ -1,4 +1,5 @@
 import ChatAuth
+import ChatStoragePostgres
 import Foundation
 import Logging
 
@@ -9,8 +10,13 @@ import Logging
 public struct AppConfig: Sendable {
     public var host = "127.0.0.1"
     public var port = 8000
-    /// A file path (parsed from `DATABASE_URL`).
+    /// The SQLite file (from `DATABASE_URL` when it is a path or a `sqlite:///` URL).
     public var databasePath = "./ai_chat.db"
+    /// The PostgreSQL server, when `DATABASE_URL` is a `postgresql://` or `postgres://` URL; then it is used
+    /// instead of ``databasePath``.
+    public var postgres: PostgresLocation?
+    /// PostgreSQL connections this process opens at most (`DATABASE_MAX_CONNECTIONS`).
+    public var databaseMaxConnections = 20
     /// HMAC key for tokens; nil means "generate one and keep it in the database".
     public var jwtSecret: String?
     public var accessTokenExpireMinutes = 60
@@ -68,7 +74,8 @@ public struct AppConfig: Sendable {
 
     /// The variables this type reads, for documentation and `.env.example`.
     public static let variables = [
-        "HOST", "PORT", "DATABASE_URL", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "ADMIN_EMAILS", "LOG_LEVEL",
+        "HOST", "PORT", "DATABASE_URL", "DATABASE_MAX_CONNECTIONS", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES",
+        "ADMIN_EMAILS", "LOG_LEVEL",
         "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
         "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "REGISTRATIONS_PER_MINUTE",
@@ -112,7 +119,10 @@ public struct AppConfig: Sendable {
 
         if let host = value("HOST") { self.host = host }
         if let port = try integer("PORT", in: 1...65535) { self.port = port }
-        if let url = value("DATABASE_URL") { self.databasePath = try Self.databasePath(fromURL: url) }
+        if let url = value("DATABASE_URL") { try self.setDatabase(url: url) }
+        if let connections = try integer("DATABASE_MAX_CONNECTIONS", in: 1...1_000) {
+            self.databaseMaxConnections = connections
+        }
         if let secret = value("JWT_SECRET_KEY") {
             guard secret.utf8.count >= 32 else {
                 throw ConfigurationError(
@@ -196,6 +206,23 @@ public struct AppConfig: Sendable {
         if let proxies = list("FORWARDED_ALLOW_IPS") { self.forwardedAllowIPs = Set(proxies) }
     }
 
+    /// Selects the engine: `postgresql://` / `postgres://` → PostgreSQL, else a SQLite path or URL.
+    public mutating func setDatabase(url: String) throws(ConfigurationError) {
+        if url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") {
+            do {
+                self.postgres = try PostgresLocation(url: url)
+            } catch {
+                throw ConfigurationError(variable: "DATABASE_URL", problem: error.description)
+            }
+        } else {
+            self.databasePath = try Self.databasePath(fromURL: url)
+            self.postgres = nil
+        }
+    }
+
+    /// Where the data lives, for logs (never a password).
+    public var databaseDescription: String { self.postgres?.description ?? self.databasePath }
+
     /// `sqlite:///./ai_chat.db` → `./ai_chat.db`, `sqlite:////var/db/chat.db` → `/var/db/chat.db`;
     /// anything without a scheme is taken as a path.
     public static func databasePath(fromURL url: String) throws(ConfigurationError) -> String {
@@ -204,7 +231,8 @@ public struct AppConfig: Sendable {
             throw ConfigurationError(
                 variable: "DATABASE_URL",
                 problem:
-                    "only SQLite is supported: use sqlite:///relative/path.db, sqlite:////absolute/path.db or a plain path"
+                    "use postgresql://user:password@host:port/database, sqlite:///relative/path.db, "
+                    + "sqlite:////absolute/path.db or a plain path"
             )
         }
         let path = String(url.dropFirst("sqlite:///".count))
@@ -218,7 +246,7 @@ public struct AppConfig: Sendable {
 /// Secrets never reach a log line or an error through `String(describing:)`, `print` or a debugger's dump.
 extension AppConfig: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "AppConfig(host: \(self.host), port: \(self.port), database: \(self.databasePath), "
+        "AppConfig(host: \(self.host), port: \(self.port), database: \(self.databaseDescription), "
             + "jwtSecret: \(self.jwtSecret == nil ? "generated" : "<redacted>"), "
             + "groqAPIKey: \(self.groqAPIKey == nil ? "unset" : "<redacted>"), groqBaseURL: \(self.groqBaseURL), "
             + "groqModel: \(self.groqModel))"

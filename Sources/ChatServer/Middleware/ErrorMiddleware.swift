@@ -32,6 +32,11 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             let message = error.body ?? error.status.reasonPhrase
             return try APIError(error.status, message, headers: error.headers).response(from: request, context: context)
+        } catch StorageError.unsupportedCharacter {
+            return try APIError(
+                .unprocessableContent,
+                "Text must not contain the NUL character (U+0000): this server's database cannot store it"
+            ).response(from: request, context: context)
         } catch is HTTPParserError {
             // Broken framing seen while a handler read the request: the client's fault.
             return try APIError(.badRequest, "Malformed request").response(from: request, context: context)

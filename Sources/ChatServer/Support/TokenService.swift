@@ -40,7 +40,7 @@ public struct TokenService: Sendable {
 
     /// The key used when `JWT_SECRET_KEY` is unset: 32 random bytes made on first start and kept in the
     /// database, so tokens survive restarts and no default secret exists.
-    static func persistedSecret(in database: DatabaseActor) async throws -> [UInt8] {
+    static func persistedSecret(in database: any ChatStore) async throws -> [UInt8] {
         let candidate = Base64.encode(try SecureRandom.bytes(32))
         let stored = try await database.settingInsertingIfAbsent("jwt_secret", value: candidate)
         return Array(stored.utf8)

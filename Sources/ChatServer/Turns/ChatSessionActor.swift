@@ -19,7 +19,7 @@ import Logging
 /// Created on demand by ``ChatSessionRegistry`` and retired as soon as it is idle.
 actor ChatSessionActor {
     let chatID: UUID
-    private let database: DatabaseActor
+    private let database: any ChatStore
     private let provider: ProviderActor
     private let settings: TurnSettings
     private let titles: TitleGenerator
@@ -56,7 +56,7 @@ actor ChatSessionActor {
 
     init(
         chatID: UUID,
-        database: DatabaseActor,
+        database: any ChatStore,
         provider: ProviderActor,
         settings: TurnSettings,
         logger: Logger,

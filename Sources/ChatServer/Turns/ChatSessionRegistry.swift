@@ -10,12 +10,12 @@ import Synchronization
 /// it is idle, and a call that reaches a retired session is retried on a fresh one.
 final class ChatSessionRegistry: Sendable {
     private let sessions = Mutex<[UUID: ChatSessionActor]>([:])
-    private let database: DatabaseActor
+    private let database: any ChatStore
     private let provider: ProviderActor
     private let settings: TurnSettings
     private let logger: Logger
 
-    init(database: DatabaseActor, provider: ProviderActor, settings: TurnSettings, logger: Logger) {
+    init(database: any ChatStore, provider: ProviderActor, settings: TurnSettings, logger: Logger) {
         self.database = database
         self.provider = provider
         self.settings = settings

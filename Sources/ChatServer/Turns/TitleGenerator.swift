@@ -6,7 +6,7 @@ import Logging
 /// Gives an untitled chat a short title from its first user message, in the background, after a reply.
 /// It never delays a reply, and its failures are only logged.
 struct TitleGenerator: Sendable {
-    let database: DatabaseActor
+    let database: any ChatStore
     let provider: ProviderActor
     let logger: Logger
 

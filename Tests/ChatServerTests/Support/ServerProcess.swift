@@ -26,7 +26,7 @@ final class ServerProcess: Sendable {
         let log = try #require(FileHandle(forWritingAtPath: logPath))
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--port", String(port), "--database", database]
+        process.arguments = ["serve", "--port", String(port), "--database", TestDatabase.url(standingInFor: database)]
         process.currentDirectoryURL = URL(fileURLWithPath: database).deletingLastPathComponent()
         var env = ProcessInfo.processInfo.environment
         for key in ["DATABASE_URL", "PORT", "HOST", "ADMIN_EMAILS", "JWT_SECRET_KEY", "GROQ_API_KEY"] { env[key] = nil }

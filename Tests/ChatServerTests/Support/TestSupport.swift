@@ -23,6 +23,7 @@ func removeTemporaryDirectory(_ path: String) {
 func testConfig(directory: String, adminEmails: [String] = []) -> AppConfig {
     var config = AppConfig()
     config.databasePath = directory + "/test.db"
+    config.postgres = TestDatabase.postgres(standingInFor: config.databasePath)
     config.passwordHashCost = 10
     config.adminEmails = adminEmails
     config.port = 0

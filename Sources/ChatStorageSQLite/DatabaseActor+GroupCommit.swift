@@ -1,3 +1,5 @@
+import ChatStorage
+
 /// Group commit: writes that arrive while the database thread is busy share one transaction and so one
 /// `fsync`, instead of paying one each.
 ///

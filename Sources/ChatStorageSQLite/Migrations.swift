@@ -1,3 +1,5 @@
+import ChatStorage
+
 /// One step of the schema, applied once, in order, inside a transaction.
 public struct Migration: Sendable {
     public let version: Int

@@ -1,3 +1,4 @@
+import ChatStorage
 import Foundation
 
 extension DatabaseActor {

@@ -1,3 +1,5 @@
+import ChatStorage
+
 extension DatabaseActor {
     public func setting(_ key: String) throws -> String? {
         try self.checkOpen()

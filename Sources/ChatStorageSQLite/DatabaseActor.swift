@@ -1,3 +1,4 @@
+import ChatStorage
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -11,7 +12,7 @@ import ServiceLifecycle
 ///   changes several rows); with the default `synchronous = FULL` a returned write survives power loss.
 ///
 /// As a `Service` it waits for graceful shutdown, then checkpoints the WAL and refuses further work.
-public actor DatabaseActor: Service {
+public actor DatabaseActor: ChatStore {
     private let executor: DedicatedThreadExecutor
     let connection: SQLiteConnection
     private var isClosed = false

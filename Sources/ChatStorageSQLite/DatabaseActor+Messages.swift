@@ -1,3 +1,4 @@
+import ChatStorage
 import Foundation
 
 extension DatabaseActor {
@@ -52,7 +53,7 @@ extension DatabaseActor {
     ///
     /// Returns nil when the chat does not exist or (when `ownerID` is given) is not that user's,
     /// so the caller learns both in one trip to the database.
-    public func messages(chatID: UUID, ownerID: UUID?, after: Int64 = 0, limit: Int) throws -> [MessageRecord]? {
+    public func messages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) throws -> [MessageRecord]? {
         switch try self.messagePage(chatID: chatID, ownerID: ownerID, after: after, limit: limit, knownVersion: nil) {
         case .messages(let messages, _): messages
         case .unchanged, nil: nil

@@ -1,0 +1,108 @@
+import Foundation
+import ServiceLifecycle
+
+/// The durable store of users, chats, messages and settings: what the HTTP layer and the turns depend on,
+/// whatever engine is under it (SQLite's `DatabaseActor`, PostgreSQL's `PostgresStore`).
+///
+/// Every engine guarantees:
+/// - Durability: a method that writes returns only after its change is committed.
+/// - Atomicity: each method is one transaction; a multi-row change (a turn's two messages and the chat's
+///   `updated_at`, a user's deletion with their chats) is all or nothing.
+/// - Order: message ids grow within a chat in the order their inserts committed, so a reader that has seen
+///   id `n` finds every later message with `after: n`.
+/// - `messages_version`: bumped in the writing transaction by every insert, update and delete of a chat's
+///   messages, so an unchanged version means unchanged messages (``messagePage(chatID:ownerID:after:limit:knownVersion:)``).
+///
+/// As a `Service` it runs until graceful shutdown and then closes; work submitted after that throws.
+public protocol ChatStore: Service, Sendable {
+    /// The schema versions before and after the migrations this process applied when it opened the store.
+    var migration: (from: Int, to: Int) { get }
+
+    /// Checks that the store answers and can take a write (GET /health).
+    func ping() async throws
+    /// Closes the store; later calls throw.
+    func close() async
+
+    // MARK: Users
+
+    /// Creates a user; throws ``StorageError/emailAlreadyRegistered`` for an email taken in any letter case.
+    func createUser(email: String, passwordHash: String, role: UserRole) async throws -> UserRecord
+    func user(id: UUID) async throws -> UserRecord?
+    /// Case-insensitive.
+    func user(email: String) async throws -> UserRecord?
+    /// The user as read very recently (a cache every change to the user empties), without a trip to the
+    /// database; nil means ask ``currentUser(id:)``.
+    func recentUser(id: UUID) -> UserRecord?
+    /// The user for authenticating a request: from the cache when it holds a recent read, else read now.
+    func currentUser(id: UUID) async throws -> UserRecord?
+    /// Bumps the user's token version, so every token issued before is refused. False when no such user.
+    @discardableResult
+    func revokeTokens(userID: UUID) async throws -> Bool
+    func updatePasswordHash(userID: UUID, passwordHash: String) async throws
+    /// Users oldest first, and how many there are.
+    func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int)
+    /// Sets a role and bumps the token version; throws ``StorageError/lastAdmin`` for the last active admin.
+    func setRole(userID: UUID, role: UserRole) async throws -> UserRecord?
+    func setRole(email: String, role: UserRole) async throws -> UserRecord?
+    /// Makes the listed (registered) users admins; returns how many changed.
+    func promoteAdmins(emails: [String]) async throws -> Int
+    func activeAdminCount() async throws -> Int
+    /// Disables or enables a user (disabling bumps the token version); ``StorageError/lastAdmin`` as above.
+    func setDisabled(userID: UUID, disabled: Bool) async throws -> UserRecord?
+    /// Deletes the user with their chats and messages; ``StorageError/lastAdmin`` for the last active admin.
+    func deleteUser(id: UUID) async throws -> Bool
+    func chatIDs(ownerID: UUID) async throws -> [UUID]
+
+    // MARK: Chats
+
+    func createChat(userID: UUID, title: String?) async throws -> ChatRecord
+    /// Nil when missing or (with `ownerID`) not that user's.
+    func chat(id: UUID, ownerID: UUID?) async throws -> ChatRecord?
+    /// The user's chats, most recently updated first, and their total.
+    func chats(ownerID: UUID, limit: Int, offset: Int) async throws -> ChatPage
+    func renameChat(id: UUID, ownerID: UUID, title: String) async throws -> ChatRecord?
+    /// Deletes the chat and its messages; false when missing or not the owner's.
+    func deleteChat(id: UUID, ownerID: UUID) async throws -> Bool
+    /// Sets the title only if the chat still has none; true when it did.
+    @discardableResult
+    func setTitleIfEmpty(chatID: UUID, title: String) async throws -> Bool
+
+    // MARK: Messages
+
+    /// Appends a message and bumps the chat's `updated_at`.
+    func appendMessage(chatID: UUID, role: MessageRole, content: String) async throws -> MessageRecord
+    /// Messages oldest first after id `after`, at most `limit`; nil when the chat is missing or not `ownerID`'s.
+    func messages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) async throws -> [MessageRecord]?
+    /// The same page, unless the chat's `messages_version` still equals `knownVersion`.
+    func messagePage(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int, knownVersion: Int64?) async throws
+        -> MessagePage?
+    /// Saves the user's message and an empty `streaming` reply in one transaction; nil when the chat is gone.
+    func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
+        user: MessageRecord, assistant: MessageRecord
+    )?
+    /// Saves the text a `streaming` reply has so far.
+    func updateStreamingContent(messageID: Int64, content: String) async throws
+    /// Records how a reply ended; nil when its chat was deleted meanwhile.
+    @discardableResult
+    func finishMessage(id: Int64, outcome: MessageOutcome) async throws -> MessageRecord?
+    /// The newest `complete` messages before `messageID`, newest first.
+    func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) async throws -> [MessageRecord]
+    func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord?
+    /// Marks replies left `streaming` by a stopped server `failed`; returns how many.
+    @discardableResult
+    func failInterruptedTurns() async throws -> Int
+    /// Every message with this status, oldest first.
+    func messages(status: MessageStatus) async throws -> [MessageRecord]
+
+    // MARK: Settings
+
+    func setting(_ key: String) async throws -> String?
+    /// Stores `value` under `key` unless a value is there already; returns the stored value.
+    func settingInsertingIfAbsent(_ key: String, value: String) async throws -> String
+}
+
+extension ChatStore {
+    public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {
+        try await self.messages(chatID: chatID, ownerID: ownerID, after: 0, limit: limit)
+    }
+}

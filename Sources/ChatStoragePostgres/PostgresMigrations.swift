@@ -1,0 +1,182 @@
+import ChatStorage
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema's history, numbered like the SQLite engine's (version `n` here holds what version `n`
+/// holds there), so a store's schema version means the same on both engines and `chat-server copy` can
+/// compare them. Applied at start, each version in its own transaction, under an advisory lock, so replicas
+/// starting together never race: the first applies them, the others wait and find them applied.
+///
+/// Never edit a migration that has shipped: add a new one with the next number (on both engines).
+enum PostgresMigrations {
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        /// One statement each (the extended protocol runs one at a time).
+        let statements: [String]
+    }
+
+    /// `pg_advisory_lock` key held while migrating ("aichatmg" in ASCII).
+    static let lockKey: Int64 = 0x6169_6368_6174_6d67
+
+    static let all: [Migration] = [
+        Migration(
+            version: 1,
+            name: "users, chats, messages, settings",
+            statements: [
+                """
+                CREATE TABLE users (
+                    id uuid PRIMARY KEY,
+                    email text NOT NULL,
+                    password_hash text NOT NULL,
+                    role text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+                    token_version bigint NOT NULL DEFAULT 0,
+                    chat_count bigint NOT NULL DEFAULT 0,
+                    created_at bigint NOT NULL
+                )
+                """,
+                // Emails are stored lower-cased; the index makes them unique in any letter case all the same.
+                "CREATE UNIQUE INDEX users_email ON users (lower(email))",
+                """
+                CREATE TABLE chats (
+                    id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    title text,
+                    message_count bigint NOT NULL DEFAULT 0,
+                    created_at bigint NOT NULL,
+                    updated_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX chats_by_user_updated ON chats (user_id, updated_at DESC, id DESC)",
+                """
+                CREATE TABLE messages (
+                    id bigserial PRIMARY KEY,
+                    chat_id uuid NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+                    role text NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+                    content text NOT NULL,
+                    created_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX messages_by_chat ON messages (chat_id, id)",
+                """
+                CREATE FUNCTION chats_count() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        UPDATE users SET chat_count = chat_count + 1 WHERE id = NEW.user_id;
+                    ELSE
+                        UPDATE users SET chat_count = chat_count - 1 WHERE id = OLD.user_id;
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                "CREATE TRIGGER chats_count AFTER INSERT OR DELETE ON chats FOR EACH ROW EXECUTE FUNCTION chats_count()",
+                """
+                CREATE FUNCTION messages_count() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        UPDATE chats SET message_count = message_count + 1 WHERE id = NEW.chat_id;
+                    ELSE
+                        UPDATE chats SET message_count = message_count - 1 WHERE id = OLD.chat_id;
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER messages_count AFTER INSERT OR DELETE ON messages
+                FOR EACH ROW EXECUTE FUNCTION messages_count()
+                """,
+                "CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL)",
+            ]
+        ),
+        Migration(
+            version: 2,
+            name: "message status, model and token counts for AI turns",
+            statements: [
+                """
+                ALTER TABLE messages ADD COLUMN status text NOT NULL DEFAULT 'complete'
+                    CHECK (status IN ('streaming', 'complete', 'failed', 'cancelled'))
+                """,
+                "ALTER TABLE messages ADD COLUMN error text",
+                "ALTER TABLE messages ADD COLUMN model text",
+                "ALTER TABLE messages ADD COLUMN prompt_tokens bigint",
+                "ALTER TABLE messages ADD COLUMN completion_tokens bigint",
+                "CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'",
+            ]
+        ),
+        Migration(
+            version: 3,
+            name: "users can be disabled by an admin",
+            statements: ["ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false"]
+        ),
+        Migration(
+            version: 4,
+            name: "a chat's messages_version, bumped by every write to its messages",
+            statements: [
+                "ALTER TABLE chats ADD COLUMN messages_version bigint NOT NULL DEFAULT 0",
+                """
+                CREATE OR REPLACE FUNCTION messages_count() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        UPDATE chats SET message_count = message_count + 1, messages_version = messages_version + 1
+                        WHERE id = NEW.chat_id;
+                    ELSIF TG_OP = 'DELETE' THEN
+                        UPDATE chats SET message_count = message_count - 1, messages_version = messages_version + 1
+                        WHERE id = OLD.chat_id;
+                    ELSE
+                        UPDATE chats SET messages_version = messages_version + 1 WHERE id IN (OLD.chat_id, NEW.chat_id);
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                "DROP TRIGGER messages_count ON messages",
+                """
+                CREATE TRIGGER messages_count AFTER INSERT OR UPDATE OR DELETE ON messages
+                FOR EACH ROW EXECUTE FUNCTION messages_count()
+                """,
+            ]
+        ),
+    ]
+
+    static var latestVersion: Int { all.last?.version ?? 0 }
+
+    /// Applies every migration newer than the store's, holding the advisory lock; returns the versions before
+    /// and after.
+    static func apply(on connection: PostgresConnection, logger: Logger) async throws -> (from: Int, to: Int) {
+        try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+        do {
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                logger: logger
+            )
+            var current = 0
+            for try await version in try await connection.query(
+                "SELECT coalesce(max(version), 0)::bigint FROM schema_migrations", logger: logger
+            ).decode(Int64.self) {
+                current = Int(version)
+            }
+            guard current <= Self.latestVersion else {
+                throw StorageError.newerSchema(found: current, supported: Self.latestVersion)
+            }
+            for migration in Self.all where migration.version > current {
+                try await connection.withTransaction(logger: logger) { connection in
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query(
+                        "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                        logger: logger
+                    )
+                }
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            return (current, Self.latestVersion)
+        } catch {
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import ChatStorage
+import Foundation
+import PostgresNIO
+
+extension PostgresStore {
+    static let messageColumns =
+        "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens"
+
+    static func decodeMessage(_ row: PostgresRow) throws -> MessageRecord {
+        let (id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens) =
+            try row.decode((Int64, UUID, String, String, Int64, String, String?, String?, Int64?, Int64?).self)
+        guard let role = MessageRole(rawValue: role), let status = MessageStatus(rawValue: status) else {
+            throw StorageError.corruptRow("messages")
+        }
+        return MessageRecord(
+            id: id, chatID: chatID, role: role, content: content, createdAt: Timestamp(microseconds: createdAt),
+            status: status, error: error, model: model, promptTokens: promptTokens.map { Int($0) },
+            completionTokens: completionTokens.map { Int($0) })
+    }
+
+    /// Locks the chat's row and bumps its `updated_at`, before any message id is taken: a second transaction
+    /// inserting into the same chat waits here until this one commits, so ids grow in commit order within a
+    /// chat. False when the chat does not exist.
+    private static func lockChat(_ chatID: UUID, now: Int64, _ transaction: Transaction) async throws -> Bool {
+        try await !transaction.rows(
+            "UPDATE chats SET updated_at = \(now) WHERE id = \(chatID) RETURNING 1", { _ in () }
+        ).isEmpty
+    }
+
+    public func appendMessage(chatID: UUID, role: MessageRole, content: String) async throws -> MessageRecord {
+        let now = Timestamp.now().microseconds
+        return try await self.transaction { transaction in
+            guard try await Self.lockChat(chatID, now: now, transaction) else {
+                throw StorageError.corruptRow("chats")
+            }
+            let message = try await transaction.one(
+                """
+                INSERT INTO messages (chat_id, role, content, created_at) VALUES (\(chatID), \(role.rawValue), \(content), \(now))
+                RETURNING \(unescaped: Self.messageColumns)
+                """,
+                Self.decodeMessage)
+            guard let message else { throw StorageError.corruptRow("messages") }
+            return message
+        }
+    }
+
+    public func messages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) async throws -> [MessageRecord]? {
+        switch try await self.messagePage(
+            chatID: chatID, ownerID: ownerID, after: after, limit: limit, knownVersion: nil)
+        {
+        case .messages(let messages, _): messages
+        case .unchanged, nil: nil
+        }
+    }
+
+    /// The version is read first and the page after it (each statement sees what was committed when it
+    /// started), so the page is never older than the version it comes with; a write that lands in between
+    /// makes it newer, and the version that write committed is higher, so a cache never serves it as older.
+    public func messagePage(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int, knownVersion: Int64?)
+        async throws -> MessagePage?
+    {
+        let owner = ownerID
+        let version = try await self.one(
+            """
+            SELECT messages_version FROM chats WHERE id = \(chatID) AND (\(owner)::uuid IS NULL OR user_id = \(owner))
+            """
+        ) { try $0.decode(Int64.self) }
+        guard let version else { return nil }
+        if version == knownVersion { return .unchanged(version: version) }
+        let messages = try await self.rows(
+            """
+            SELECT \(unescaped: Self.messageColumns) FROM messages WHERE chat_id = \(chatID) AND id > \(after)
+            ORDER BY id LIMIT \(Int64(limit))
+            """,
+            Self.decodeMessage)
+        return .messages(messages, version: version)
+    }
+
+    public func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
+        user: MessageRecord, assistant: MessageRecord
+    )? {
+        let now = Timestamp.now().microseconds
+        return try await self.transaction { transaction in
+            guard try await Self.lockChat(chatID, now: now, transaction) else { return nil }
+            let messages = try await transaction.rows(
+                """
+                INSERT INTO messages (chat_id, role, content, created_at, status, model)
+                VALUES (\(chatID), 'user', \(userContent), \(now), 'complete', NULL),
+                    (\(chatID), 'assistant', '', \(now), 'streaming', \(model))
+                RETURNING \(unescaped: Self.messageColumns)
+                """,
+                Self.decodeMessage
+            ).sorted { $0.id < $1.id }
+            guard messages.count == 2 else { throw StorageError.corruptRow("messages") }
+            return (messages[0], messages[1])
+        }
+    }
+
+    public func updateStreamingContent(messageID: Int64, content: String) async throws {
+        try await self.execute(
+            "UPDATE messages SET content = \(content) WHERE id = \(messageID) AND status = 'streaming'")
+    }
+
+    public func finishMessage(id: Int64, outcome: MessageOutcome) async throws -> MessageRecord? {
+        let now = Timestamp.now().microseconds
+        return try await self.transaction { transaction in
+            guard
+                let message = try await transaction.one(
+                    """
+                    UPDATE messages SET content = \(outcome.content), status = \(outcome.status.rawValue),
+                        error = \(outcome.error), model = COALESCE(\(outcome.model), model),
+                        prompt_tokens = \(outcome.promptTokens.map { Int64($0) }),
+                        completion_tokens = \(outcome.completionTokens.map { Int64($0) })
+                    WHERE id = \(id) RETURNING \(unescaped: Self.messageColumns)
+                    """,
+                    Self.decodeMessage)
+            else { return nil }
+            try await transaction.execute("UPDATE chats SET updated_at = \(now) WHERE id = \(message.chatID)")
+            return message
+        }
+    }
+
+    public func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) async throws
+        -> [MessageRecord]
+    {
+        try await self.rows(
+            """
+            SELECT \(unescaped: Self.messageColumns) FROM messages
+            WHERE chat_id = \(chatID) AND id < \(messageID) AND status = 'complete' ORDER BY id DESC LIMIT \(Int64(limit))
+            """,
+            Self.decodeMessage)
+    }
+
+    public func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord? {
+        try await self.one(
+            """
+            SELECT \(unescaped: Self.messageColumns) FROM messages
+            WHERE id = \(id) AND chat_id = \(chatID)
+                AND (\(ownerID)::uuid IS NULL OR chat_id IN (SELECT id FROM chats WHERE user_id = \(ownerID)))
+            """,
+            Self.decodeMessage)
+    }
+
+    public func failInterruptedTurns() async throws -> Int {
+        try await self.write(
+            """
+            UPDATE messages SET status = 'failed', error = 'interrupted: the server stopped before the reply finished'
+            WHERE status = 'streaming' RETURNING 1
+            """,
+            { _ in () }
+        ).count
+    }
+
+    public func messages(status: MessageStatus) async throws -> [MessageRecord] {
+        try await self.rows(
+            "SELECT \(unescaped: Self.messageColumns) FROM messages WHERE status = \(status.rawValue) ORDER BY id",
+            Self.decodeMessage)
+    }
+}

@@ -1,0 +1,182 @@
+import ChatStorage
+import Foundation
+import PostgresNIO
+
+extension PostgresStore {
+    static let userColumns = "id, email, password_hash, role, token_version, chat_count, created_at, disabled"
+
+    static func decodeUser(_ row: PostgresRow) throws -> UserRecord {
+        let (id, email, hash, role, tokenVersion, chatCount, createdAt, disabled) = try row.decode(
+            (UUID, String, String, String, Int64, Int64, Int64, Bool).self)
+        guard let role = UserRole(rawValue: role) else { throw StorageError.corruptRow("users") }
+        return UserRecord(
+            id: id, email: email, passwordHash: hash, role: role, tokenVersion: tokenVersion, chatCount: Int(chatCount),
+            createdAt: Timestamp(microseconds: createdAt), disabled: disabled)
+    }
+
+    /// `pg_advisory_xact_lock` key taken by every change that could leave no active admin ("aichatad"), so two
+    /// admins demoting each other at once cannot both pass the check.
+    static let adminLockKey: Int64 = 0x6169_6368_6174_6164
+
+    public func createUser(email: String, passwordHash: String, role: UserRole) async throws -> UserRecord {
+        do {
+            let user = try await self.write(
+                """
+                INSERT INTO users (id, email, password_hash, role, created_at)
+                VALUES (\(UUID()), \(email), \(passwordHash), \(role.rawValue), \(Timestamp.now().microseconds))
+                RETURNING \(unescaped: Self.userColumns)
+                """,
+                Self.decodeUser
+            ).first
+            guard let user else { throw StorageError.corruptRow("users") }
+            return user
+        } catch let error as PSQLError where error.sqlState == "23505" {
+            throw StorageError.emailAlreadyRegistered
+        }
+    }
+
+    public func user(id: UUID) async throws -> UserRecord? {
+        let generation = self.users.generation
+        let user = try await self.one(
+            "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id)", Self.decodeUser)
+        if let user { self.users.store(user, readAt: generation) }
+        return user
+    }
+
+    public func user(email: String) async throws -> UserRecord? {
+        try await self.one(
+            "SELECT \(unescaped: Self.userColumns) FROM users WHERE lower(email) = lower(\(email))", Self.decodeUser)
+    }
+
+    public func recentUser(id: UUID) -> UserRecord? {
+        self.users.user(id: id)
+    }
+
+    public func currentUser(id: UUID) async throws -> UserRecord? {
+        if let recent = self.recentUser(id: id) { return recent }
+        return try await self.user(id: id)
+    }
+
+    public func revokeTokens(userID: UUID) async throws -> Bool {
+        defer { self.users.remove(userID) }
+        return try await !self.write(
+            "UPDATE users SET token_version = token_version + 1 WHERE id = \(userID) RETURNING 1", { _ in () }
+        ).isEmpty
+    }
+
+    public func updatePasswordHash(userID: UUID, passwordHash: String) async throws {
+        defer { self.users.remove(userID) }
+        try await self.execute("UPDATE users SET password_hash = \(passwordHash) WHERE id = \(userID)")
+    }
+
+    public func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int) {
+        let users = try await self.rows(
+            """
+            SELECT \(unescaped: Self.userColumns) FROM users ORDER BY created_at, id
+            LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
+            """,
+            Self.decodeUser)
+        let total = try await self.one("SELECT count(*) FROM users") { try $0.decode(Int64.self) } ?? 0
+        return (users, Int(total))
+    }
+
+    public func setRole(userID: UUID, role: UserRole) async throws -> UserRecord? {
+        defer { self.users.remove(userID) }
+        return try await self.setRole(of: .id(userID), role: role)
+    }
+
+    public func setRole(email: String, role: UserRole) async throws -> UserRecord? {
+        defer { self.users.removeAll() }
+        return try await self.setRole(of: .email(email), role: role)
+    }
+
+    private enum UserKey {
+        case id(UUID)
+        case email(String)
+    }
+
+    private func setRole(of key: UserKey, role: UserRole) async throws -> UserRecord? {
+        try await self.transaction { transaction in
+            try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.adminLockKey))")
+            let select: PostgresQuery =
+                switch key {
+                case .id(let id): "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) FOR UPDATE"
+                case .email(let email):
+                    "SELECT \(unescaped: Self.userColumns) FROM users WHERE lower(email) = lower(\(email)) FOR UPDATE"
+                }
+            guard let current = try await transaction.one(select, Self.decodeUser) else { return nil }
+            if current.role == .admin && role != .admin {
+                try await Self.requireAnotherActiveAdmin(than: current, transaction)
+            }
+            return try await transaction.one(
+                "UPDATE users SET role = \(role.rawValue) WHERE id = \(current.id) RETURNING \(unescaped: Self.userColumns)",
+                Self.decodeUser)
+        }
+    }
+
+    public func promoteAdmins(emails: [String]) async throws -> Int {
+        defer { self.users.removeAll() }
+        guard !emails.isEmpty else { return 0 }
+        return try await self.write(
+            """
+            UPDATE users SET role = 'admin' WHERE lower(email) = ANY(\(emails.map { $0.lowercased() }))
+            AND role <> 'admin' RETURNING 1
+            """,
+            { _ in () }
+        ).count
+    }
+
+    /// Throws ``StorageError/lastAdmin`` if `user` is the only admin who is not disabled.
+    private static func requireAnotherActiveAdmin(than user: UserRecord, _ transaction: Transaction) async throws {
+        guard user.role == .admin, !user.disabled else { return }
+        let count =
+            try await transaction.one(
+                "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled", { try $0.decode(Int64.self) }) ?? 0
+        if count <= 1 { throw StorageError.lastAdmin }
+    }
+
+    public func activeAdminCount() async throws -> Int {
+        Int(
+            try await self.one("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled") {
+                try $0.decode(Int64.self)
+            } ?? 0)
+    }
+
+    public func setDisabled(userID: UUID, disabled: Bool) async throws -> UserRecord? {
+        defer { self.users.remove(userID) }
+        return try await self.transaction { transaction in
+            try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.adminLockKey))")
+            guard
+                let current = try await transaction.one(
+                    "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(userID) FOR UPDATE", Self.decodeUser)
+            else { return nil }
+            if disabled { try await Self.requireAnotherActiveAdmin(than: current, transaction) }
+            // Disabling bumps the token version, which revokes every token issued before.
+            let bump: Int64 = disabled && !current.disabled ? 1 : 0
+            return try await transaction.one(
+                """
+                UPDATE users SET disabled = \(disabled), token_version = token_version + \(bump)
+                WHERE id = \(userID) RETURNING \(unescaped: Self.userColumns)
+                """,
+                Self.decodeUser)
+        }
+    }
+
+    public func deleteUser(id userID: UUID) async throws -> Bool {
+        defer { self.users.remove(userID) }
+        return try await self.transaction { transaction in
+            try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.adminLockKey))")
+            guard
+                let current = try await transaction.one(
+                    "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(userID) FOR UPDATE", Self.decodeUser)
+            else { return false }
+            try await Self.requireAnotherActiveAdmin(than: current, transaction)
+            return try await !transaction.rows("DELETE FROM users WHERE id = \(userID) RETURNING 1", { _ in () })
+                .isEmpty
+        }
+    }
+
+    public func chatIDs(ownerID: UUID) async throws -> [UUID] {
+        try await self.rows("SELECT id FROM chats WHERE user_id = \(ownerID)") { try $0.decode(UUID.self) }
+    }
+}

@@ -1,0 +1,222 @@
+import ChatStorage
+import Foundation
+import Logging
+import NIOPosix
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The PostgreSQL engine: a ``ChatStore`` over postgres-nio's `PostgresClient` (a connection pool), for
+/// deployments of one or several `chat-server` processes on one database.
+///
+/// - Isolation: each method is one statement or one transaction on a pooled connection; concurrent calls run
+///   concurrently, and PostgreSQL orders them. Inserting a message first locks its chat's row, so the ids of a
+///   chat's messages grow in the order their transactions commit (a sequence alone would not: a later id can
+///   commit first).
+/// - Durability: a method returns after its `COMMIT` (the server's `synchronous_commit`, on by default).
+/// - Start: the schema is migrated on one connection under an advisory lock before the pool opens, so a wrong
+///   URL, a refused login or an unreachable server fail `open` at once, and replicas starting together do not
+///   race.
+///
+/// As a `Service` it waits for graceful shutdown and then closes the pool; work submitted after that throws.
+public final class PostgresStore: ChatStore {
+    let client: PostgresClient
+    let logger: Logger
+    /// Users by id for authentication, emptied by every method here that changes a user.
+    let users = UserCache()
+    public let location: PostgresLocation
+    public let migration: (from: Int, to: Int)
+    private let pool: Task<Void, Never>
+    private let isClosed = Mutex(false)
+
+    private init(
+        client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), logger: Logger
+    ) {
+        self.client = client
+        self.location = location
+        self.migration = migration
+        self.logger = logger
+        self.pool = Task { await client.run() }
+    }
+
+    /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections.
+    public static func open(_ location: PostgresLocation, maxConnections: Int = 20, logger: Logger) async throws
+        -> PostgresStore
+    {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(),
+                configuration: try location.connectionConfiguration(),
+                id: 0,
+                logger: logger
+            ).get()
+        } catch {
+            throw OpenFailed(location: location, stage: "cannot connect", error: error)
+        }
+        let migration: (from: Int, to: Int)
+        do {
+            migration = try await PostgresMigrations.apply(on: connection, logger: logger)
+        } catch let error as StorageError {
+            try? await connection.close()
+            throw error
+        } catch {
+            try? await connection.close()
+            throw OpenFailed(location: location, stage: "cannot migrate the schema", error: error)
+        }
+        try? await connection.close()
+        var configuration = location.clientConfiguration()
+        configuration.options.maximumConnections = maxConnections
+        return PostgresStore(
+            client: PostgresClient(configuration: configuration, backgroundLogger: logger),
+            location: location, migration: migration, logger: logger)
+    }
+
+    /// Why the store could not be opened, in one line naming the server (never the password) and the cause.
+    public struct OpenFailed: Error, CustomStringConvertible {
+        public let description: String
+
+        init(location: PostgresLocation, stage: String, error: any Error) {
+            self.description = "\(stage) to PostgreSQL at \(location): \(PostgresStore.reason(error))"
+        }
+    }
+
+    /// What went wrong, as the server or the network said it (PSQLError's own description hides it).
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return String(describing: error) }
+        if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying { return String(describing: underlying) }
+        return "\(error.code)"
+    }
+
+    /// A closed store's error.
+    public struct Closed: Error, CustomStringConvertible {
+        public var description: String { "the database is closed" }
+    }
+
+    func checkOpen() throws {
+        if self.isClosed.withLock({ $0 }) { throw Closed() }
+    }
+
+    public func ping() async throws {
+        // A standby (read-only) server answers but cannot take a write.
+        guard let writable = try await self.one("SELECT NOT pg_is_in_recovery()", { try $0.decode(Bool.self) }),
+            writable
+        else { throw Closed() }
+    }
+
+    public func close() async {
+        guard
+            !self.isClosed.withLock({ closed in
+                defer { closed = true }; return closed
+            })
+        else { return }
+        self.pool.cancel()
+        await self.pool.value
+    }
+
+    public func run() async throws {
+        // Hummingbird stops services after the server has drained, so no request still needs us.
+        try? await gracefulShutdown()
+        await self.close()
+    }
+
+    // MARK: Query helpers
+
+    /// Runs a write to its end even when the calling task is cancelled, as the SQLite engine's actor does: a
+    /// turn that is cancelled still saves how it ended. The pool would otherwise refuse a cancelled task's lease.
+    private func uncancelled<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try self.checkOpen()
+        do {
+            return try await Task { try await operation() }.value
+        } catch let error as PSQLError where error.sqlState == "22021" {
+            // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string.
+            throw StorageError.unsupportedCharacter
+        }
+    }
+
+    /// Every row of a read, decoded. A read is cancelled with its caller (a long-poll whose client left).
+    func rows<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
+        async throws -> [T]
+    {
+        try self.checkOpen()
+        do {
+            return try await Self.rows(query, decode, client: self.client, logger: self.logger)
+        } catch  where Task.isCancelled {
+            // The pool refuses a cancelled task's lease with an error of its own; callers expect this one.
+            throw CancellationError()
+        }
+    }
+
+    /// The first row of a read, decoded (the rest are read and dropped).
+    func one<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
+        async throws -> T?
+    {
+        try await self.rows(query, decode).first
+    }
+
+    /// Every row a write returns (`RETURNING`), decoded; the write completes even if its caller is cancelled.
+    func write<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
+        async throws -> [T]
+    {
+        try await self.uncancelled { [client, logger] in
+            try await Self.rows(query, decode, client: client, logger: logger)
+        }
+    }
+
+    /// Runs a write that returns nothing of interest; it completes even if its caller is cancelled.
+    func execute(_ query: PostgresQuery) async throws {
+        _ = try await self.write(query) { _ in () }
+    }
+
+    private static func rows<T>(
+        _ query: PostgresQuery, _ decode: (PostgresRow) throws -> T, client: PostgresClient, logger: Logger
+    ) async throws -> [T] {
+        var result: [T] = []
+        for try await row in try await client.query(query, logger: logger) {
+            result.append(try decode(row))
+        }
+        return result
+    }
+
+    /// Runs `body` in one transaction (committed when it returns, rolled back when it throws).
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
+        try await self.uncancelled { [client, logger] in
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await body(Transaction(connection: connection, logger: logger))
+                }
+            } catch let error as PostgresTransactionError {
+                // The closure's own error, not the failed rollback's wrapper, is what callers act on.
+                throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            }
+        }
+    }
+
+    /// A connection inside a transaction, with the same helpers.
+    struct Transaction {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func rows<T>(_ query: PostgresQuery, _ decode: (PostgresRow) throws -> T) async throws -> [T] {
+            var result: [T] = []
+            for try await row in try await self.connection.query(query, logger: self.logger) {
+                result.append(try decode(row))
+            }
+            return result
+        }
+
+        func one<T>(_ query: PostgresQuery, _ decode: (PostgresRow) throws -> T) async throws -> T? {
+            try await self.rows(query, decode).first
+        }
+
+        func execute(_ query: PostgresQuery) async throws {
+            _ = try await self.rows(query) { _ in () }
+        }
+    }
+}
+
+extension PSQLError {
+    /// The SQLSTATE the server answered with (`23505` is a unique violation), if it answered.
+    var sqlState: String? { self.serverInfo?[.sqlState] }
+}
