@@ -13,7 +13,7 @@ struct ChatServerCommand: AsyncParsableCommand {
         commandName: "chat-server",
         abstract: "AI chat backend: accounts, chats and AI conversations over HTTP.",
         version: ChatBackend.version,
-        subcommands: [Serve.self, Migrate.self, Promote.self],
+        subcommands: [Serve.self, Migrate.self, Promote.self, Copy.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -165,4 +165,63 @@ func bootstrapLogging(level: Logger.Level) -> Logger {
     var logger = Logger(label: "chat-server")
     logger.logLevel = level
     return logger
+}
+
+struct Copy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a whole deployment into a new, empty database (say, from SQLite to PostgreSQL).",
+        discussion: """
+            Users (with their password hashes), chats, messages and settings (the generated JWT secret too, so \
+            issued tokens keep working) are copied as they are. Stop the servers writing to the source first. \
+            Progress goes to stderr; the counts of both databases are compared at the end.
+            """
+    )
+
+    @Option(name: .long, help: "The source: a SQLite path, sqlite:/// URL or postgresql:// URL.")
+    var from: String
+
+    @Option(name: .long, help: "The target, which must be empty: a SQLite path, sqlite:/// URL or postgresql:// URL.")
+    var to: String
+
+    func run() async throws {
+        func open(_ url: String, _ role: String) async throws -> any StoreCopying {
+            var config = AppConfig()
+            do {
+                try config.setDatabase(url: url)
+            } catch {
+                FileHandle.standardError.write(Data("chat-server: --\(role): \(error.problem)\n".utf8))
+                throw ExitCode(2)
+            }
+            do {
+                guard
+                    let store = try await StoreOpener.open(config, logger: Logger(label: "chat-server"))
+                        as? any StoreCopying
+                else { throw StoreCopier.Refused(description: "this engine cannot be copied") }
+                return store
+            } catch {
+                FileHandle.standardError.write(Data("chat-server: --\(role): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        let source = try await open(self.from, "from")
+        let target = try await open(self.to, "to")
+        let outcome: Result<RecordCounts, any Error>
+        do {
+            outcome = .success(
+                try await StoreCopier(from: source, to: target) { line in
+                    FileHandle.standardError.write(Data("chat-server: \(line)\n".utf8))
+                }.run())
+        } catch {
+            outcome = .failure(error)
+        }
+        await source.close()
+        await target.close()
+        switch outcome {
+        case .success(let counts):
+            print("copied \(counts); the counts of both databases agree")
+        case .failure(let error):
+            FileHandle.standardError.write(Data("chat-server: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
 }

@@ -17,8 +17,11 @@ final class ServerProcess: Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("chat-server")
     }
 
-    /// Starts `chat-server serve` on `database` and waits until /health answers 200.
-    static func start(database: String, environment: [String: String] = [:]) async throws -> ServerProcess {
+    /// Starts `chat-server serve` on `database` (the engine the suite runs on; `sqlite: true`, the file itself)
+    /// and waits until /health answers 200.
+    static func start(database: String, sqlite: Bool = false, environment: [String: String] = [:]) async throws
+        -> ServerProcess
+    {
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build chat-server first")
         let port = try await Self.freePort()
         let logPath = database + ".\(port).log"
@@ -26,7 +29,10 @@ final class ServerProcess: Sendable {
         let log = try #require(FileHandle(forWritingAtPath: logPath))
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--port", String(port), "--database", TestDatabase.url(standingInFor: database)]
+        process.arguments = [
+            "serve", "--port", String(port), "--database",
+            sqlite ? database : TestDatabase.url(standingInFor: database),
+        ]
         process.currentDirectoryURL = URL(fileURLWithPath: database).deletingLastPathComponent()
         var env = ProcessInfo.processInfo.environment
         for key in ["DATABASE_URL", "PORT", "HOST", "ADMIN_EMAILS", "JWT_SECRET_KEY", "GROQ_API_KEY"] { env[key] = nil }

@@ -1,0 +1,62 @@
+import ChatStorage
+import Foundation
+import PostgresNIO
+
+extension PostgresStore: StoreCopying {
+    public func allSettings() async throws -> [String: String] {
+        let pairs = try await self.rows("SELECT key, value FROM settings") { try $0.decode((String, String).self) }
+        return Dictionary(pairs, uniquingKeysWith: { _, last in last })
+    }
+
+    public func recordCounts() async throws -> RecordCounts {
+        let counts = try await self.one(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM chats), (SELECT count(*) FROM messages)"
+        ) { try $0.decode((Int64, Int64, Int64).self) }
+        guard let (users, chats, messages) = counts else { throw StorageError.corruptRow("counts") }
+        return RecordCounts(users: Int(users), chats: Int(chats), messages: Int(messages))
+    }
+
+    public func importRecords(
+        users: [UserRecord], chats: [ChatRecord], messages: [MessageRecord], settings: [String: String]
+    ) async throws {
+        defer { self.users.removeAll() }
+        try await self.transaction { transaction in
+            for user in users {
+                try await transaction.execute(
+                    """
+                    INSERT INTO users (id, email, password_hash, role, token_version, created_at, disabled)
+                    VALUES (\(user.id), \(user.email), \(user.passwordHash), \(user.role.rawValue), \(user.tokenVersion),
+                        \(user.createdAt.microseconds), \(user.disabled))
+                    """)
+            }
+            for chat in chats {
+                try await transaction.execute(
+                    """
+                    INSERT INTO chats (id, user_id, title, created_at, updated_at)
+                    VALUES (\(chat.id), \(chat.userID), \(chat.title), \(chat.createdAt.microseconds),
+                        \(chat.updatedAt.microseconds))
+                    """)
+            }
+            for message in messages {
+                try await transaction.execute(
+                    """
+                    INSERT INTO messages (id, chat_id, role, content, created_at, status, error, model, prompt_tokens,
+                        completion_tokens)
+                    VALUES (\(message.id), \(message.chatID), \(message.role.rawValue), \(message.content),
+                        \(message.createdAt.microseconds), \(message.status.rawValue), \(message.error), \(message.model),
+                        \(message.promptTokens.map { Int64($0) }), \(message.completionTokens.map { Int64($0) }))
+                    """)
+            }
+            for (key, value) in settings {
+                try await transaction.execute("INSERT INTO settings (key, value) VALUES (\(key), \(value))")
+            }
+        }
+    }
+
+    /// Moves the message id sequence past the imported ids.
+    public func finishImport() async throws {
+        try await self.execute(
+            "SELECT setval('messages_id_seq', greatest((SELECT max(id) FROM messages), 1), (SELECT count(*) > 0 FROM messages))"
+        )
+    }
+}

@@ -1,0 +1,68 @@
+import ChatStorage
+import Foundation
+
+extension DatabaseActor: StoreCopying {
+    public func allSettings() throws -> [String: String] {
+        try self.checkOpen()
+        let pairs = try self.connection.query("SELECT key, value FROM settings") { ($0.text(0), $0.text(1)) }
+        return Dictionary(pairs, uniquingKeysWith: { _, last in last })
+    }
+
+    public func recordCounts() throws -> RecordCounts {
+        try self.checkOpen()
+        func count(_ table: String) throws -> Int {
+            try self.connection.queryOne("SELECT count(*) FROM \(table)", cached: false) { $0.int(0) } ?? 0
+        }
+        return RecordCounts(users: try count("users"), chats: try count("chats"), messages: try count("messages"))
+    }
+
+    public func importRecords(
+        users: [UserRecord], chats: [ChatRecord], messages: [MessageRecord], settings: [String: String]
+    ) throws {
+        try self.checkOpen()
+        defer { self.users.removeAll() }
+        try self.connection.transaction {
+            for user in users {
+                try self.connection.run(
+                    """
+                    INSERT INTO users (id, email, password_hash, role, token_version, created_at, disabled)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        .text(user.id.lowercasedString), .text(user.email), .text(user.passwordHash),
+                        .text(user.role.rawValue), .integer(user.tokenVersion), .integer(user.createdAt.microseconds),
+                        .int(user.disabled ? 1 : 0),
+                    ])
+            }
+            for chat in chats {
+                try self.connection.run(
+                    "INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        .text(chat.id.lowercasedString), .text(chat.userID.lowercasedString), .optionalText(chat.title),
+                        .integer(chat.createdAt.microseconds), .integer(chat.updatedAt.microseconds),
+                    ])
+            }
+            for message in messages {
+                try self.connection.run(
+                    """
+                    INSERT INTO messages (id, chat_id, role, content, created_at, status, error, model, prompt_tokens,
+                        completion_tokens)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        .integer(message.id), .text(message.chatID.lowercasedString), .text(message.role.rawValue),
+                        .text(message.content), .integer(message.createdAt.microseconds),
+                        .text(message.status.rawValue), .optionalText(message.error), .optionalText(message.model),
+                        message.promptTokens.map { .int($0) } ?? .null,
+                        message.completionTokens.map { .int($0) } ?? .null,
+                    ])
+            }
+            for (key, value) in settings {
+                try self.connection.run("INSERT INTO settings (key, value) VALUES (?, ?)", [.text(key), .text(value)])
+            }
+        }
+    }
+
+    /// Nothing to do: AUTOINCREMENT follows explicit ids.
+    public func finishImport() {}
+}

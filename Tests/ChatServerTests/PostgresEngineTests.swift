@@ -1,0 +1,207 @@
+import ChatServer
+import ChatStorage
+import ChatStoragePostgres
+import ChatStorageSQLite
+import Foundation
+import Logging
+import NIOHTTP1
+import Testing
+
+@Suite("PostgreSQL engine: URLs, start failures, migrations, ordering")
+struct PostgresEngineTests {
+    @Test("DATABASE_URL: postgresql:// and postgres:// select PostgreSQL, with sslmode, sockets and encoded passwords")
+    func urls() throws {
+        let tcp = try PostgresLocation(url: "postgresql://chat:p%40ss%2Fw0rd@db.internal:6543/chat?sslmode=require")
+        #expect(tcp.endpoint == .tcp(host: "db.internal", port: 6543))
+        #expect(tcp.username == "chat")
+        #expect(tcp.password == "p@ss/w0rd")
+        #expect(tcp.database == "chat")
+        #expect(tcp.sslMode == .require)
+        #expect(!tcp.description.contains("p@ss"))
+        #expect(tcp.description == "postgresql://chat@db.internal:6543/chat")
+
+        let socket = try PostgresLocation(url: "postgres://chat@/chat?host=/var/run/postgresql")
+        #expect(socket.endpoint == .unixSocket(directory: "/var/run/postgresql", port: 5432))
+        #expect(socket.sslMode == .prefer)
+        let encodedHost = try PostgresLocation(url: "postgresql://chat@%2Ftmp%2Fpg:5433/chat")
+        #expect(encodedHost.endpoint == .unixSocket(directory: "/tmp/pg", port: 5433))
+
+        var config = try AppConfig(environment: ["DATABASE_URL": "postgresql://u:secret@localhost/db"])
+        #expect(config.postgres?.database == "db")
+        #expect(!"\(config)".contains("secret"))
+        try config.setDatabase(url: "sqlite:///./x.db")
+        #expect(config.postgres == nil)
+        #expect(config.databasePath == "./x.db")
+
+        for bad in [
+            "postgresql://localhost/chat", "postgresql://u:secret@localhost",
+            "postgresql://u:secret@localhost/db?sslmode=maybe",
+            "postgresql://u:secret@/db",
+        ] {
+            do {
+                _ = try AppConfig(environment: ["DATABASE_URL": bad])
+                Issue.record("\(bad) was accepted")
+            } catch {
+                #expect(error.variable == "DATABASE_URL")
+                #expect(!"\(error)".contains("secret"), "\(error)")
+            }
+        }
+    }
+
+    @Test("a server that cannot be reached stops the process at start: exit 1, one line naming it, no password")
+    func unreachable() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let port = try await ServerProcess.freePort()
+        let outcome = try CommandLineTests.run(
+            [
+                "serve", "--port", String(try await ServerProcess.freePort()), "--database",
+                "postgresql://chat:hunter2@127.0.0.1:\(port)/chat?sslmode=disable",
+            ],
+            directory: directory)
+        #expect(outcome.status == 1)
+        let lines = outcome.error.split(separator: "\n").filter { $0.hasPrefix("chat-server:") }
+        #expect(lines.count == 1, "\(outcome.error)")
+        #expect(
+            lines.first?.contains("cannot connect to PostgreSQL at postgresql://chat@127.0.0.1:\(port)/chat") == true)
+        #expect(!outcome.error.contains("hunter2") && !outcome.output.contains("hunter2"))
+    }
+
+    @Test(
+        "replicas starting together migrate once, under the advisory lock",
+        .enabled(if: TestDatabase.isPostgres, "needs the PostgreSQL server"))
+    func concurrentMigrations() async throws {
+        let location = try #require(TestDatabase.postgres(standingInFor: "/migrate-race-\(UUID())"))
+        let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try await PostgresStore.open(location, maxConnections: 2, logger: testLogger()) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(stores.filter { $0.migration.from == 0 }.count == 1)
+        #expect(stores.allSatisfy { $0.migration.to == stores[0].migration.to })
+        // Emails are unique in any letter case, even written directly (the app lower-cases them too).
+        _ = try await stores[0].createUser(email: "Case@Example.com", passwordHash: "h", role: .user)
+        await #expect(throws: StorageError.emailAlreadyRegistered) {
+            _ = try await stores[1].createUser(email: "case@example.com", passwordHash: "h", role: .user)
+        }
+        for store in stores { await store.close() }
+    }
+
+    @Test("message ids grow in commit order within a chat: a reader following after= misses none")
+    func commitOrder() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let store = try await TestDatabase.openStore(standingInFor: directory + "/order.db")
+        let user = try await store.createUser(email: "order@example.com", passwordHash: "h", role: .user)
+        let chat = try await store.createChat(userID: user.id, title: nil)
+        let writers = 8
+        let perWriter = 40
+        let chatID = chat.id
+        let reader = Task {
+            var seen: Set<Int64> = []
+            var after: Int64 = 0
+            let deadline = ContinuousClock.now + .seconds(60)
+            while seen.count < writers * perWriter, ContinuousClock.now < deadline {
+                let page = try await store.messages(chatID: chatID, ownerID: nil, after: after, limit: 500) ?? []
+                for message in page { seen.insert(message.id) }
+                after = page.last?.id ?? after
+            }
+            return seen
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    for index in 0..<perWriter {
+                        _ = try await store.appendMessage(chatID: chatID, role: .user, content: "\(writer)-\(index)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let all = try #require(try await store.messages(chatID: chat.id, ownerID: nil, after: 0, limit: 500))
+        #expect(all.count == writers * perWriter)
+        let seen = try await reader.value
+        #expect(seen == Set(all.map(\.id)), "the reader that follows after= skipped ids that committed late")
+        await store.close()
+    }
+}
+
+@Suite("chat-server copy")
+struct CopyCommandTests {
+    @Test(
+        "a SQLite deployment copied to the suite's engine: same users, tokens, chats, message ids; a second copy is refused"
+    )
+    func roundTrip() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let sourcePath = directory + "/source.db"
+        let targetPath = directory + "/target.db"
+
+        // The source: a real server on a SQLite file, with two users, chats and an AI-less history.
+        let source = try await ServerProcess.start(database: sourcePath, sqlite: true)
+        let token = try #require(try await source.signUp("keeper@example.com", password: "kept password 1"))
+        _ = try #require(try await source.signUp("other@example.com"))
+        var chats: [String: String] = [:]
+        for title in ["first", "second"] {
+            let created = try await source.request(.POST, "/chats", token: token, json: #"{"title": "\#(title)"}"#)
+            let object = try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any]
+            chats[title] = try #require(object?["id"] as? String)
+        }
+        source.signal(SIGTERM)
+        #expect(await source.exitStatus(within: .seconds(10)) == 0)
+        // Messages written through the store (no provider here), a few thousand so the copy takes several batches.
+        let file = try await DatabaseActor.open(path: sourcePath)
+        let firstChat = try #require(chats["first"])
+        let chatID = try #require(UUID(uuidString: firstChat))
+        for index in 0..<2_500 {
+            _ = try await file.appendMessage(
+                chatID: chatID, role: index % 2 == 0 ? .user : .assistant, content: "m\(index)")
+        }
+        let keeper = try #require(try await file.user(email: "keeper@example.com"))
+        let sourceChats = try await file.chats(ownerID: keeper.id, limit: 20, offset: 0).chats
+        let sourceMessages = try await file.messages(chatID: chatID, ownerID: nil, after: 0, limit: 500)
+        await file.close()
+
+        let target = TestDatabase.url(standingInFor: targetPath)
+        let copied = try CommandLineTests.run(["copy", "--from", sourcePath, "--to", target], directory: directory)
+        #expect(copied.status == 0, "\(copied.error)")
+        #expect(copied.output.contains("copied 2 users, 2 chats, 2500 messages; the counts of both databases agree"))
+        #expect(copied.error.contains("chat-server: copying 2 users, 2 chats, 2500 messages"))
+
+        // The same records, ids, hashes, token versions and times.
+        let copy = try await TestDatabase.openStore(standingInFor: targetPath)
+        #expect(try await copy.user(email: "keeper@example.com") == keeper)
+        #expect(try await copy.chats(ownerID: keeper.id, limit: 20, offset: 0).chats == sourceChats)
+        #expect(try await copy.messages(chatID: chatID, ownerID: nil, after: 0, limit: 500) == sourceMessages)
+        await copy.close()
+
+        // The target serves the same deployment: the old token works (the JWT secret came along), message ids
+        // and the after= cursor carry over, and new ids follow.
+        let server = try await ServerProcess.start(database: targetPath)
+        defer { server.signal(SIGKILL) }
+        #expect(try await server.request(.GET, "/chats?limit=20", token: token).status == 200)
+        let page = try await server.request(.GET, "/chats/\(chatID.lowercasedString)/messages?limit=500", token: token)
+        let list = try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [[String: Any]] ?? []
+        #expect(list.count == 500)
+        let lastID = try #require((list.last?["id"] as? Int))
+        let next = try await server.request(
+            .GET, "/chats/\(chatID.lowercasedString)/messages?after=\(lastID)&limit=1", token: token)
+        #expect(next.body.contains("\"m500\""))
+        let login = try await server.request(
+            .POST, "/auth/login", json: #"{"email": "keeper@example.com", "password": "kept password 1"}"#)
+        #expect(login.status == 200)
+        let fresh = try await server.request(.POST, "/chats", token: token, json: "{}")
+        #expect(fresh.status == 201)
+        let writer = try await TestDatabase.openStore(standingInFor: targetPath)
+        let appended = try await writer.appendMessage(chatID: chatID, role: .user, content: "after the copy")
+        #expect(
+            appended.id > Int64(sourceMessages?.count ?? 0) && appended.id > 2_500, "new ids follow the copied ones")
+        await writer.close()
+
+        // A target that holds anything is refused.
+        let again = try CommandLineTests.run(["copy", "--from", sourcePath, "--to", target], directory: directory)
+        #expect(again.status == 1)
+        #expect(again.error.contains("the target is not empty"), "\(again.error)")
+    }
+}
