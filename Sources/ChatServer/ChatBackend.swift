@@ -74,7 +74,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 logger: logger
             )
         }
-        return ChatBackend(
+        let backend = ChatBackend(
             config: config,
             database: database,
             tokens: TokenService(secret: secret, lifetimeMinutes: config.accessTokenExpireMinutes),
@@ -90,6 +90,30 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
             listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20)
         )
+        if let events = database.events {
+            // Lives as long as the store: the stream ends when the store closes.
+            Task {
+                for await event in events { backend.handle(event) }
+            }
+        }
+        return backend
+    }
+
+    /// A change committed by any process sharing the store (PostgreSQL replicas): wakes this process's waiters
+    /// on the chat, cancels its reply when asked, and ends the sessions of a user that changed elsewhere.
+    func handle(_ event: StoreEvent) {
+        self.sessions?.handle(event)
+        guard case .userChanged(let userID) = event else { return }
+        Task {
+            let current = try? await self.database.user(id: userID)
+            self.userWaits.revoke(userID, unlessValidFor: current)
+            guard current == nil || current?.disabled == true, let sessions = self.sessions else { return }
+            // Deleted or disabled: stop the user's replies running here (their chats may be gone already).
+            for session in await sessions.sessionsWithTurns() {
+                let chat = try? await self.database.chat(id: session.chatID, ownerID: nil)
+                if chat == nil || chat?.userID == userID { await session.cancelAllTurns() }
+            }
+        }
     }
 
     /// Whether `user`'s session (as authenticated at the start of a request) is still valid now: the user
@@ -108,6 +132,35 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         for chatID in try await self.database.chatIDs(ownerID: userID) {
             await sessions.existingSession(for: chatID)?.cancelAllTurns()
         }
+    }
+
+    /// Calls `check` until it returns a value, each time the chat changes (or a second passes), for at most
+    /// `timeout`: how a request follows a reply that another process generates.
+    func poll<T: Sendable>(chat chatID: UUID, timeout: Duration, _ check: @escaping @Sendable () async throws -> T?)
+        async throws -> T?
+    {
+        guard let sessions = self.sessions else {
+            let deadline = ContinuousClock.now + timeout
+            while true {
+                if let found = try await check() { return found }
+                guard ContinuousClock.now < deadline else { return nil }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        return try await sessions.withSession(for: chatID) { session in
+            try await session.poll(timeout: timeout, check)
+        }
+    }
+
+    /// Stops the chat's running reply wherever it runs: here, or (on a shared store) on the process that
+    /// generates it. Returns the reply as saved when it ran here.
+    func cancelReply(in chatID: UUID) async throws -> MessageRecord? {
+        if let session = self.sessions?.existingSession(for: chatID), let saved = await session.cancelRunningTurn() {
+            return saved
+        }
+        guard self.database.events != nil else { return nil }
+        try await self.database.requestCancel(chatID: chatID)
+        return nil
     }
 
     private static func makeProvider(config: AppConfig, logger: Logger) throws -> ProviderActor? {

@@ -20,6 +20,14 @@ public protocol ChatStore: Service, Sendable {
 
     /// Checks that the store answers and can take a write (GET /health).
     func ping() async throws
+
+    // MARK: Other processes
+
+    /// Changes committed by any process sharing the store (this one included), as they commit; nil when the
+    /// engine is owned by this process alone (SQLite). One consumer; ends when the store closes.
+    var events: AsyncStream<StoreEvent>? { get }
+    /// Asks whichever process is generating the chat's reply to cancel it (it saves it `cancelled`).
+    func requestCancel(chatID: UUID) async throws
     /// Closes the store; later calls throw.
     func close() async
 
@@ -77,6 +85,8 @@ public protocol ChatStore: Service, Sendable {
     func messagePage(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int, knownVersion: Int64?) async throws
         -> MessagePage?
     /// Saves the user's message and an empty `streaming` reply in one transaction; nil when the chat is gone.
+    /// Throws ``StorageError/chatBusy`` while another process is generating a reply in this chat, so turns of
+    /// one chat run one after the other across processes.
     func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
         user: MessageRecord, assistant: MessageRecord
     )?
@@ -91,6 +101,8 @@ public protocol ChatStore: Service, Sendable {
     /// Marks replies left `streaming` by a stopped server `failed`; returns how many.
     @discardableResult
     func failInterruptedTurns() async throws -> Int
+    /// The chat's reply being generated (status `streaming`), by whichever process, if any.
+    func streamingReply(chatID: UUID) async throws -> MessageRecord?
     /// Every message with this status, oldest first.
     func messages(status: MessageStatus) async throws -> [MessageRecord]
 
@@ -105,4 +117,16 @@ extension ChatStore {
     public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {
         try await self.messages(chatID: chatID, ownerID: ownerID, after: 0, limit: limit)
     }
+}
+
+/// A change committed to a shared store, delivered to every process using it.
+public enum StoreEvent: Sendable, Equatable {
+    /// A chat's messages changed (a turn began, a reply's text was saved, a reply ended, the chat was deleted).
+    case messagesChanged(chatID: UUID)
+    /// A user's sessions may have ended (tokens revoked, disabled, role changed, deleted) or password changed.
+    case userChanged(userID: UUID)
+    /// Someone asked for the chat's running reply to be cancelled.
+    case cancelRequested(chatID: UUID)
+    /// Events may have been missed (the listening connection was re-established): re-read what matters.
+    case resynchronized
 }

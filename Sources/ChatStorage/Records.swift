@@ -160,6 +160,8 @@ public enum StorageError: Error, Equatable, Sendable {
     case lastAdmin
     case corruptRow(String)
     case newerSchema(found: Int, supported: Int)
+    /// Another process is generating a reply in this chat; try again when it has ended.
+    case chatBusy
     /// Text the engine cannot store: PostgreSQL's `text` cannot hold U+0000 (SQLite stores it).
     case unsupportedCharacter
 }

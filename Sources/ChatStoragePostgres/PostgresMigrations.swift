@@ -135,6 +135,49 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(
+            version: 5,
+            name: "replica leases and change notifications",
+            statements: [
+                // Every chat-server process on this database, with the time it last said it is alive.
+                """
+                CREATE TABLE replicas (
+                    id uuid PRIMARY KEY,
+                    started_at timestamptz NOT NULL DEFAULT now(),
+                    heartbeat_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                // The replica generating a streaming reply: only its lease running out fails the reply.
+                "ALTER TABLE messages ADD COLUMN replica_id uuid",
+                // Committed changes reach every replica (LISTEN chat_events): 'm' + chat id when a chat's messages
+                // change, 'u' + user id when a user's sessions may have ended, 'c' + chat id for a cancel.
+                """
+                CREATE FUNCTION messages_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_notify('chat_events', 'm' || COALESCE(NEW.chat_id, OLD.chat_id)::text);
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER messages_notify AFTER INSERT OR UPDATE OR DELETE ON messages
+                FOR EACH ROW EXECUTE FUNCTION messages_notify()
+                """,
+                """
+                CREATE FUNCTION users_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' OR OLD.token_version <> NEW.token_version OR OLD.disabled <> NEW.disabled
+                        OR OLD.role <> NEW.role OR OLD.password_hash <> NEW.password_hash THEN
+                        PERFORM pg_notify('chat_events', 'u' || OLD.id::text);
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER users_notify AFTER UPDATE OR DELETE ON users
+                FOR EACH ROW EXECUTE FUNCTION users_notify()
+                """,
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -80,13 +80,18 @@ extension PostgresStore {
         user: MessageRecord, assistant: MessageRecord
     )? {
         let now = Timestamp.now().microseconds
+        let replicaID = self.replicaID
         return try await self.transaction { transaction in
             guard try await Self.lockChat(chatID, now: now, transaction) else { return nil }
+            // Under the chat's row lock: another replica's reply in this chat is still being generated.
+            let busy = try await transaction.rows(
+                "SELECT 1 FROM messages WHERE chat_id = \(chatID) AND status = 'streaming' LIMIT 1", { _ in true })
+            if !busy.isEmpty { throw StorageError.chatBusy }
             let messages = try await transaction.rows(
                 """
-                INSERT INTO messages (chat_id, role, content, created_at, status, model)
-                VALUES (\(chatID), 'user', \(userContent), \(now), 'complete', NULL),
-                    (\(chatID), 'assistant', '', \(now), 'streaming', \(model))
+                INSERT INTO messages (chat_id, role, content, created_at, status, model, replica_id)
+                VALUES (\(chatID), 'user', \(userContent), \(now), 'complete', NULL, NULL),
+                    (\(chatID), 'assistant', '', \(now), 'streaming', \(model), \(replicaID))
                 RETURNING \(unescaped: Self.messageColumns)
                 """,
                 Self.decodeMessage
@@ -141,14 +146,13 @@ extension PostgresStore {
             Self.decodeMessage)
     }
 
-    public func failInterruptedTurns() async throws -> Int {
-        try await self.write(
+    public func streamingReply(chatID: UUID) async throws -> MessageRecord? {
+        try await self.one(
             """
-            UPDATE messages SET status = 'failed', error = 'interrupted: the server stopped before the reply finished'
-            WHERE status = 'streaming' RETURNING 1
+            SELECT \(unescaped: Self.messageColumns) FROM messages WHERE status = 'streaming' AND chat_id = \(chatID)
+            ORDER BY id DESC LIMIT 1
             """,
-            { _ in () }
-        ).count
+            Self.decodeMessage)
     }
 
     public func messages(status: MessageStatus) async throws -> [MessageRecord] {

@@ -26,8 +26,22 @@ public final class PostgresStore: ChatStore {
     let users = UserCache()
     public let location: PostgresLocation
     public let migration: (from: Int, to: Int)
+    /// This process among the replicas (`replicas.id`; `messages.replica_id` of the replies it generates).
+    public let replicaID = UUID()
+    public let events: AsyncStream<StoreEvent>?
+    let eventSink: AsyncStream<StoreEvent>.Continuation
     private let pool: Task<Void, Never>
+    /// The heartbeat and the listener, started once the replica is registered.
+    private let background = Mutex<[Task<Void, Never>]>([])
     private let isClosed = Mutex(false)
+    /// When ``ping()`` last asked the server, and what went wrong if it did.
+    private let lastPing = Mutex<(at: ContinuousClock.Instant, failure: (any Error)?)?>(nil)
+
+    /// How long a replica's replies survive it: a replica that has not renewed its lease for this long is
+    /// taken for dead, and its `streaming` replies are marked failed by the others.
+    public static let lease: Duration = .seconds(10)
+    /// How often each replica renews its lease and looks for dead replicas' replies.
+    public static let heartbeat: Duration = .seconds(2)
 
     private init(
         client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), logger: Logger
@@ -37,6 +51,10 @@ public final class PostgresStore: ChatStore {
         self.migration = migration
         self.logger = logger
         self.pool = Task { await client.run() }
+        // Bounded: a consumer that falls this far behind loses the oldest wake-ups, never memory.
+        let (events, sink) = AsyncStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        self.events = events
+        self.eventSink = sink
     }
 
     /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections.
@@ -66,10 +84,21 @@ public final class PostgresStore: ChatStore {
         }
         try? await connection.close()
         var configuration = location.clientConfiguration()
-        configuration.options.maximumConnections = maxConnections
-        return PostgresStore(
+        // One connection more for the listener, which holds its own for as long as the store is open.
+        configuration.options.maximumConnections = maxConnections + 1
+        let store = PostgresStore(
             client: PostgresClient(configuration: configuration, backgroundLogger: logger),
             location: location, migration: migration, logger: logger)
+        do {
+            try await store.execute("INSERT INTO replicas (id) VALUES (\(store.replicaID))")
+        } catch {
+            await store.close()
+            throw OpenFailed(location: location, stage: "cannot register this replica", error: error)
+        }
+        store.background.withLock { tasks in
+            tasks = [Task { await store.renewLease() }, Task { await store.listen() }]
+        }
+        return store
     }
 
     /// Why the store could not be opened, in one line naming the server (never the password) and the cause.
@@ -98,11 +127,29 @@ public final class PostgresStore: ChatStore {
         if self.isClosed.withLock({ $0 }) { throw Closed() }
     }
 
+    /// Checks that the server answers and takes writes (a standby in recovery does not). At most one check a
+    /// second reaches the server; the answers in between reuse its result, so health probes from load
+    /// balancers never queue behind requests for a pooled connection.
     public func ping() async throws {
-        // A standby (read-only) server answers but cannot take a write.
-        guard let writable = try await self.one("SELECT NOT pg_is_in_recovery()", { try $0.decode(Bool.self) }),
-            writable
-        else { throw Closed() }
+        try self.checkOpen()
+        let now = ContinuousClock.now
+        if let last = self.lastPing.withLock({ $0 }), now - last.at < .seconds(1) {
+            if let failure = last.failure { throw failure }
+            return
+        }
+        do {
+            let writable = try await self.one("SELECT NOT pg_is_in_recovery()") { try $0.decode(Bool.self) }
+            guard writable == true else { throw ReadOnly() }
+            self.lastPing.withLock { $0 = (now, nil) }
+        } catch {
+            self.lastPing.withLock { $0 = (now, error) }
+            throw error
+        }
+    }
+
+    /// The server is a standby (in recovery): it answers, but cannot take writes.
+    public struct ReadOnly: Error, CustomStringConvertible {
+        public var description: String { "the PostgreSQL server is in recovery (read-only)" }
     }
 
     public func close() async {
@@ -111,8 +158,17 @@ public final class PostgresStore: ChatStore {
                 defer { closed = true }; return closed
             })
         else { return }
+        let background = self.background.withLock { $0 }
+        for task in background { task.cancel() }
+        // Leaving on purpose: the others need not wait for the lease to run out.
+        _ = try? await Self.rows(
+            "DELETE FROM replicas WHERE id = \(self.replicaID)", { _ in () }, client: self.client, logger: self.logger)
+        self.eventSink.finish()
+        // Stopping the pool closes its connections, the listener's too (a notification sequence does not end
+        // on cancellation alone), so every background task ends.
         self.pool.cancel()
         await self.pool.value
+        for task in background { await task.value }
     }
 
     public func run() async throws {
@@ -128,7 +184,19 @@ public final class PostgresStore: ChatStore {
     private func uncancelled<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         try self.checkOpen()
         do {
-            return try await Task { try await operation() }.value
+            return try await Task {
+                // A deadlock (two writers taking a chat's and a message's row locks in opposite orders: a chat
+                // deleted while its reply is saved) aborts one of them; it is run again, as PostgreSQL advises.
+                var attempt = 1
+                while true {
+                    do {
+                        return try await operation()
+                    } catch let error as PSQLError where ["40P01", "40001"].contains(error.sqlState) && attempt < 5 {
+                        attempt += 1
+                        try? await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
+                    }
+                }
+            }.value
         } catch let error as PSQLError where error.sqlState == "22021" {
             // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string.
             throw StorageError.unsupportedCharacter

@@ -198,6 +198,15 @@ extension DatabaseActor {
         )
     }
 
+    public func streamingReply(chatID: UUID) throws -> MessageRecord? {
+        try self.checkOpen()
+        return try self.connection.queryOne(
+            "SELECT \(Self.messageColumns) FROM messages WHERE status = 'streaming' AND chat_id = ? ORDER BY id DESC",
+            [.text(chatID.lowercasedString)],
+            Self.decodeMessage
+        )
+    }
+
     /// Every message with this status, oldest first (for operators and tests; `streaming` is indexed).
     public func messages(status: MessageStatus) throws -> [MessageRecord] {
         try self.checkOpen()

@@ -80,6 +80,12 @@ public actor DatabaseActor: ChatStore {
         let migration: (from: Int, to: Int)
     }
 
+    /// One process owns the file: nothing to hear from others.
+    public nonisolated var events: AsyncStream<StoreEvent>? { nil }
+
+    /// One process owns the file: a reply being generated is this process's (and the caller cancels it).
+    public nonisolated func requestCancel(chatID: UUID) {}
+
     /// Checks that the database answers and can take a write: it takes the write lock (`BEGIN IMMEDIATE`,
     /// waiting at most the busy timeout) and releases it at once, writing nothing. A database that another
     /// process keeps locked, or a read-only file, throws. Used by GET /health; the write check runs at most once

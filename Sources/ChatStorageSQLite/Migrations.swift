@@ -109,6 +109,11 @@ public enum Migrations {
                 END;
                 """
         ),
+        Migration(
+            version: 5,
+            name: "replica leases and change notifications (PostgreSQL only: one process owns a SQLite file)",
+            sql: ""
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -57,7 +57,10 @@ struct ListingCacheTests {
         try await expectBump("finishMessage") {
             try await database.finishMessage(id: reply, outcome: MessageOutcome(content: "done", status: .complete))
         }
-        _ = try await database.beginTurn(chatID: chat.id, userContent: "again", model: "m")
+        // A turn begun by another process that stopped (on PostgreSQL, a replica that left: its lease is gone).
+        let stopped = try await TestDatabase.openStore(standingInFor: directory + "/versions.db")
+        _ = try await stopped.beginTurn(chatID: chat.id, userContent: "again", model: "m")
+        await stopped.close()
         version = try await Self.version(database, chat.id, owner.id)
         try await expectBump("failInterruptedTurns") {
             let failed = try await database.failInterruptedTurns()

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ChatServer
 import ChatStorage
+import ChatStoragePostgres
 import ChatStorageSQLite
 import Foundation
 import MockGroq
@@ -214,6 +215,15 @@ struct ProcessTests {
         // Restarted: every acknowledged write is there, and nothing is left streaming.
         let restarted = try await ServerProcess.start(database: database, environment: environment)
         defer { restarted.signal(SIGKILL) }
+        if TestDatabase.isPostgres {
+            // The killed process still held its lease: its replies are failed once the lease runs out.
+            let store = try await TestDatabase.openStore(standingInFor: database)
+            let deadline = ContinuousClock.now + PostgresStore.lease + PostgresStore.heartbeat + .seconds(3)
+            while try await !store.messages(status: .streaming).isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            await store.close()
+        }
         var tokens: [String: String] = [:]
         for (email, password) in seen.users {
             let login = try await restarted.request(

@@ -77,9 +77,9 @@ struct ChatsController {
         guard try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil else {
             throw APIError.chatNotFound
         }
-        // Deleting a chat stops its reply; turns queued behind it find the chat gone.
-        if let session = self.backend.sessions?.existingSession(for: chatID) {
-            _ = await session.cancelRunningTurn()
+        // Deleting a chat stops its reply (wherever it runs); turns queued behind it find the chat gone.
+        if try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil {
+            _ = try await self.backend.cancelReply(in: chatID)
         }
         guard try await self.backend.database.deleteChat(id: chatID, ownerID: user.id) else {
             throw APIError.chatNotFound
@@ -108,7 +108,7 @@ struct ChatsController {
         // Registered before it parks: capped per user, and ended (401) if the user's session is revoked.
         let revocation = RequestCancellation()
         let waits = self.backend.userWaits
-        guard let registration = waits.register(user.id, .longPoll, revocation) else {
+        guard let registration = waits.register(user, .longPoll, revocation) else {
             throw APIError.tooManyRequests(
                 "Too many long-polls open: at most \(waits.longPollsPerUser) per user", retryAfter: .seconds(1))
         }

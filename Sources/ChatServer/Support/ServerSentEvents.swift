@@ -18,7 +18,7 @@ enum ServerSentEvents {
 
     /// Who follows the stream, for the per-user registry of waiting requests.
     struct Follower: Sendable {
-        let userID: UUID
+        let user: UserRecord
         let waits: UserWaits
         /// Whether the session that opened the stream is still valid (checked once the stream is registered,
         /// so a revocation between authentication and registration is not missed).
@@ -42,8 +42,8 @@ enum ServerSentEvents {
             body: ResponseBody { writer in
                 let revocation = RequestCancellation()
                 revocation.bind { continuation.finish() }
-                let registration = follower.waits.register(follower.userID, .stream, revocation)
-                defer { registration.map { follower.waits.unregister(follower.userID, $0) } }
+                let registration = follower.waits.register(follower.user, .stream, revocation)
+                defer { registration.map { follower.waits.unregister(follower.user.id, $0) } }
                 if !(await follower.stillAuthorized()) { revocation.cancel() }
                 let gone = RequestCancellation()
                 gone.bind { continuation.finish() }

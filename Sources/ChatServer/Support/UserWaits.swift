@@ -1,3 +1,4 @@
+import ChatStorage
 import Foundation
 import Synchronization
 
@@ -18,6 +19,9 @@ final class UserWaits: Sendable {
     private struct Entry {
         let kind: Kind
         let cancellation: RequestCancellation
+        /// The session the request was authenticated with: a change elsewhere ends it only if this no longer holds.
+        let tokenVersion: Int64
+        let role: UserRole
     }
 
     private struct State {
@@ -34,8 +38,9 @@ final class UserWaits: Sendable {
     }
 
     /// Registers a waiting request; nil when it is a long-poll over the user's cap.
-    func register(_ userID: UUID, _ kind: Kind, _ cancellation: RequestCancellation) -> Int? {
-        self.state.withLock { state in
+    func register(_ user: UserRecord, _ kind: Kind, _ cancellation: RequestCancellation) -> Int? {
+        let userID = user.id
+        return self.state.withLock { state in
             let entries = state.byUser[userID, default: [:]]
             if kind == .longPoll, self.longPollsPerUser > 0,
                 entries.values.count(where: { $0.kind == .longPoll }) >= self.longPollsPerUser
@@ -43,7 +48,8 @@ final class UserWaits: Sendable {
                 return nil
             }
             state.nextID += 1
-            state.byUser[userID, default: [:]][state.nextID] = Entry(kind: kind, cancellation: cancellation)
+            state.byUser[userID, default: [:]][state.nextID] = Entry(
+                kind: kind, cancellation: cancellation, tokenVersion: user.tokenVersion, role: user.role)
             return state.nextID
         }
     }
@@ -59,6 +65,23 @@ final class UserWaits: Sendable {
     func revoke(_ userID: UUID) {
         let entries = self.state.withLock { $0.byUser.removeValue(forKey: userID) } ?? [:]
         for entry in entries.values { entry.cancellation.cancel() }
+    }
+
+    /// Ends the user's waiting requests whose session `current` (the user as now stored, nil if deleted) no
+    /// longer admits: all of them if the user is gone or disabled, else those authenticated with another token
+    /// version or role. For changes made by another process, which this one learns of after the fact.
+    func revoke(_ userID: UUID, unlessValidFor current: UserRecord?) {
+        let ended: [Entry] = self.state.withLock { state in
+            guard let entries = state.byUser[userID] else { return [] }
+            let stale = entries.filter { _, entry in
+                guard let current, !current.disabled else { return true }
+                return entry.tokenVersion != current.tokenVersion || entry.role != current.role
+            }
+            for id in stale.keys { state.byUser[userID]?[id] = nil }
+            if state.byUser[userID]?.isEmpty == true { state.byUser[userID] = nil }
+            return Array(stale.values)
+        }
+        for entry in ended { entry.cancellation.cancel() }
     }
 
     /// Waiting requests of one user (for tests).

@@ -111,15 +111,16 @@ actor ChatSessionActor {
         }
         let begun: (user: MessageRecord, assistant: MessageRecord)
         do {
-            guard
-                let saved = try await self.database.beginTurn(
-                    chatID: self.chatID, userContent: content, model: self.settings.model)
-            else {
+            guard let saved = try await self.beginTurn(content) else {
                 requester.yield(.failed(.chatNotFound, message: nil))
                 requester.finish()
                 return
             }
             begun = saved
+        } catch is CancellationError {
+            requester.yield(.failed(self.isShuttingDown ? .restarting : .turnCancelled, message: nil))
+            requester.finish()
+            return
         } catch {
             self.logger.error(
                 "could not start a turn",
@@ -161,6 +162,26 @@ actor ChatSessionActor {
             self.titleTask = Task {
                 await titles.titleChatIfNeeded(chatID)
                 self.titleEnded()
+            }
+        }
+    }
+
+    /// Saves the turn's start. While another process is generating a reply in this chat (a replica on the
+    /// same PostgreSQL), waits for that chat to change (its notification, or a second at most) and tries
+    /// again, so turns of one chat run one after the other across processes too.
+    private func beginTurn(_ content: String) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
+        while true {
+            let seen = self.version
+            do {
+                return try await self.database.beginTurn(
+                    chatID: self.chatID, userContent: content, model: self.settings.model)
+            } catch StorageError.chatBusy {
+                try Task.checkCancellation()
+                if self.version == seen {
+                    self.nextWaiterID += 1
+                    await self.waitForChange(id: self.nextWaiterID, until: .now + .seconds(1))
+                }
+                try Task.checkCancellation()
             }
         }
     }
@@ -334,6 +355,35 @@ actor ChatSessionActor {
             if self.version != seen { continue }
             if ContinuousClock.now >= deadline || self.isShuttingDown { return [] }
             await self.waitForChange(id: waiterID, until: deadline)
+        }
+    }
+
+    /// A change committed by another process (its notification): wakes whoever waits on this chat.
+    func remoteChanged() {
+        self.changed()
+    }
+
+    /// Calls `check` until it returns a value: at once, then each time the chat changes (here or, through the
+    /// store's notifications, in another process), and at least once a second; nil after `timeout`. Keeps the
+    /// session alive meanwhile; throws `CancellationError` when the calling task is cancelled.
+    func poll<T: Sendable>(timeout: Duration, _ check: @Sendable () async throws -> T?) async throws -> T? {
+        guard !self.isRetired else { throw Retired() }
+        let deadline = ContinuousClock.now + timeout
+        self.activeLongPolls += 1
+        defer {
+            self.activeLongPolls -= 1
+            self.retireIfIdle()
+        }
+        while true {
+            try Task.checkCancellation()
+            let seen = self.version
+            if let found = try await check() { return found }
+            let now = ContinuousClock.now
+            guard now < deadline else { return nil }
+            if self.version == seen {
+                self.nextWaiterID += 1
+                await self.waitForChange(id: self.nextWaiterID, until: min(deadline, now + .seconds(1)))
+            }
         }
     }
 

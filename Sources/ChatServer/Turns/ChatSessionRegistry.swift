@@ -75,6 +75,31 @@ final class ChatSessionRegistry: Sendable {
         return false
     }
 
+    /// A change another process committed (a notification of the shared store): wakes the chat's waiters, or
+    /// cancels its running reply. ``StoreEvent/resynchronized`` wakes every chat's waiters (changes may have
+    /// been missed).
+    func handle(_ event: StoreEvent) {
+        switch event {
+        case .messagesChanged(let chatID):
+            guard let session = self.existingSession(for: chatID) else { return }
+            Task { await session.remoteChanged() }
+        case .cancelRequested(let chatID):
+            guard let session = self.existingSession(for: chatID) else { return }
+            Task { _ = await session.cancelRunningTurn() }
+        case .resynchronized:
+            for session in self.snapshot() { Task { await session.remoteChanged() } }
+        case .userChanged:
+            break
+        }
+    }
+
+    /// Sessions with a running or queued turn now.
+    func sessionsWithTurns() async -> [ChatSessionActor] {
+        var found: [ChatSessionActor] = []
+        for session in self.snapshot() where await session.hasTurns { found.append(session) }
+        return found
+    }
+
     /// Sessions alive now (for tests and diagnostics).
     var liveSessionCount: Int { self.sessions.withLock { $0.count } }
 

@@ -1,0 +1,306 @@
+import ChatProvider
+import ChatStorage
+import ChatStoragePostgres
+import Foundation
+import MockGroq
+import NIOHTTP1
+import Testing
+
+/// Three real `chat-server` processes on one PostgreSQL database with one mock upstream, as a deployment
+/// behind a load balancer without stickiness would run them.
+@Suite("Several replicas on one PostgreSQL", .enabled(if: TestDatabase.isPostgres, "needs the PostgreSQL server"))
+struct MultiReplicaTests {
+    struct Deployment {
+        let replicas: [ServerProcess]
+        let mock: MockGroqServer
+
+        func stop() async {
+            for replica in self.replicas { replica.signal(SIGKILL) }
+            await self.mock.stop()
+        }
+    }
+
+    static func deploy(_ behavior: MockGroqBehavior, directory: String) async throws -> Deployment {
+        let mock = try await MockGroqServer.start(behavior: behavior)
+        var replicas: [ServerProcess] = []
+        do {
+            for _ in 0..<3 {
+                replicas.append(
+                    try await ServerProcess.start(
+                        database: directory + "/shared.db",
+                        environment: ProcessTests.mockEnvironment(mock).merging([
+                            "USER_MESSAGES_PER_MINUTE": "0", "LOGIN_ATTEMPTS_PER_MINUTE": "0",
+                            "ADMIN_EMAILS": "admin@example.com",
+                        ]) { $1 }))
+            }
+        } catch {
+            for replica in replicas { replica.signal(SIGKILL) }
+            await mock.stop()
+            throw error
+        }
+        return Deployment(replicas: replicas, mock: mock)
+    }
+
+    static func json(_ body: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+    }
+
+    static func list(_ body: String) -> [[String: Any]] {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? []
+    }
+
+    @Test("two sends into one chat at two replicas run one after the other; the second's context holds the first reply")
+    func ordering() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(MockGroqBehavior(latencyMilliseconds: 400), directory: directory)
+        defer { Task { await deployment.stop() } }
+        let (a, b) = (deployment.replicas[0], deployment.replicas[1])
+        let token = try #require(try await a.signUp("order@example.com"))
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+
+        async let first = a.request(
+            .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "first"}"#)
+        try await Task.sleep(for: .milliseconds(100))
+        async let second = b.request(
+            .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "second"}"#)
+        let (one, two) = try await (first, second)
+        #expect(one.status == 200, "\(one.body)")
+        #expect(two.status == 200, "\(two.body)")
+
+        let messages = Self.list(try await b.request(.GET, "/chats/\(chatID)/messages", token: token).body)
+        #expect(messages.map { $0["role"] as? String } == ["user", "assistant", "user", "assistant"])
+        #expect(messages.map { $0["status"] as? String } == ["complete", "complete", "complete", "complete"])
+        #expect((messages.first?["content"] as? String) == "first")
+        let firstReply = try #require(messages[1]["content"] as? String)
+        let secondContext = try #require(
+            deployment.mock.conversations.first { $0.last?.content == "second" })
+        #expect(secondContext.contains { $0.role == "assistant" && $0.content == firstReply })
+    }
+
+    @Test("long-poll and reattach on replica B follow a reply that replica A generates; cancel on C stops it")
+    func followAndCancelAcrossReplicas() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let words = (0..<60).map { "w\($0)" }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(chunkDelayMilliseconds: 50, reply: words.joined(separator: " ")), directory: directory)
+        defer { Task { await deployment.stop() } }
+        let (a, b, c) = (deployment.replicas[0], deployment.replicas[1], deployment.replicas[2])
+        let token = try #require(try await a.signUp("follow@example.com"))
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+
+        // A long-poll parked on B wakes when A saves the turn's first messages.
+        let clock = ContinuousClock()
+        async let parked: (status: Int, body: String, at: ContinuousClock.Instant) = {
+            let response = try await b.request(.GET, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
+            return (response.status, response.body, clock.now)
+        }()
+        try await Task.sleep(for: .milliseconds(300))
+        let streaming = try StreamingClient(port: a.port)
+        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
+        let start = try #require(try await reader.next())
+        let startedAt = clock.now
+        #expect(start.event == "start")
+        let woken = try await parked
+        #expect(woken.status == 200)
+        #expect(Self.list(woken.body).count == 2)
+        #expect(woken.at - startedAt < .milliseconds(200), "long-poll wake-up across replicas")
+        let replyID = try #require(start.json["assistant_message_id"] as? Int)
+
+        // Read a few deltas on A, then reattach on B from the last offset: B continues without repeating.
+        var text = ""
+        var offset = 0
+        while let event = try await reader.next(), text.split(separator: " ").count < 8 {
+            if event.event == "delta" {
+                text += event.json["content"] as? String ?? ""
+                offset = Int(event.id ?? "") ?? offset
+            }
+        }
+        let reattached = try StreamingClient(port: b.port)
+        let (head, body) = try await reattached.open(
+            "GET", "/chats/\(chatID)/messages/\(replyID)/stream", token: token,
+            headers: [("Last-Event-ID", String(offset))])
+        #expect(head.status == 200)
+        var follower = SSEReader(body)
+        var rest = ""
+        var lastEvent = ""
+        var cancelled: (status: Int, body: String)?
+        while let event = try await follower.next() {
+            lastEvent = event.event
+            if event.event == "delta" {
+                rest += event.json["content"] as? String ?? ""
+                // Cancel on C once B has followed some of it.
+                if cancelled == nil, rest.split(separator: " ").count >= 8 {
+                    cancelled = try await c.request(.POST, "/chats/\(chatID)/cancel", token: token)
+                }
+            }
+        }
+        let cancel = try #require(cancelled)
+        #expect(cancel.status == 200, "\(cancel.body)")
+        #expect(Self.json(cancel.body)["status"] as? String == "cancelled")
+        #expect(lastEvent == "done" || lastEvent == "error")
+        let saved = try #require(Self.json(cancel.body)["content"] as? String)
+        // What A sent before the offset and what B sent after it are the saved text, no gap and no repeat.
+        #expect(text + rest == saved, "A: \(text) | B: \(rest) | saved: \(saved)")
+        #expect(saved.split(separator: " ").count < words.count, "the reply was stopped before its end")
+        while try await reader.next() != nil {}
+    }
+
+    @Test("deleting a chat on replica B stops the reply that replica A generates in it")
+    func deleteAcrossReplicas() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(
+                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 100).joined(separator: " ")),
+            directory: directory)
+        defer { Task { await deployment.stop() } }
+        let (a, b) = (deployment.replicas[0], deployment.replicas[1])
+        let token = try #require(try await a.signUp("delete@example.com"))
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+        let streaming = try StreamingClient(port: a.port)
+        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
+        var deltas = 0
+        while let event = try await reader.next(), deltas < 3 {
+            if event.event == "delta" { deltas += 1 }
+        }
+        let clock = ContinuousClock()
+        let deletedAt = clock.now
+        let deleted = try await b.request(.DELETE, "/chats/\(chatID)", token: token)
+        #expect(deleted.status == 204, "\(deleted.body)")
+        var last = ""
+        while let event = try await reader.next() { last = event.event }
+        // The reply would have taken 10 s; it stopped at once, and its upstream transfer with it.
+        #expect(clock.now - deletedAt < .seconds(3))
+        // Saved as cancelled (done) or found deleted when saving (error), by which of the two came first.
+        #expect(last == "done" || last == "error")
+        #expect(await eventually(within: .seconds(2)) { deployment.mock.stats.inFlight == 0 })
+    }
+
+    @Test("an admin disabling a user on replica C stops the user's reply on replica A and their stream there")
+    func disableAcrossReplicas() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(
+                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 100).joined(separator: " ")),
+            directory: directory)
+        defer { Task { await deployment.stop() } }
+        let (a, c) = (deployment.replicas[0], deployment.replicas[2])
+        let admin = try #require(try await c.signUp("admin@example.com"))
+        let token = try #require(try await a.signUp("disabled@example.com"))
+        let me = Self.json(try await a.request(.GET, "/auth/me", token: token).body)
+        let userID = try #require(me["id"] as? String)
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+        let streaming = try StreamingClient(port: a.port)
+        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
+        var deltas = 0
+        while let event = try await reader.next(), deltas < 3 {
+            if event.event == "delta" { deltas += 1 }
+        }
+        let clock = ContinuousClock()
+        let disabledAt = clock.now
+        let disabled = try await c.request(.PATCH, "/admin/users/\(userID)", token: admin, json: #"{"disabled": true}"#)
+        #expect(disabled.status == 200, "\(disabled.body)")
+        var last: SSEEvent?
+        while let event = try await reader.next() { last = event }
+        #expect(clock.now - disabledAt < .seconds(3), "the reply would have taken 10 s")
+        #expect(last?.event == "error" || last?.event == "done")
+        let store = try await TestDatabase.openStore(standingInFor: directory + "/shared.db")
+        let messages = try await store.messages(
+            chatID: try #require(UUID(uuidString: chatID)), ownerID: nil, after: 0, limit: 10)
+        await store.close()
+        #expect(messages?.last?.status == .cancelled)
+        #expect(await eventually(within: .seconds(2)) { deployment.mock.stats.inFlight == 0 })
+    }
+
+    @Test("a replica killed mid-reply: the reply becomes failed within the lease, and the others keep serving")
+    func killedReplica() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(
+                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 200).joined(separator: " ")),
+            directory: directory)
+        defer { Task { await deployment.stop() } }
+        let (a, b) = (deployment.replicas[0], deployment.replicas[1])
+        let token = try #require(try await a.signUp("killed@example.com"))
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+        let streaming = try StreamingClient(port: a.port)
+        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
+        var deltas = 0
+        while let event = try await reader.next(), deltas < 5 {
+            if event.event == "delta" { deltas += 1 }
+        }
+        // Another replica restarting now must not touch a reply that a live replica generates.
+        let clock = ContinuousClock()
+        a.signal(SIGKILL)
+        let killedAt = clock.now
+        var status = "streaming"
+        while status == "streaming", clock.now - killedAt < .seconds(20) {
+            let messages = Self.list(try await b.request(.GET, "/chats/\(chatID)/messages", token: token).body)
+            status = messages.last?["status"] as? String ?? "?"
+            if status == "streaming" { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        let elapsed = clock.now - killedAt
+        #expect(status == "failed")
+        #expect(elapsed <= PostgresStore.lease + PostgresStore.heartbeat + .seconds(1), "failed after \(elapsed)")
+        #expect(try await b.request(.GET, "/health").status == 200)
+        #expect(try await deployment.replicas[2].request(.GET, "/chats", token: token).status == 200)
+    }
+
+    @Test("a replica starting while another generates a reply leaves that reply alone")
+    func startLeavesLiveRepliesAlone() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(
+                chunkDelayMilliseconds: 50, reply: Array(repeating: "word", count: 60).joined(separator: " ")),
+            directory: directory)
+        defer { Task { await deployment.stop() } }
+        let a = deployment.replicas[0]
+        let token = try #require(try await a.signUp("restart@example.com"))
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+        let streaming = try StreamingClient(port: a.port)
+        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
+        _ = try await reader.next()
+        let late = try await ServerProcess.start(
+            database: directory + "/shared.db", environment: ProcessTests.mockEnvironment(deployment.mock))
+        defer { late.signal(SIGKILL) }
+        var last = ""
+        while let event = try await reader.next() { last = event.event }
+        #expect(last == "done")
+        let messages = Self.list(try await late.request(.GET, "/chats/\(chatID)/messages", token: token).body)
+        #expect(messages.last?["status"] as? String == "complete")
+    }
+
+    @Test("logout on one replica ends a long-poll parked on another with 401")
+    func revocationAcrossReplicas() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(MockGroqBehavior(), directory: directory)
+        defer { Task { await deployment.stop() } }
+        let (a, b) = (deployment.replicas[0], deployment.replicas[1])
+        let token = try #require(try await a.signUp("revoke@example.com"))
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+        let clock = ContinuousClock()
+        async let parked = b.request(.GET, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
+        try await Task.sleep(for: .milliseconds(300))
+        let loggedOut = clock.now
+        #expect(try await a.request(.POST, "/auth/logout", token: token).status == 200)
+        let ended = try await parked
+        #expect(ended.status == 401)
+        #expect(clock.now - loggedOut < .seconds(2))
+        #expect(try await c(deployment).request(.GET, "/chats", token: token).status == 401)
+    }
+
+    private func c(_ deployment: Deployment) -> ServerProcess { deployment.replicas[2] }
+}
