@@ -145,11 +145,7 @@ extension PostgresStore {
     public func setDisabled(userID: UUID, disabled: Bool) async throws -> UserRecord? {
         defer { self.users.remove(userID) }
         return try await self.transaction { transaction in
-            try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.adminLockKey))")
-            guard
-                let current = try await transaction.one(
-                    "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(userID) FOR UPDATE", Self.decodeUser)
-            else { return nil }
+            guard let current = try await Self.lockForAdminChange(userID, transaction) else { return nil }
             if disabled { try await Self.requireAnotherActiveAdmin(than: current, transaction) }
             // Disabling bumps the token version, which revokes every token issued before.
             let bump: Int64 = disabled && !current.disabled ? 1 : 0
@@ -165,15 +161,18 @@ extension PostgresStore {
     public func deleteUser(id userID: UUID) async throws -> Bool {
         defer { self.users.remove(userID) }
         return try await self.transaction { transaction in
-            try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.adminLockKey))")
-            guard
-                let current = try await transaction.one(
-                    "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(userID) FOR UPDATE", Self.decodeUser)
-            else { return false }
+            guard let current = try await Self.lockForAdminChange(userID, transaction) else { return false }
             try await Self.requireAnotherActiveAdmin(than: current, transaction)
             return try await !transaction.rows("DELETE FROM users WHERE id = \(userID) RETURNING 1", { _ in () })
                 .isEmpty
         }
+    }
+
+    /// Takes the admin-change lock and the user's row lock; the user as they are now, or nil.
+    private static func lockForAdminChange(_ userID: UUID, _ transaction: Transaction) async throws -> UserRecord? {
+        try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.adminLockKey))")
+        return try await transaction.one(
+            "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(userID) FOR UPDATE", Self.decodeUser)
     }
 
     public func chatIDs(ownerID: UUID) async throws -> [UUID] {

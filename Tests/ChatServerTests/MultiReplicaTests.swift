@@ -49,6 +49,38 @@ struct MultiReplicaTests {
         (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? []
     }
 
+    /// A running reply: a deployment whose replies are `words` words at `chunkDelay` each, a user signed up
+    /// on replica A with a chat, and a streamed send on A read up to its `deltas`-th delta.
+    struct ReplyInProgress {
+        let deployment: Deployment
+        let token: String
+        let chatID: String
+        /// Kept with the reader: the transfer lives as long as its client.
+        let client: StreamingClient
+        var reader: SSEReader
+    }
+
+    static func replyInProgress(
+        _ email: String, words: Int, chunkDelay: Int = 100, deltas: Int, directory: String
+    ) async throws -> ReplyInProgress {
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(
+                chunkDelayMilliseconds: chunkDelay, reply: Array(repeating: "word", count: words).joined(separator: " ")
+            ),
+            directory: directory)
+        let a = deployment.replicas[0]
+        let token = try #require(try await a.signUp(email))
+        let chatID = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+        let client = try StreamingClient(port: a.port)
+        var reader = try await client.sendMessage("go", chatID: chatID, token: token)
+        var seen = 0
+        while seen < deltas, let event = try await reader.next() {
+            if event.event == "delta" { seen += 1 }
+        }
+        return ReplyInProgress(deployment: deployment, token: token, chatID: chatID, client: client, reader: reader)
+    }
+
     @Test("two sends into one chat at two replicas run one after the other; the second's context holds the first reply")
     func ordering() async throws {
         let directory = try makeTemporaryDirectory()
@@ -153,27 +185,16 @@ struct MultiReplicaTests {
     func deleteAcrossReplicas() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let deployment = try await Self.deploy(
-            MockGroqBehavior(
-                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 100).joined(separator: " ")),
-            directory: directory)
+        var running = try await Self.replyInProgress("delete@example.com", words: 100, deltas: 3, directory: directory)
+        let deployment = running.deployment
         defer { Task { await deployment.stop() } }
-        let (a, b) = (deployment.replicas[0], deployment.replicas[1])
-        let token = try #require(try await a.signUp("delete@example.com"))
-        let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
-        let streaming = try StreamingClient(port: a.port)
-        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
-        var deltas = 0
-        while let event = try await reader.next(), deltas < 3 {
-            if event.event == "delta" { deltas += 1 }
-        }
+        let (b, token, chatID) = (deployment.replicas[1], running.token, running.chatID)
         let clock = ContinuousClock()
         let deletedAt = clock.now
         let deleted = try await b.request(.DELETE, "/chats/\(chatID)", token: token)
         #expect(deleted.status == 204, "\(deleted.body)")
         var last = ""
-        while let event = try await reader.next() { last = event.event }
+        while let event = try await running.reader.next() { last = event.event }
         // The reply would have taken 10 s; it stopped at once, and its upstream transfer with it.
         #expect(clock.now - deletedAt < .seconds(3))
         // Saved as cancelled (done) or found deleted when saving (error), by which of the two came first.
@@ -185,30 +206,19 @@ struct MultiReplicaTests {
     func disableAcrossReplicas() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let deployment = try await Self.deploy(
-            MockGroqBehavior(
-                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 100).joined(separator: " ")),
-            directory: directory)
+        var running = try await Self.replyInProgress(
+            "disabled@example.com", words: 100, deltas: 3, directory: directory)
+        let deployment = running.deployment
         defer { Task { await deployment.stop() } }
-        let (a, c) = (deployment.replicas[0], deployment.replicas[2])
+        let (a, c, token, chatID) = (deployment.replicas[0], deployment.replicas[2], running.token, running.chatID)
         let admin = try #require(try await c.signUp("admin@example.com"))
-        let token = try #require(try await a.signUp("disabled@example.com"))
-        let me = Self.json(try await a.request(.GET, "/auth/me", token: token).body)
-        let userID = try #require(me["id"] as? String)
-        let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
-        let streaming = try StreamingClient(port: a.port)
-        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
-        var deltas = 0
-        while let event = try await reader.next(), deltas < 3 {
-            if event.event == "delta" { deltas += 1 }
-        }
+        let userID = try #require(Self.json(try await a.request(.GET, "/auth/me", token: token).body)["id"] as? String)
         let clock = ContinuousClock()
         let disabledAt = clock.now
         let disabled = try await c.request(.PATCH, "/admin/users/\(userID)", token: admin, json: #"{"disabled": true}"#)
         #expect(disabled.status == 200, "\(disabled.body)")
         var last: SSEEvent?
-        while let event = try await reader.next() { last = event }
+        while let event = try await running.reader.next() { last = event }
         #expect(clock.now - disabledAt < .seconds(3), "the reply would have taken 10 s")
         #expect(last?.event == "error" || last?.event == "done")
         let store = try await TestDatabase.openStore(standingInFor: directory + "/shared.db")
@@ -223,22 +233,10 @@ struct MultiReplicaTests {
     func killedReplica() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let deployment = try await Self.deploy(
-            MockGroqBehavior(
-                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 200).joined(separator: " ")),
-            directory: directory)
+        let running = try await Self.replyInProgress("killed@example.com", words: 200, deltas: 5, directory: directory)
+        let deployment = running.deployment
         defer { Task { await deployment.stop() } }
-        let (a, b) = (deployment.replicas[0], deployment.replicas[1])
-        let token = try #require(try await a.signUp("killed@example.com"))
-        let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
-        let streaming = try StreamingClient(port: a.port)
-        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
-        var deltas = 0
-        while let event = try await reader.next(), deltas < 5 {
-            if event.event == "delta" { deltas += 1 }
-        }
-        // Another replica restarting now must not touch a reply that a live replica generates.
+        let (a, b, token, chatID) = (deployment.replicas[0], deployment.replicas[1], running.token, running.chatID)
         let clock = ContinuousClock()
         a.signal(SIGKILL)
         let killedAt = clock.now
@@ -259,23 +257,16 @@ struct MultiReplicaTests {
     func startLeavesLiveRepliesAlone() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let deployment = try await Self.deploy(
-            MockGroqBehavior(
-                chunkDelayMilliseconds: 50, reply: Array(repeating: "word", count: 60).joined(separator: " ")),
-            directory: directory)
+        var running = try await Self.replyInProgress(
+            "restart@example.com", words: 60, chunkDelay: 50, deltas: 1, directory: directory)
+        let deployment = running.deployment
         defer { Task { await deployment.stop() } }
-        let a = deployment.replicas[0]
-        let token = try #require(try await a.signUp("restart@example.com"))
-        let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
-        let streaming = try StreamingClient(port: a.port)
-        var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
-        _ = try await reader.next()
+        let (token, chatID) = (running.token, running.chatID)
         let late = try await ServerProcess.start(
             database: directory + "/shared.db", environment: ProcessTests.mockEnvironment(deployment.mock))
         defer { late.signal(SIGKILL) }
         var last = ""
-        while let event = try await reader.next() { last = event.event }
+        while let event = try await running.reader.next() { last = event.event }
         #expect(last == "done")
         let messages = Self.list(try await late.request(.GET, "/chats/\(chatID)/messages", token: token).body)
         #expect(messages.last?["status"] as? String == "complete")

@@ -186,7 +186,11 @@ struct ChatTurnController {
                 let grew = message.content.unicodeScalars.count > sentSoFar
                 return grew || message.status != .streaming ? [message] : nil
             }
-            guard let found = next else { continue }
+            guard let found = next else {
+                // Nothing within the wait: go on following, unless the server is shutting down.
+                if backend.sessions?.isShuttingDown ?? false { return }
+                continue
+            }
             guard let message = found.first else {
                 continuation.yield(.failed(.chatNotFound, message: nil))
                 return

@@ -336,26 +336,12 @@ actor ChatSessionActor {
     /// `wait`. The reply being generated is returned with its current text. Throws `CancellationError` as soon
     /// as the calling task is cancelled (its client went away).
     func messages(after afterID: Int64, limit: Int, wait: Duration) async throws -> [MessageRecord] {
-        guard !self.isRetired else { throw Retired() }
-        let deadline = ContinuousClock.now + wait
-        self.nextWaiterID += 1
-        let waiterID = self.nextWaiterID
-        // A long-poll in progress keeps the session alive across its awaits.
-        self.activeLongPolls += 1
-        defer {
-            self.activeLongPolls -= 1
-            self.retireIfIdle()
+        let (database, chatID) = (self.database, self.chatID)
+        let found = try await self.poll(timeout: wait) {
+            let page = try await database.messages(chatID: chatID, ownerID: nil, after: afterID, limit: limit) ?? []
+            return page.isEmpty ? nil : page
         }
-        while true {
-            try Task.checkCancellation()
-            let seen = self.version
-            let found =
-                try await self.database.messages(chatID: self.chatID, ownerID: nil, after: afterID, limit: limit) ?? []
-            if !found.isEmpty { return self.overlay(found) }
-            if self.version != seen { continue }
-            if ContinuousClock.now >= deadline || self.isShuttingDown { return [] }
-            await self.waitForChange(id: waiterID, until: deadline)
-        }
+        return found.map { self.overlay($0) } ?? []
     }
 
     /// A change committed by another process (its notification): wakes whoever waits on this chat.
@@ -364,11 +350,14 @@ actor ChatSessionActor {
     }
 
     /// Calls `check` until it returns a value: at once, then each time the chat changes (here or, through the
-    /// store's notifications, in another process), and at least once a second; nil after `timeout`. Keeps the
-    /// session alive meanwhile; throws `CancellationError` when the calling task is cancelled.
+    /// store's notifications, in another process); nil after `timeout`, or at once while the server shuts down.
+    /// A long-poll in progress keeps the session alive across its awaits; throws `CancellationError` as soon as
+    /// the calling task is cancelled (its client went away).
     func poll<T: Sendable>(timeout: Duration, _ check: @Sendable () async throws -> T?) async throws -> T? {
         guard !self.isRetired else { throw Retired() }
         let deadline = ContinuousClock.now + timeout
+        self.nextWaiterID += 1
+        let waiterID = self.nextWaiterID
         self.activeLongPolls += 1
         defer {
             self.activeLongPolls -= 1
@@ -378,12 +367,9 @@ actor ChatSessionActor {
             try Task.checkCancellation()
             let seen = self.version
             if let found = try await check() { return found }
-            let now = ContinuousClock.now
-            guard now < deadline else { return nil }
-            if self.version == seen {
-                self.nextWaiterID += 1
-                await self.waitForChange(id: self.nextWaiterID, until: min(deadline, now + .seconds(1)))
-            }
+            if self.version != seen { continue }
+            if ContinuousClock.now >= deadline || self.isShuttingDown { return nil }
+            await self.waitForChange(id: waiterID, until: deadline)
         }
     }
 
