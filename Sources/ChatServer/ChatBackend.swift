@@ -59,7 +59,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             logger.warning(
                 "replies interrupted by the last shutdown were marked failed", metadata: ["count": "\(interrupted)"])
         }
-        let provider = try Self.makeProvider(config: config, logger: logger)
+        let provider = try Self.makeProvider(
+            config: config, logger: logger,
+            shared: (database as? any UpstreamLedger).map { DeploymentUpstreamBudget(ledger: $0) })
         let sessions = provider.map { provider in
             ChatSessionRegistry(
                 database: database,
@@ -103,6 +105,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     /// on the chat, cancels its reply when asked, and ends the sessions of a user that changed elsewhere.
     func handle(_ event: StoreEvent) {
         self.sessions?.handle(event)
+        if case .upstreamPaused(let duration) = event, let provider = self.provider {
+            Task { await provider.pauseFromElsewhere(for: duration) }
+        }
         guard case .userChanged(let userID) = event else { return }
         Task {
             let current = try? await self.database.user(id: userID)
@@ -163,7 +168,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         return nil
     }
 
-    private static func makeProvider(config: AppConfig, logger: Logger) throws -> ProviderActor? {
+    private static func makeProvider(config: AppConfig, logger: Logger, shared: (any SharedUpstreamBudget)?) throws
+        -> ProviderActor?
+    {
         guard let apiKey = config.groqAPIKey else { return nil }
         let client = GroqClient(
             configuration: GroqConfiguration(
@@ -183,6 +190,6 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             maxRetries: config.groqMaxRetries,
             queueTimeout: .seconds(config.groqQueueTimeoutSeconds)
         )
-        return ProviderActor(client: client, limits: limits, logger: logger)
+        return ProviderActor(client: client, limits: limits, logger: logger, shared: shared)
     }
 }

@@ -129,4 +129,6 @@ public enum StoreEvent: Sendable, Equatable {
     case cancelRequested(chatID: UUID)
     /// Events may have been missed (the listening connection was re-established): re-read what matters.
     case resynchronized
+    /// A process got an upstream 429: nothing goes upstream from any process for this long.
+    case upstreamPaused(Duration)
 }

@@ -178,6 +178,22 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(
+            version: 6,
+            name: "the deployment's log of upstream calls",
+            statements: [
+                // One row per call to the upstream from any replica, at the database's clock; rows older than the
+                // window are deleted as calls are recorded.
+                """
+                CREATE TABLE upstream_calls (
+                    id bigserial PRIMARY KEY,
+                    at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    tokens bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX upstream_calls_at ON upstream_calls (at)",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

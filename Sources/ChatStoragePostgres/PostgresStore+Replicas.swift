@@ -67,7 +67,7 @@ extension PostgresStore {
         switch event {
         case .userChanged(let userID): self.users.remove(userID)
         case .resynchronized: self.users.removeAll()
-        case .messagesChanged, .cancelRequested: break
+        case .messagesChanged, .cancelRequested, .upstreamPaused: break
         }
         self.eventSink.yield(event)
     }
@@ -78,8 +78,12 @@ extension PostgresStore {
 }
 
 extension StoreEvent {
-    /// `m`, `u` or `c` and an id, as the triggers and ``PostgresStore/requestCancel(chatID:)`` send them.
+    /// `m`, `u` or `c` and an id, or `p` and milliseconds, as the triggers and ``PostgresStore/requestCancel(chatID:)`` send them.
     init?(payload: String) {
+        if payload.first == "p", let milliseconds = Int64(payload.dropFirst()), milliseconds > 0 {
+            self = .upstreamPaused(.milliseconds(milliseconds))
+            return
+        }
         guard let kind = payload.first, let id = UUID(uuidString: String(payload.dropFirst())) else { return nil }
         switch kind {
         case "m": self = .messagesChanged(chatID: id)
@@ -87,5 +91,60 @@ extension StoreEvent {
         case "c": self = .cancelRequested(chatID: id)
         default: return nil
         }
+    }
+}
+
+extension PostgresStore: UpstreamLedger {
+    /// `pg_advisory_xact_lock` key that serialises reservations ("aichatup").
+    static let upstreamLockKey: Int64 = 0x6169_6368_6174_7570
+
+    /// One transaction under an advisory lock: forget calls older than the window, count what is left, and
+    /// record this call if it fits. Times are the database server's, the one clock every replica shares.
+    public func reserveUpstreamCall(tokens: Int, requestsPerMinute: Int, tokensPerMinute: Int, window: Duration)
+        async throws -> Duration?
+    {
+        let windowMilliseconds = Int64(
+            window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000)
+        let rpm = Int64(requestsPerMinute)
+        let tpm = Int64(tokensPerMinute)
+        // A call larger than the whole token limit waits for an empty window (it could never fit otherwise).
+        let needed = tpm > 0 ? min(Int64(tokens), tpm) : Int64(tokens)
+        let waitMilliseconds: Int64? = try await self.transaction { transaction in
+            try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.upstreamLockKey))")
+            try await transaction.execute(
+                """
+                DELETE FROM upstream_calls WHERE at <= clock_timestamp() - make_interval(secs => \(windowMilliseconds) / 1000.0)
+                """)
+            let usage = try await transaction.one(
+                "SELECT count(*), coalesce(sum(tokens), 0)::bigint FROM upstream_calls"
+            ) { try $0.decode((Int64, Int64).self) }
+            let (calls, spent) = usage ?? (0, 0)
+            if (rpm <= 0 || calls + 1 <= rpm) && (tpm <= 0 || spent + needed <= tpm) {
+                try await transaction.execute("INSERT INTO upstream_calls (tokens) VALUES (\(needed))")
+                return nil
+            }
+            // Until enough of the oldest calls leave the window: walk them oldest first.
+            let oldest = try await transaction.rows(
+                """
+                SELECT tokens, (extract(epoch FROM at + make_interval(secs => \(windowMilliseconds) / 1000.0)
+                    - clock_timestamp()) * 1000)::bigint
+                FROM upstream_calls ORDER BY at LIMIT 10000
+                """
+            ) { try $0.decode((Int64, Int64).self) }
+            var freedCalls = rpm > 0 ? rpm - calls : Int64.max
+            var freedTokens = tpm > 0 ? tpm - spent : Int64.max
+            for (callTokens, leavesIn) in oldest {
+                freedCalls &+= 1
+                freedTokens &+= callTokens
+                if (rpm <= 0 || freedCalls >= 1) && (tpm <= 0 || freedTokens >= needed) { return max(leavesIn, 10) }
+            }
+            return windowMilliseconds
+        }
+        return waitMilliseconds.map { .milliseconds($0) }
+    }
+
+    public func announceUpstreamPause(_ duration: Duration) async throws {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        try await self.execute("SELECT pg_notify('chat_events', \("p" + String(milliseconds)))")
     }
 }

@@ -114,6 +114,11 @@ public enum Migrations {
             name: "replica leases and change notifications (PostgreSQL only: one process owns a SQLite file)",
             sql: ""
         ),
+        Migration(
+            version: 6,
+            name: "the deployment's log of upstream calls (PostgreSQL only: one process owns a SQLite file)",
+            sql: ""
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

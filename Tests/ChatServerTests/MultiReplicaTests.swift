@@ -20,7 +20,9 @@ struct MultiReplicaTests {
         }
     }
 
-    static func deploy(_ behavior: MockGroqBehavior, directory: String) async throws -> Deployment {
+    static func deploy(_ behavior: MockGroqBehavior, directory: String, environment: [String: String] = [:])
+        async throws -> Deployment
+    {
         let mock = try await MockGroqServer.start(behavior: behavior)
         var replicas: [ServerProcess] = []
         do {
@@ -31,7 +33,7 @@ struct MultiReplicaTests {
                         environment: ProcessTests.mockEnvironment(mock).merging([
                             "USER_MESSAGES_PER_MINUTE": "0", "LOGIN_ATTEMPTS_PER_MINUTE": "0",
                             "ADMIN_EMAILS": "admin@example.com",
-                        ]) { $1 }))
+                        ]) { $1 }.merging(environment) { $1 }))
             }
         } catch {
             for replica in replicas { replica.signal(SIGKILL) }
@@ -227,6 +229,67 @@ struct MultiReplicaTests {
         await store.close()
         #expect(messages?.last?.status == .cancelled)
         #expect(await eventually(within: .seconds(2)) { deployment.mock.stats.inFlight == 0 })
+    }
+
+    @Test("GROQ_RPM holds for the three replicas together: the upstream sees at most that many in the minute")
+    func sharedRequestLimit() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(), directory: directory,
+            environment: ["GROQ_RPM": "6", "GROQ_QUEUE_TIMEOUT": "3", "GROQ_MAX_RETRIES": "0"])
+        defer { Task { await deployment.stop() } }
+        let token = try #require(try await deployment.replicas[0].signUp("budget@example.com"))
+        var chats: [String] = []
+        for _ in 0..<18 {
+            let created = try await deployment.replicas[0].request(
+                .POST, "/chats", token: token, json: #"{"title": "t"}"#)
+            chats.append(try #require(Self.json(created.body)["id"] as? String))
+        }
+        // 18 sends spread over the replicas at once: 6 per replica would fit each one's own limit.
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (index, chatID) in chats.enumerated() {
+                let replica = deployment.replicas[index % 3]
+                group.addTask {
+                    try await replica.request(
+                        .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "hi"}"#
+                    ).status
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 200 }.count == 6, "\(statuses)")
+        #expect(statuses.filter { $0 == 503 }.count == 12, "\(statuses)")
+        #expect(deployment.mock.maxRequests(inAnyWindowOf: 60) == 6)
+    }
+
+    @Test("an upstream 429 seen by one replica pauses the others too")
+    func sharedPause() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(fault: .rateLimit, faultCount: 1, retryAfterSeconds: 2), directory: directory,
+            environment: ["GROQ_MAX_RETRIES": "1"])
+        defer { Task { await deployment.stop() } }
+        let (a, b) = (deployment.replicas[0], deployment.replicas[1])
+        let token = try #require(try await a.signUp("pause@example.com"))
+        let first = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: #"{"title": "a"}"#).body)["id"]
+                as? String)
+        let second = try #require(
+            Self.json(try await a.request(.POST, "/chats", token: token, json: #"{"title": "b"}"#).body)["id"]
+                as? String)
+        let clock = ContinuousClock()
+        let started = clock.now
+        async let onA = a.request(.POST, "/chat", token: token, json: #"{"chat_id": "\#(first)", "message": "a"}"#)
+        try await Task.sleep(for: .milliseconds(500))
+        let onB = try await b.request(.POST, "/chat", token: token, json: #"{"chat_id": "\#(second)", "message": "b"}"#)
+        let answeredB = clock.now - started
+        #expect(onB.status == 200)
+        #expect(try await onA.status == 200)
+        // B's call waited for A's 429 to pass (2 s from its start), though B itself never got a 429.
+        #expect(answeredB >= .milliseconds(1800), "B answered after \(answeredB)")
+        #expect(deployment.mock.stats.rateLimited == 1)
     }
 
     @Test("a replica killed mid-reply: the reply becomes failed within the lease, and the others keep serving")

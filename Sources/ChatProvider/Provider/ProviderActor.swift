@@ -18,6 +18,8 @@ public actor ProviderActor: Service {
     private nonisolated let client: GroqClient
     public nonisolated let limits: ProviderLimits
     private nonisolated let logger: Logger
+    /// The deployment's budget when several processes share the upstream key; nil for one process.
+    private nonisolated let shared: (any SharedUpstreamBudget)?
     private let clock = ContinuousClock()
 
     private var requests: SlidingWindow
@@ -38,10 +40,13 @@ public actor ProviderActor: Service {
         let continuation: CheckedContinuation<Void, any Error>
     }
 
-    public init(client: GroqClient, limits: ProviderLimits, logger: Logger) {
+    public init(
+        client: GroqClient, limits: ProviderLimits, logger: Logger, shared: (any SharedUpstreamBudget)? = nil
+    ) {
         self.client = client
         self.limits = limits
         self.logger = logger
+        self.shared = shared
         self.requests = SlidingWindow(limit: limits.requestsPerMinute, window: limits.window + limits.windowMargin)
         self.tokens = SlidingWindow(limit: limits.tokensPerMinute, window: limits.window + limits.windowMargin)
     }
@@ -89,6 +94,7 @@ public actor ProviderActor: Service {
         if case .rateLimited(let retryAfter, _) = providerError {
             let pause = retryAfter ?? self.backoff(attempt: attempt)
             await self.pause(for: pause)
+            await self.shared?.pauseEveryone(for: pause)
             self.logger.warning(
                 "upstream rate limited; pausing",
                 metadata: ["retry_after_ms": "\(pause.milliseconds)", "attempt": "\(attempt)"]
@@ -111,7 +117,30 @@ public actor ProviderActor: Service {
 
     // MARK: The gate
 
+    /// A slot of this process's gate, then (with several processes) a place in the deployment's budget: a
+    /// call that cannot get one within `queueTimeout` gives its slot back and fails like a full queue.
     private func acquire(tokens: Int, atFront: Bool) async throws {
+        try await self.acquireSlot(tokens: tokens, atFront: atFront)
+        guard let shared = self.shared, !self.limits.isUnlimitedPerMinute else { return }
+        let started = self.clock.now
+        do {
+            while let wait = try await shared.reserve(tokens: tokens, limits: self.limits) {
+                let waited = self.clock.now - started
+                guard waited + wait <= self.limits.queueTimeout else { throw ProviderError.queueTimeout(waited) }
+                try await Task.sleep(for: wait)
+            }
+        } catch {
+            self.release(estimatedTokens: tokens, usedTokens: nil, info: nil)
+            throw error
+        }
+    }
+
+    /// A pause another process was told (its 429): nothing goes out from here either until it has passed.
+    public func pauseFromElsewhere(for duration: Duration) {
+        self.pause(for: duration)
+    }
+
+    private func acquireSlot(tokens: Int, atFront: Bool) async throws {
         if self.isShutDown { throw ProviderError.shuttingDown }
         let now = self.clock.now
         let id = self.nextWaiterID

@@ -20,6 +20,9 @@ public struct ProviderLimits: Sendable, Equatable {
     /// send by a varying connect/TLS time, so two of our windows' bursts could otherwise land in one of its.
     public var windowMargin: Duration
 
+    /// Neither requests nor tokens are limited per minute.
+    public var isUnlimitedPerMinute: Bool { self.requestsPerMinute <= 0 && self.tokensPerMinute <= 0 }
+
     public init(
         requestsPerMinute: Int = 0,
         tokensPerMinute: Int = 0,

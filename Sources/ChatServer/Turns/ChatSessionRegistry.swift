@@ -88,7 +88,7 @@ final class ChatSessionRegistry: Sendable {
             Task { _ = await session.cancelRunningTurn() }
         case .resynchronized:
             for session in self.snapshot() { Task { await session.remoteChanged() } }
-        case .userChanged:
+        case .userChanged, .upstreamPaused:
             break
         }
     }
