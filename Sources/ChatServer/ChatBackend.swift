@@ -86,9 +86,13 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             logger: logger,
             provider: provider,
             sessions: sessions,
-            messageRate: RateLimiter(perMinute: config.userMessagesPerMinute),
+            messageRate: RateLimiter(
+                perMinute: config.userMessagesPerMinute,
+                shared: (database as? any RateLedger).map { ($0, "messages") }),
             loginFailures: LoginThrottle(perMinute: config.loginAttemptsPerMinute),
-            registrationRate: RateLimiter(perMinute: config.registrationsPerMinute),
+            registrationRate: RateLimiter(
+                perMinute: config.registrationsPerMinute,
+                shared: (database as? any RateLedger).map { ($0, "registrations") }),
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
             listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20)
         )

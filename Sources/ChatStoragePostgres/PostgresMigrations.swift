@@ -194,6 +194,20 @@ enum PostgresMigrations {
                 "CREATE INDEX upstream_calls_at ON upstream_calls (at)",
             ]
         ),
+        Migration(
+            version: 7,
+            name: "the deployment's rate-limit events",
+            statements: [
+                // One row per counted event (a message sent, a registration) and key (a user, a client address).
+                """
+                CREATE TABLE rate_events (
+                    key text NOT NULL,
+                    at timestamptz NOT NULL DEFAULT clock_timestamp()
+                )
+                """,
+                "CREATE INDEX rate_events_key_at ON rate_events (key, at)",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

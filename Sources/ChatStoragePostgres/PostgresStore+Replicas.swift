@@ -9,10 +9,17 @@ extension PostgresStore {
     /// Renews this replica's lease every ``heartbeat`` and fails the `streaming` replies of replicas whose
     /// lease ran out (so a reply left by a killed replica becomes `failed` within ``lease`` plus one beat).
     func renewLease() async {
+        var beats = 0
         while !Task.isCancelled {
+            beats += 1
             do {
                 try await self.execute("UPDATE replicas SET heartbeat_at = now() WHERE id = \(self.replicaID)")
                 let failed = try await self.failInterruptedTurns()
+                if beats % 30 == 1 {
+                    // About once a minute: events of keys not seen again since (their windows are a minute long).
+                    try await self.execute("DELETE FROM rate_events WHERE at < now() - interval '10 minutes'")
+                    try await self.execute("DELETE FROM upstream_calls WHERE at < now() - interval '10 minutes'")
+                }
                 if failed > 0 {
                     self.logger.warning(
                         "replies of a replica that stopped were marked failed", metadata: ["count": "\(failed)"])
@@ -146,5 +153,37 @@ extension PostgresStore: UpstreamLedger {
     public func announceUpstreamPause(_ duration: Duration) async throws {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         try await self.execute("SELECT pg_notify('chat_events', \("p" + String(milliseconds)))")
+    }
+}
+
+extension PostgresStore: RateLedger {
+    /// One transaction holding an advisory lock per key (taken in sorted order, so two calls never wait on each
+    /// other in a cycle): forget the keys' events older than the window, count, and record if all have room.
+    public func acquireRate(keys: [String], limit: Int, window: Duration) async throws -> Duration? {
+        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let keys = Array(Set(keys)).sorted()
+        let limit = Int64(limit)
+        let waitMilliseconds: Int64? = try await self.transaction { transaction in
+            for key in keys { try await transaction.execute("SELECT pg_advisory_xact_lock(hashtext(\(key)))") }
+            try await transaction.execute(
+                "DELETE FROM rate_events WHERE key = ANY(\(keys)) AND at <= clock_timestamp() - make_interval(secs => \(seconds))"
+            )
+            var wait: Int64 = 0
+            for key in keys {
+                let found = try await transaction.one(
+                    """
+                    SELECT count(*), coalesce((extract(epoch FROM min(at) + make_interval(secs => \(seconds))
+                        - clock_timestamp()) * 1000)::bigint, 0)
+                    FROM rate_events WHERE key = \(key)
+                    """
+                ) { try $0.decode((Int64, Int64).self) }
+                // At most `limit` rows are ever kept per key, so the oldest leaving makes room.
+                if let (count, oldestLeavesIn) = found, count >= limit { wait = max(wait, max(oldestLeavesIn, 1)) }
+            }
+            if wait > 0 { return wait }
+            for key in keys { try await transaction.execute("INSERT INTO rate_events (key) VALUES (\(key))") }
+            return nil
+        }
+        return waitMilliseconds.map { .milliseconds($0) }
     }
 }

@@ -119,6 +119,11 @@ public enum Migrations {
             name: "the deployment's log of upstream calls (PostgreSQL only: one process owns a SQLite file)",
             sql: ""
         ),
+        Migration(
+            version: 7,
+            name: "the deployment's rate-limit events (PostgreSQL only: one process owns a SQLite file)",
+            sql: ""
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -263,6 +263,42 @@ struct MultiReplicaTests {
         #expect(deployment.mock.maxRequests(inAnyWindowOf: 60) == 6)
     }
 
+    @Test("USER_MESSAGES_PER_MINUTE and REGISTRATIONS_PER_MINUTE hold for the three replicas together")
+    func sharedUserLimits() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(), directory: directory,
+            environment: ["USER_MESSAGES_PER_MINUTE": "3", "REGISTRATIONS_PER_MINUTE": "4"])
+        defer { Task { await deployment.stop() } }
+        // Registrations from one address, round robin: 4 in the minute for the deployment, not 4 per replica.
+        var registered: [Int] = []
+        for index in 0..<9 {
+            let replica = deployment.replicas[index % 3]
+            registered.append(
+                try await replica.request(
+                    .POST, "/auth/register", json: #"{"email": "r\#(index)@example.com", "password": "long enough 1"}"#
+                ).status)
+        }
+        #expect(registered.filter { $0 == 201 }.count == 4, "\(registered)")
+        #expect(registered.filter { $0 == 429 }.count == 5, "\(registered)")
+
+        let login = try await deployment.replicas[0].request(
+            .POST, "/auth/login", json: #"{"email": "r0@example.com", "password": "long enough 1"}"#)
+        let token = try #require(Self.json(login.body)["access_token"] as? String)
+        let chatID = try #require(
+            Self.json(try await deployment.replicas[0].request(.POST, "/chats", token: token, json: "{}").body)["id"]
+                as? String)
+        var sent: [Int] = []
+        for index in 0..<6 {
+            sent.append(
+                try await deployment.replicas[index % 3].request(
+                    .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "m\#(index)"}"#
+                ).status)
+        }
+        #expect(sent == [200, 200, 200, 429, 429, 429], "\(sent)")
+    }
+
     @Test("an upstream 429 seen by one replica pauses the others too")
     func sharedPause() async throws {
         let directory = try makeTemporaryDirectory()

@@ -85,7 +85,7 @@ struct AuthController {
         let body = try await request.decodeJSON(as: RegisterRequest.self, context: context)
         // Each registration costs a scrypt hash: limited per client address before any is computed.
         let client = self.client(request, context)
-        if let wait = self.backend.registrationRate.acquire(["address:" + client]) {
+        if let wait = try await self.backend.registrationRate.acquireForDeployment(["address:" + client]) {
             context.logger.notice("registrations limited", metadata: ["client": "\(client)"])
             throw APIError.tooManyRequests("Too many registrations; try again later", retryAfter: wait)
         }

@@ -51,7 +51,7 @@ struct ChatTurnController {
             throw ProviderError.notConfigured.apiError(requestID: context.requestID)
         }
         guard !sessions.isShuttingDown else { throw APIError.restarting }
-        if let wait = self.backend.messageRate.acquire(["user:" + user.id.lowercasedString]) {
+        if let wait = try await self.backend.messageRate.acquireForDeployment(["user:" + user.id.lowercasedString]) {
             throw APIError.tooManyRequests(
                 "Too many messages: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait)
         }

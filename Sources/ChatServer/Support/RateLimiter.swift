@@ -1,4 +1,5 @@
 import ChatProvider
+import ChatStorage
 import HTTPTypes
 import Synchronization
 
@@ -10,6 +11,9 @@ import Synchronization
 final class RateLimiter: Sendable {
     let limit: Int
     let window: Duration
+    /// With several processes on one store (PostgreSQL replicas), where the events are counted for all of them,
+    /// and the name that keeps this limiter's keys apart from others'; nil: counted here.
+    private let shared: (ledger: any RateLedger, name: String)?
 
     private struct State {
         var windows: [String: SlidingWindow] = [:]
@@ -18,9 +22,19 @@ final class RateLimiter: Sendable {
 
     private let state = Mutex(State())
 
-    init(perMinute limit: Int, window: Duration = .seconds(60)) {
+    init(perMinute limit: Int, window: Duration = .seconds(60), shared: (ledger: any RateLedger, name: String)? = nil) {
         self.limit = limit
         self.window = window
+        self.shared = shared
+    }
+
+    /// ``acquire(_:now:)`` for the deployment: through the shared ledger when there is one (every replica's
+    /// events count), else in this process.
+    func acquireForDeployment(_ keys: [String]) async throws -> Duration? {
+        guard !self.isUnlimited else { return nil }
+        guard let shared = self.shared else { return self.acquire(keys) }
+        return try await shared.ledger.acquireRate(
+            keys: keys.map { shared.name + ":" + $0 }, limit: self.limit, window: self.window)
     }
 
     var isUnlimited: Bool { self.limit <= 0 }
