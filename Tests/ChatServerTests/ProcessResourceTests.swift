@@ -63,7 +63,10 @@ extension ProcessTests {
         print("aborted long-polls: 4000 in \(sent); before \(before), after \(after)")
         #expect(recovered, "open files \(before.files) → \(after.files)")
         #expect(after.rssMB < before.rssMB + 40, "RSS \(before.rssMB) MB → \(after.rssMB) MB")
-        #expect(try await server.request(.GET, "/health", timeout: .seconds(2)).status == 200)
+        // On PostgreSQL the open-files check above passes while the pool may still finish reads that were already
+        // running when their clients left (the suite runs debug binaries), so /health gets longer there.
+        let healthTimeout: Duration = TestDatabase.isPostgres ? .seconds(6) : .seconds(2)
+        #expect(try await server.request(.GET, "/health", timeout: healthTimeout).status == 200)
         // A client that went away is not a server fault: logged as 499, never as an unhandled error.
         #expect(!server.log.contains("unhandled error"), "\(server.log.suffix(600))")
         #expect(server.log.contains("status=499"))
