@@ -143,8 +143,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         }
     }
 
-    /// Calls `check` until it returns a value, each time the chat changes (or a second passes), for at most
-    /// `timeout`: how a request follows a reply that another process generates.
+    /// Calls `check` until it returns a value, each time the chat changes (here, or in another process through
+    /// the store's notifications), for at most `timeout`: how a request follows a reply that another process
+    /// generates. Without a provider there is no session to wait on, and it asks every 200 ms.
     func poll<T: Sendable>(chat chatID: UUID, timeout: Duration, _ check: @escaping @Sendable () async throws -> T?)
         async throws -> T?
     {
