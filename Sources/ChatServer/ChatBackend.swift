@@ -61,7 +61,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         }
         let provider = try Self.makeProvider(
             config: config, logger: logger,
-            shared: (database as? any UpstreamLedger).map { DeploymentUpstreamBudget(ledger: $0) })
+            shared: (database as? any UpstreamLedger).map { DeploymentUpstreamBudget(ledger: $0, logger: logger) })
         let sessions = provider.map { provider in
             ChatSessionRegistry(
                 database: database,
@@ -89,7 +89,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             messageRate: RateLimiter(
                 perMinute: config.userMessagesPerMinute,
                 shared: (database as? any RateLedger).map { ($0, "messages") }),
-            loginFailures: LoginThrottle(perMinute: config.loginAttemptsPerMinute),
+            loginFailures: LoginThrottle(
+                perMinute: config.loginAttemptsPerMinute, shared: database as? any RateLedger),
             registrationRate: RateLimiter(
                 perMinute: config.registrationsPerMinute,
                 shared: (database as? any RateLedger).map { ($0, "registrations") }),

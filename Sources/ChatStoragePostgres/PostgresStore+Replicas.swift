@@ -108,7 +108,7 @@ extension PostgresStore: UpstreamLedger {
     /// One transaction under an advisory lock: forget calls older than the window, count what is left, and
     /// record this call if it fits. Times are the database server's, the one clock every replica shares.
     public func reserveUpstreamCall(tokens: Int, requestsPerMinute: Int, tokensPerMinute: Int, window: Duration)
-        async throws -> Duration?
+        async throws -> UpstreamCallReservation
     {
         let windowMilliseconds = Int64(
             window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000)
@@ -116,7 +116,7 @@ extension PostgresStore: UpstreamLedger {
         let tpm = Int64(tokensPerMinute)
         // A call larger than the whole token limit waits for an empty window (it could never fit otherwise).
         let needed = tpm > 0 ? min(Int64(tokens), tpm) : Int64(tokens)
-        let waitMilliseconds: Int64? = try await self.transaction { transaction in
+        return try await self.transaction { transaction in
             try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.upstreamLockKey))")
             try await transaction.execute(
                 """
@@ -127,8 +127,12 @@ extension PostgresStore: UpstreamLedger {
             ) { try $0.decode((Int64, Int64).self) }
             let (calls, spent) = usage ?? (0, 0)
             if (rpm <= 0 || calls + 1 <= rpm) && (tpm <= 0 || spent + needed <= tpm) {
-                try await transaction.execute("INSERT INTO upstream_calls (tokens) VALUES (\(needed))")
-                return nil
+                let id = try await transaction.one(
+                    "INSERT INTO upstream_calls (tokens) VALUES (\(needed)) RETURNING id"
+                ) {
+                    try $0.decode(Int64.self)
+                }
+                return .recorded(id: id ?? 0)
             }
             // Until enough of the oldest calls leave the window: walk them oldest first.
             let oldest = try await transaction.rows(
@@ -143,11 +147,16 @@ extension PostgresStore: UpstreamLedger {
             for (callTokens, leavesIn) in oldest {
                 freedCalls &+= 1
                 freedTokens &+= callTokens
-                if (rpm <= 0 || freedCalls >= 1) && (tpm <= 0 || freedTokens >= needed) { return max(leavesIn, 10) }
+                if (rpm <= 0 || freedCalls >= 1) && (tpm <= 0 || freedTokens >= needed) {
+                    return .retry(after: .milliseconds(max(leavesIn, 10)))
+                }
             }
-            return windowMilliseconds
+            return .retry(after: .milliseconds(windowMilliseconds))
         }
-        return waitMilliseconds.map { .milliseconds($0) }
+    }
+
+    public func settleUpstreamCall(_ id: Int64, tokens: Int) async throws {
+        try await self.execute("UPDATE upstream_calls SET tokens = \(Int64(tokens)) WHERE id = \(id)")
     }
 
     public func announceUpstreamPause(_ duration: Duration) async throws {
@@ -160,7 +169,7 @@ extension PostgresStore: RateLedger {
     /// One transaction holding an advisory lock per key (taken in sorted order, so two calls never wait on each
     /// other in a cycle): forget the keys' events older than the window, count, and record if all have room.
     public func acquireRate(keys: [String], limit: Int, window: Duration) async throws -> Duration? {
-        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let seconds = Self.seconds(window)
         let keys = Array(Set(keys)).sorted()
         let limit = Int64(limit)
         let waitMilliseconds: Int64? = try await self.transaction { transaction in
@@ -185,5 +194,24 @@ extension PostgresStore: RateLedger {
             return nil
         }
         return waitMilliseconds.map { .milliseconds($0) }
+    }
+
+    /// A read: no lock, as a check that records nothing cannot make two callers overshoot.
+    public func rateWait(keys: [String], limit: Int, window: Duration) async throws -> Duration? {
+        let seconds = Self.seconds(window)
+        let rows = try await self.rows(
+            """
+            SELECT count(*), (extract(epoch FROM min(at) + make_interval(secs => \(seconds)) - clock_timestamp())
+                * 1000)::bigint
+            FROM rate_events WHERE key = ANY(\(Array(Set(keys)))) AND at > clock_timestamp() - make_interval(secs => \(seconds))
+            GROUP BY key
+            """
+        ) { try $0.decode((Int64, Int64).self) }
+        let wait = rows.filter { $0.0 >= Int64(limit) }.map { max($0.1, 1) }.max()
+        return wait.map { .milliseconds($0) }
+    }
+
+    private static func seconds(_ window: Duration) -> Double {
+        Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
     }
 }

@@ -263,13 +263,47 @@ struct MultiReplicaTests {
         #expect(deployment.mock.maxRequests(inAnyWindowOf: 60) == 6)
     }
 
-    @Test("USER_MESSAGES_PER_MINUTE and REGISTRATIONS_PER_MINUTE hold for the three replicas together")
+    @Test("GROQ_TPM across replicas counts what each call used, not its estimate")
+    func sharedTokensSettle() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        // Each turn is estimated at its context plus MAX_COMPLETION_TOKENS (about 1,010 tokens), so two fit the
+        // deployment's 3,000 a minute on estimates alone; the mock reports a few dozen used by each.
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(), directory: directory,
+            environment: [
+                "GROQ_TPM": "3000", "MAX_COMPLETION_TOKENS": "1000", "GROQ_QUEUE_TIMEOUT": "2",
+                "GROQ_MAX_RETRIES": "0",
+            ])
+        defer { Task { await deployment.stop() } }
+        let token = try #require(try await deployment.replicas[0].signUp("tokens@example.com"))
+        let chatID = try #require(
+            Self.json(
+                try await deployment.replicas[0].request(.POST, "/chats", token: token, json: #"{"title": "t"}"#).body
+            )["id"] as? String)
+        var sent: [Int] = []
+        for index in 0..<6 {
+            sent.append(
+                try await deployment.replicas[index % 3].request(
+                    .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "m\#(index)"}"#
+                ).status)
+        }
+        // Without settling, the third call would wait a minute for the first estimate to leave the window: 503.
+        #expect(sent == [200, 200, 200, 200, 200, 200], "\(sent)")
+        #expect(deployment.mock.stats.completed == 6)
+    }
+
+    @Test(
+        "USER_MESSAGES_PER_MINUTE, REGISTRATIONS_PER_MINUTE and LOGIN_ATTEMPTS_PER_MINUTE hold for the three replicas together"
+    )
     func sharedUserLimits() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
         let deployment = try await Self.deploy(
             MockGroqBehavior(), directory: directory,
-            environment: ["USER_MESSAGES_PER_MINUTE": "3", "REGISTRATIONS_PER_MINUTE": "4"])
+            environment: [
+                "USER_MESSAGES_PER_MINUTE": "3", "REGISTRATIONS_PER_MINUTE": "4", "LOGIN_ATTEMPTS_PER_MINUTE": "3",
+            ])
         defer { Task { await deployment.stop() } }
         // Registrations from one address, round robin: 4 in the minute for the deployment, not 4 per replica.
         var registered: [Int] = []
@@ -297,6 +331,21 @@ struct MultiReplicaTests {
                 ).status)
         }
         #expect(sent == [200, 200, 200, 429, 429, 429], "\(sent)")
+
+        // Failed logins from one address, one per replica: the deployment has seen 3, so even the right
+        // password waits (counted per process, each replica would have seen one and let it through).
+        var failed: [Int] = []
+        for index in 0..<3 {
+            failed.append(
+                try await deployment.replicas[index % 3].request(
+                    .POST, "/auth/login", json: #"{"email": "r1@example.com", "password": "wrong guess \#(index)"}"#
+                ).status)
+        }
+        #expect(failed == [401, 401, 401], "\(failed)")
+        let limited = try await deployment.replicas[0].request(
+            .POST, "/auth/login", json: #"{"email": "r1@example.com", "password": "long enough 1"}"#)
+        #expect(limited.status == 429)
+        #expect(limited.body.contains("Too many failed logins"), "\(limited.body)")
     }
 
     @Test("an upstream 429 seen by one replica pauses the others too")

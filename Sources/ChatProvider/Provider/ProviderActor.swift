@@ -64,11 +64,12 @@ public actor ProviderActor: Service {
     {
         var attempt = 0
         while true {
-            try await self.acquire(tokens: estimatedTokens, atFront: attempt > 0)
+            let sharedCall = try await self.acquire(tokens: estimatedTokens, atFront: attempt > 0)
             do {
                 let (completion, info) = try await self.client.complete(request)
-                await self.release(
-                    estimatedTokens: estimatedTokens, usedTokens: completion.usage?.totalTokens, info: info)
+                let used = completion.usage?.totalTokens
+                await self.release(estimatedTokens: estimatedTokens, usedTokens: used, info: info)
+                await self.settleShared(sharedCall, usedTokens: used)
                 return completion
             } catch {
                 await self.release(estimatedTokens: estimatedTokens, usedTokens: nil, info: nil)
@@ -119,20 +120,33 @@ public actor ProviderActor: Service {
 
     /// A slot of this process's gate, then (with several processes) a place in the deployment's budget: a
     /// call that cannot get one within `queueTimeout` gives its slot back and fails like a full queue.
-    private func acquire(tokens: Int, atFront: Bool) async throws {
+    /// Returns the call's id in the deployment's budget, if it was counted there.
+    private func acquire(tokens: Int, atFront: Bool) async throws -> Int64? {
         try await self.acquireSlot(tokens: tokens, atFront: atFront)
-        guard let shared = self.shared, !self.limits.isUnlimitedPerMinute else { return }
+        guard let shared = self.shared, !self.limits.isUnlimitedPerMinute else { return nil }
         let started = self.clock.now
         do {
-            while let wait = try await shared.reserve(tokens: tokens, limits: self.limits) {
-                let waited = self.clock.now - started
-                guard waited + wait <= self.limits.queueTimeout else { throw ProviderError.queueTimeout(waited) }
-                try await Task.sleep(for: wait)
+            while true {
+                switch try await shared.reserve(tokens: tokens, limits: self.limits) {
+                case .recorded(let id):
+                    return id
+                case .retry(let wait):
+                    let waited = self.clock.now - started
+                    guard waited + wait <= self.limits.queueTimeout else { throw ProviderError.queueTimeout(waited) }
+                    try await Task.sleep(for: wait)
+                }
             }
         } catch {
             self.release(estimatedTokens: tokens, usedTokens: nil, info: nil)
             throw error
         }
+    }
+
+    /// Settles a call counted in the deployment's budget to the tokens the upstream reported (as ``release``
+    /// does for this process's gate); without a report the estimate stays counted.
+    nonisolated func settleShared(_ call: Int64?, usedTokens: Int?) async {
+        guard let call, let usedTokens, let shared = self.shared else { return }
+        await shared.settle(call, usedTokens: usedTokens)
     }
 
     /// A pause another process was told (its 429): nothing goes out from here either until it has passed.
@@ -335,8 +349,10 @@ extension ProviderActor {
             /// Waits for a slot and opens the upstream stream; a failure before the head is retried or thrown.
             private mutating func startAttempt(isolation actor: isolated (any Actor)?) async throws {
                 let provider = self.stream.provider
-                try await provider.acquire(tokens: self.stream.estimatedTokens, atFront: self.attempt > 0)
-                let lease = Lease(provider: provider, estimatedTokens: self.stream.estimatedTokens)
+                let sharedCall = try await provider.acquire(
+                    tokens: self.stream.estimatedTokens, atFront: self.attempt > 0)
+                let lease = Lease(
+                    provider: provider, estimatedTokens: self.stream.estimatedTokens, sharedCall: sharedCall)
                 do {
                     let (info, sequence) = try await provider.client.stream(self.stream.request)
                     lease.info = info
@@ -355,11 +371,14 @@ extension ProviderActor {
     final class Lease: Sendable {
         private let provider: ProviderActor
         private let estimatedTokens: Int
+        /// The attempt's id in the deployment's budget, if it was counted there.
+        private let sharedCall: Int64?
         private let state = Mutex<(released: Bool, info: RateLimitInfo?)>((false, nil))
 
-        init(provider: ProviderActor, estimatedTokens: Int) {
+        init(provider: ProviderActor, estimatedTokens: Int, sharedCall: Int64?) {
             self.provider = provider
             self.estimatedTokens = estimatedTokens
+            self.sharedCall = sharedCall
         }
 
         var info: RateLimitInfo? {
@@ -379,6 +398,7 @@ extension ProviderActor {
             let (first, info) = self.claim()
             guard first else { return }
             await self.provider.release(estimatedTokens: self.estimatedTokens, usedTokens: usedTokens, info: info)
+            await self.provider.settleShared(self.sharedCall, usedTokens: usedTokens)
         }
 
         deinit {

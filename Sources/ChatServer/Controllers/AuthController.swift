@@ -125,7 +125,7 @@ struct AuthController {
     ) async throws -> TokenResponse {
         let email = EmailAddress.normalize(rawEmail)
         let throttle = self.backend.loginFailures
-        if let wait = throttle.wait(email: email, address: client) {
+        if let wait = try await throttle.wait(email: email, address: client) {
             context.logger.notice("login attempts limited", metadata: ["client": "\(client)"])
             throw APIError.tooManyRequests("Too many failed logins; try again later", retryAfter: wait)
         }
@@ -133,11 +133,11 @@ struct AuthController {
         let database = self.backend.database
         guard let user = try await database.user(email: email) else {
             try await Self.hashing { try await passwords.burnVerification(password) }
-            throttle.recordFailure(email: email, address: client)
+            try await throttle.recordFailure(email: email, address: client)
             throw APIError.unauthorized("Invalid email or password")
         }
         guard try await Self.hashing({ try await passwords.verify(password, against: user.passwordHash) }) else {
-            throttle.recordFailure(email: email, address: client)
+            try await throttle.recordFailure(email: email, address: client)
             throw APIError.unauthorized("Invalid email or password")
         }
         // Told only to someone who knows the password.

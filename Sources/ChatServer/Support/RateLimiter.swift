@@ -37,6 +37,31 @@ final class RateLimiter: Sendable {
             keys: keys.map { shared.name + ":" + $0 }, limit: self.limit, window: self.window)
     }
 
+    /// ``wait(_:now:)`` for the deployment.
+    func waitForDeployment(_ keys: [String]) async throws -> Duration? {
+        guard !self.isUnlimited else { return nil }
+        guard let shared = self.shared else { return self.wait(keys) }
+        return try await shared.ledger.rateWait(
+            keys: keys.map { shared.name + ":" + $0 }, limit: self.limit, window: self.window)
+    }
+
+    /// ``record(_:now:)`` for the deployment: each key that has room gets one event.
+    func recordForDeployment(_ keys: [String]) async throws {
+        guard !self.isUnlimited else { return }
+        guard let shared = self.shared else { return self.record(keys) }
+        for key in keys {
+            _ = try await shared.ledger.acquireRate(
+                keys: [shared.name + ":" + key], limit: self.limit, window: self.window)
+        }
+    }
+
+    /// ``hasEvents(_:now:)`` for the deployment.
+    func hasEventsForDeployment(_ key: String) async throws -> Bool {
+        guard !self.isUnlimited else { return false }
+        guard let shared = self.shared else { return self.hasEvents(key) }
+        return try await shared.ledger.rateWait(keys: [shared.name + ":" + key], limit: 1, window: self.window) != nil
+    }
+
     var isUnlimited: Bool { self.limit <= 0 }
 
     /// Records one event for every key if each has room, and returns nil; otherwise records nothing and
