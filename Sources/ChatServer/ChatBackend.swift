@@ -163,15 +163,27 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         }
     }
 
+    /// What ``cancelReply(in:)`` did.
+    enum Cancellation {
+        /// The reply ran here and was saved `cancelled`.
+        case saved(MessageRecord)
+        /// The reply runs in another process sharing the store, which was asked to stop it (as it was when
+        /// asked).
+        case requested(MessageRecord)
+        /// No reply is being generated.
+        case nothingRunning
+    }
+
     /// Stops the chat's running reply wherever it runs: here, or (on a shared store) on the process that
-    /// generates it. Returns the reply as saved when it ran here.
-    func cancelReply(in chatID: UUID) async throws -> MessageRecord? {
+    /// generates it.
+    func cancelReply(in chatID: UUID) async throws -> Cancellation {
         if let session = self.sessions?.existingSession(for: chatID), let saved = await session.cancelRunningTurn() {
-            return saved
+            return .saved(saved)
         }
-        guard self.database.events != nil else { return nil }
+        guard self.database.events != nil, let running = try await self.database.streamingReply(chatID: chatID)
+        else { return .nothingRunning }
         try await self.database.requestCancel(chatID: chatID)
-        return nil
+        return .requested(running)
     }
 
     private static func makeProvider(config: AppConfig, logger: Logger, shared: (any SharedUpstreamBudget)?) throws

@@ -185,6 +185,9 @@ enum OpenAPIDocument {
                         response(200, "The reply as saved, status cancelled", ref("Message")),
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
                         response(409, "No reply is being generated", ref("HTTPError")),
+                        response(
+                            503, "Another replica generates the reply and did not save it within 10 s (Retry-After)",
+                            ref("HTTPError")),
                     ])
             ],
             "/chat": [

@@ -78,8 +78,11 @@ actor ChatSessionActor {
 
     /// Queues a turn; its events go to `requester` (made with ``ReplyFollowers/makeStream()``). The turn runs
     /// whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
+    /// `untitled`: the chat had no title when the turn was accepted (a titled chat stays titled, so a turn
+    /// into one does not look for a title to write).
     func submit(
-        _ content: String, requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
+        _ content: String, untitled: Bool, requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool,
+        requestID: String
     ) throws {
         guard !self.isRetired else { throw Retired() }
         let number = self.nextTurnNumber
@@ -88,7 +91,7 @@ actor ChatSessionActor {
         let task = Task {
             await previous?.value
             await self.runTurn(
-                number: number, content: content, requester: requester, wantsDeltas: wantsDeltas,
+                number: number, content: content, untitled: untitled, requester: requester, wantsDeltas: wantsDeltas,
                 requestID: requestID)
         }
         self.tail = task
@@ -96,8 +99,8 @@ actor ChatSessionActor {
     }
 
     private func runTurn(
-        number: Int, content: String, requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool,
-        requestID: String
+        number: Int, content: String, untitled: Bool, requester: AsyncStream<TurnEvent>.Continuation,
+        wantsDeltas: Bool, requestID: String
     ) async {
         defer {
             self.turnTasks[number] = nil
@@ -156,7 +159,7 @@ actor ChatSessionActor {
         }
         for waiter in final.cancellationWaiters { waiter.resume(returning: saved) }
 
-        if outcome.message.status == .complete, self.titleTask == nil, !self.isShuttingDown {
+        if untitled, outcome.message.status == .complete, self.titleTask == nil, !self.isShuttingDown {
             let titles = self.titles
             let chatID = self.chatID
             self.titleTask = Task {
@@ -200,7 +203,9 @@ actor ChatSessionActor {
     /// Calls the provider and follows the stream; never throws: every ending is an outcome to save.
     private func generate(after userMessage: MessageRecord, requestID: String) async -> Outcome {
         let clock = ContinuousClock()
-        var lastFlush = clock.now
+        // Text is saved every `flushInterval` from its first delta: before that there is nothing to lose, and a
+        // reply that arrives whole within the interval is saved once, when it ends.
+        var lastFlush: ContinuousClock.Instant?
         var usage: TokenUsage?
         var model: String?
         var finished = false
@@ -227,7 +232,11 @@ actor ChatSessionActor {
                 switch event {
                 case .delta(let text):
                     self.append(text)
-                    if clock.now - lastFlush >= self.settings.flushInterval, let running = self.running {
+                    guard let flushed = lastFlush else {
+                        lastFlush = clock.now
+                        continue
+                    }
+                    if clock.now - flushed >= self.settings.flushInterval, let running = self.running {
                         lastFlush = clock.now
                         try await self.database.updateStreamingContent(
                             messageID: running.assistantID, content: running.content)
