@@ -208,6 +208,32 @@ enum PostgresMigrations {
                 "CREATE INDEX rate_events_key_at ON rate_events (key, at)",
             ]
         ),
+        Migration(
+            version: 8,
+            name: "a turn begins in one round trip",
+            statements: [
+                // Locks the chat's row (bumping its updated_at), refuses with SQLSTATE CB001 while a reply of the chat
+                // is being generated, and inserts the user's message and the empty streaming reply. VOLATILE, so
+                // the check after the lock takes a fresh snapshot and sees a reply committed while it waited. No
+                // row: the chat does not exist.
+                """
+                CREATE FUNCTION begin_turn(p_chat uuid, p_content text, p_model text, p_replica uuid, p_now bigint)
+                RETURNS SETOF messages LANGUAGE plpgsql VOLATILE AS $$
+                BEGIN
+                    UPDATE chats SET updated_at = p_now WHERE id = p_chat;
+                    IF NOT FOUND THEN RETURN; END IF;
+                    IF EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND status = 'streaming') THEN
+                        RAISE EXCEPTION 'a reply of chat % is being generated', p_chat USING ERRCODE = 'CB001';
+                    END IF;
+                    RETURN QUERY
+                        INSERT INTO messages (chat_id, role, content, created_at, status, model, replica_id)
+                        VALUES (p_chat, 'user', p_content, p_now, 'complete', NULL, NULL),
+                            (p_chat, 'assistant', '', p_now, 'streaming', p_model, p_replica)
+                        RETURNING *;
+                END $$
+                """
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

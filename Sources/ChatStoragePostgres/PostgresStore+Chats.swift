@@ -32,23 +32,14 @@ extension PostgresStore {
             return try await self.one(
                 "SELECT \(unescaped: Self.chatColumns) FROM chats WHERE id = \(id)", Self.decodeChat)
         }
-        return try await self.one(
-            "SELECT \(unescaped: Self.chatColumns) FROM chats WHERE id = \(id) AND user_id = \(ownerID)",
-            Self.decodeChat)
+        return try await self.rows(OwnedChatStatement(chatID: id, ownerID: ownerID)).first
     }
 
-    /// Walks the `chats_by_user_updated` index; the total is the maintained `users.chat_count`.
+    /// Walks the `chats_by_user_updated` index; the total is the maintained `users.chat_count`, read in the
+    /// same query (see ``ChatPageStatement``).
     public func chats(ownerID: UUID, limit: Int, offset: Int) async throws -> ChatPage {
-        let chats = try await self.rows(
-            """
-            SELECT \(unescaped: Self.chatColumns) FROM chats WHERE user_id = \(ownerID)
-            ORDER BY updated_at DESC, id DESC LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
-            """,
-            Self.decodeChat)
-        let total = try await self.one("SELECT chat_count FROM users WHERE id = \(ownerID)") {
-            try $0.decode(Int64.self)
-        }
-        return ChatPage(chats: chats, total: Int(total ?? 0))
+        let rows = try await self.rows(ChatPageStatement(ownerID: ownerID, limit: Int64(limit), offset: Int64(offset)))
+        return ChatPage(chats: rows.compactMap(\.chat), total: Int(rows.first?.total ?? 0))
     }
 
     public func renameChat(id: UUID, ownerID: UUID, title: String) async throws -> ChatRecord? {

@@ -79,61 +79,34 @@ extension PostgresStore {
     public func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
         user: MessageRecord, assistant: MessageRecord
     )? {
-        let now = Timestamp.now().microseconds
-        let replicaID = self.replicaID
-        return try await self.transaction { transaction in
-            guard try await Self.lockChat(chatID, now: now, transaction) else { return nil }
-            // Under the chat's row lock: another replica's reply in this chat is still being generated.
-            let busy = try await transaction.rows(
-                "SELECT 1 FROM messages WHERE chat_id = \(chatID) AND status = 'streaming' LIMIT 1", { _ in true })
-            if !busy.isEmpty { throw StorageError.chatBusy }
-            let messages = try await transaction.rows(
-                """
-                INSERT INTO messages (chat_id, role, content, created_at, status, model, replica_id)
-                VALUES (\(chatID), 'user', \(userContent), \(now), 'complete', NULL, NULL),
-                    (\(chatID), 'assistant', '', \(now), 'streaming', \(model), \(replicaID))
-                RETURNING \(unescaped: Self.messageColumns)
-                """,
-                Self.decodeMessage
+        let messages: [MessageRecord]
+        do {
+            messages = try await self.write(
+                BeginTurnStatement(
+                    chatID: chatID, userContent: userContent, model: model, replicaID: self.replicaID,
+                    now: Timestamp.now().microseconds)
             ).sorted { $0.id < $1.id }
-            guard messages.count == 2 else { throw StorageError.corruptRow("messages") }
-            return (messages[0], messages[1])
+        } catch let error as PSQLError where error.sqlState == "CB001" {
+            throw StorageError.chatBusy
         }
+        if messages.isEmpty { return nil }
+        guard messages.count == 2 else { throw StorageError.corruptRow("messages") }
+        return (messages[0], messages[1])
     }
 
     public func updateStreamingContent(messageID: Int64, content: String) async throws {
-        try await self.execute(
-            "UPDATE messages SET content = \(content) WHERE id = \(messageID) AND status = 'streaming'")
+        _ = try await self.write(UpdateStreamingContentStatement(id: messageID, content: content))
     }
 
     public func finishMessage(id: Int64, outcome: MessageOutcome) async throws -> MessageRecord? {
-        let now = Timestamp.now().microseconds
-        return try await self.transaction { transaction in
-            guard
-                let message = try await transaction.one(
-                    """
-                    UPDATE messages SET content = \(outcome.content), status = \(outcome.status.rawValue),
-                        error = \(outcome.error), model = COALESCE(\(outcome.model), model),
-                        prompt_tokens = \(outcome.promptTokens.map { Int64($0) }),
-                        completion_tokens = \(outcome.completionTokens.map { Int64($0) })
-                    WHERE id = \(id) RETURNING \(unescaped: Self.messageColumns)
-                    """,
-                    Self.decodeMessage)
-            else { return nil }
-            try await transaction.execute("UPDATE chats SET updated_at = \(now) WHERE id = \(message.chatID)")
-            return message
-        }
+        try await self.write(FinishMessageStatement(id: id, outcome: outcome, now: Timestamp.now().microseconds)).first
     }
 
     public func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) async throws
         -> [MessageRecord]
     {
         try await self.rows(
-            """
-            SELECT \(unescaped: Self.messageColumns) FROM messages
-            WHERE chat_id = \(chatID) AND id < \(messageID) AND status = 'complete' ORDER BY id DESC LIMIT \(Int64(limit))
-            """,
-            Self.decodeMessage)
+            RecentCompleteMessagesStatement(chatID: chatID, before: messageID, limit: Int64(limit)))
     }
 
     public func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord? {

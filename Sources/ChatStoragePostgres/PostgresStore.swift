@@ -216,6 +216,35 @@ public final class PostgresStore: ChatStore {
         }
     }
 
+    /// Every row of a prepared statement (prepared on each connection the first time it runs there), read as
+    /// ``rows(_:_:)`` reads: cancelled with its caller.
+    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        try self.checkOpen()
+        do {
+            return try await Self.rows(statement, client: self.client, logger: self.logger)
+        } catch  where Task.isCancelled {
+            throw CancellationError()
+        }
+    }
+
+    /// Every row a prepared write returns, decoded; it completes even if its caller is cancelled, as
+    /// ``write(_:_:)``.
+    func write<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        try await self.uncancelled { [client, logger] in
+            try await Self.rows(statement, client: client, logger: logger)
+        }
+    }
+
+    private static func rows<Statement: PostgresPreparedStatement>(
+        _ statement: Statement, client: PostgresClient, logger: Logger
+    ) async throws -> [Statement.Row] {
+        var result: [Statement.Row] = []
+        for try await row in try await client.execute(statement, logger: logger) { result.append(row) }
+        return result
+    }
+
     /// The first row of a read, decoded (the rest are read and dropped).
     func one<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
         async throws -> T?

@@ -124,6 +124,11 @@ public enum Migrations {
             name: "the deployment's rate-limit events (PostgreSQL only: one process owns a SQLite file)",
             sql: ""
         ),
+        Migration(
+            version: 8,
+            name: "a turn begins in one round trip (PostgreSQL only: SQLite has no round trips)",
+            sql: ""
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

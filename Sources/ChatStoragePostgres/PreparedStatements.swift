@@ -1,0 +1,164 @@
+import ChatStorage
+import Foundation
+import PostgresNIO
+
+// The statements of the busiest paths (a turn, the chat list), prepared once per pooled connection
+// (postgres-nio keeps them by name): PostgreSQL neither parses nor plans them again, which is most of its work
+// for statements this small. Their parameter types are given, so a first execution with a NULL does not leave
+// a type to guess.
+
+/// A chat if it belongs to the owner (the turn route's check).
+struct OwnedChatStatement: PostgresPreparedStatement {
+    static let sql = "SELECT \(PostgresStore.chatColumns) FROM chats WHERE id = $1 AND user_id = $2"
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid]
+
+    let chatID: UUID
+    let ownerID: UUID
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(self.chatID)
+        bindings.append(self.ownerID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> ChatRecord { try PostgresStore.decodeChat(row) }
+}
+
+/// `begin_turn` (migration 8): the chat's row lock, the busy check and both inserts in one statement.
+struct BeginTurnStatement: PostgresPreparedStatement {
+    static let sql = "SELECT \(PostgresStore.messageColumns) FROM begin_turn($1, $2, $3, $4, $5)"
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .uuid, .int8]
+
+    let chatID: UUID
+    let userContent: String
+    let model: String
+    let replicaID: UUID
+    let now: Int64
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(self.chatID)
+        bindings.append(self.userContent)
+        bindings.append(self.model)
+        bindings.append(self.replicaID)
+        bindings.append(self.now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
+}
+
+/// The context of a turn: the chat's complete messages before one, newest first.
+struct RecentCompleteMessagesStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT \(PostgresStore.messageColumns) FROM messages
+        WHERE chat_id = $1 AND id < $2 AND status = 'complete' ORDER BY id DESC LIMIT $3
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .int8]
+
+    let chatID: UUID
+    let before: Int64
+    let limit: Int64
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(self.chatID)
+        bindings.append(self.before)
+        bindings.append(self.limit)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
+}
+
+/// How a reply ended, and its chat's `updated_at`, in one statement (its own transaction).
+struct FinishMessageStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH reply AS (
+            UPDATE messages SET content = $2, status = $3, error = $4, model = COALESCE($5, model),
+                prompt_tokens = $6, completion_tokens = $7
+            WHERE id = $1 RETURNING \(PostgresStore.messageColumns)
+        ), touched AS (
+            UPDATE chats SET updated_at = $8 WHERE id = (SELECT chat_id FROM reply)
+        )
+        SELECT \(PostgresStore.messageColumns) FROM reply
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.int8, .text, .text, .text, .text, .int8, .int8, .int8]
+
+    let id: Int64
+    let outcome: MessageOutcome
+    let now: Int64
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 8)
+        bindings.append(self.id)
+        bindings.append(self.outcome.content)
+        bindings.append(self.outcome.status.rawValue)
+        bindings.append(self.outcome.error)
+        bindings.append(self.outcome.model)
+        bindings.append(self.outcome.promptTokens.map { Int64($0) })
+        bindings.append(self.outcome.completionTokens.map { Int64($0) })
+        bindings.append(self.now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
+}
+
+/// A streaming reply's text so far (saved every flush interval).
+struct UpdateStreamingContentStatement: PostgresPreparedStatement {
+    static let sql = "UPDATE messages SET content = $2 WHERE id = $1 AND status = 'streaming'"
+    static let bindingDataTypes: [PostgresDataType] = [.int8, .text]
+
+    let id: Int64
+    let content: String
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(self.id)
+        bindings.append(self.content)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
+}
+
+/// A page of a user's chats and their total in one round trip: the owner's row joined with its page (a page
+/// past the end is one row of nulls). Prepared once per connection, as the busiest read of a chat app: the
+/// server neither parses nor plans it again.
+struct ChatPageStatement: PostgresPreparedStatement {
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .int8]
+    static let sql = """
+        SELECT u.chat_count, c.id, c.title, c.message_count, c.created_at, c.updated_at
+        FROM users u LEFT JOIN LATERAL (
+            SELECT id, title, message_count, created_at, updated_at FROM chats WHERE user_id = u.id
+            ORDER BY updated_at DESC, id DESC LIMIT $2 OFFSET $3
+        ) c ON true
+        WHERE u.id = $1
+        """
+
+    let ownerID: UUID
+    let limit: Int64
+    let offset: Int64
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(self.ownerID)
+        bindings.append(self.limit)
+        bindings.append(self.offset)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> (total: Int64, chat: ChatRecord?) {
+        let (total, id, title, count, createdAt, updatedAt) = try row.decode(
+            (Int64, UUID?, String?, Int64?, Int64?, Int64?).self)
+        guard let id, let count, let createdAt, let updatedAt else { return (total, nil) }
+        return (
+            total,
+            ChatRecord(
+                id: id, userID: self.ownerID, title: title, messageCount: Int(count),
+                createdAt: Timestamp(microseconds: createdAt), updatedAt: Timestamp(microseconds: updatedAt))
+        )
+    }
+}
