@@ -8,21 +8,46 @@ import MockGroq
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 
-/// The server under test: started in this process (with the mock upstream and a fresh SQLite file in a
-/// temporary directory), or an already running one reached by URL.
+/// The server under test: started in this process (with the mock upstream, on a fresh SQLite file in a
+/// temporary directory or on a PostgreSQL database), one or several `chat-server` child processes, or an
+/// already running one reached by URL. With several servers, each request goes to the next one in turn (a
+/// load balancer without stickiness) unless the scenario names the replica.
 final class BenchTarget: Sendable {
-    let baseURL: String
+    let baseURLs: [String]
     let http: HTTPClient
-    /// The in-process backend, for seeding straight into the database; nil with `--url`.
-    let backend: ChatBackend?
+    /// A store to seed straight into (the in-process server's, or the replicas' PostgreSQL database); nil:
+    /// seed over HTTP.
+    let store: (any ChatStore)?
+    /// Whether ``store`` is the bench's own connection (closed once seeded, so that it does not take part in
+    /// the measurement: it would be one more listener for every notification).
+    private let ownsStore: Bool
+    private let nextReplica = Atomic<Int>(0)
     private let stopServer: @Sendable () async -> Void
 
-    private init(baseURL: String, http: HTTPClient, backend: ChatBackend?, stop: @escaping @Sendable () async -> Void) {
-        self.baseURL = baseURL
+    private init(
+        baseURLs: [String], http: HTTPClient, store: (any ChatStore)?, ownsStore: Bool = false,
+        stop: @escaping @Sendable () async -> Void
+    ) {
+        self.baseURLs = baseURLs
         self.http = http
-        self.backend = backend
+        self.store = store
+        self.ownsStore = ownsStore
         self.stopServer = stop
+    }
+
+    /// Seeding is over: the bench's own connection to the database closes.
+    func seeded() async {
+        if self.ownsStore { await self.store?.close() }
+    }
+
+    var replicas: Int { self.baseURLs.count }
+
+    /// The replica's base URL; nil: the next one in turn.
+    func baseURL(replica: Int?) -> String {
+        let index = replica ?? self.nextReplica.wrappingAdd(1, ordering: .relaxed).oldValue
+        return self.baseURLs[(index % self.baseURLs.count + self.baseURLs.count) % self.baseURLs.count]
     }
 
     static func makeHTTPClient(connections: Int) -> HTTPClient {
@@ -37,39 +62,59 @@ final class BenchTarget: Sendable {
 
     static func external(url: String, connections: Int) -> BenchTarget {
         BenchTarget(
-            baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url,
+            baseURLs: [url.hasSuffix("/") ? String(url.dropLast()) : url],
             http: makeHTTPClient(connections: connections),
-            backend: nil,
+            store: nil,
             stop: {}
         )
     }
 
-    static func inProcess(upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int) async throws
-        -> BenchTarget
+    /// Limits that a load from one address and a few users would trip (429) are off; the queue to the mock
+    /// upstream is as deep as the load.
+    static let serverEnvironment = [
+        "LOG_LEVEL": "warning",
+        "GROQ_MAX_CONCURRENCY": "4096",
+        "GROQ_QUEUE_TIMEOUT": "300",
+        "USER_MESSAGES_PER_MINUTE": "0",
+        "LOGIN_ATTEMPTS_PER_MINUTE": "0",
+        // One bench user parks the long-poll scenario's 1,000 waiters; clients register from one address.
+        "LONG_POLLS_PER_USER": "0",
+        "REGISTRATIONS_PER_MINUTE": "0",
+    ]
+
+    static func startMock(upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int) async throws
+        -> MockGroqServer
     {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chat-bench-\(UUID().uuidString)")
-            .path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var quiet = Logger(label: "chat-bench")
-        quiet.logLevel = .warning
-        let mock = try await MockGroqServer.start(
+        try await MockGroqServer.start(
             behavior: MockGroqBehavior(
                 latencyMilliseconds: upstreamLatencyMilliseconds,
                 chunkDelayMilliseconds: chunkDelayMilliseconds
             )
         )
-        var config = AppConfig()
-        config.databasePath = directory + "/bench.db"
+    }
+
+    static func makeScratchDirectory() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chat-bench-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// The server in this process, on `databaseURL` or a fresh SQLite file.
+    static func inProcess(
+        upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int, databaseURL: String?
+    ) async throws -> BenchTarget {
+        let directory = try makeScratchDirectory()
+        var quiet = Logger(label: "chat-bench")
+        quiet.logLevel = .warning
+        let mock = try await startMock(
+            upstreamLatencyMilliseconds: upstreamLatencyMilliseconds, chunkDelayMilliseconds: chunkDelayMilliseconds)
+        var environment = serverEnvironment
+        environment["GROQ_API_KEY"] = mock.apiKey
+        environment["GROQ_BASE_URL"] = mock.baseURL
+        environment["DATABASE_URL"] = databaseURL ?? directory + "/bench.db"
+        var config = try AppConfig(environment: environment)
         config.port = 0
-        config.logLevel = .warning
-        config.groqAPIKey = mock.apiKey
-        config.groqBaseURL = mock.baseURL
-        config.groqMaxConcurrency = 4096
-        config.groqQueueTimeoutSeconds = 300
-        config.userMessagesPerMinute = 0
-        config.loginAttemptsPerMinute = 0
-        config.longPollsPerUser = 0
-        config.registrationsPerMinute = 0
         let backend = try await ChatBackend.bootstrap(config: config, logger: quiet)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let app = buildApplication(backend) { port in
@@ -84,9 +129,9 @@ final class BenchTarget: Sendable {
             break
         }
         return BenchTarget(
-            baseURL: "http://127.0.0.1:\(port)",
+            baseURLs: ["http://127.0.0.1:\(port)"],
             http: makeHTTPClient(connections: connections),
-            backend: backend,
+            store: backend.database,
             stop: {
                 await group.triggerGracefulShutdown()
                 _ = await task.result
@@ -96,61 +141,87 @@ final class BenchTarget: Sendable {
         )
     }
 
-    /// The real `chat-server` binary (built next to chat-bench) as a child process on a fresh database, with
-    /// the mock upstream in this process: the server's own RSS can then be sampled (`pid`).
-    static func spawned(upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int) async throws
-        -> (BenchTarget, pid: Int32)
-    {
+    /// `replicas` real `chat-server` binaries (built next to chat-bench) as child processes on one database
+    /// (`databaseURL`, or a fresh SQLite file for a single one), with the mock upstream in this process: the
+    /// servers' own RSS can then be sampled (`pids`).
+    static func spawned(
+        upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int, replicas: Int,
+        databaseURL: String?
+    ) async throws -> (BenchTarget, pids: [Int32]) {
         let executable = try ServerExecutable.locate()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chat-bench-\(UUID().uuidString)")
-            .path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let mock = try await MockGroqServer.start(
-            behavior: MockGroqBehavior(
-                latencyMilliseconds: upstreamLatencyMilliseconds,
-                chunkDelayMilliseconds: chunkDelayMilliseconds
-            )
-        )
-        let port = try await ServerExecutable.freePort()
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["serve", "--port", String(port), "--database", directory + "/bench.db"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let directory = try makeScratchDirectory()
+        let mock = try await startMock(
+            upstreamLatencyMilliseconds: upstreamLatencyMilliseconds, chunkDelayMilliseconds: chunkDelayMilliseconds)
         var environment = ProcessInfo.processInfo.environment
-        environment["LOG_LEVEL"] = "warning"
+        environment.merge(serverEnvironment) { _, bench in bench }
         environment["GROQ_API_KEY"] = mock.apiKey
         environment["GROQ_BASE_URL"] = mock.baseURL
-        environment["GROQ_MAX_CONCURRENCY"] = "4096"
-        environment["GROQ_QUEUE_TIMEOUT"] = "300"
-        // Load from one address and a few users: the abuse limits would answer 429.
-        environment["USER_MESSAGES_PER_MINUTE"] = "0"
-        environment["LOGIN_ATTEMPTS_PER_MINUTE"] = "0"
-        // One bench user parks the long-poll scenario's 1,000 waiters; clients register from one address.
-        environment["LONG_POLLS_PER_USER"] = "0"
-        environment["REGISTRATIONS_PER_MINUTE"] = "0"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stop: @Sendable () async -> Void = {
-            process.terminate()
+        var processes: [Process] = []
+        var ports: [Int] = []
+        let stop: @Sendable ([Process]) async -> Void = { processes in
+            for process in processes { process.terminate() }
             // Polled rather than waitUntilExit(), which would block a cooperative thread.
-            while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+            for process in processes {
+                while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+            }
             await mock.stop()
             try? FileManager.default.removeItem(atPath: directory)
         }
+        do {
+            for _ in 0..<replicas {
+                let port = try await ServerExecutable.freePort()
+                let process = Process()
+                process.executableURL = executable
+                process.arguments = [
+                    "serve", "--port", String(port), "--database", databaseURL ?? directory + "/bench.db",
+                ]
+                process.currentDirectoryURL = URL(fileURLWithPath: directory)
+                process.environment = environment
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                processes.append(process)
+                ports.append(port)
+            }
+        } catch {
+            await stop(processes)
+            throw error
+        }
+        // The bench's own connection to the replicas' database, for seeding.
+        var opened: (any ChatStore)?
+        if let databaseURL {
+            do {
+                var config = AppConfig()
+                try config.setDatabase(url: databaseURL)
+                config.databaseMaxConnections = 4
+                var quiet = Logger(label: "chat-bench")
+                quiet.logLevel = .warning
+                opened = try await StoreOpener.open(config, logger: quiet)
+            } catch {
+                await stop(processes)
+                throw error
+            }
+        }
+        let store = opened
+        let running = processes
         let target = BenchTarget(
-            baseURL: "http://127.0.0.1:\(port)", http: makeHTTPClient(connections: connections), backend: nil,
-            stop: stop)
+            baseURLs: ports.map { "http://127.0.0.1:\($0)" }, http: makeHTTPClient(connections: connections),
+            store: store, ownsStore: true,
+            stop: {
+                await store?.close()
+                await stop(running)
+            })
         let clock = ContinuousClock()
         let started = clock.now
-        while await target.status(.GET, "/health") != 200 {
-            guard process.isRunning, clock.now - started < .seconds(10) else {
-                await target.shutdown()
-                throw BenchError.setup("the spawned chat-server did not answer /health within 10 s")
+        for replica in 0..<replicas {
+            while await target.status(.GET, "/health", replica: replica) != 200 {
+                guard processes[replica].isRunning, clock.now - started < .seconds(20) else {
+                    await target.shutdown()
+                    throw BenchError.setup("a spawned chat-server did not answer /health within 20 s")
+                }
+                try await Task.sleep(for: .milliseconds(20))
             }
-            try await Task.sleep(for: .milliseconds(20))
         }
-        return (target, process.processIdentifier)
+        return (target, processes.map(\.processIdentifier))
     }
 
     func shutdown() async {
@@ -166,9 +237,10 @@ final class BenchTarget: Sendable {
         _ path: String,
         token: String? = nil,
         json: String? = nil,
-        headers: [(String, String)] = []
+        headers: [(String, String)] = [],
+        replica: Int? = nil
     ) async -> (status: Int?, body: ByteBuffer) {
-        var request = HTTPClientRequest(url: self.baseURL + path)
+        var request = HTTPClientRequest(url: self.baseURL(replica: replica) + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let json {
@@ -223,11 +295,12 @@ final class BenchTarget: Sendable {
         }
     }
 
-    /// Puts `count` messages into a chat: straight into the database in-process, else through AI turns.
+    /// Puts `count` messages into a chat: straight into the database when the bench can reach it, else
+    /// through AI turns.
     func seedMessages(chatID: String, count: Int, token: String) async throws {
-        if let backend, let id = UUID(uuidString: chatID) {
+        if let store, let id = UUID(uuidString: chatID) {
             for index in 0..<count {
-                _ = try await backend.database.appendMessage(
+                _ = try await store.appendMessage(
                     chatID: id,
                     role: index.isMultiple(of: 2) ? .user : .assistant,
                     content: "Seeded message \(index): " + String(repeating: "lorem ipsum ", count: 12)

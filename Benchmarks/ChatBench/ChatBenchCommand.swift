@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import ChatServer
 import ChatStorage
 import Foundation
 import Histogram
@@ -51,6 +52,22 @@ struct ChatBenchCommand: AsyncParsableCommand {
     var spawnServer = false
 
     @Option(
+        name: .customLong("database-url"),
+        help: """
+            The database of the server(s) under test (DATABASE_URL: postgresql://… or a SQLite path); default: a \
+            fresh SQLite file. Fixtures go to users of their own, so a database already in use only grows.
+            """)
+    var databaseURL: String?
+
+    @Option(
+        name: .long,
+        help: """
+            Spawn this many chat-server processes on --database-url (PostgreSQL) and spread requests over them \
+            in turn; the long-poll scenario parks each waiter on one replica and sends into its chat on another.
+            """)
+    var replicas = 1
+
+    @Option(
         name: .customLong("server-pid"),
         help: "With --url: the server's process id, so that its RSS is sampled instead of chat-bench's own.")
     var serverPID: Int32?
@@ -63,6 +80,15 @@ struct ChatBenchCommand: AsyncParsableCommand {
         guard self.duration > 0, self.warmup >= 0 else { throw ValidationError("--duration must be positive") }
         guard self.senders >= 1 else { throw ValidationError("--senders must be at least 1") }
         if self.spawnServer, self.url != nil { throw ValidationError("--spawn-server and --url exclude each other") }
+        guard self.replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
+        if self.replicas > 1 {
+            guard let databaseURL, databaseURL.hasPrefix("postgres") else {
+                throw ValidationError("--replicas needs --database-url postgresql://… (SQLite serves one process)")
+            }
+        }
+        if self.url != nil, self.databaseURL != nil || self.replicas > 1 {
+            throw ValidationError("--database-url and --replicas start servers; --url benchmarks a running one")
+        }
         if self.serverPID != nil, self.url == nil {
             throw ValidationError("--server-pid needs --url (in-process, chat-bench samples itself)")
         }
@@ -80,6 +106,13 @@ struct ChatBenchCommand: AsyncParsableCommand {
         case .login: return 32
         default: return 64
         }
+    }
+
+    /// The database named for logs, never with its password.
+    var databaseDescription: String {
+        guard let databaseURL else { return "a fresh SQLite file" }
+        var config = AppConfig()
+        return (try? config.setDatabase(url: databaseURL)).map { config.databaseDescription } ?? "an invalid URL"
     }
 
     var scenarios: [Scenario] {
@@ -105,25 +138,33 @@ struct ChatBenchCommand: AsyncParsableCommand {
             var sampledPID = self.serverPID
             if let url {
                 target = .external(url: url, connections: connections)
-            } else if self.spawnServer {
-                log("starting chat-server as a child process (mock upstream at \(self.upstreamLatency) ms)")
-                let (spawned, pid) = try await BenchTarget.spawned(
+            } else if self.spawnServer || self.replicas > 1 {
+                log(
+                    "starting \(self.replicas) chat-server child process(es) on \(self.databaseDescription) (mock upstream at \(self.upstreamLatency) ms)"
+                )
+                let (spawned, pids) = try await BenchTarget.spawned(
                     upstreamLatencyMilliseconds: self.upstreamLatency,
                     chunkDelayMilliseconds: self.chunkDelay,
-                    connections: connections
+                    connections: connections,
+                    replicas: self.replicas,
+                    databaseURL: self.databaseURL
                 )
                 target = spawned
-                sampledPID = pid
+                sampledPID = pids.first
             } else {
-                log("starting the server in-process (mock upstream at \(self.upstreamLatency) ms)")
+                log(
+                    "starting the server in-process on \(self.databaseDescription) (mock upstream at \(self.upstreamLatency) ms)"
+                )
                 target = try await .inProcess(
                     upstreamLatencyMilliseconds: self.upstreamLatency,
                     chunkDelayMilliseconds: self.chunkDelay,
-                    connections: connections
+                    connections: connections,
+                    databaseURL: self.databaseURL
                 )
             }
             do {
                 let fixtures = try await Fixtures.make(target, log: log)
+                await target.seeded()
                 let sampler = RSSSampler(pid: sampledPID)
                 for scenario in loadScenarios {
                     let settings = RunSettings(
@@ -158,6 +199,8 @@ struct ChatBenchCommand: AsyncParsableCommand {
             let rssSource =
                 if let serverPID {
                     "the server process \(serverPID)"
+                } else if self.replicas > 1 {
+                    "the first of the \(self.replicas) chat-server child processes"
                 } else if self.spawnServer {
                     "the chat-server child process"
                 } else if self.url == nil {

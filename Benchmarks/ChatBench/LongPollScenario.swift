@@ -9,7 +9,9 @@ import Synchronization
 /// `concurrency` waiters each keep a long-poll parked on their own chat, re-parking as soon as it answers;
 /// `senders` clients send into those chats round-robin. The figure is the time from the start of a send to
 /// the answer of the long-poll parked on that chat (its wake-up), not the send's own latency, which includes
-/// the AI turn. A send whose waiter never saw the message is counted as an error ("missed").
+/// the AI turn. A send whose waiter never saw the message is counted as an error ("missed"). With several
+/// replicas, chat i's waiter parks on replica i and its sends go to replica i + 1: every wake-up crosses
+/// replicas.
 struct LongPollScenario: Sendable {
     let target: BenchTarget
     let fixtures: Fixtures
@@ -47,7 +49,7 @@ struct LongPollScenario: Sendable {
         defer { progress.finish() }
         self.sampler.resetPeak()
         let recorders = await withTaskGroup(of: Recorder.self) { group in
-            for chat in chats {
+            for (chatIndex, chat) in chats.enumerated() {
                 group.addTask {
                     var recorder = Recorder()
                     var lastID = 0
@@ -55,7 +57,8 @@ struct LongPollScenario: Sendable {
                         // Park no longer than the run lasts, so every waiter has returned soon after the end.
                         let wait = max(1, min(30, Int((end - clock.now).seconds.rounded(.up))))
                         let (status, body) = await target.send(
-                            .GET, "/chats/\(chat)/messages?after=\(lastID)&wait=\(wait)", token: token)
+                            .GET, "/chats/\(chat)/messages?after=\(lastID)&wait=\(wait)", token: token,
+                            replica: chatIndex)
                         let answeredAt = clock.now
                         guard status == 200 else {
                             progress.record(success: false)
@@ -83,13 +86,14 @@ struct LongPollScenario: Sendable {
                     try? await Task.sleep(for: .milliseconds(500))
                     var index = sender
                     while clock.now < end {
-                        let chat = chats[index % chats.count]
+                        let chatIndex = index % chats.count
+                        let chat = chats[chatIndex]
                         index += senders
                         let sentAt = clock.now
                         sendTimes.record(chat, at: sentAt)
                         let status = await target.status(
                             .POST, "/chat", token: token,
-                            json: #"{"chat_id": "\#(chat)", "message": "wake the poller"}"#)
+                            json: #"{"chat_id": "\#(chat)", "message": "wake the poller"}"#, replica: chatIndex + 1)
                         if status != 200 {
                             progress.record(success: false)
                             if sentAt >= measureFrom { recorder.fail(status: status) }

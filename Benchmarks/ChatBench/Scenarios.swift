@@ -42,8 +42,10 @@ struct Fixtures: Sendable {
 
 extension BenchTarget {
     /// One status per request, nil for a transport failure.
-    func status(_ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil) async -> Int? {
-        await self.send(method, path, token: token, json: json).status
+    func status(
+        _ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil, replica: Int? = nil
+    ) async -> Int? {
+        await self.send(method, path, token: token, json: json, replica: replica).status
     }
 
     /// POST /chat as Server-Sent Events, read to the end; 200 only if a `done` event arrived.
