@@ -43,6 +43,20 @@ struct MultiReplicaTests {
         return Deployment(replicas: replicas, mock: mock)
     }
 
+    /// Sends `count` messages into one chat, message i through replica i mod 3, one after the other; the statuses.
+    static func sendRoundRobin(_ deployment: Deployment, token: String, chatID: String, count: Int) async throws
+        -> [Int]
+    {
+        var statuses: [Int] = []
+        for index in 0..<count {
+            statuses.append(
+                try await deployment.replicas[index % 3].request(
+                    .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "m\#(index)"}"#
+                ).status)
+        }
+        return statuses
+    }
+
     static func json(_ body: String) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
     }
@@ -281,13 +295,7 @@ struct MultiReplicaTests {
             Self.json(
                 try await deployment.replicas[0].request(.POST, "/chats", token: token, json: #"{"title": "t"}"#).body
             )["id"] as? String)
-        var sent: [Int] = []
-        for index in 0..<6 {
-            sent.append(
-                try await deployment.replicas[index % 3].request(
-                    .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "m\#(index)"}"#
-                ).status)
-        }
+        let sent = try await Self.sendRoundRobin(deployment, token: token, chatID: chatID, count: 6)
         // Without settling, the third call would wait a minute for the first estimate to leave the window: 503.
         #expect(sent == [200, 200, 200, 200, 200, 200], "\(sent)")
         #expect(deployment.mock.stats.completed == 6)
@@ -323,13 +331,7 @@ struct MultiReplicaTests {
         let chatID = try #require(
             Self.json(try await deployment.replicas[0].request(.POST, "/chats", token: token, json: "{}").body)["id"]
                 as? String)
-        var sent: [Int] = []
-        for index in 0..<6 {
-            sent.append(
-                try await deployment.replicas[index % 3].request(
-                    .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "m\#(index)"}"#
-                ).status)
-        }
+        let sent = try await Self.sendRoundRobin(deployment, token: token, chatID: chatID, count: 6)
         #expect(sent == [200, 200, 200, 429, 429, 429], "\(sent)")
 
         // Failed logins from one address, one per replica: the deployment has seen 3, so even the right
