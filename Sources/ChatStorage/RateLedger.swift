@@ -1,5 +1,6 @@
 /// Event counts per key, shared by every process on one store (PostgreSQL replicas): "at most `limit` per
-/// window" for the whole deployment, as `USER_MESSAGES_PER_MINUTE` and `REGISTRATIONS_PER_MINUTE` promise.
+/// window" for the whole deployment, as `USER_MESSAGES_PER_MINUTE`, `REGISTRATIONS_PER_MINUTE` and
+/// `LOGIN_ATTEMPTS_PER_MINUTE` promise.
 public protocol RateLedger: Sendable {
     /// Records one event for every key if each has had fewer than `limit` in the last `window`, and returns
     /// nil; otherwise records nothing and returns how long until every key has room again.

@@ -78,9 +78,7 @@ struct ChatsController {
             throw APIError.chatNotFound
         }
         // Deleting a chat stops its reply (wherever it runs); turns queued behind it find the chat gone.
-        if try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil {
-            _ = try await self.backend.cancelReply(in: chatID)
-        }
+        _ = try await self.backend.cancelReply(in: chatID)
         guard try await self.backend.database.deleteChat(id: chatID, ownerID: user.id) else {
             throw APIError.chatNotFound
         }
