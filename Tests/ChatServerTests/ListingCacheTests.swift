@@ -198,7 +198,23 @@ struct ListingCacheTests {
         }
     }
 
-    private static func version(_ database: any ChatStore, _ chatID: UUID, _ ownerID: UUID) async throws -> Int64 {
+    @Test("a reply that arrives whole within the flush interval is written when its turn begins and ends, not between")
+    func noFlushBeforeTheInterval() async throws {
+        // The whole reply comes 700 ms after the request: before its first delta there was nothing to save, and
+        // the turn ends before a second flush interval has passed since.
+        try await withTurnApp(behavior: MockGroqBehavior(latencyMilliseconds: 700)) { client, backend, _ in
+            let (_, token) = try await client.signUp("flush@example.com")
+            let chatID = try #require(UUID(uuidString: try await client.createChat(token: token, title: "titled")))
+            let before = try await Self.version(backend.database, chatID, nil)
+            let sent = try await client.send(
+                .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID.lowercasedString)", "message": "hi"}"#)
+            #expect(sent.status == .ok)
+            // The turn's two inserts and the reply's end; a flush of the first delta would make it 4.
+            #expect(try await Self.version(backend.database, chatID, nil) == before + 3)
+        }
+    }
+
+    private static func version(_ database: any ChatStore, _ chatID: UUID, _ ownerID: UUID?) async throws -> Int64 {
         let page = try await database.messagePage(
             chatID: chatID, ownerID: ownerID, after: 0, limit: 1, knownVersion: nil)
         guard case .messages(_, let version) = page else { throw StorageError.corruptRow("chats") }
