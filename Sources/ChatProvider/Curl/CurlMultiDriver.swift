@@ -4,10 +4,11 @@ import Synchronization
 
 /// Drives every transfer of a ``CurlClient`` through one libcurl multi handle on one dedicated thread.
 ///
-/// Other threads only append commands (add, cancel, stop) under a mutex and wake the thread with
-/// `curl_multi_wakeup`, the one multi call that is safe from any thread. Everything else — the multi handle,
-/// the easy handles and their callbacks — runs on the driver thread, so libcurl is never used concurrently.
-/// Connections stay in the multi handle's cache and are reused across requests.
+/// Other threads only append commands (add, cancel, resume, stop) under a mutex and wake the thread through
+/// its ``CurlSocketWatcher``. Everything else — the multi handle, the easy handles and their callbacks — runs
+/// on the driver thread, so libcurl is never used concurrently. The thread sleeps in epoll and hands libcurl
+/// only the sockets that are ready (`curl_multi_socket_action`), so the cost of an event does not grow with
+/// the number of transfers in flight. Connections stay in the multi handle's cache and are reused.
 final class CurlMultiDriver: Sendable {
     private enum Command {
         case add(CurlTransfer)
@@ -16,14 +17,23 @@ final class CurlMultiDriver: Sendable {
         case stop
     }
 
-    // The multi handle is used only on the driver thread, except `curl_multi_wakeup` (thread-safe).
+    // The multi handle is used only on the driver thread.
     private nonisolated(unsafe) let multi: UnsafeMutableRawPointer
+    private let watcher: CurlSocketWatcher
     private let commands = Mutex<[Command]>([])
 
     init(name: String = "curl") throws(CurlError) {
         CurlGlobal.initializeOnce()
+        let watcher = try CurlSocketWatcher()
         guard let multi = curl_multi_init() else { throw .setupFailed("curl_multi_init returned NULL") }
+        do {
+            try watcher.attach(to: multi)
+        } catch {
+            curl_multi_cleanup(multi)
+            throw error
+        }
         self.multi = multi
+        self.watcher = watcher
         let thread = Thread { [self] in
             Thread.current.name = name
             self.run()
@@ -53,7 +63,7 @@ final class CurlMultiDriver: Sendable {
 
     private func send(_ command: Command) {
         self.commands.withLock { $0.append(command) }
-        curl_multi_wakeup(self.multi)
+        self.watcher.wake()
     }
 
     // MARK: Driver thread
@@ -100,7 +110,10 @@ final class CurlMultiDriver: Sendable {
                 }
             }
 
-            curl_multi_perform(self.multi, &running)
+            if let deadline = self.watcher.timerDeadline, deadline <= clock.now {
+                self.watcher.timerDeadline = nil
+                curl_multi_socket_action(self.multi, ccurl_socket_timeout(), 0, &running)
+            }
 
             var remaining: Int32 = 0
             while let message = curl_multi_info_read(self.multi, &remaining) {
@@ -129,14 +142,12 @@ final class CurlMultiDriver: Sendable {
                 }
             }
 
-            // Sleeps until a socket is ready, libcurl's own timer fires, the next idle deadline, or
-            // `curl_multi_wakeup`.
-            var timeout: Int32 = 1000
-            if let nextDeadline {
-                let wait = max(nextDeadline, nextScan) - now
-                timeout = Int32(clamping: max(1, min(1000, wait.milliseconds)))
+            // Sleeps until a socket is ready, libcurl's timer is due, the next idle deadline, or a command.
+            var wake = max(nextDeadline ?? now + .seconds(1), nextScan)
+            if let timer = self.watcher.timerDeadline { wake = min(wake, timer) }
+            self.watcher.wait(timeout: min(wake - now, .seconds(1))) { socket, events in
+                curl_multi_socket_action(self.multi, socket, events, &running)
             }
-            curl_multi_poll(self.multi, nil, 0, timeout, nil)
         }
         curl_multi_cleanup(self.multi)
     }
