@@ -234,6 +234,16 @@ enum PostgresMigrations {
                 """
             ]
         ),
+        Migration(
+            version: 9,
+            name: "message changes notified after commit",
+            statements: [
+                // The store's ChangeNotifier sends them after the commit, batched, outside the data
+                // transactions: PostgreSQL serialises the commits of all transactions that notify.
+                "DROP TRIGGER messages_notify ON messages",
+                "DROP FUNCTION messages_notify()",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

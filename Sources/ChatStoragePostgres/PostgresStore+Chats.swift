@@ -54,9 +54,11 @@ extension PostgresStore {
 
     public func deleteChat(id: UUID, ownerID: UUID) async throws -> Bool {
         defer { self.users.remove(ownerID) }  // its chat count changes
-        return try await !self.write(
+        let deleted = try await !self.write(
             "DELETE FROM chats WHERE id = \(id) AND user_id = \(ownerID) RETURNING 1", { _ in () }
         ).isEmpty
+        if deleted { self.notifier.changed([id]) }
+        return deleted
     }
 
     public func setTitleIfEmpty(chatID: UUID, title: String) async throws -> Bool {

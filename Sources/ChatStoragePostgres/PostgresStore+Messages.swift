@@ -29,7 +29,7 @@ extension PostgresStore {
 
     public func appendMessage(chatID: UUID, role: MessageRole, content: String) async throws -> MessageRecord {
         let now = Timestamp.now().microseconds
-        return try await self.transaction { transaction in
+        let message = try await self.transaction { transaction in
             guard try await Self.lockChat(chatID, now: now, transaction) else {
                 throw StorageError.corruptRow("chats")
             }
@@ -42,6 +42,8 @@ extension PostgresStore {
             guard let message else { throw StorageError.corruptRow("messages") }
             return message
         }
+        self.notifier.changed([chatID])
+        return message
     }
 
     public func messages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) async throws -> [MessageRecord]? {
@@ -90,16 +92,21 @@ extension PostgresStore {
             throw StorageError.chatBusy
         }
         if messages.isEmpty { return nil }
+        self.notifier.changed([chatID])
         guard messages.count == 2 else { throw StorageError.corruptRow("messages") }
         return (messages[0], messages[1])
     }
 
     public func updateStreamingContent(messageID: Int64, content: String) async throws {
-        _ = try await self.write(UpdateStreamingContentStatement(id: messageID, content: content))
+        self.notifier.changed(try await self.write(UpdateStreamingContentStatement(id: messageID, content: content)))
     }
 
     public func finishMessage(id: Int64, outcome: MessageOutcome) async throws -> MessageRecord? {
-        try await self.write(FinishMessageStatement(id: id, outcome: outcome, now: Timestamp.now().microseconds)).first
+        let saved = try await self.write(
+            FinishMessageStatement(id: id, outcome: outcome, now: Timestamp.now().microseconds)
+        ).first
+        if let saved { self.notifier.changed([saved.chatID]) }
+        return saved
     }
 
     public func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) async throws

@@ -36,15 +36,17 @@ extension PostgresStore {
     /// before leases, or copied). A live replica's replies are never touched.
     public func failInterruptedTurns() async throws -> Int {
         let lease = Int64(Self.lease.components.seconds)
-        return try await self.write(
+        let chats = try await self.write(
             """
             UPDATE messages SET status = 'failed', error = 'interrupted: the server generating it stopped'
             WHERE status = 'streaming' AND (replica_id IS NULL OR replica_id NOT IN (
                 SELECT id FROM replicas WHERE heartbeat_at > now() - make_interval(secs => \(lease))))
-            RETURNING 1
+            RETURNING chat_id
             """,
-            { _ in () }
-        ).count
+            { try $0.decode(UUID.self) }
+        )
+        self.notifier.changed(chats)
+        return chats.count
     }
 
     /// Holds a connection listening on `chat_events` and passes every notification on as a ``StoreEvent``;
@@ -57,8 +59,9 @@ extension PostgresStore {
                     try await connection.listen(on: "chat_events") { notifications in
                         self.deliver(.resynchronized)
                         for try await notification in notifications {
-                            guard let event = StoreEvent(payload: notification.payload) else { continue }
-                            self.deliver(event)
+                            for event in StoreEvent.events(in: notification.payload, notSentBy: self.replicaID) {
+                                self.deliver(event)
+                            }
                         }
                     }
                 }
@@ -79,24 +82,49 @@ extension PostgresStore {
         self.eventSink.yield(event)
     }
 
+    /// Sends ``ChangeNotifier``'s payloads in one transaction that does not wait for its commit to be flushed.
+    func notify(_ payloads: [String]) async throws {
+        try await self.execute(
+            """
+            SELECT set_config('synchronous_commit', 'off', true),
+                (SELECT count(pg_notify('chat_events', payload)) FROM unnest(\(payloads)::text[]) AS payload)
+            """)
+    }
+
     public func requestCancel(chatID: UUID) async throws {
         try await self.execute("SELECT pg_notify('chat_events', \("c" + chatID.lowercasedString))")
     }
 }
 
 extension StoreEvent {
-    /// `m`, `u` or `c` and an id, or `p` and milliseconds, as the triggers and ``PostgresStore/requestCancel(chatID:)`` send them.
-    init?(payload: String) {
-        if payload.first == "p", let milliseconds = Int64(payload.dropFirst()), milliseconds > 0 {
-            self = .upstreamPaused(.milliseconds(milliseconds))
-            return
-        }
-        guard let kind = payload.first, let id = UUID(uuidString: String(payload.dropFirst())) else { return nil }
+    /// The events of one notification on `chat_events`:
+    /// - `m` + the sending replica + `:` + chat ids separated by commas (``ChangeNotifier``), `r` + the sending
+    ///   replica (its notifications overflowed: everything may have changed). Nothing when this replica sent it,
+    ///   as its own chats were woken when the change was made.
+    /// - `u` + a user id (the `users_notify` trigger), `c` + a chat id (``PostgresStore/requestCancel(chatID:)``),
+    ///   `p` + milliseconds (``PostgresStore/announceUpstreamPause(_:)``).
+    static func events(in payload: String, notSentBy replica: UUID) -> [StoreEvent] {
+        guard let kind = payload.first else { return [] }
+        let rest = payload.dropFirst()
         switch kind {
-        case "m": self = .messagesChanged(chatID: id)
-        case "u": self = .userChanged(userID: id)
-        case "c": self = .cancelRequested(chatID: id)
-        default: return nil
+        case "m":
+            guard let colon = rest.firstIndex(of: ":"), let sender = UUID(canonical: rest[..<colon]), sender != replica
+            else { return [] }
+            return rest[rest.index(after: colon)...].split(separator: ",").compactMap { id in
+                UUID(canonical: id).map { .messagesChanged(chatID: $0) }
+            }
+        case "r":
+            guard let sender = UUID(canonical: rest), sender != replica else { return [] }
+            return [.resynchronized]
+        case "p":
+            guard let milliseconds = Int64(rest), milliseconds > 0 else { return [] }
+            return [.upstreamPaused(.milliseconds(milliseconds))]
+        case "u":
+            return UUID(canonical: rest).map { [.userChanged(userID: $0)] } ?? []
+        case "c":
+            return UUID(canonical: rest).map { [.cancelRequested(chatID: $0)] } ?? []
+        default:
+            return []
         }
     }
 }

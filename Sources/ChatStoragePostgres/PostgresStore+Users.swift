@@ -160,12 +160,18 @@ extension PostgresStore {
 
     public func deleteUser(id userID: UUID) async throws -> Bool {
         defer { self.users.remove(userID) }
-        return try await self.transaction { transaction in
-            guard let current = try await Self.lockForAdminChange(userID, transaction) else { return false }
+        let deletedChats: [UUID]? = try await self.transaction { transaction in
+            guard let current = try await Self.lockForAdminChange(userID, transaction) else { return nil }
             try await Self.requireAnotherActiveAdmin(than: current, transaction)
-            return try await !transaction.rows("DELETE FROM users WHERE id = \(userID) RETURNING 1", { _ in () })
-                .isEmpty
+            let chats = try await transaction.rows("SELECT id FROM chats WHERE user_id = \(userID)") {
+                try $0.decode(UUID.self)
+            }
+            try await transaction.execute("DELETE FROM users WHERE id = \(userID)")
+            return chats
         }
+        guard let deletedChats else { return false }
+        self.notifier.changed(deletedChats)
+        return true
     }
 
     /// Takes the admin-change lock and the user's row lock; the user as they are now, or nil.

@@ -30,7 +30,11 @@ public final class PostgresStore: ChatStore {
     public let replicaID = UUID()
     public let events: AsyncStream<StoreEvent>?
     let eventSink: AsyncStream<StoreEvent>.Continuation
+    /// Carries each committed change of messages to the other replicas.
+    let notifier: ChangeNotifier
     private let pool: Task<Void, Never>
+    /// The notifier's sender: not cancelled at close, so that it sends what is still pending first.
+    private let notifications = Mutex<Task<Void, Never>?>(nil)
     /// The heartbeat and the listener, started once the replica is registered.
     private let background = Mutex<[Task<Void, Never>]>([])
     private let isClosed = Mutex(false)
@@ -55,6 +59,7 @@ public final class PostgresStore: ChatStore {
         let (events, sink) = AsyncStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         self.events = events
         self.eventSink = sink
+        self.notifier = ChangeNotifier(replicaID: self.replicaID, local: sink)
     }
 
     /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections.
@@ -97,6 +102,11 @@ public final class PostgresStore: ChatStore {
         }
         store.background.withLock { tasks in
             tasks = [Task { await store.renewLease() }, Task { await store.listen() }]
+        }
+        store.notifications.withLock { task in
+            task = Task {
+                await store.notifier.run(logger: logger) { payloads in try await store.notify(payloads) }
+            }
         }
         return store
     }
@@ -160,6 +170,8 @@ public final class PostgresStore: ChatStore {
         else { return }
         let background = self.background.withLock { $0 }
         for task in background { task.cancel() }
+        self.notifier.finish()
+        await self.notifications.withLock { $0 }?.value
         // Leaving on purpose: the others need not wait for the lease to run out.
         _ = try? await Self.rows(
             "DELETE FROM replicas WHERE id = \(self.replicaID)", { _ in () }, client: self.client, logger: self.logger)

@@ -108,7 +108,7 @@ struct FinishMessageStatement: PostgresPreparedStatement {
 
 /// A streaming reply's text so far (saved every flush interval).
 struct UpdateStreamingContentStatement: PostgresPreparedStatement {
-    static let sql = "UPDATE messages SET content = $2 WHERE id = $1 AND status = 'streaming'"
+    static let sql = "UPDATE messages SET content = $2 WHERE id = $1 AND status = 'streaming' RETURNING chat_id"
     static let bindingDataTypes: [PostgresDataType] = [.int8, .text]
 
     let id: Int64
@@ -121,7 +121,7 @@ struct UpdateStreamingContentStatement: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws {}
+    func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
 }
 
 /// A page of a user's chats and their total in one round trip: the owner's row joined with its page (a page

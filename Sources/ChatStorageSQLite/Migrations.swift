@@ -129,6 +129,11 @@ public enum Migrations {
             name: "a turn begins in one round trip (PostgreSQL only: SQLite has no round trips)",
             sql: ""
         ),
+        Migration(
+            version: 9,
+            name: "message changes notified after commit (PostgreSQL only: SQLite has no other replicas)",
+            sql: ""
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -88,6 +88,66 @@ struct PostgresEngineTests {
         for store in stores { await store.close() }
     }
 
+    @Test(
+        "450 chats changed at once all reach the other replica; the writer wakes its own chats once, not again on its own notification",
+        .enabled(if: TestDatabase.isPostgres, "needs the PostgreSQL server"))
+    func changeNotifications() async throws {
+        let location = try #require(TestDatabase.postgres(standingInFor: "/notify-\(UUID())"))
+        let writer = try await PostgresStore.open(location, maxConnections: 8, logger: testLogger())
+        let other = try await PostgresStore.open(location, maxConnections: 2, logger: testLogger())
+        let user = try await writer.createUser(email: "notify@example.com", passwordHash: "h", role: .user)
+        var chats: [UUID] = []
+        for _ in 0..<450 { chats.append(try await writer.createChat(userID: user.id, title: nil).id) }
+        let expected = Set(chats)
+
+        /// The chats each store's events named, and how often, until `expected` were all seen or 20 s passed.
+        func collect(_ store: PostgresStore, settle: Duration) -> Task<[UUID: Int], Never> {
+            let events = store.events
+            return Task {
+                var counts: [UUID: Int] = [:]
+                var allSeenAt: ContinuousClock.Instant?
+                let deadline = ContinuousClock.now + .seconds(20)
+                guard let events else { return counts }
+                for await event in events {
+                    if case .messagesChanged(let chat) = event, expected.contains(chat) {
+                        counts[chat, default: 0] += 1
+                    }
+                    if allSeenAt == nil, Set(counts.keys) == expected { allSeenAt = .now }
+                    if let allSeenAt, ContinuousClock.now - allSeenAt >= settle { break }
+                    if ContinuousClock.now >= deadline { break }
+                }
+                return counts
+            }
+        }
+        let remote = collect(other, settle: .zero)
+        let local = collect(writer, settle: .milliseconds(500))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for chat in chats {
+                group.addTask { _ = try await writer.appendMessage(chatID: chat, role: .user, content: "hello") }
+            }
+            try await group.waitForAll()
+        }
+        // Something keeps both streams moving after the last change, so that each collector checks its clock.
+        let keepAlive = Task {
+            while !Task.isCancelled {
+                try? await writer.requestCancel(chatID: UUID())
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let seenRemotely = await remote.value
+        let seenLocally = await local.value
+        keepAlive.cancel()
+        #expect(
+            Set(seenRemotely.keys) == expected, "the other replica missed \(expected.count - seenRemotely.count) chats")
+        #expect(Set(seenLocally.keys) == expected)
+        // Woken once, when the change was made, not a second time by the notification it sent itself.
+        #expect(
+            seenLocally.values.allSatisfy { $0 == 1 }, "\(seenLocally.values.filter { $0 > 1 }.count) chats woken twice"
+        )
+        await writer.close()
+        await other.close()
+    }
+
     @Test("message ids grow in commit order within a chat: a reader following after= misses none")
     func commitOrder() async throws {
         let directory = try makeTemporaryDirectory()
