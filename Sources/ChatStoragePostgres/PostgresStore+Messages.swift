@@ -9,6 +9,16 @@ extension PostgresStore {
     static func decodeMessage(_ row: PostgresRow) throws -> MessageRecord {
         let (id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens) =
             try row.decode((Int64, UUID, String, String, Int64, String, String?, String?, Int64?, Int64?).self)
+        return try self.makeMessage(
+            id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status, error: error,
+            model: model, promptTokens: promptTokens, completionTokens: completionTokens)
+    }
+
+    /// A message from its columns, whose role and status must be ones this version knows.
+    static func makeMessage(
+        id: Int64, chatID: UUID, role: String, content: String, createdAt: Int64, status: String, error: String?,
+        model: String?, promptTokens: Int64?, completionTokens: Int64?
+    ) throws -> MessageRecord {
         guard let role = MessageRole(rawValue: role), let status = MessageStatus(rawValue: status) else {
             throw StorageError.corruptRow("messages")
         }
@@ -55,27 +65,17 @@ extension PostgresStore {
         }
     }
 
-    /// The version is read first and the page after it (each statement sees what was committed when it
-    /// started), so the page is never older than the version it comes with; a write that lands in between
-    /// makes it newer, and the version that write committed is higher, so a cache never serves it as older.
+    /// The version and the page in one statement, so both are of one snapshot (a long-poll's wake-up and a
+    /// listing each cost one round trip).
     public func messagePage(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int, knownVersion: Int64?)
         async throws -> MessagePage?
     {
-        let owner = ownerID
-        let version = try await self.one(
-            """
-            SELECT messages_version FROM chats WHERE id = \(chatID) AND (\(owner)::uuid IS NULL OR user_id = \(owner))
-            """
-        ) { try $0.decode(Int64.self) }
-        guard let version else { return nil }
+        let rows = try await self.rows(
+            MessagePageStatement(
+                chatID: chatID, ownerID: ownerID, after: after, limit: Int64(limit), knownVersion: knownVersion))
+        guard let version = rows.first?.version else { return nil }
         if version == knownVersion { return .unchanged(version: version) }
-        let messages = try await self.rows(
-            """
-            SELECT \(unescaped: Self.messageColumns) FROM messages WHERE chat_id = \(chatID) AND id > \(after)
-            ORDER BY id LIMIT \(Int64(limit))
-            """,
-            Self.decodeMessage)
-        return .messages(messages, version: version)
+        return .messages(rows.compactMap(\.message), version: version)
     }
 
     public func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (

@@ -162,3 +162,49 @@ struct ChatPageStatement: PostgresPreparedStatement {
         )
     }
 }
+
+/// A chat's `messages_version` (no row: no such chat of that owner) and, unless it equals the version the caller
+/// has, the page of its messages after an id: one row per message, or one row without a message.
+struct MessagePageStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT c.messages_version, m.id, m.chat_id, m.role, m.content, m.created_at, m.status, m.error, m.model,
+            m.prompt_tokens, m.completion_tokens
+        FROM chats c LEFT JOIN LATERAL (
+            SELECT \(PostgresStore.messageColumns) FROM messages
+            WHERE chat_id = c.id AND id > $3 AND c.messages_version IS DISTINCT FROM $5
+            ORDER BY id LIMIT $4
+        ) m ON true
+        WHERE c.id = $1 AND ($2::uuid IS NULL OR c.user_id = $2)
+        ORDER BY m.id
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .int8, .int8, .int8]
+
+    let chatID: UUID
+    let ownerID: UUID?
+    let after: Int64
+    let limit: Int64
+    let knownVersion: Int64?
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(self.chatID)
+        bindings.append(self.ownerID)
+        bindings.append(self.after)
+        bindings.append(self.limit)
+        bindings.append(self.knownVersion)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> (version: Int64, message: MessageRecord?) {
+        let (version, id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens) =
+            try row.decode(
+                (Int64, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?, Int64?).self)
+        guard let id, let chatID, let role, let content, let createdAt, let status else { return (version, nil) }
+        return (
+            version,
+            try PostgresStore.makeMessage(
+                id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status,
+                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens)
+        )
+    }
+}

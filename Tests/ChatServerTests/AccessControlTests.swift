@@ -92,6 +92,19 @@ struct AccessControlTests {
                     #expect(response.status.code < 500, "\(method) \(path) with \(credential)")
                 }
             }
+            // A long-poll on another user's chat is 404 at once too (its first read checks the owner), and on a
+            // chat that does not exist. (The other user's token was revoked by the logout above: a fresh user.)
+            let (_, strangerToken) = try await client.signUp("stranger@example.com")
+            for (path, token) in [
+                ("/chats/\(chatID)/messages?after=0&wait=5", strangerToken),
+                ("/chats/\(UUID().lowercasedString)/messages?after=0&wait=5", ownerToken),
+            ] {
+                let started = ContinuousClock.now
+                let response = try await client.send(.get, path, token: token)
+                #expect(response.status == .notFound, "\(path): \(response.status.code)")
+                #expect(response.text.contains("Chat not found"))
+                #expect(ContinuousClock.now - started < .seconds(3))
+            }
             // The owner still reaches their chat.
             #expect(try await client.send(.get, "/chats/\(chatID)", token: ownerToken).status == .ok)
         }

@@ -98,9 +98,6 @@ struct ChatsController {
         }
         let limit = try request.integerQuery("limit", default: 100, in: 1...500)
         let after = try request.integerQuery("after", default: 0, in: 0...Int.max)
-        guard try await self.backend.database.chat(id: chatID, ownerID: user.id) != nil else {
-            throw APIError.chatNotFound
-        }
         let sessions = self.backend.sessions
         let database = self.backend.database
         // Registered before it parks: capped per user, and ended (401) if the user's session is revoked.
@@ -114,12 +111,16 @@ struct ChatsController {
         let poll = Task {
             guard let sessions else {
                 // Without a provider nothing new can appear: what there is now, else [] after the wait.
-                let now = try await database.messages(chatID: chatID, ownerID: nil, after: Int64(after), limit: limit)
-                if now?.isEmpty ?? true { try await Task.sleep(for: .seconds(wait)) }
-                return now ?? []
+                guard
+                    let now = try await database.messages(
+                        chatID: chatID, ownerID: user.id, after: Int64(after), limit: limit)
+                else { throw APIError.chatNotFound }
+                if now.isEmpty { try await Task.sleep(for: .seconds(wait)) }
+                return now
             }
+            // The session's first read checks that the chat is the user's (404 otherwise).
             return try await sessions.withSession(for: chatID) { session in
-                try await session.messages(after: Int64(after), limit: limit, wait: .seconds(wait))
+                try await session.messages(after: Int64(after), limit: limit, wait: .seconds(wait), ownerID: user.id)
             }
         }
         revocation.bind { poll.cancel() }

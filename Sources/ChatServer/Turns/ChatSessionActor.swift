@@ -344,10 +344,18 @@ actor ChatSessionActor {
     /// Messages after `afterID`, at once if there are any, else as soon as one appears, else `[]` after
     /// `wait`. The reply being generated is returned with its current text. Throws `CancellationError` as soon
     /// as the calling task is cancelled (its client went away).
-    func messages(after afterID: Int64, limit: Int, wait: Duration) async throws -> [MessageRecord] {
+    /// The first read also checks that the chat is the owner's (``APIError/chatNotFound`` otherwise), so a
+    /// long-poll costs no separate lookup; the reads after a change need not.
+    func messages(after afterID: Int64, limit: Int, wait: Duration, ownerID: UUID) async throws -> [MessageRecord] {
         let (database, chatID) = (self.database, self.chatID)
-        let found = try await self.poll(timeout: wait) {
-            let page = try await database.messages(chatID: chatID, ownerID: nil, after: afterID, limit: limit) ?? []
+        let found = try await self.poll(timeout: wait) { (first: Bool) -> [MessageRecord]? in
+            guard
+                let page = try await database.messages(
+                    chatID: chatID, ownerID: first ? ownerID : nil, after: afterID, limit: limit)
+            else {
+                if first { throw APIError.chatNotFound }
+                return nil
+            }
             return page.isEmpty ? nil : page
         }
         return found.map { self.overlay($0) } ?? []
@@ -363,6 +371,13 @@ actor ChatSessionActor {
     /// A long-poll in progress keeps the session alive across its awaits; throws `CancellationError` as soon as
     /// the calling task is cancelled (its client went away).
     func poll<T: Sendable>(timeout: Duration, _ check: @Sendable () async throws -> T?) async throws -> T? {
+        try await self.poll(timeout: timeout) { _ in try await check() }
+    }
+
+    /// ``poll(timeout:_:)`` whose `check` learns whether it is the first.
+    func poll<T: Sendable>(timeout: Duration, _ check: @Sendable (_ first: Bool) async throws -> T?) async throws
+        -> T?
+    {
         guard !self.isRetired else { throw Retired() }
         let deadline = ContinuousClock.now + timeout
         self.nextWaiterID += 1
@@ -372,10 +387,12 @@ actor ChatSessionActor {
             self.activeLongPolls -= 1
             self.retireIfIdle()
         }
+        var first = true
         while true {
             try Task.checkCancellation()
             let seen = self.version
-            if let found = try await check() { return found }
+            if let found = try await check(first) { return found }
+            first = false
             if self.version != seen { continue }
             if ContinuousClock.now >= deadline || self.isShuttingDown { return nil }
             await self.waitForChange(id: waiterID, until: deadline)
