@@ -7,7 +7,7 @@ import NIOHTTP1
 import Synchronization
 
 /// `concurrency` waiters each keep a long-poll parked on their own chat, re-parking as soon as it answers;
-/// `senders` clients send into those chats round-robin. The figure is the time from the start of a send to
+/// `senders` clients, started spread over a second, send into those chats round-robin. The figure is the time from the start of a send to
 /// the answer of the long-poll parked on that chat (its wake-up), not the send's own latency, which includes
 /// the AI turn. A send whose waiter never saw the message is counted as an error ("missed"). With several
 /// replicas, chat i's waiter parks on replica i and its sends go to replica i + 1: every wake-up crosses
@@ -82,8 +82,11 @@ struct LongPollScenario: Sendable {
             for sender in 0..<senders {
                 group.addTask {
                     var recorder = Recorder()
-                    // Give the waiters a moment to park before the first sends.
-                    try? await Task.sleep(for: .milliseconds(500))
+                    // Give the waiters a moment to park before the first sends; then the senders start spread
+                    // over a second, as independent users would. Started together, every sender's turn takes the
+                    // same upstream second, so all their sends kept arriving in the same millisecond, and the
+                    // p99 measured how long the server takes to absorb that burst rather than a wake-up.
+                    try? await Task.sleep(for: .milliseconds(500) + .milliseconds(1000) * Double(sender) / Double(senders))
                     var index = sender
                     while clock.now < end {
                         let chatIndex = index % chats.count
