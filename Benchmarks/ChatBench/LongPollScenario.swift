@@ -86,7 +86,8 @@ struct LongPollScenario: Sendable {
                     // over a second, as independent users would. Started together, every sender's turn takes the
                     // same upstream second, so all their sends kept arriving in the same millisecond, and the
                     // p99 measured how long the server takes to absorb that burst rather than a wake-up.
-                    try? await Task.sleep(for: .milliseconds(500) + .milliseconds(1000) * Double(sender) / Double(senders))
+                    try? await Task.sleep(
+                        for: .milliseconds(500) + .milliseconds(1000) * Double(sender) / Double(senders))
                     var index = sender
                     while clock.now < end {
                         let chatIndex = index % chats.count
