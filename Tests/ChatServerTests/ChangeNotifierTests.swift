@@ -1,0 +1,115 @@
+import ChatStorage
+import Foundation
+import Synchronization
+import Testing
+
+@testable import ChatStoragePostgres
+
+/// ``ChangeNotifier`` with a recording `send` in place of PostgreSQL: what it sends, when, and what the other
+/// replicas make of it.
+@Suite("Change notifications between replicas")
+struct ChangeNotifierTests {
+    /// The payloads of each send, in order.
+    final class Sent: Sendable {
+        let batches = Mutex<[[String]]>([])
+        var all: [[String]] { self.batches.withLock { $0 } }
+    }
+
+    static func chats(_ count: Int) -> [UUID] { (0..<count).map { _ in UUID() } }
+
+    /// Every chat id the payloads carry for a replica other than the sender.
+    static func received(_ payloads: [String]) -> [UUID] {
+        payloads.flatMap { StoreEvent.events(in: $0, notSentBy: UUID()) }.compactMap { event in
+            if case .messagesChanged(let chat) = event { return chat }
+            return nil
+        }
+    }
+
+    @Test("changes made while a send is in flight go out together in the next one, 200 chats per payload")
+    func batching() async throws {
+        let replica = UUID()
+        let (local, localSink) = AsyncStream.makeStream(of: StoreEvent.self)
+        let notifier = ChangeNotifier(replicaID: replica, local: localSink)
+        let sent = Sent()
+        let (gate, opener) = AsyncStream.makeStream(of: Void.self)
+        let running = Task {
+            var gates = gate.makeAsyncIterator()
+            await notifier.run(logger: testLogger()) { payloads in
+                let first = sent.batches.withLock { batches in
+                    batches.append(payloads)
+                    return batches.count == 1
+                }
+                if first { _ = await gates.next() }
+            }
+        }
+        let firstChat = UUID()
+        notifier.changed([firstChat])
+        while sent.all.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        // The first send is held open; these pile up meanwhile.
+        let later = Self.chats(450)
+        for chat in later { notifier.changed([chat]) }
+        notifier.changed(later.prefix(10))  // again: still once each
+        opener.yield(())
+        while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        notifier.finish()
+        await running.value
+
+        let batches = sent.all
+        #expect(batches.count == 2)
+        #expect(Self.received(batches[0]) == [firstChat])
+        #expect(batches[1].count == 3, "450 chats: payloads of 200, 200 and 50")
+        #expect(batches[1].allSatisfy { $0.hasPrefix("m" + replica.lowercasedString + ":") && $0.utf8.count < 8000 })
+        #expect(
+            Self.received(batches[1]).sorted(by: { $0.uuidString < $1.uuidString })
+                == later.sorted(by: { $0.uuidString < $1.uuidString }))
+        // The sender's own replica reads nothing from its payloads: its chats were woken when they changed.
+        #expect(batches.joined().allSatisfy { StoreEvent.events(in: $0, notSentBy: replica).isEmpty })
+        localSink.finish()
+        var woken: [UUID] = []
+        for await event in local { if case .messagesChanged(let chat) = event { woken.append(chat) } }
+        #expect(woken.count == 1 + 450 + 10)
+    }
+
+    @Test("a failed send is retried with the same chats; what is pending at finish is sent before run returns")
+    func retryAndFinish() async throws {
+        let notifier = ChangeNotifier(replicaID: UUID(), local: AsyncStream.makeStream(of: StoreEvent.self).1)
+        let sent = Sent()
+        struct Refused: Error {}
+        let running = Task {
+            await notifier.run(retryDelay: .milliseconds(10), logger: testLogger()) { payloads in
+                let count = sent.batches.withLock { batches in
+                    batches.append(payloads)
+                    return batches.count
+                }
+                if count == 1 { throw Refused() }
+            }
+        }
+        let chats = Self.chats(3)
+        notifier.changed(chats)
+        while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(Set(Self.received(sent.all[1])) == Set(chats), "the refused chats are sent again")
+        let last = UUID()
+        notifier.changed([last])
+        notifier.finish()
+        await running.value
+        #expect(Self.received(sent.all.last ?? []) == [last])
+    }
+
+    @Test("past the pending limit the chats collapse into one resynchronise, which wakes everything elsewhere")
+    func overflow() async throws {
+        let replica = UUID()
+        let notifier = ChangeNotifier(replicaID: replica, local: AsyncStream.makeStream(of: StoreEvent.self).1)
+        let sent = Sent()
+        notifier.changed(Self.chats(ChangeNotifier.pendingLimit + 1))
+        notifier.changed(Self.chats(5))
+        notifier.finish()
+        await notifier.run(logger: testLogger()) { payloads in sent.batches.withLock { $0.append(payloads) } }
+        #expect(sent.all == [["r" + replica.lowercasedString]])
+        #expect(StoreEvent.events(in: "r" + replica.lowercasedString, notSentBy: UUID()) == [.resynchronized])
+        #expect(StoreEvent.events(in: "r" + replica.lowercasedString, notSentBy: replica).isEmpty)
+        // Unknown or malformed payloads are ignored, not guessed at.
+        for bad in ["", "x", "m", "m" + replica.lowercasedString, "mnot-a-uuid:" + UUID().uuidString, "p-5", "unope"] {
+            #expect(StoreEvent.events(in: bad, notSentBy: UUID()).isEmpty, "\(bad)")
+        }
+    }
+}
