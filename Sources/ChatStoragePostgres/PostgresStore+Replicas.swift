@@ -83,12 +83,14 @@ extension PostgresStore {
     }
 
     /// Sends ``ChangeNotifier``'s payloads in one transaction that does not wait for its commit to be flushed.
+    /// Also while the store closes: ``close()`` sends the last ones before it stops the pool.
     func notify(_ payloads: [String]) async throws {
-        try await self.execute(
+        _ = try await Self.rows(
             """
             SELECT set_config('synchronous_commit', 'off', true),
                 (SELECT count(pg_notify('chat_events', payload)) FROM unnest(\(payloads)::text[]) AS payload)
-            """)
+            """,
+            { _ in () }, client: self.client, logger: self.logger)
     }
 
     public func requestCancel(chatID: UUID) async throws {

@@ -278,7 +278,8 @@ public final class PostgresStore: ChatStore {
         _ = try await self.write(query) { _ in () }
     }
 
-    private static func rows<T>(
+    /// Every row of a query on the pool, whether or not the store is closing (its last statements).
+    static func rows<T>(
         _ query: PostgresQuery, _ decode: (PostgresRow) throws -> T, client: PostgresClient, logger: Logger
     ) async throws -> [T] {
         var result: [T] = []
