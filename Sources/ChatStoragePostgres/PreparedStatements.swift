@@ -125,8 +125,7 @@ struct UpdateStreamingContentStatement: PostgresPreparedStatement {
 }
 
 /// A page of a user's chats and their total in one round trip: the owner's row joined with its page (a page
-/// past the end is one row of nulls). Prepared once per connection, as the busiest read of a chat app: the
-/// server neither parses nor plans it again.
+/// past the end is one row of nulls).
 struct ChatPageStatement: PostgresPreparedStatement {
     static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .int8]
     static let sql = """
