@@ -9,9 +9,9 @@ import Synchronization
 /// `concurrency` waiters each keep a long-poll parked on their own chat, re-parking as soon as it answers;
 /// `senders` clients, started spread over a second, send into those chats round-robin. The figure is the time
 /// from the start of a send to the answer of the long-poll parked on that chat (its wake-up), not the send's
-/// own latency, which includes the AI turn. A send whose waiter never saw the message is counted as an error ("missed"). With several
-/// replicas, chat i's waiter parks on replica i and its sends go to replica i + 1: every wake-up crosses
-/// replicas.
+/// own latency, which includes the AI turn. A send whose waiter never saw the message is counted as an error
+/// ("missed"). With several replicas, chat i's waiter parks on replica i and its sends go to replica i + 1:
+/// every wake-up crosses replicas.
 struct LongPollScenario: Sendable {
     let target: BenchTarget
     let fixtures: Fixtures
