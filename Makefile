@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev
-# PostgreSQL's server and psql, for the second run of the suites (`make test`); not needed to run the server.
-TEST_APT_PACKAGES := postgresql postgresql-client
+# PostgreSQL's server and psql, for the second run of the suites (`make test`), and Prometheus, whose
+# `promtool check metrics` validates GET /metrics (UsageQuotaTests); not needed to run the server.
+TEST_APT_PACKAGES := postgresql postgresql-client prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FORMAT_PATHS := Package.swift Sources Tests Benchmarks
 # Release binaries link the Swift runtime and Foundation statically: no shared-library relocations at start,

@@ -71,6 +71,23 @@ final class BenchTarget: Sendable {
 
     /// Limits that a load from one address and a few users would trip (429) are off; the queue to the mock
     /// upstream is as deep as the load.
+    /// GET /metrics's token on servers run with `--compare-metering`.
+    static let metricsToken = "chat-bench-metrics-token"
+
+    /// Scrapes GET /metrics on every replica once a second, as Prometheus would, until cancelled.
+    func scrapeMetrics() -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                for replica in 0..<self.replicas {
+                    _ = await self.send(
+                        .GET, "/metrics", headers: [("Authorization", "Bearer \(Self.metricsToken)")],
+                        replica: replica)
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
     static let serverEnvironment = [
         "LOG_LEVEL": "warning",
         "GROQ_MAX_CONCURRENCY": "4096",
@@ -102,14 +119,15 @@ final class BenchTarget: Sendable {
 
     /// The server in this process, on `databaseURL` or a fresh SQLite file.
     static func inProcess(
-        upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int, databaseURL: String?
+        upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int, databaseURL: String?,
+        extraEnvironment: [String: String]
     ) async throws -> BenchTarget {
         let directory = try makeScratchDirectory()
         var quiet = Logger(label: "chat-bench")
         quiet.logLevel = .warning
         let mock = try await startMock(
             upstreamLatencyMilliseconds: upstreamLatencyMilliseconds, chunkDelayMilliseconds: chunkDelayMilliseconds)
-        var environment = serverEnvironment
+        var environment = serverEnvironment.merging(extraEnvironment) { _, extra in extra }
         environment["GROQ_API_KEY"] = mock.apiKey
         environment["GROQ_BASE_URL"] = mock.baseURL
         environment["DATABASE_URL"] = databaseURL ?? directory + "/bench.db"
@@ -146,7 +164,7 @@ final class BenchTarget: Sendable {
     /// servers' own RSS can then be sampled (`pids`).
     static func spawned(
         upstreamLatencyMilliseconds: Int, chunkDelayMilliseconds: Int, connections: Int, replicas: Int,
-        databaseURL: String?
+        databaseURL: String?, extraEnvironment: [String: String]
     ) async throws -> (BenchTarget, pids: [Int32]) {
         let executable = try ServerExecutable.locate()
         let directory = try makeScratchDirectory()
@@ -154,6 +172,7 @@ final class BenchTarget: Sendable {
             upstreamLatencyMilliseconds: upstreamLatencyMilliseconds, chunkDelayMilliseconds: chunkDelayMilliseconds)
         var environment = ProcessInfo.processInfo.environment
         environment.merge(serverEnvironment) { _, bench in bench }
+        environment.merge(extraEnvironment) { _, extra in extra }
         environment["GROQ_API_KEY"] = mock.apiKey
         environment["GROQ_BASE_URL"] = mock.baseURL
         var processes: [Process] = []

@@ -72,6 +72,15 @@ struct ChatBenchCommand: AsyncParsableCommand {
         help: "With --url: the server's process id, so that its RSS is sampled instead of chat-bench's own.")
     var serverPID: Int32?
 
+    @Flag(
+        name: .customLong("compare-metering"),
+        help: """
+            Run the load scenarios twice, each time on fresh servers: with token quotas and metrics off, then on \
+            (DAILY_TOKEN_QUOTA and MONTHLY_TOKEN_QUOTA set far above what the run uses, METRICS_TOKEN set and \
+            GET /metrics scraped every second on each replica); print each scenario's ratio on/off.
+            """)
+    var compareMetering = false
+
     @Flag(name: .long, help: "Print results as JSON.")
     var json = false
 
@@ -80,6 +89,9 @@ struct ChatBenchCommand: AsyncParsableCommand {
         guard self.duration > 0, self.warmup >= 0 else { throw ValidationError("--duration must be positive") }
         guard self.senders >= 1 else { throw ValidationError("--senders must be at least 1") }
         if self.spawnServer, self.url != nil { throw ValidationError("--spawn-server and --url exclude each other") }
+        if self.compareMetering, self.url != nil {
+            throw ValidationError("--compare-metering starts its own servers: it excludes --url")
+        }
         guard self.replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
         if self.replicas > 1 {
             guard let databaseURL, databaseURL.hasPrefix("postgres") else {
@@ -133,63 +145,17 @@ struct ChatBenchCommand: AsyncParsableCommand {
         }
         let loadScenarios = self.scenarios.filter { $0 != .startup }
         if !loadScenarios.isEmpty {
-            let connections = loadScenarios.map(self.concurrency(for:)).max().map { max($0, 64) + 64 } ?? 128
-            let target: BenchTarget
-            var sampledPID = self.serverPID
-            if let url {
-                target = .external(url: url, connections: connections)
-            } else if self.spawnServer || self.replicas > 1 {
-                log(
-                    "starting \(self.replicas) chat-server child process(es) on \(self.databaseDescription) (mock upstream at \(self.upstreamLatency) ms)"
-                )
-                let (spawned, pids) = try await BenchTarget.spawned(
-                    upstreamLatencyMilliseconds: self.upstreamLatency,
-                    chunkDelayMilliseconds: self.chunkDelay,
-                    connections: connections,
-                    replicas: self.replicas,
-                    databaseURL: self.databaseURL
-                )
-                target = spawned
-                sampledPID = pids.first
-            } else {
-                log(
-                    "starting the server in-process on \(self.databaseDescription) (mock upstream at \(self.upstreamLatency) ms)"
-                )
-                target = try await .inProcess(
-                    upstreamLatencyMilliseconds: self.upstreamLatency,
-                    chunkDelayMilliseconds: self.chunkDelay,
-                    connections: connections,
-                    databaseURL: self.databaseURL
-                )
-            }
-            do {
-                let fixtures = try await Fixtures.make(target, log: log)
-                await target.seeded()
-                let sampler = RSSSampler(pid: sampledPID)
-                for scenario in loadScenarios {
-                    let settings = RunSettings(
-                        concurrency: self.concurrency(for: scenario),
-                        warmup: .milliseconds(Int64(self.warmup * 1000)),
-                        duration: .milliseconds(Int64(self.duration * 1000))
-                    )
-                    log("running \(scenario.rawValue) with \(settings.concurrency) clients for \(self.duration) s")
-                    let outcome = try await ScenarioRunner(
-                        target: target, fixtures: fixtures, settings: settings, senders: self.senders,
-                        sampler: sampler
-                    )
-                    .run(scenario)
-                    for result in outcome {
-                        log(
-                            "  \(result.name): \(Int(result.requestsPerSecond)) req/s, p50 \(result.p50Milliseconds) ms, p99 \(result.p99Milliseconds) ms, errors \(result.errors)"
-                        )
-                    }
-                    results += outcome
+            let plain = try await self.runLoad(loadScenarios, metered: false, log: log)
+            results += plain
+            if self.compareMetering {
+                let metered = try await self.runLoad(loadScenarios, metered: true, log: log)
+                results += metered
+                for (off, on) in zip(plain, metered) where off.requestsPerSecond > 0 {
+                    log(
+                        "metering on/off, \(off.name): \(Int(on.requestsPerSecond)) / \(Int(off.requestsPerSecond)) = "
+                            + String(format: "%.3f", on.requestsPerSecond / off.requestsPerSecond))
                 }
-            } catch {
-                await target.shutdown()
-                throw error
             }
-            await target.shutdown()
         }
         if self.json {
             let encoder = JSONEncoder()
@@ -208,6 +174,87 @@ struct ChatBenchCommand: AsyncParsableCommand {
                 } else { "chat-bench's own process (pass --server-pid for the server's)" }
             print(Report.table(results, rssSource: rssSource))
         }
+    }
+
+    /// The load scenarios against fresh servers (or `--url`); `metered`: with token quotas and metrics on, and
+    /// GET /metrics scraped every second, results named with "+metering".
+    func runLoad(_ loadScenarios: [Scenario], metered: Bool, log: @escaping @Sendable (String) -> Void) async throws
+        -> [ScenarioResult]
+    {
+        var results: [ScenarioResult] = []
+        let extraEnvironment =
+            metered
+            ? [
+                "DAILY_TOKEN_QUOTA": "1000000000000", "MONTHLY_TOKEN_QUOTA": "1000000000000",
+                "METRICS_TOKEN": BenchTarget.metricsToken,
+            ] : [:]
+        let connections = loadScenarios.map(self.concurrency(for:)).max().map { max($0, 64) + 64 } ?? 128
+        let target: BenchTarget
+        var sampledPID = self.serverPID
+        if let url {
+            target = .external(url: url, connections: connections)
+        } else if self.spawnServer || self.replicas > 1 {
+            log(
+                "starting \(self.replicas) chat-server child process(es) on \(self.databaseDescription) (mock upstream at \(self.upstreamLatency) ms)"
+            )
+            let (spawned, pids) = try await BenchTarget.spawned(
+                upstreamLatencyMilliseconds: self.upstreamLatency,
+                chunkDelayMilliseconds: self.chunkDelay,
+                connections: connections,
+                replicas: self.replicas,
+                databaseURL: self.databaseURL,
+                extraEnvironment: extraEnvironment
+            )
+            target = spawned
+            sampledPID = pids.first
+        } else {
+            log(
+                "starting the server in-process on \(self.databaseDescription) (mock upstream at \(self.upstreamLatency) ms)"
+            )
+            target = try await .inProcess(
+                upstreamLatencyMilliseconds: self.upstreamLatency,
+                chunkDelayMilliseconds: self.chunkDelay,
+                connections: connections,
+                databaseURL: self.databaseURL,
+                extraEnvironment: extraEnvironment
+            )
+        }
+        do {
+            let fixtures = try await Fixtures.make(target, log: log)
+            await target.seeded()
+            let sampler = RSSSampler(pid: sampledPID)
+            let scraper = metered ? target.scrapeMetrics() : nil
+            defer { scraper?.cancel() }
+            for scenario in loadScenarios {
+                let settings = RunSettings(
+                    concurrency: self.concurrency(for: scenario),
+                    warmup: .milliseconds(Int64(self.warmup * 1000)),
+                    duration: .milliseconds(Int64(self.duration * 1000))
+                )
+                log("running \(scenario.rawValue) with \(settings.concurrency) clients for \(self.duration) s")
+                let outcome = try await ScenarioRunner(
+                    target: target, fixtures: fixtures, settings: settings, senders: self.senders,
+                    sampler: sampler
+                )
+                .run(scenario)
+                .map { result in
+                    var named = result
+                    if metered { named.name += " +metering" }
+                    return named
+                }
+                for result in outcome {
+                    log(
+                        "  \(result.name): \(Int(result.requestsPerSecond)) req/s, p50 \(result.p50Milliseconds) ms, p99 \(result.p99Milliseconds) ms, errors \(result.errors)"
+                    )
+                }
+                results += outcome
+            }
+        } catch {
+            await target.shutdown()
+            throw error
+        }
+        await target.shutdown()
+        return results
     }
 }
 

@@ -17,7 +17,8 @@ public func buildApplication(
         server: ChatHTTP1Channel.builder(
             idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
             requestReadTimeout: .seconds(Int64(config.requestReadTimeoutSeconds)),
-            maxBodySize: AppRequestContext.maxBodySize
+            maxBodySize: AppRequestContext.maxBodySize,
+            connections: backend.metrics?.connections
         ),
         configuration: .init(
             address: .hostname(config.host, port: config.port),
@@ -41,6 +42,7 @@ public func buildApplication(
 /// Wires middleware and controllers. Middleware applies to the routes added after it.
 public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    if let metrics = backend.metrics { router.add(middleware: HTTPMetricsMiddleware(metrics: metrics)) }
     router.add(middleware: RequestLogMiddleware())
     let routes = RouteTable()
     router.add(middleware: ErrorMiddleware(routes: routes))
@@ -49,6 +51,9 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     }
 
     MetaController(backend: backend).addRoutes(to: router)
+    if let metrics = backend.metrics, let token = backend.config.metricsToken {
+        MetricsController(backend: backend, metrics: metrics, token: token).addRoutes(to: router)
+    }
 
     let authentication = AuthenticationMiddleware(tokens: backend.tokens, database: backend.database)
     let authenticated = router.group().add(middleware: authentication)
@@ -59,7 +64,9 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     )
     ChatsController(backend: backend).addRoutes(to: authenticated.group("chats"))
     ChatTurnController(backend: backend).addRoutes(to: authenticated)
-    AdminController(backend: backend).addRoutes(to: authenticated.group("admin").add(middleware: AdminOnlyMiddleware()))
+    let admin = authenticated.group("admin").add(middleware: AdminOnlyMiddleware())
+    AdminController(backend: backend).addRoutes(to: admin)
+    UsageController(backend: backend).addRoutes(own: authenticated.group("auth"), admin: admin)
     routes.install(from: router)
     return router
 }

@@ -3,6 +3,7 @@ import ChatProvider
 import ChatStorage
 import Foundation
 import Logging
+import Metrics
 
 /// The application's long-lived parts, assembled once at start and shared by every request.
 public struct ChatBackend: Sendable, CustomStringConvertible {
@@ -25,6 +26,10 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     let userWaits: UserWaits
     /// Encoded message listings, served while the chat's messages are unchanged (`LISTING_CACHE_MB`).
     let listingCache: MessageListingCache
+    /// Token quotas and the clock that tells their days.
+    let quotas: QuotaPolicy
+    /// GET /metrics's figures; nil unless `METRICS_TOKEN` is set (then nothing is recorded at all).
+    let metrics: ServerMetrics?
 
     /// Never the configuration's secrets (see ``AppConfig/description``).
     public var description: String { "ChatBackend(\(self.config))" }
@@ -33,8 +38,14 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     public static let version = "0.1.0"
 
     /// Opens and migrates the database, resolves the token secret and promotes `ADMIN_EMAILS`.
-    public static func bootstrap(config: AppConfig, logger: Logger) async throws -> ChatBackend {
-        let database = try await StoreOpener.open(config, logger: logger)
+    /// `clock` tells the UTC day of usage and quotas (tests move it across midnight).
+    public static func bootstrap(config: AppConfig, logger: Logger, clock: UsageClock = .system) async throws
+        -> ChatBackend
+    {
+        let metrics = config.metricsToken == nil ? nil : ServerMetrics()
+        let quotas = QuotaPolicy(
+            dailyDefault: config.dailyTokenQuota, monthlyDefault: config.monthlyTokenQuota, clock: clock)
+        let database = try await StoreOpener.open(config, logger: logger, metrics: metrics?.store ?? .none)
         logger.info(
             "database ready",
             metadata: [
@@ -60,7 +71,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 "replies interrupted by the last shutdown were marked failed", metadata: ["count": "\(interrupted)"])
         }
         let provider = try Self.makeProvider(
-            config: config, logger: logger,
+            config: config, logger: logger, queueWait: metrics?.providerQueueWait,
             shared: (database as? any UpstreamLedger).map { DeploymentUpstreamBudget(ledger: $0, logger: logger) })
         let sessions = provider.map { provider in
             ChatSessionRegistry(
@@ -73,6 +84,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                     maxCompletionTokens: config.maxCompletionTokens,
                     flushInterval: .milliseconds(500)
                 ),
+                quotas: quotas,
+                metrics: metrics,
                 logger: logger
             )
         }
@@ -95,7 +108,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 perMinute: config.registrationsPerMinute,
                 shared: (database as? any RateLedger).map { ($0, "registrations") }),
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
-            listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20)
+            listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20),
+            quotas: quotas,
+            metrics: metrics
         )
         if let events = database.events {
             // Lives as long as the store: the stream ends when the store closes.
@@ -186,9 +201,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         return .requested(running)
     }
 
-    private static func makeProvider(config: AppConfig, logger: Logger, shared: (any SharedUpstreamBudget)?) throws
-        -> ProviderActor?
-    {
+    private static func makeProvider(
+        config: AppConfig, logger: Logger, queueWait: Metrics.Timer?, shared: (any SharedUpstreamBudget)?
+    ) throws -> ProviderActor? {
         guard let apiKey = config.groqAPIKey else { return nil }
         let client = GroqClient(
             configuration: GroqConfiguration(
@@ -208,6 +223,6 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             maxRetries: config.groqMaxRetries,
             queueTimeout: .seconds(config.groqQueueTimeoutSeconds)
         )
-        return ProviderActor(client: client, limits: limits, logger: logger, shared: shared)
+        return ProviderActor(client: client, limits: limits, logger: logger, shared: shared, queueWait: queueWait)
     }
 }

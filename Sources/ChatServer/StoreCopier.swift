@@ -55,7 +55,11 @@ public struct StoreCopier: Sendable {
             offset += page.count
             try await self.target.importRecords(users: page, chats: [], messages: [], settings: [:])
             copied.users += page.count
-            for user in page { try await self.copyChats(of: user.id, counting: &copied) }
+            for user in page {
+                try await self.copyChats(of: user.id, counting: &copied)
+                try await self.target.importUsage(
+                    try await self.source.usage(userID: user.id, from: UsageDay(number: 0), to: Self.lastDay))
+            }
             self.progress("copied \(copied)")
         }
         try await self.target.finishImport()
@@ -69,6 +73,9 @@ public struct StoreCopier: Sendable {
         }
         return found
     }
+
+    /// Past any day a deployment can have usage on (year 4707).
+    private static let lastDay = UsageDay(number: 1_000_000)
 
     private func copyChats(of userID: UUID, counting copied: inout RecordCounts) async throws {
         var chats: [ChatRecord] = []

@@ -6,10 +6,13 @@ import Logging
 /// The one place that names storage engines: opens the store the configuration selects (`DATABASE_URL`).
 /// Everything above it speaks ``ChatStore``.
 public enum StoreOpener {
-    public static func open(_ config: AppConfig, logger: Logger) async throws -> any ChatStore {
+    public static func open(_ config: AppConfig, logger: Logger, metrics: StoreMetrics = .none) async throws
+        -> any ChatStore
+    {
         if let postgres = config.postgres {
-            return try await PostgresStore.open(postgres, maxConnections: config.databaseMaxConnections, logger: logger)
+            return try await PostgresStore.open(
+                postgres, maxConnections: config.databaseMaxConnections, logger: logger, metrics: metrics)
         }
-        return try await DatabaseActor.open(path: config.databasePath)
+        return try await DatabaseActor.open(path: config.databasePath, metrics: metrics)
     }
 }

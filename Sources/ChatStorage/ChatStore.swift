@@ -71,9 +71,10 @@ public protocol ChatStore: Service, Sendable {
     func renameChat(id: UUID, ownerID: UUID, title: String) async throws -> ChatRecord?
     /// Deletes the chat and its messages; false when missing or not the owner's.
     func deleteChat(id: UUID, ownerID: UUID) async throws -> Bool
-    /// Sets the title only if the chat still has none; true when it did.
+    /// Sets the title only if the chat still has none, and accounts the call that wrote it (`charge`) in the
+    /// same transaction; true when the title was set.
     @discardableResult
-    func setTitleIfEmpty(chatID: UUID, title: String) async throws -> Bool
+    func setTitleIfEmpty(chatID: UUID, title: String, charge: UsageCharge?) async throws -> Bool
 
     // MARK: Messages
 
@@ -84,19 +85,28 @@ public protocol ChatStore: Service, Sendable {
     /// The same page, unless the chat's `messages_version` still equals `knownVersion`.
     func messagePage(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int, knownVersion: Int64?) async throws
         -> MessagePage?
+    /// The raw material of a turn's context: the chat's newest `complete` messages (newest first, at most
+    /// `limit`) and the id of its newest message of any status (0 for none), read together; nil when the chat
+    /// is gone.
+    func turnContext(chatID: UUID, limit: Int) async throws -> TurnContext?
     /// Saves the user's message and an empty `streaming` reply in one transaction; nil when the chat is gone.
-    /// Throws ``StorageError/chatBusy`` while another process is generating a reply in this chat, so turns of
-    /// one chat run one after the other across processes.
-    func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
-        user: MessageRecord, assistant: MessageRecord
-    )?
+    ///
+    /// Throws ``StorageError/chatBusy`` while another process is generating a reply in this chat, or when a
+    /// message newer than `contextThrough` (the ``TurnContext/lastMessageID`` the context was read at) was
+    /// saved meanwhile: then the caller reads the context again. So turns of one chat run one after the other
+    /// across processes, and each context holds every earlier reply.
+    ///
+    /// With a `reservation`, admits the turn against its user's quotas first (``TokenReservation``; throws
+    /// ``StorageError/quotaExceeded(_:)``), and holds its tokens on the reply until the reply ends.
+    func beginTurn(
+        chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
+    ) async throws -> (user: MessageRecord, assistant: MessageRecord)?
     /// Saves the text a `streaming` reply has so far.
     func updateStreamingContent(messageID: Int64, content: String) async throws
-    /// Records how a reply ended; nil when its chat was deleted meanwhile.
+    /// Records how a reply ended, and accounts its upstream call (`outcome.charge`, even when the chat was
+    /// deleted meanwhile) in the same transaction; nil when its chat was deleted meanwhile.
     @discardableResult
     func finishMessage(id: Int64, outcome: MessageOutcome) async throws -> MessageRecord?
-    /// The newest `complete` messages before `messageID`, newest first.
-    func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) async throws -> [MessageRecord]
     func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord?
     /// Marks replies left `streaming` by a stopped server `failed`; returns how many.
     @discardableResult
@@ -105,6 +115,21 @@ public protocol ChatStore: Service, Sendable {
     func streamingReply(chatID: UUID) async throws -> MessageRecord?
     /// Every message with this status, oldest first.
     func messages(status: MessageStatus) async throws -> [MessageRecord]
+
+    // MARK: Usage and quotas
+
+    /// Accounts one upstream call that no other write carries (a title request that failed).
+    func recordUsage(_ charge: UsageCharge) async throws
+    /// The user's tokens used today and since `today`'s month began, and reserved by their running turns.
+    func quotaStanding(userID: UUID, today: UsageDay) async throws -> QuotaStanding
+    /// The user's usage per day from `from` through `to`, oldest first; days without calls are left out.
+    func usage(userID: UUID, from: UsageDay, to: UsageDay) async throws -> [UsageDayRecord]
+    /// Every user's usage from `from` through `to`, heaviest first by `order` (ties by user id), a page of
+    /// them, how many users had any, and the deployment's totals.
+    func usageByUser(from: UsageDay, to: UsageDay, order: UsageOrder, limit: Int, offset: Int) async throws
+        -> (users: [UserUsage], userCount: Int, totals: UsageTotals)
+    /// Sets the user's own token quotas (nil = the deployment's default); nil when no such user.
+    func setTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord?
 
     // MARK: Settings
 
@@ -116,6 +141,19 @@ public protocol ChatStore: Service, Sendable {
 extension ChatStore {
     public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {
         try await self.messages(chatID: chatID, ownerID: ownerID, after: 0, limit: limit)
+    }
+}
+
+/// What a turn's context is built from (``ChatStore/turnContext(chatID:limit:)``).
+public struct TurnContext: Sendable, Equatable {
+    /// The chat's newest `complete` messages, newest first.
+    public let history: [MessageRecord]
+    /// The chat's newest message of any status when `history` was read; 0 when it had none.
+    public let lastMessageID: Int64
+
+    public init(history: [MessageRecord], lastMessageID: Int64) {
+        self.history = history
+        self.lastMessageID = lastMessageID
     }
 }
 

@@ -26,6 +26,9 @@ public struct UserRecord: Sendable, Equatable {
     public let createdAt: Timestamp
     /// Set by an admin: the user's tokens stop working and login is refused.
     public let disabled: Bool
+    /// Set by an admin: the user's own token quotas (0 = unlimited); nil = the deployment's default.
+    public let dailyTokenQuota: Int64?
+    public let monthlyTokenQuota: Int64?
 
     public init(
         id: UUID,
@@ -35,9 +38,13 @@ public struct UserRecord: Sendable, Equatable {
         tokenVersion: Int64,
         chatCount: Int,
         createdAt: Timestamp,
-        disabled: Bool = false
+        disabled: Bool = false,
+        dailyTokenQuota: Int64? = nil,
+        monthlyTokenQuota: Int64? = nil
     ) {
         self.disabled = disabled
+        self.dailyTokenQuota = dailyTokenQuota
+        self.monthlyTokenQuota = monthlyTokenQuota
         self.id = id
         self.email = email
         self.passwordHash = passwordHash
@@ -114,6 +121,8 @@ public struct MessageOutcome: Sendable, Equatable {
     public var model: String?
     public var promptTokens: Int?
     public var completionTokens: Int?
+    /// The upstream call to account to the turn's user, in the same transaction as the reply.
+    public var charge: UsageCharge?
 
     public init(
         content: String,
@@ -121,8 +130,10 @@ public struct MessageOutcome: Sendable, Equatable {
         error: String? = nil,
         model: String? = nil,
         promptTokens: Int? = nil,
-        completionTokens: Int? = nil
+        completionTokens: Int? = nil,
+        charge: UsageCharge? = nil
     ) {
+        self.charge = charge
         self.content = content
         self.status = status
         self.error = error
@@ -164,6 +175,8 @@ public enum StorageError: Error, Equatable, Sendable {
     case chatBusy
     /// Text the engine cannot store: PostgreSQL's `text` cannot hold U+0000 (SQLite stores it).
     case unsupportedCharacter
+    /// The user's tokens used and reserved have reached this quota (``TokenReservation``).
+    case quotaExceeded(QuotaPeriod)
 }
 
 extension UUID {

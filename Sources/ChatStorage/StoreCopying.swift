@@ -10,6 +10,8 @@ public protocol StoreCopying: ChatStore {
     /// the rows, as they do for any write.
     func importRecords(users: [UserRecord], chats: [ChatRecord], messages: [MessageRecord], settings: [String: String])
         async throws
+    /// Writes users' per-day usage as it is, in one transaction (after the users).
+    func importUsage(_ rows: [UsageDayRecord]) async throws
     /// After the last import: whatever the engine needs so that new rows get ids above the imported ones.
     func finishImport() async throws
 }

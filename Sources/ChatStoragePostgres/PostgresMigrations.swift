@@ -244,6 +244,90 @@ enum PostgresMigrations {
                 "DROP FUNCTION messages_notify()",
             ]
         ),
+        Migration(
+            version: 10,
+            name: "token usage per user per day, token quotas, and a running reply's reservation",
+            statements: [
+                // NULL: the deployment's default (DAILY_TOKEN_QUOTA, MONTHLY_TOKEN_QUOTA); 0: unlimited.
+                "ALTER TABLE users ADD COLUMN daily_token_quota bigint CHECK (daily_token_quota >= 0)",
+                "ALTER TABLE users ADD COLUMN monthly_token_quota bigint CHECK (monthly_token_quota >= 0)",
+                // The tokens a `streaming` reply holds against its user's quotas; void once it ends.
+                "ALTER TABLE messages ADD COLUMN reserved_tokens bigint",
+                // `day`: days since 1970-01-01, UTC.
+                """
+                CREATE TABLE usage_daily (
+                    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    day integer NOT NULL,
+                    requests bigint NOT NULL DEFAULT 0,
+                    prompt_tokens bigint NOT NULL DEFAULT 0,
+                    completion_tokens bigint NOT NULL DEFAULT 0,
+                    estimated_requests bigint NOT NULL DEFAULT 0,
+                    PRIMARY KEY (user_id, day)
+                )
+                """,
+                "CREATE INDEX usage_daily_by_day ON usage_daily (day, user_id)",
+                // A quota set by an admin reaches every replica's user cache at once.
+                """
+                CREATE OR REPLACE FUNCTION users_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' OR OLD.token_version <> NEW.token_version OR OLD.disabled <> NEW.disabled
+                        OR OLD.role <> NEW.role OR OLD.password_hash <> NEW.password_hash
+                        OR OLD.daily_token_quota IS DISTINCT FROM NEW.daily_token_quota
+                        OR OLD.monthly_token_quota IS DISTINCT FROM NEW.monthly_token_quota THEN
+                        PERFORM pg_notify('chat_events', 'u' || OLD.id::text);
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                "DROP FUNCTION begin_turn(uuid, text, text, uuid, bigint)",
+                // With limits, the user's row is locked first (before the chat's, the order a user's deletion
+                // takes them in), so one user's turns are admitted one at a time on every replica: each sees
+                // the reservations of those admitted before it.
+                """
+                CREATE FUNCTION begin_turn(
+                    p_chat uuid, p_content text, p_model text, p_replica uuid, p_now bigint, p_after bigint,
+                    p_user uuid, p_reserve bigint, p_today integer, p_month_start integer, p_daily bigint,
+                    p_monthly bigint
+                ) RETURNS SETOF messages LANGUAGE plpgsql VOLATILE AS $$
+                DECLARE
+                    v_today bigint;
+                    v_month bigint;
+                    v_reserved bigint;
+                BEGIN
+                    IF p_daily IS NOT NULL OR p_monthly IS NOT NULL THEN
+                        PERFORM 1 FROM users WHERE id = p_user FOR NO KEY UPDATE;
+                    END IF;
+                    UPDATE chats SET updated_at = p_now WHERE id = p_chat;
+                    IF NOT FOUND THEN RETURN; END IF;
+                    IF EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND status = 'streaming')
+                        OR EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND id > p_after) THEN
+                        RAISE EXCEPTION 'a reply of chat % is being generated', p_chat USING ERRCODE = 'CB001';
+                    END IF;
+                    IF p_daily IS NOT NULL OR p_monthly IS NOT NULL THEN
+                        SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = p_today), 0),
+                            coalesce(sum(prompt_tokens + completion_tokens), 0)
+                        INTO v_today, v_month
+                        FROM usage_daily WHERE user_id = p_user AND day BETWEEN p_month_start AND p_today;
+                        SELECT coalesce(sum(m.reserved_tokens), 0) INTO v_reserved
+                        FROM messages m JOIN chats c ON c.id = m.chat_id
+                        WHERE m.status = 'streaming' AND c.user_id = p_user;
+                        IF p_daily IS NOT NULL AND v_today + v_reserved >= p_daily THEN
+                            RAISE EXCEPTION 'daily token quota reached' USING ERRCODE = 'CQ001';
+                        END IF;
+                        IF p_monthly IS NOT NULL AND v_month + v_reserved >= p_monthly THEN
+                            RAISE EXCEPTION 'monthly token quota reached' USING ERRCODE = 'CQ002';
+                        END IF;
+                    END IF;
+                    RETURN QUERY
+                        INSERT INTO messages (chat_id, role, content, created_at, status, model, replica_id,
+                            reserved_tokens)
+                        VALUES (p_chat, 'user', p_content, p_now, 'complete', NULL, NULL, NULL),
+                            (p_chat, 'assistant', '', p_now, 'streaming', p_model, p_replica, p_reserve)
+                        RETURNING *;
+                END $$
+                """,
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

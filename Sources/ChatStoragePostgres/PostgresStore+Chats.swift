@@ -61,9 +61,12 @@ extension PostgresStore {
         return deleted
     }
 
-    public func setTitleIfEmpty(chatID: UUID, title: String) async throws -> Bool {
-        try await !self.write(
-            "UPDATE chats SET title = \(title) WHERE id = \(chatID) AND title IS NULL RETURNING 1", { _ in () }
-        ).isEmpty
+    public func setTitleIfEmpty(chatID: UUID, title: String, charge: UsageCharge?) async throws -> Bool {
+        try await self.transaction { transaction in
+            if let charge { try await transaction.execute(Self.accountQuery(charge)) }
+            return try await !transaction.rows(
+                "UPDATE chats SET title = \(title) WHERE id = \(chatID) AND title IS NULL RETURNING 1", { _ in () }
+            ).isEmpty
+        }
     }
 }

@@ -24,9 +24,11 @@ extension PostgresStore: StoreCopying {
             for user in users {
                 try await transaction.execute(
                     """
-                    INSERT INTO users (id, email, password_hash, role, token_version, created_at, disabled)
+                    INSERT INTO users (id, email, password_hash, role, token_version, created_at, disabled,
+                        daily_token_quota, monthly_token_quota)
                     VALUES (\(user.id), \(user.email), \(user.passwordHash), \(user.role.rawValue), \(user.tokenVersion),
-                        \(user.createdAt.microseconds), \(user.disabled))
+                        \(user.createdAt.microseconds), \(user.disabled), \(user.dailyTokenQuota),
+                        \(user.monthlyTokenQuota))
                     """)
             }
             for chat in chats {
@@ -49,6 +51,21 @@ extension PostgresStore: StoreCopying {
             }
             for (key, value) in settings {
                 try await transaction.execute("INSERT INTO settings (key, value) VALUES (\(key), \(value))")
+            }
+        }
+    }
+
+    public func importUsage(_ rows: [UsageDayRecord]) async throws {
+        guard !rows.isEmpty else { return }
+        try await self.transaction { transaction in
+            for row in rows {
+                try await transaction.execute(
+                    """
+                    INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens,
+                        estimated_requests)
+                    VALUES (\(row.userID), \(Int32(clamping: row.day.number)), \(row.totals.requests),
+                        \(row.totals.promptTokens), \(row.totals.completionTokens), \(row.totals.estimatedRequests))
+                    """)
             }
         }
     }

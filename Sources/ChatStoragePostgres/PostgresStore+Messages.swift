@@ -78,18 +78,23 @@ extension PostgresStore {
         return .messages(rows.compactMap(\.message), version: version)
     }
 
-    public func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
-        user: MessageRecord, assistant: MessageRecord
-    )? {
+    public func beginTurn(
+        chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
+    ) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
         let messages: [MessageRecord]
         do {
             messages = try await self.write(
                 BeginTurnStatement(
                     chatID: chatID, userContent: userContent, model: model, replicaID: self.replicaID,
-                    now: Timestamp.now().microseconds)
+                    now: Timestamp.now().microseconds, contextThrough: contextThrough,
+                    reservation: reservation.flatMap { $0.dailyLimit == nil && $0.monthlyLimit == nil ? nil : $0 })
             ).sorted { $0.id < $1.id }
         } catch let error as PSQLError where error.sqlState == "CB001" {
             throw StorageError.chatBusy
+        } catch let error as PSQLError where error.sqlState == "CQ001" {
+            throw StorageError.quotaExceeded(.daily)
+        } catch let error as PSQLError where error.sqlState == "CQ002" {
+            throw StorageError.quotaExceeded(.monthly)
         }
         if messages.isEmpty { return nil }
         self.notifier.changed([chatID])
@@ -109,11 +114,10 @@ extension PostgresStore {
         return saved
     }
 
-    public func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) async throws
-        -> [MessageRecord]
-    {
-        try await self.rows(
-            RecentCompleteMessagesStatement(chatID: chatID, before: messageID, limit: Int64(limit)))
+    public func turnContext(chatID: UUID, limit: Int) async throws -> TurnContext? {
+        let rows = try await self.rows(TurnContextStatement(chatID: chatID, limit: Int64(limit)))
+        guard let last = rows.first?.last else { return nil }
+        return TurnContext(history: rows.compactMap(\.message), lastMessageID: last)
     }
 
     public func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord? {

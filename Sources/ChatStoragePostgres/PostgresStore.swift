@@ -1,6 +1,8 @@
 import ChatStorage
+import CoreMetrics
 import Foundation
 import Logging
+import Metrics
 import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
@@ -38,6 +40,8 @@ public final class PostgresStore: ChatStore {
     /// The heartbeat and the listener, started once the replica is registered.
     private let background = Mutex<[Task<Void, Never>]>([])
     private let isClosed = Mutex(false)
+    /// Each write's duration, to its commit.
+    private let metrics: StoreMetrics
     /// When ``ping()`` last asked the server, and what went wrong if it did.
     private let lastPing = Mutex<(at: ContinuousClock.Instant, failure: (any Error)?)?>(nil)
 
@@ -48,8 +52,10 @@ public final class PostgresStore: ChatStore {
     public static let heartbeat: Duration = .seconds(2)
 
     private init(
-        client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), logger: Logger
+        client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), logger: Logger,
+        metrics: StoreMetrics
     ) {
+        self.metrics = metrics
         self.client = client
         self.location = location
         self.migration = migration
@@ -63,9 +69,9 @@ public final class PostgresStore: ChatStore {
     }
 
     /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections.
-    public static func open(_ location: PostgresLocation, maxConnections: Int = 20, logger: Logger) async throws
-        -> PostgresStore
-    {
+    public static func open(
+        _ location: PostgresLocation, maxConnections: Int = 20, logger: Logger, metrics: StoreMetrics = .none
+    ) async throws -> PostgresStore {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(
@@ -93,7 +99,7 @@ public final class PostgresStore: ChatStore {
         configuration.options.maximumConnections = maxConnections + 1
         let store = PostgresStore(
             client: PostgresClient(configuration: configuration, backgroundLogger: logger),
-            location: location, migration: migration, logger: logger)
+            location: location, migration: migration, logger: logger, metrics: metrics)
         do {
             try await store.execute("INSERT INTO replicas (id) VALUES (\(store.replicaID))")
         } catch {
@@ -196,13 +202,16 @@ public final class PostgresStore: ChatStore {
     private func uncancelled<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         try self.checkOpen()
         do {
-            return try await Task {
+            return try await Task { [metrics] in
                 // A deadlock (two writers taking a chat's and a message's row locks in opposite orders: a chat
                 // deleted while its reply is saved) aborts one of them; it is run again, as PostgreSQL advises.
                 var attempt = 1
                 while true {
                     do {
-                        return try await operation()
+                        let started = ContinuousClock.now
+                        let result = try await operation()
+                        metrics.commitDuration?.record(duration: ContinuousClock.now - started)
+                        return result
                     } catch let error as PSQLError where ["40P01", "40001"].contains(error.sqlState) && attempt < 5 {
                         attempt += 1
                         try? await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))

@@ -25,51 +25,81 @@ struct OwnedChatStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> ChatRecord { try PostgresStore.decodeChat(row) }
 }
 
-/// `begin_turn` (migration 8): the chat's row lock, the busy check and both inserts in one statement.
+/// `begin_turn` (migration 10): the user's and the chat's row locks, the busy and stale-context checks, the
+/// quota admission and both inserts in one statement.
 struct BeginTurnStatement: PostgresPreparedStatement {
-    static let sql = "SELECT \(PostgresStore.messageColumns) FROM begin_turn($1, $2, $3, $4, $5)"
-    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .uuid, .int8]
+    static let sql = """
+        SELECT \(PostgresStore.messageColumns) FROM begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        """
+    static let bindingDataTypes: [PostgresDataType] = [
+        .uuid, .text, .text, .uuid, .int8, .int8, .uuid, .int8, .int4, .int4, .int8, .int8,
+    ]
 
     let chatID: UUID
     let userContent: String
     let model: String
     let replicaID: UUID
     let now: Int64
+    let contextThrough: Int64
+    let reservation: TokenReservation?
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 5)
+        var bindings = PostgresBindings(capacity: 12)
         bindings.append(self.chatID)
         bindings.append(self.userContent)
         bindings.append(self.model)
         bindings.append(self.replicaID)
         bindings.append(self.now)
+        bindings.append(self.contextThrough)
+        bindings.append(self.reservation?.userID)
+        bindings.append(self.reservation.map { Int64($0.tokens) })
+        bindings.append(self.reservation.map { Int32(clamping: $0.today.number) })
+        bindings.append(self.reservation.map { Int32(clamping: $0.today.monthStart.number) })
+        bindings.append(self.reservation?.dailyLimit)
+        bindings.append(self.reservation?.monthlyLimit)
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
 }
 
-/// The context of a turn: the chat's complete messages before one, newest first.
-struct RecentCompleteMessagesStatement: PostgresPreparedStatement {
+/// The context of a turn: the chat's newest complete messages, newest first, each row with the chat's newest
+/// message id (one snapshot); one row of nulls when the chat has no complete message, none when it is gone.
+struct TurnContextStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT \(PostgresStore.messageColumns) FROM messages
-        WHERE chat_id = $1 AND id < $2 AND status = 'complete' ORDER BY id DESC LIMIT $3
+        SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id), m.id, m.chat_id, m.role,
+            m.content, m.created_at, m.status, m.error, m.model, m.prompt_tokens, m.completion_tokens
+        FROM chats c LEFT JOIN LATERAL (
+            SELECT \(PostgresStore.messageColumns) FROM messages
+            WHERE chat_id = c.id AND status = 'complete' ORDER BY id DESC LIMIT $2
+        ) m ON true
+        WHERE c.id = $1
+        ORDER BY m.id DESC
         """
-    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .int8]
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8]
 
     let chatID: UUID
-    let before: Int64
     let limit: Int64
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
+        var bindings = PostgresBindings(capacity: 2)
         bindings.append(self.chatID)
-        bindings.append(self.before)
         bindings.append(self.limit)
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
+    func decodeRow(_ row: PostgresRow) throws -> (last: Int64, message: MessageRecord?) {
+        let (last, id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens) =
+            try row.decode(
+                (Int64, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?, Int64?).self)
+        guard let id, let chatID, let role, let content, let createdAt, let status else { return (last, nil) }
+        return (
+            last,
+            try PostgresStore.makeMessage(
+                id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status,
+                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens)
+        )
+    }
 }
 
 /// How a reply ended, and its chat's `updated_at`, in one statement (its own transaction).
@@ -81,17 +111,26 @@ struct FinishMessageStatement: PostgresPreparedStatement {
             WHERE id = $1 RETURNING \(PostgresStore.messageColumns)
         ), touched AS (
             UPDATE chats SET updated_at = $8 WHERE id = (SELECT chat_id FROM reply)
+        ), charged AS (
+            INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens, estimated_requests)
+            SELECT $9, $10, 1, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM users WHERE id = $9)
+            ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
+                estimated_requests = usage_daily.estimated_requests + excluded.estimated_requests
         )
         SELECT \(PostgresStore.messageColumns) FROM reply
         """
-    static let bindingDataTypes: [PostgresDataType] = [.int8, .text, .text, .text, .text, .int8, .int8, .int8]
+    static let bindingDataTypes: [PostgresDataType] = [
+        .int8, .text, .text, .text, .text, .int8, .int8, .int8, .uuid, .int4, .int8, .int8, .int8,
+    ]
 
     let id: Int64
     let outcome: MessageOutcome
     let now: Int64
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 8)
+        var bindings = PostgresBindings(capacity: 13)
         bindings.append(self.id)
         bindings.append(self.outcome.content)
         bindings.append(self.outcome.status.rawValue)
@@ -100,6 +139,12 @@ struct FinishMessageStatement: PostgresPreparedStatement {
         bindings.append(self.outcome.promptTokens.map { Int64($0) })
         bindings.append(self.outcome.completionTokens.map { Int64($0) })
         bindings.append(self.now)
+        let charge = self.outcome.charge
+        bindings.append(charge?.userID)
+        bindings.append(charge.map { Int32(clamping: $0.day.number) })
+        bindings.append(charge.map { Int64($0.promptTokens) })
+        bindings.append(charge.map { Int64($0.completionTokens) })
+        bindings.append(charge.map { Int64($0.estimated ? 1 : 0) })
         return bindings
     }
 

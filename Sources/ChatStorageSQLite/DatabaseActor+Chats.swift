@@ -107,11 +107,11 @@ extension DatabaseActor {
 
     /// Sets a chat's title only if it has none (background titles never overwrite a user's choice).
     @discardableResult
-    public func setTitleIfEmpty(chatID: UUID, title: String) throws -> Bool {
-        try self.checkOpen()
-        return try self.connection.run(
-            "UPDATE chats SET title = ? WHERE id = ? AND title IS NULL",
-            [.text(title), .text(chatID.lowercasedString)]
-        ) == 1
+    public func setTitleIfEmpty(chatID: UUID, title: String, charge: UsageCharge?) async throws -> Bool {
+        let arguments: [SQLiteValue] = [.text(title), .text(chatID.lowercasedString)]
+        return try await self.write { connection in
+            if let charge { try Self.account(charge, on: connection) }
+            return try connection.run("UPDATE chats SET title = ? WHERE id = ? AND title IS NULL", arguments) == 1
+        }
     }
 }

@@ -25,13 +25,15 @@ extension DatabaseActor: StoreCopying {
             for user in users {
                 try self.connection.run(
                     """
-                    INSERT INTO users (id, email, password_hash, role, token_version, created_at, disabled)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO users (id, email, password_hash, role, token_version, created_at, disabled,
+                        daily_token_quota, monthly_token_quota)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .text(user.id.lowercasedString), .text(user.email), .text(user.passwordHash),
                         .text(user.role.rawValue), .integer(user.tokenVersion), .integer(user.createdAt.microseconds),
-                        .int(user.disabled ? 1 : 0),
+                        .int(user.disabled ? 1 : 0), user.dailyTokenQuota.map { .integer($0) } ?? .null,
+                        user.monthlyTokenQuota.map { .integer($0) } ?? .null,
                     ])
             }
             for chat in chats {
@@ -59,6 +61,25 @@ extension DatabaseActor: StoreCopying {
             }
             for (key, value) in settings {
                 try self.connection.run("INSERT INTO settings (key, value) VALUES (?, ?)", [.text(key), .text(value)])
+            }
+        }
+    }
+
+    public func importUsage(_ rows: [UsageDayRecord]) throws {
+        try self.checkOpen()
+        try self.connection.transaction {
+            for row in rows {
+                try self.connection.run(
+                    """
+                    INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens,
+                        estimated_requests)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        .text(row.userID.lowercasedString), .int(row.day.number), .integer(row.totals.requests),
+                        .integer(row.totals.promptTokens), .integer(row.totals.completionTokens),
+                        .integer(row.totals.estimatedRequests),
+                    ])
             }
         }
     }

@@ -1,4 +1,6 @@
 import ChatStorage
+import CoreMetrics
+import Metrics
 
 /// Group commit: writes that arrive while the database thread is busy share one transaction and so one
 /// `fsync`, instead of paying one each.
@@ -23,6 +25,11 @@ extension DatabaseActor {
     func flushWrites() {
         let batch = self.takePendingWrites()
         guard !batch.isEmpty else { return }
+        let started = ContinuousClock.now
+        defer {
+            self.metrics.commitDuration?.record(duration: ContinuousClock.now - started)
+            self.metrics.batchSize?.record(batch.count)
+        }
         do {
             try self.connection.run("BEGIN IMMEDIATE")
         } catch {

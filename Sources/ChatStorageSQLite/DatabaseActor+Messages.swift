@@ -91,30 +91,47 @@ extension DatabaseActor {
         return .messages(messages, version: version)
     }
 
-    /// Starts an AI turn in one transaction: saves the user's message and an empty assistant reply with
-    /// status `streaming`, and bumps the chat's `updated_at`. Nil if the chat no longer exists.
-    public func beginTurn(chatID: UUID, userContent: String, model: String) async throws -> (
-        user: MessageRecord, assistant: MessageRecord
-    )? {
+    /// Starts an AI turn in one transaction: checks that nothing was saved in the chat after the context was
+    /// read (``StorageError/chatBusy`` otherwise) and admits the turn against its user's quotas, then saves the
+    /// user's message and an empty assistant reply with status `streaming` (holding the reservation), and
+    /// bumps the chat's `updated_at`. Nil if the chat no longer exists.
+    public func beginTurn(
+        chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
+    ) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
         let chat = SQLiteValue.text(chatID.lowercasedString)
         let now = Timestamp.now().microseconds
         return try await self.write { connection in
             guard try connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat], { _ in true }) != nil else {
                 return nil
             }
+            if try connection.queryOne(
+                "SELECT 1 FROM messages WHERE chat_id = ? AND id > ? LIMIT 1", [chat, .integer(contextThrough)],
+                { _ in true }) != nil
+            {
+                throw StorageError.chatBusy
+            }
+            if let reservation, reservation.dailyLimit != nil || reservation.monthlyLimit != nil,
+                let period = try Self.standing(reservation.userID, today: reservation.today, on: connection)
+                    .exceeded(by: reservation)
+            {
+                throw StorageError.quotaExceeded(period)
+            }
             let insert = """
-                INSERT INTO messages (chat_id, role, content, created_at, status, model) VALUES (?, ?, ?, ?, ?, ?)
-                RETURNING \(Self.messageColumns)
+                INSERT INTO messages (chat_id, role, content, created_at, status, model, reserved_tokens)
+                VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING \(Self.messageColumns)
                 """
             guard
                 let user = try connection.queryOne(
                     insert,
-                    [chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null],
+                    [chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null, .null],
                     Self.decodeMessage
                 ),
                 let assistant = try connection.queryOne(
                     insert,
-                    [chat, .text("assistant"), .text(""), .integer(now), .text("streaming"), .text(model)],
+                    [
+                        chat, .text("assistant"), .text(""), .integer(now), .text("streaming"), .text(model),
+                        reservation.map { .int($0.tokens) } ?? .null,
+                    ],
                     Self.decodeMessage
                 )
             else { throw StorageError.corruptRow("messages") }
@@ -159,21 +176,30 @@ extension DatabaseActor {
                     [.integer(now), .text(message.chatID.lowercasedString)]
                 )
             }
+            if let charge = outcome.charge { try Self.account(charge, on: connection) }
             return message
         }
     }
 
-    /// The newest complete messages of a chat, newest first, at most `limit`: the raw material of a context.
-    public func recentCompleteMessages(chatID: UUID, before messageID: Int64, limit: Int) throws -> [MessageRecord] {
+    /// The newest complete messages of a chat, newest first, and its newest message id, read in one job on
+    /// the database thread (no write comes between them).
+    public func turnContext(chatID: UUID, limit: Int) throws -> TurnContext? {
         try self.checkOpen()
-        return try self.connection.query(
+        let chat = SQLiteValue.text(chatID.lowercasedString)
+        guard try self.connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat], { _ in true }) != nil else {
+            return nil
+        }
+        let last = try self.connection.queryOne("SELECT max(id) FROM messages WHERE chat_id = ?", [chat]) {
+            $0.isNull(0) ? 0 : $0.int64(0)
+        }
+        let history = try self.connection.query(
             """
             SELECT \(Self.messageColumns) FROM messages
-            WHERE chat_id = ? AND id < ? AND status = 'complete' ORDER BY id DESC LIMIT ?
+            WHERE chat_id = ? AND status = 'complete' ORDER BY id DESC LIMIT ?
             """,
-            [.text(chatID.lowercasedString), .integer(messageID), .int(limit)],
-            Self.decodeMessage
-        )
+            [chat, .int(limit)]
+        ) { row in try Self.decodeMessage(row, chatID: chatID) }
+        return TurnContext(history: history, lastMessageID: last ?? 0)
     }
 
     /// One message of a chat (nil if missing or, with `ownerID`, not that user's chat).

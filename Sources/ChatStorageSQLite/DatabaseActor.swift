@@ -26,6 +26,8 @@ public actor DatabaseActor: ChatStore {
     let users = UserCache()
     /// Where the database lives on disk.
     public nonisolated let path: String
+    /// Each group commit's duration and size.
+    nonisolated let metrics: StoreMetrics
     /// The schema versions before and after the migrations applied when this actor opened the file.
     public nonisolated let migration: (from: Int, to: Int)
 
@@ -37,8 +39,10 @@ public actor DatabaseActor: ChatStore {
         executor: DedicatedThreadExecutor,
         connection: sending SQLiteConnection,
         path: String,
-        migration: (from: Int, to: Int)
+        migration: (from: Int, to: Int),
+        metrics: StoreMetrics
     ) {
+        self.metrics = metrics
         self.executor = executor
         self.connection = connection
         self.path = path
@@ -54,7 +58,8 @@ public actor DatabaseActor: ChatStore {
     /// pending migration.
     public static func open(
         path: String,
-        synchronous: SQLiteConnection.SynchronousMode = .full
+        synchronous: SQLiteConnection.SynchronousMode = .full,
+        metrics: StoreMetrics = .none
     ) async throws -> DatabaseActor {
         let executor = DedicatedThreadExecutor(name: "sqlite")
         do {
@@ -67,7 +72,8 @@ public actor DatabaseActor: ChatStore {
                 executor: executor,
                 connection: opened.connection,
                 path: path,
-                migration: opened.migration
+                migration: opened.migration,
+                metrics: metrics
             )
         } catch {
             executor.shutdown()

@@ -134,6 +134,29 @@ public enum Migrations {
             name: "message changes notified after commit (PostgreSQL only: SQLite has no other replicas)",
             sql: ""
         ),
+        Migration(
+            version: 10,
+            name: "token usage per user per day, token quotas, and a running reply's reservation",
+            sql: """
+                -- NULL: the deployment's default (DAILY_TOKEN_QUOTA, MONTHLY_TOKEN_QUOTA); 0: unlimited.
+                ALTER TABLE users ADD COLUMN daily_token_quota INTEGER CHECK (daily_token_quota >= 0);
+                ALTER TABLE users ADD COLUMN monthly_token_quota INTEGER CHECK (monthly_token_quota >= 0);
+                -- The tokens a `streaming` reply holds against its user's quotas; void once it ends.
+                ALTER TABLE messages ADD COLUMN reserved_tokens INTEGER;
+                -- `day`: days since 1970-01-01, UTC.
+                CREATE TABLE usage_daily (
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    day INTEGER NOT NULL,
+                    requests INTEGER NOT NULL DEFAULT 0,
+                    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+                    completion_tokens INTEGER NOT NULL DEFAULT 0,
+                    estimated_requests INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (user_id, day)
+                ) STRICT, WITHOUT ROWID;
+                -- GET /admin/usage: every user's rows over a range of days.
+                CREATE INDEX usage_daily_by_day ON usage_daily (day, user_id);
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

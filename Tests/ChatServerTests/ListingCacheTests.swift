@@ -48,7 +48,10 @@ struct ListingCacheTests {
         }
         var reply: Int64 = 0
         try await expectBump("beginTurn") {
-            reply = try #require(try await database.beginTurn(chatID: chat.id, userContent: "hi", model: "m")).assistant
+            reply = try #require(
+                try await database.beginTurn(
+                    chatID: chat.id, userContent: "hi", model: "m", contextThrough: .max, reservation: nil)
+            ).assistant
                 .id
         }
         try await expectBump("updateStreamingContent") {
@@ -59,7 +62,8 @@ struct ListingCacheTests {
         }
         // A turn begun by another process that stopped (on PostgreSQL, a replica that left: its lease is gone).
         let stopped = try await TestDatabase.openStore(standingInFor: directory + "/versions.db")
-        _ = try await stopped.beginTurn(chatID: chat.id, userContent: "again", model: "m")
+        _ = try await stopped.beginTurn(
+            chatID: chat.id, userContent: "again", model: "m", contextThrough: .max, reservation: nil)
         await stopped.close()
         version = try await Self.version(database, chat.id, owner.id)
         try await expectBump("failInterruptedTurns") {

@@ -277,6 +277,52 @@ struct MultiReplicaTests {
         #expect(deployment.mock.maxRequests(inAnyWindowOf: 60) == 6)
     }
 
+    @Test("a token quota holds for the three replicas together: 20 concurrent turns pass it by at most one turn")
+    func sharedTokenQuota() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let quota = 60
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(latencyMilliseconds: 150, reply: "one two three"), directory: directory,
+            environment: [
+                "DAILY_TOKEN_QUOTA": String(quota), "SYSTEM_PROMPT": "Be brief.", "MAX_COMPLETION_TOKENS": "16",
+            ])
+        defer { Task { await deployment.stop() } }
+        let token = try #require(try await deployment.replicas[0].signUp("quota@example.com"))
+        // The mock's usage of each turn: its messages' characters / 4, and three words.
+        let perTurn = ("Be brief.".count + "hello there".count) / 4 + 3
+        var admitted = 0
+        for _ in 0..<20 {
+            var chats: [String] = []
+            for _ in 0..<20 {
+                let created = try await deployment.replicas[0].request(
+                    .POST, "/chats", token: token, json: #"{"title": "t"}"#)
+                chats.append(try #require(Self.json(created.body)["id"] as? String))
+            }
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for (index, chatID) in chats.enumerated() {
+                    let replica = deployment.replicas[index % 3]
+                    group.addTask {
+                        try await replica.request(
+                            .POST, "/chat", token: token,
+                            json: #"{"chat_id": "\#(chatID)", "message": "hello there"}"#
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
+            let round = statuses.count { $0 == 200 }
+            admitted += round
+            if round == 0 { break }
+        }
+        let usage = Self.json(try await deployment.replicas[1].request(.GET, "/auth/me/usage", token: token).body)
+        let used = try #require((usage["totals"] as? [String: Any])?["total_tokens"] as? Int)
+        #expect(used == admitted * perTurn)
+        #expect(used >= quota, "the quota was reached: \(used) tokens in \(admitted) turns")
+        #expect(used < quota + perTurn, "passed by at most one turn: \(used) tokens, quota \(quota)")
+    }
+
     @Test("GROQ_TPM across replicas counts what each call used, not its estimate")
     func sharedTokensSettle() async throws {
         let directory = try makeTemporaryDirectory()

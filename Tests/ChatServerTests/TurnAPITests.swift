@@ -386,7 +386,9 @@ struct TurnUnitTests {
             let database = try await TestDatabase.openStore(standingInFor: path)
             let user = try await database.createUser(email: "c@example.com", passwordHash: "h", role: .user)
             let chat = try await database.createChat(userID: user.id, title: nil)
-            let begun = try #require(try await database.beginTurn(chatID: chat.id, userContent: "q", model: "m"))
+            let begun = try #require(
+                try await database.beginTurn(
+                    chatID: chat.id, userContent: "q", model: "m", contextThrough: .max, reservation: nil))
             try await database.updateStreamingContent(messageID: begun.assistant.id, content: "partial")
             messageID = begun.assistant.id
             // No finishMessage: the process "crashes" here.

@@ -1,5 +1,6 @@
 import DequeModule
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -40,9 +41,14 @@ public actor ProviderActor: Service {
         let continuation: CheckedContinuation<Void, any Error>
     }
 
+    /// Each call's wait for a slot, when metrics are on.
+    private nonisolated let queueWait: Metrics.Timer?
+
     public init(
-        client: GroqClient, limits: ProviderLimits, logger: Logger, shared: (any SharedUpstreamBudget)? = nil
+        client: GroqClient, limits: ProviderLimits, logger: Logger, shared: (any SharedUpstreamBudget)? = nil,
+        queueWait: Metrics.Timer? = nil
     ) {
+        self.queueWait = queueWait
         self.client = client
         self.limits = limits
         self.logger = logger
@@ -234,6 +240,7 @@ public actor ProviderActor: Service {
                 self.requests.spend(1, now: now)
                 self.tokens.spend(head.tokens, now: now)
                 self.inFlight += 1
+                self.queueWait?.record(duration: now - head.enqueuedAt)
                 head.continuation.resume()
             }
         }

@@ -66,6 +66,12 @@ public struct AppConfig: Sendable {
     public var shutdownGraceSeconds = 10
     /// Origins allowed by CORS; empty means CORS is off (no CORS headers at all).
     public var corsOrigins: [String] = []
+    /// Tokens (prompt + completion) one user may use per UTC day and per UTC month, unless an admin set the
+    /// user's own; 0 means unlimited.
+    public var dailyTokenQuota: Int64 = 0
+    public var monthlyTokenQuota: Int64 = 0
+    /// The bearer token GET /metrics requires; unset, the route does not exist (404).
+    public var metricsToken: String?
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (for per-address login limits);
     /// empty: the socket's peer address is the client's.
     public var forwardedAllowIPs: Set<String> = []
@@ -81,7 +87,7 @@ public struct AppConfig: Sendable {
         "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "REGISTRATIONS_PER_MINUTE",
         "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "LISTING_CACHE_MB", "MAX_CONNECTIONS",
         "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
-        "FORWARDED_ALLOW_IPS",
+        "FORWARDED_ALLOW_IPS", "DAILY_TOKEN_QUOTA", "MONTHLY_TOKEN_QUOTA", "METRICS_TOKEN",
     ]
 
     /// Reads `.env` from the working directory (if present) under the process environment.
@@ -204,6 +210,19 @@ public struct AppConfig: Sendable {
             self.corsOrigins = allowed
         }
         if let proxies = list("FORWARDED_ALLOW_IPS") { self.forwardedAllowIPs = Set(proxies) }
+        if let quota = try integer("DAILY_TOKEN_QUOTA", in: 0...1_000_000_000_000) {
+            self.dailyTokenQuota = Int64(quota)
+        }
+        if let quota = try integer("MONTHLY_TOKEN_QUOTA", in: 0...1_000_000_000_000) {
+            self.monthlyTokenQuota = Int64(quota)
+        }
+        if let token = value("METRICS_TOKEN") {
+            guard token.utf8.count >= 16 else {
+                throw ConfigurationError(
+                    variable: "METRICS_TOKEN", problem: "must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+            }
+            self.metricsToken = token
+        }
     }
 
     /// Selects the engine: `postgresql://` / `postgres://` → PostgreSQL, else a SQLite path or URL.
@@ -249,6 +268,7 @@ extension AppConfig: CustomStringConvertible, CustomDebugStringConvertible, Cust
         "AppConfig(host: \(self.host), port: \(self.port), database: \(self.databaseDescription), "
             + "jwtSecret: \(self.jwtSecret == nil ? "generated" : "<redacted>"), "
             + "groqAPIKey: \(self.groqAPIKey == nil ? "unset" : "<redacted>"), groqBaseURL: \(self.groqBaseURL), "
+            + "metricsToken: \(self.metricsToken == nil ? "unset" : "<redacted>"), "
             + "groqModel: \(self.groqModel))"
     }
 

@@ -17,10 +17,12 @@ struct ChatHTTP1Channel: ServerChildChannel {
     let inner: HTTP1Channel
     let requestReadTimeout: TimeAmount
     let maxBodySize: Int
+    /// Counts open connections (for GET /metrics), when metrics are on.
+    let connections: ConnectionCount?
 
     /// The server builder for ``Application``.
     static func builder(
-        idleTimeout: TimeAmount, requestReadTimeout: TimeAmount, maxBodySize: Int
+        idleTimeout: TimeAmount, requestReadTimeout: TimeAmount, maxBodySize: Int, connections: ConnectionCount?
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             ChatHTTP1Channel(
@@ -35,7 +37,8 @@ struct ChatHTTP1Channel: ServerChildChannel {
                     )
                 ),
                 requestReadTimeout: requestReadTimeout,
-                maxBodySize: maxBodySize
+                maxBodySize: maxBodySize,
+                connections: connections
             )
         }
     }
@@ -43,6 +46,10 @@ struct ChatHTTP1Channel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let readTimeout = self.requestReadTimeout
         let maxBodySize = self.maxBodySize
+        if let connections = self.connections {
+            connections.opened()
+            channel.closeFuture.whenComplete { _ in connections.closed() }
+        }
         return self.inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             // Runs on the channel's event loop, right after Hummingbird built the pipeline.
             let pipeline = channel.pipeline.syncOperations

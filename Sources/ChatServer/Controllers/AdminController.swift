@@ -26,31 +26,100 @@ struct AdminController {
         }
     }
 
+    /// Any of: `disabled`; `daily_token_quota` / `monthly_token_quota` (a number of tokens, 0 for unlimited,
+    /// or null for the deployment's default). Absent fields stay as they are.
     struct UpdateUserRequest: ValidatedRequest {
-        let disabled: Bool
+        let disabled: Bool?
+        /// Outer nil: absent; inner nil: null.
+        let dailyTokenQuota: Int64??
+        let monthlyTokenQuota: Int64??
 
-        func validationIssues() -> [ValidationIssue] { [] }
+        enum CodingKeys: String, CodingKey {
+            case disabled
+            case dailyTokenQuota = "daily_token_quota"
+            case monthlyTokenQuota = "monthly_token_quota"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            func quota(_ key: CodingKeys) throws -> Int64?? {
+                guard container.contains(key) else { return .none }
+                return .some(try container.decodeNil(forKey: key) ? nil : try container.decode(Int64.self, forKey: key))
+            }
+            self.disabled = try container.decodeIfPresent(Bool.self, forKey: .disabled)
+            self.dailyTokenQuota = try quota(.dailyTokenQuota)
+            self.monthlyTokenQuota = try quota(.monthlyTokenQuota)
+        }
+
+        var changesQuotas: Bool { self.dailyTokenQuota != nil || self.monthlyTokenQuota != nil }
+
+        func validationIssues() -> [ValidationIssue] {
+            var issues: [ValidationIssue] = []
+            if self.disabled == nil && !self.changesQuotas {
+                issues.append(
+                    ValidationIssue(
+                        loc: ["body"], msg: "Give at least one of disabled, daily_token_quota, monthly_token_quota",
+                        type: "missing"))
+            }
+            for (key, value) in [
+                ("daily_token_quota", self.dailyTokenQuota), ("monthly_token_quota", self.monthlyTokenQuota),
+            ]
+            where (value ?? nil).map({ $0 < 0 }) == true {
+                issues.append(
+                    ValidationIssue(
+                        loc: ["body", .key(key)], msg: "Input should be greater than or equal to 0",
+                        type: "greater_than_equal"))
+            }
+            return issues
+        }
     }
 
-    /// Disables a user (their tokens stop working at once, login answers 403) or enables them again.
+    /// Disables a user (their tokens stop working at once, login answers 403) or enables them again, and sets
+    /// their own token quotas.
     @Sendable func updateUser(_ request: Request, context: AppRequestContext) async throws -> UserResponse {
         let userID = try context.uuidParameter("user_id")
         let body = try await request.decodeJSON(as: UpdateUserRequest.self, context: context)
-        do {
-            guard let user = try await self.backend.database.setDisabled(userID: userID, disabled: body.disabled)
-            else { throw APIError.userNotFound }
+        let database = self.backend.database
+        var updated: UserRecord?
+        if let disabled = body.disabled {
+            do {
+                guard let user = try await database.setDisabled(userID: userID, disabled: disabled) else {
+                    throw APIError.userNotFound
+                }
+                updated = user
+            } catch StorageError.lastAdmin {
+                throw APIError.conflict("Cannot disable the last admin")
+            }
             // A disabled user's streams and long-polls end now (401), and their replies stop.
-            if body.disabled { try await self.backend.endWaits(of: userID, stopTurns: true) }
+            if disabled { try await self.backend.endWaits(of: userID, stopTurns: true) }
             context.logger.notice(
-                body.disabled ? "user disabled" : "user enabled",
+                disabled ? "user disabled" : "user enabled",
                 metadata: [
                     "user_id": "\(userID.lowercasedString)", "by": "\(context.user?.id.lowercasedString ?? "-")",
                 ]
             )
-            return UserResponse(user)
-        } catch StorageError.lastAdmin {
-            throw APIError.conflict("Cannot disable the last admin")
         }
+        if body.changesQuotas {
+            let found: UserRecord? = if let updated { updated } else { try await database.user(id: userID) }
+            guard let current = found else { throw APIError.userNotFound }
+            guard
+                let user = try await database.setTokenQuotas(
+                    userID: userID, daily: body.dailyTokenQuota ?? current.dailyTokenQuota,
+                    monthly: body.monthlyTokenQuota ?? current.monthlyTokenQuota)
+            else { throw APIError.userNotFound }
+            updated = user
+            context.logger.notice(
+                "token quotas set",
+                metadata: [
+                    "user_id": "\(userID.lowercasedString)",
+                    "daily": "\(user.dailyTokenQuota.map(String.init) ?? "default")",
+                    "monthly": "\(user.monthlyTokenQuota.map(String.init) ?? "default")",
+                    "by": "\(context.user?.id.lowercasedString ?? "-")",
+                ]
+            )
+        }
+        guard let updated else { throw APIError.userNotFound }
+        return UserResponse(updated, admin: true)
     }
 
     /// Deletes a user and, with them, their chats and messages; their running replies are stopped first.
@@ -80,7 +149,8 @@ struct AdminController {
         let limit = try request.integerQuery("limit", default: 100, in: 1...500)
         let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
         let page = try await self.backend.database.users(limit: limit, offset: offset)
-        var response = try JSONArray(page.users.map(UserResponse.init)).response(from: request, context: context)
+        var response = try JSONArray(page.users.map { UserResponse($0, admin: true) }).response(
+            from: request, context: context)
         response.headers[.totalCount] = String(page.total)
         return response
     }
@@ -102,7 +172,7 @@ struct AdminController {
                     "by": "\(context.user?.id.lowercasedString ?? "-")",
                 ]
             )
-            return UserResponse(user)
+            return UserResponse(user, admin: true)
         } catch StorageError.lastAdmin {
             throw APIError.conflict("Cannot demote the last admin")
         }

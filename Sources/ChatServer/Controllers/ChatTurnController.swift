@@ -56,6 +56,19 @@ struct ChatTurnController {
                 "Too many messages: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait)
         }
         let database = self.backend.database
+        // A quick refusal with the right status for streams too; `beginTurn` checks again, atomically.
+        let account = TurnAccount(userID: user.id, limits: self.backend.quotas.limits(for: user))
+        if !account.limits.isUnlimited {
+            let today = self.backend.quotas.clock.today
+            let standing = try await database.quotaStanding(userID: user.id, today: today)
+            let reservation = TokenReservation(
+                userID: user.id, tokens: 0, today: today, dailyLimit: account.limits.daily,
+                monthlyLimit: account.limits.monthly)
+            if let period = standing.exceeded(by: reservation) {
+                self.backend.metrics?.turnEnded(.refused)
+                throw self.backend.quotas.refusal(period, limits: account.limits)
+            }
+        }
 
         let chat: ChatRecord
         if let requested = body.chatID.flatMap({ UUID(canonical: $0) }) {
@@ -71,8 +84,8 @@ struct ChatTurnController {
         let (events, requester) = ReplyFollowers.makeStream()
         try await sessions.withSession(for: chatID) {
             try await $0.submit(
-                body.message, untitled: chat.title == nil, requester: requester, wantsDeltas: wantsStream,
-                requestID: context.requestID)
+                body.message, untitled: chat.title == nil, account: account, requester: requester,
+                wantsDeltas: wantsStream, requestID: context.requestID)
         }
 
         if wantsStream {

@@ -9,13 +9,21 @@ struct UserResponse: JSONResponse, Equatable {
     let role: UserRole
     let createdAt: String
     let disabled: Bool
+    /// The user's own quotas (0: unlimited; nil: the deployment's default), shown in the admin area only
+    /// (`admin`), so the reference's user shape stays as it is.
+    let dailyTokenQuota: Int64?
+    let monthlyTokenQuota: Int64?
+    let admin: Bool
 
-    init(_ user: UserRecord) {
+    init(_ user: UserRecord, admin: Bool = false) {
+        self.admin = admin
         self.id = user.id.lowercasedString
         self.email = user.email
         self.role = user.role
         self.createdAt = user.createdAt.iso8601
         self.disabled = user.disabled
+        self.dailyTokenQuota = user.dailyTokenQuota
+        self.monthlyTokenQuota = user.monthlyTokenQuota
     }
 
     func write(to writer: inout JSONWriter) {
@@ -25,6 +33,10 @@ struct UserResponse: JSONResponse, Equatable {
             json.field("role", self.role.rawValue)
             json.field("created_at", self.createdAt)
             json.field("disabled", self.disabled)
+            if self.admin {
+                json.field("daily_token_quota", self.dailyTokenQuota)
+                json.field("monthly_token_quota", self.monthlyTokenQuota)
+            }
         }
     }
 }

@@ -3,8 +3,9 @@
 ///
 /// A test compares these paths with the router's routes, so the two cannot drift apart.
 enum OpenAPIDocument {
-    /// Routes served but not described (the documentation itself).
-    static let undocumentedRoutes: Set<String> = ["GET /openapi.json", "GET /docs", "GET /redoc"]
+    /// Routes served but not described: the documentation itself, and the operators' Prometheus endpoint
+    /// (routed only when `METRICS_TOKEN` is set; the README describes it).
+    static let undocumentedRoutes: Set<String> = ["GET /openapi.json", "GET /docs", "GET /redoc", "GET /metrics"]
 
     static func make() -> JSONValue {
         [
@@ -50,6 +51,16 @@ enum OpenAPIDocument {
             response(429, "Too many failed logins from this address (see Retry-After)", ref("HTTPError")),
             response(503, "Too many sign-ins being checked at once (see Retry-After)", ref("HTTPError")),
         ]
+        let dayRange = ["from", "to"].map { name -> JSONValue in
+            [
+                "name": .string(name), "in": "query", "required": false,
+                "description": .string(
+                    name == "from"
+                        ? "First UTC day (default: the first of the current month); at most 366 days before `to`"
+                        : "Last UTC day, inclusive (default: today)"),
+                "schema": ["type": "string", "format": "date"],
+            ]
+        }
         let messagePage = [
             queryParameter("limit", "How many messages, oldest first", minimum: 1, maximum: 500, default: 100),
             queryParameter("after", "Only messages with a greater id", minimum: 0, maximum: Int.max, default: 0),
@@ -103,6 +114,14 @@ enum OpenAPIDocument {
                     "auth", "The current user",
                     responses: [
                         response(200, "The user", ref("User"))
+                    ])
+            ],
+            "/auth/me/usage": [
+                "get": operation(
+                    "auth", "The current user's token usage per UTC day, with their quotas and what remains",
+                    parameters: dayRange,
+                    responses: [
+                        response(200, "Usage per day, totals and quotas", ref("MyUsage"))
                     ])
             ],
             "/chats": [
@@ -216,6 +235,22 @@ enum OpenAPIDocument {
                     ]
                 )
             ],
+            "/admin/usage": [
+                "get": operation(
+                    "admin", "Every user's token usage over a range of UTC days, heaviest first, and the total",
+                    admin: true,
+                    parameters: dayRange + [
+                        queryParameter("limit", "Page size", minimum: 1, maximum: 500, default: 50), offset,
+                        [
+                            "name": "sort", "in": "query", "required": false,
+                            "description": "Heaviest by total tokens or by requests",
+                            "schema": ["type": "string", "enum": ["tokens", "requests"], "default": "tokens"],
+                        ],
+                    ],
+                    responses: [
+                        response(200, "A page of users' usage and the deployment's totals", ref("AdminUsage"))
+                    ])
+            ],
             "/admin/users": [
                 "get": operation(
                     "admin", "All users, oldest first (total in X-Total-Count)", admin: true,
@@ -223,15 +258,17 @@ enum OpenAPIDocument {
                         queryParameter("limit", "Page size", minimum: 1, maximum: 500, default: 100), offset,
                     ],
                     responses: [
-                        response(200, "Users", array(ref("User")))
+                        response(200, "Users", array(ref("AdminUser")))
                     ])
             ],
             "/admin/users/{user_id}": [
                 "patch": operation(
-                    "admin", "Disable a user (their tokens stop working, login answers 403) or enable them again",
+                    "admin",
+                    "Disable a user (their tokens stop working, login answers 403) or enable them again; set their "
+                        + "token quotas",
                     admin: true, parameters: [userID], body: ref("UpdateUserRequest"),
                     responses: [
-                        response(200, "The user", ref("User")),
+                        response(200, "The user", ref("AdminUser")),
                         response(404, "No such user", ref("HTTPError")),
                         response(409, "The last admin cannot be disabled", ref("HTTPError")),
                     ]),
@@ -248,7 +285,7 @@ enum OpenAPIDocument {
                     "admin", "Set a user's role", admin: true, parameters: [userID],
                     body: ref("RoleRequest"),
                     responses: [
-                        response(200, "The user", ref("User")),
+                        response(200, "The user", ref("AdminUser")),
                         response(404, "No such user", ref("HTTPError")),
                         response(409, "The last admin cannot be demoted", ref("HTTPError")),
                     ])
@@ -280,10 +317,54 @@ enum OpenAPIDocument {
         let timestamp: JSONValue = ["type": "string", "format": "date-time"]
         let uuid: JSONValue = ["type": "string", "format": "uuid"]
         let role: JSONValue = ["type": "string", "enum": ["user", "admin"]]
+        let date: JSONValue = ["type": "string", "format": "date"]
+        let integer: JSONValue = ["type": "integer", "minimum": 0]
+        let quota: JSONValue = [
+            "type": ["integer", "null"], "minimum": 0,
+            "description": "Tokens per UTC day or month for this user; 0: unlimited; null: the deployment's default",
+        ]
+        let usageTotals = object([
+            "requests": integer, "prompt_tokens": integer, "completion_tokens": integer, "total_tokens": integer,
+            "estimated_requests": [
+                "type": "integer", "minimum": 0,
+                "description": "Requests whose counts are estimates (streams cut off before the upstream reported)",
+            ],
+        ])
         return [
             "User": object([
                 "id": uuid, "email": ["type": "string", "format": "email"], "role": role, "created_at": timestamp,
                 "disabled": ["type": "boolean"],
+            ]),
+            "AdminUser": object([
+                "id": uuid, "email": ["type": "string", "format": "email"], "role": role, "created_at": timestamp,
+                "disabled": ["type": "boolean"], "daily_token_quota": quota, "monthly_token_quota": quota,
+            ]),
+            "UsageTotals": usageTotals,
+            "Quota": object([
+                "limit": ["type": ["integer", "null"], "description": "Null: unlimited"],
+                "used": ["type": "integer", "description": "Tokens used in the current day or month"],
+                "reserved": ["type": "integer", "description": "Tokens held by replies being generated"],
+                "remaining": ["type": ["integer", "null"]], "resets_at": timestamp,
+            ]),
+            "MyUsage": object([
+                "from": date, "to": date,
+                "days": array(
+                    object([
+                        "date": date, "requests": integer, "prompt_tokens": integer, "completion_tokens": integer,
+                        "total_tokens": integer, "estimated_requests": integer,
+                    ])),
+                "totals": ref("UsageTotals"),
+                "quotas": object(["daily": ref("Quota"), "monthly": ref("Quota")]),
+            ]),
+            "AdminUsage": object([
+                "from": date, "to": date,
+                "users": array(
+                    object([
+                        "user_id": uuid, "email": ["type": "string", "format": "email"], "requests": integer,
+                        "prompt_tokens": integer, "completion_tokens": integer, "total_tokens": integer,
+                        "estimated_requests": integer,
+                    ])),
+                "total_users": integer, "totals": ref("UsageTotals"),
             ]),
             "Token": object([
                 "access_token": ["type": "string"],
@@ -366,7 +447,10 @@ enum OpenAPIDocument {
                 ["title": ["type": ["string", "null"], "minLength": 1, "maxLength": 200]], required: []),
             "RenameChatRequest": object(["title": ["type": "string", "minLength": 1, "maxLength": 200]]),
             "RoleRequest": object(["role": role]),
-            "UpdateUserRequest": object(["disabled": ["type": "boolean"]]),
+            "UpdateUserRequest": object([
+                "disabled": ["type": "boolean"],
+                "daily_token_quota": quota, "monthly_token_quota": quota,
+            ]),
             "SendRequest": object(
                 [
                     "chat_id": [

@@ -84,6 +84,19 @@ final class UserWaits: Sendable {
         for entry in ended { entry.cancellation.cancel() }
     }
 
+    /// Every user's long-polls and event streams open now (the metrics' gauges, read at scrape time).
+    func totals() -> (longPolls: Int, streams: Int) {
+        self.state.withLock { state in
+            var totals = (longPolls: 0, streams: 0)
+            for entries in state.byUser.values {
+                for entry in entries.values {
+                    if entry.kind == .longPoll { totals.longPolls += 1 } else { totals.streams += 1 }
+                }
+            }
+            return totals
+        }
+    }
+
     /// Waiting requests of one user (for tests).
     func count(_ userID: UUID) -> Int {
         self.state.withLock { $0.byUser[userID]?.count ?? 0 }

@@ -3,6 +3,7 @@ import ChatStorage
 import Foundation
 import HTTPTypes
 import Logging
+import Metrics
 
 /// The live state of one chat while it has work: its AI turns, their followers and the long-polls waiting on it.
 ///
@@ -22,6 +23,7 @@ actor ChatSessionActor {
     private let database: any ChatStore
     private let provider: ProviderActor
     private let settings: TurnSettings
+    private let accounting: TurnAccounting
     private let titles: TitleGenerator
     private let logger: Logger
     private let onIdle: @Sendable (ChatSessionActor) -> Void
@@ -59,6 +61,7 @@ actor ChatSessionActor {
         database: any ChatStore,
         provider: ProviderActor,
         settings: TurnSettings,
+        accounting: TurnAccounting,
         logger: Logger,
         onIdle: @escaping @Sendable (ChatSessionActor) -> Void
     ) {
@@ -66,7 +69,8 @@ actor ChatSessionActor {
         self.database = database
         self.provider = provider
         self.settings = settings
-        self.titles = TitleGenerator(database: database, provider: provider, logger: logger)
+        self.accounting = accounting
+        self.titles = TitleGenerator(database: database, provider: provider, accounting: accounting, logger: logger)
         self.logger = logger
         self.onIdle = onIdle
     }
@@ -79,10 +83,10 @@ actor ChatSessionActor {
     /// Queues a turn; its events go to `requester` (made with ``ReplyFollowers/makeStream()``). The turn runs
     /// whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
     /// `untitled`: the chat had no title when the turn was accepted (a titled chat stays titled, so a turn
-    /// into one does not look for a title to write).
+    /// into one does not look for a title to write). `account`: whose quotas the turn counts against.
     func submit(
-        _ content: String, untitled: Bool, requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool,
-        requestID: String
+        _ content: String, untitled: Bool, account: TurnAccount, requester: AsyncStream<TurnEvent>.Continuation,
+        wantsDeltas: Bool, requestID: String
     ) throws {
         guard !self.isRetired else { throw Retired() }
         let number = self.nextTurnNumber
@@ -91,16 +95,16 @@ actor ChatSessionActor {
         let task = Task {
             await previous?.value
             await self.runTurn(
-                number: number, content: content, untitled: untitled, requester: requester, wantsDeltas: wantsDeltas,
-                requestID: requestID)
+                number: number, content: content, untitled: untitled, account: account, requester: requester,
+                wantsDeltas: wantsDeltas, requestID: requestID)
         }
         self.tail = task
         self.turnTasks[number] = task
     }
 
     private func runTurn(
-        number: Int, content: String, untitled: Bool, requester: AsyncStream<TurnEvent>.Continuation,
-        wantsDeltas: Bool, requestID: String
+        number: Int, content: String, untitled: Bool, account: TurnAccount,
+        requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) async {
         defer {
             self.turnTasks[number] = nil
@@ -112,14 +116,19 @@ actor ChatSessionActor {
             requester.finish()
             return
         }
-        let begun: (user: MessageRecord, assistant: MessageRecord)
+        let begun: BegunTurn
         do {
-            guard let saved = try await self.beginTurn(content) else {
+            guard let saved = try await self.beginTurn(content, account: account) else {
                 requester.yield(.failed(.chatNotFound, message: nil))
                 requester.finish()
                 return
             }
             begun = saved
+        } catch StorageError.quotaExceeded(let period) {
+            self.accounting.metrics?.turnEnded(.refused)
+            requester.yield(.failed(self.accounting.quotas.refusal(period, limits: account.limits), message: nil))
+            requester.finish()
+            return
         } catch is CancellationError {
             requester.yield(.failed(self.isShuttingDown ? .restarting : .turnCancelled, message: nil))
             requester.finish()
@@ -139,7 +148,8 @@ actor ChatSessionActor {
         self.running = turn
         self.changed()
 
-        let outcome = await self.generate(after: begun.user, requestID: requestID)
+        let outcome = await self.generate(begun, account: account, requestID: requestID)
+        self.record(outcome)
         let saved: MessageRecord?
         do {
             saved = try await self.database.finishMessage(id: begun.assistant.id, outcome: outcome.message)
@@ -169,15 +179,42 @@ actor ChatSessionActor {
         }
     }
 
-    /// Saves the turn's start. While another process is generating a reply in this chat (a replica on the
-    /// same PostgreSQL), waits for that chat to change (its notification, or a second at most) and tries
-    /// again, so turns of one chat run one after the other across processes too.
-    private func beginTurn(_ content: String) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
+    /// A turn whose start is saved, with the context it sends.
+    private struct BegunTurn {
+        let user: MessageRecord
+        let assistant: MessageRecord
+        let context: [ChatMessage]
+        /// The context's estimated tokens (what a reply cut off before the upstream's usage is charged).
+        let promptEstimate: Int
+    }
+
+    /// Reads the context, then saves the turn's start, reserving the context's tokens and the most the reply
+    /// may write against the user's quotas. While another process is generating a reply in this chat (a
+    /// replica on the same PostgreSQL), or when it saved a message after the context was read, waits for that
+    /// chat to change (its notification, or a second at most) and starts again, so turns of one chat run one
+    /// after the other across processes and each context holds every earlier reply.
+    private func beginTurn(_ content: String, account: TurnAccount) async throws -> BegunTurn? {
         while true {
             let seen = self.version
+            guard let read = try await self.database.turnContext(chatID: self.chatID, limit: 500) else { return nil }
+            // The user's message as it will be saved: the newest of the history.
+            let pending = MessageRecord(
+                id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: content, createdAt: .now(),
+                status: .complete)
+            let context = ContextBuilder.messages(
+                systemPrompt: self.settings.systemPrompt, history: [pending] + read.history,
+                budget: self.settings.contextTokens)
+            let promptEstimate = context.reduce(0) { $0 + ContextBuilder.estimateTokens($1.content) }
             do {
-                return try await self.database.beginTurn(
-                    chatID: self.chatID, userContent: content, model: self.settings.model)
+                guard
+                    let saved = try await self.database.beginTurn(
+                        chatID: self.chatID, userContent: content, model: self.settings.model,
+                        contextThrough: read.lastMessageID,
+                        reservation: self.accounting.reservation(
+                            for: account, tokens: promptEstimate + self.settings.maxCompletionTokens))
+                else { return nil }
+                return BegunTurn(
+                    user: saved.user, assistant: saved.assistant, context: context, promptEstimate: promptEstimate)
             } catch StorageError.chatBusy {
                 try Task.checkCancellation()
                 if self.version == seen {
@@ -186,6 +223,17 @@ actor ChatSessionActor {
                 }
                 try Task.checkCancellation()
             }
+        }
+    }
+
+    /// The turn's metrics: how it ended, and the tokens it was charged.
+    private func record(_ outcome: Outcome) {
+        guard let metrics = self.accounting.metrics else { return }
+        if let charge = outcome.message.charge { metrics.accounted(charge) }
+        switch outcome.message.status {
+        case .complete: metrics.turnEnded(.complete)
+        case .cancelled: metrics.turnEnded(.cancelled)
+        case .failed, .streaming: metrics.turnEnded(outcome.interrupted ? .interrupted : .failed)
         }
     }
 
@@ -198,11 +246,25 @@ actor ChatSessionActor {
         var message: MessageOutcome
         var usage: TokenUsage?
         var failure: APIError?
+        /// Cut short by the server's shutdown.
+        var interrupted = false
     }
 
-    /// Calls the provider and follows the stream; never throws: every ending is an outcome to save.
-    private func generate(after userMessage: MessageRecord, requestID: String) async -> Outcome {
+    /// Calls the provider and follows the stream; never throws: every ending is an outcome to save, with the
+    /// call's charge to the user.
+    private func generate(_ begun: BegunTurn, account: TurnAccount, requestID: String) async -> Outcome {
+        var outcome = await self.stream(begun, requestID: requestID)
+        outcome.message.charge = self.accounting.charge(
+            userID: account.userID, usage: outcome.usage, promptEstimate: begun.promptEstimate,
+            delivered: outcome.message.content)
+        return outcome
+    }
+
+    private func stream(_ begun: BegunTurn, requestID: String) async -> Outcome {
         let clock = ContinuousClock()
+        let metrics = self.accounting.metrics
+        let sent = clock.now
+        var firstToken = true
         // Text is saved every `flushInterval` from its first delta: before that there is nothing to lose, and a
         // reply that arrives whole within the interval is saved once, when it ends.
         var lastFlush: ContinuousClock.Instant?
@@ -210,27 +272,19 @@ actor ChatSessionActor {
         var model: String?
         var finished = false
         do {
-            let history = try await self.database.recentCompleteMessages(
-                chatID: self.chatID,
-                before: userMessage.id + 1,
-                limit: 500
-            )
-            let messages = ContextBuilder.messages(
-                systemPrompt: self.settings.systemPrompt,
-                history: history,
-                budget: self.settings.contextTokens
-            )
-            let estimate =
-                messages.reduce(0) { $0 + ContextBuilder.estimateTokens($1.content) }
-                + self.settings.maxCompletionTokens
             let request = ChatCompletionRequest(
                 model: self.settings.model,
-                messages: messages,
+                messages: begun.context,
                 maxCompletionTokens: self.settings.maxCompletionTokens
             )
+            let estimate = begun.promptEstimate + self.settings.maxCompletionTokens
             for try await event in self.provider.stream(request, estimatedTokens: estimate) {
                 switch event {
                 case .delta(let text):
+                    if firstToken {
+                        firstToken = false
+                        metrics?.timeToFirstToken.record(duration: clock.now - sent)
+                    }
                     self.append(text)
                     guard let flushed = lastFlush else {
                         lastFlush = clock.now
@@ -245,6 +299,7 @@ actor ChatSessionActor {
                     usage = reported
                     model = reportedModel
                     finished = true
+                    metrics?.upstreamDuration.record(duration: clock.now - sent)
                 }
             }
             // A cancelled task ends the iteration quietly (no error): tell that apart from a finished reply.
@@ -274,7 +329,7 @@ actor ChatSessionActor {
             if self.isShuttingDown && self.running?.cancelledByUser != true {
                 return Outcome(
                     message: MessageOutcome(content: content, status: .failed, error: "interrupted by server shutdown"),
-                    failure: .restarting)
+                    failure: .restarting, interrupted: true)
             }
             return Outcome(
                 message: MessageOutcome(content: content, status: .cancelled, error: "cancelled by the user"))

@@ -13,12 +13,17 @@ final class ChatSessionRegistry: Sendable {
     private let database: any ChatStore
     private let provider: ProviderActor
     private let settings: TurnSettings
+    private let accounting: TurnAccounting
     private let logger: Logger
 
-    init(database: any ChatStore, provider: ProviderActor, settings: TurnSettings, logger: Logger) {
+    init(
+        database: any ChatStore, provider: ProviderActor, settings: TurnSettings, quotas: QuotaPolicy,
+        metrics: ServerMetrics?, logger: Logger
+    ) {
         self.database = database
         self.provider = provider
         self.settings = settings
+        self.accounting = TurnAccounting(quotas: quotas, metrics: metrics)
         self.logger = logger
     }
 
@@ -131,6 +136,7 @@ final class ChatSessionRegistry: Sendable {
                 database: self.database,
                 provider: self.provider,
                 settings: self.settings,
+                accounting: self.accounting,
                 logger: self.logger,
                 onIdle: { [weak self] retired in self?.remove(retired) }
             )

@@ -8,6 +8,7 @@ import Logging
 struct TitleGenerator: Sendable {
     let database: any ChatStore
     let provider: ProviderActor
+    let accounting: TurnAccounting
     let logger: Logger
 
     static let fallback = "New chat"
@@ -31,8 +32,16 @@ struct TitleGenerator: Sendable {
                 temperature: 0.3,
                 maxCompletionTokens: 256
             )
-            let completion = try await self.provider.complete(request, estimatedTokens: 300)
-            try await self.database.setTitleIfEmpty(chatID: chatID, title: Self.clean(completion.content))
+            let promptEstimate = request.messages.reduce(0) { $0 + ContextBuilder.estimateTokens($1.content) }
+            let completion = try await self.provider.complete(
+                request, estimatedTokens: promptEstimate + (request.maxCompletionTokens ?? 0))
+            // The call is charged to the chat's owner with the title, in one transaction.
+            let charge = self.accounting.charge(
+                userID: chat.userID, usage: completion.usage, promptEstimate: promptEstimate,
+                delivered: completion.content)
+            if let charge { self.accounting.metrics?.accounted(charge) }
+            try await self.database.setTitleIfEmpty(
+                chatID: chatID, title: Self.clean(completion.content), charge: charge)
         } catch {
             self.logger.debug(
                 "title generation failed", metadata: ["chat_id": "\(chatID.lowercasedString)", "error": "\(error)"])

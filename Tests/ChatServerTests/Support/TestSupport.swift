@@ -44,6 +44,7 @@ func testLogger() -> Logger {
 func withApp(
     _ mode: TestingSetup = .router,
     adminEmails: [String] = [],
+    clock: UsageClock = .system,
     configure: (inout AppConfig) -> Void = { _ in },
     _ body: @escaping @Sendable (any TestClientProtocol, ChatBackend) async throws -> Void
 ) async throws {
@@ -51,7 +52,7 @@ func withApp(
     defer { removeTemporaryDirectory(directory) }
     var config = testConfig(directory: directory, adminEmails: adminEmails)
     configure(&config)
-    let backend = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+    let backend = try await ChatBackend.bootstrap(config: config, logger: testLogger(), clock: clock)
     let app = buildApplication(backend)
     try await app.test(mode) { client in
         try await body(client, backend)

@@ -12,6 +12,8 @@ import Testing
 /// The real application, live on a socket, with its provider pointed at a fresh mock upstream.
 func withTurnApp(
     behavior: MockGroqBehavior = MockGroqBehavior(),
+    adminEmails: [String] = [],
+    clock: UsageClock = .system,
     configure: (inout AppConfig) -> Void = { _ in },
     _ body: @escaping @Sendable (any TestClientProtocol, ChatBackend, MockGroqServer) async throws -> Void
 ) async throws {
@@ -19,6 +21,8 @@ func withTurnApp(
     do {
         try await withApp(
             .live,
+            adminEmails: adminEmails,
+            clock: clock,
             configure: { config in
                 config.groqAPIKey = mock.apiKey
                 config.groqBaseURL = mock.baseURL

@@ -1,0 +1,45 @@
+import ChatProvider
+import ChatStorage
+import Foundation
+
+/// Whose quotas a turn counts against, as authenticated when it was sent.
+struct TurnAccount: Sendable {
+    let userID: UUID
+    let limits: QuotaLimits
+}
+
+/// How upstream calls are accounted: what each is charged to its user, and the metrics of turns and tokens.
+struct TurnAccounting: Sendable {
+    let quotas: QuotaPolicy
+    let metrics: ServerMetrics?
+
+    /// The charge for one upstream call on today's UTC day: the upstream's own usage when it reported one;
+    /// otherwise (a stream cut off by a cancel, a failure or a shutdown) an estimate, marked so — the prompt as
+    /// estimated for the context, the completion from the text delivered. A call that delivered nothing and
+    /// reported nothing is not charged: the upstream refused it, or it never left the queue.
+    func charge(userID: UUID, usage: TokenUsage?, promptEstimate: Int, delivered: String) -> UsageCharge? {
+        let day = self.quotas.clock.today
+        if let usage {
+            return UsageCharge(
+                userID: userID, day: day, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+                estimated: false)
+        }
+        guard !delivered.isEmpty else { return nil }
+        return UsageCharge(
+            userID: userID, day: day, promptTokens: promptEstimate,
+            completionTokens: Self.estimateCompletionTokens(delivered), estimated: true)
+    }
+
+    /// About 4 bytes of text per token, at least 1 for any text.
+    static func estimateCompletionTokens(_ text: String) -> Int {
+        (text.utf8.count + 3) / 4
+    }
+
+    /// A turn's reservation against its user's quotas, or nil when they have none.
+    func reservation(for account: TurnAccount, tokens: Int) -> TokenReservation? {
+        guard !account.limits.isUnlimited else { return nil }
+        return TokenReservation(
+            userID: account.userID, tokens: tokens, today: self.quotas.clock.today, dailyLimit: account.limits.daily,
+            monthlyLimit: account.limits.monthly)
+    }
+}

@@ -1,0 +1,114 @@
+import ChatStorage
+import Foundation
+import PostgresNIO
+
+/// Token usage per user per UTC day (`usage_daily`) and the quotas checked against it. A reply's usage is
+/// written by ``FinishMessageStatement`` and a turn's admission by `begin_turn`; these are the rest.
+extension PostgresStore {
+    /// Adds one upstream call to its user's row for the day; nothing when the user was deleted meanwhile.
+    static func accountQuery(_ charge: UsageCharge) -> PostgresQuery {
+        """
+        INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens, estimated_requests)
+        SELECT \(charge.userID), \(Int32(clamping: charge.day.number)), 1, \(Int64(charge.promptTokens)),
+            \(Int64(charge.completionTokens)), \(Int64(charge.estimated ? 1 : 0))
+        WHERE EXISTS (SELECT 1 FROM users WHERE id = \(charge.userID))
+        ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+            prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+            completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
+            estimated_requests = usage_daily.estimated_requests + excluded.estimated_requests
+        """
+    }
+
+    public func recordUsage(_ charge: UsageCharge) async throws {
+        _ = try await self.write(Self.accountQuery(charge)) { _ in () }
+    }
+
+    public func quotaStanding(userID: UUID, today: UsageDay) async throws -> QuotaStanding {
+        let (day, monthStart) = (Int32(clamping: today.number), Int32(clamping: today.monthStart.number))
+        let standing = try await self.one(
+            """
+            SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = \(day)), 0)::bigint,
+                coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint,
+                (SELECT coalesce(sum(m.reserved_tokens), 0)::bigint FROM messages m JOIN chats c ON c.id = m.chat_id
+                    WHERE m.status = 'streaming' AND c.user_id = \(userID))
+            FROM usage_daily WHERE user_id = \(userID) AND day BETWEEN \(monthStart) AND \(day)
+            """
+        ) { row in
+            let (today, month, reserved) = try row.decode((Int64, Int64, Int64).self)
+            return QuotaStanding(usedToday: today, usedThisMonth: month, reserved: reserved)
+        }
+        return standing ?? QuotaStanding(usedToday: 0, usedThisMonth: 0, reserved: 0)
+    }
+
+    public func usage(userID: UUID, from: UsageDay, to: UsageDay) async throws -> [UsageDayRecord] {
+        try await self.rows(
+            """
+            SELECT day, requests, prompt_tokens, completion_tokens, estimated_requests FROM usage_daily
+            WHERE user_id = \(userID) AND day BETWEEN \(Int32(clamping: from.number)) AND \(Int32(clamping: to.number))
+            ORDER BY day
+            """
+        ) { row in
+            let (day, requests, prompt, completion, estimated) = try row.decode(
+                (Int32, Int64, Int64, Int64, Int64).self)
+            return UsageDayRecord(
+                userID: userID, day: UsageDay(number: Int(day)),
+                totals: UsageTotals(
+                    requests: requests, promptTokens: prompt, completionTokens: completion,
+                    estimatedRequests: estimated))
+        }
+    }
+
+    public func usageByUser(from: UsageDay, to: UsageDay, order: UsageOrder, limit: Int, offset: Int) async throws
+        -> (users: [UserUsage], userCount: Int, totals: UsageTotals)
+    {
+        let (first, last) = (Int32(clamping: from.number), Int32(clamping: to.number))
+        let totals = try await self.one(
+            """
+            SELECT count(DISTINCT user_id), coalesce(sum(requests), 0)::bigint, coalesce(sum(prompt_tokens), 0)::bigint,
+                coalesce(sum(completion_tokens), 0)::bigint, coalesce(sum(estimated_requests), 0)::bigint
+            FROM usage_daily WHERE day BETWEEN \(first) AND \(last)
+            """
+        ) { row in
+            let (users, requests, prompt, completion, estimated) = try row.decode(
+                (Int64, Int64, Int64, Int64, Int64).self)
+            return (
+                Int(users),
+                UsageTotals(
+                    requests: requests, promptTokens: prompt, completionTokens: completion,
+                    estimatedRequests: estimated)
+            )
+        }
+        // The order is one of two fixed texts, never the caller's.
+        let key = order == .tokens ? "sum(u.prompt_tokens + u.completion_tokens)" : "sum(u.requests)"
+        let users = try await self.rows(
+            """
+            SELECT u.user_id, users.email, sum(u.requests)::bigint, sum(u.prompt_tokens)::bigint,
+                sum(u.completion_tokens)::bigint, sum(u.estimated_requests)::bigint
+            FROM usage_daily u JOIN users ON users.id = u.user_id
+            WHERE u.day BETWEEN \(first) AND \(last)
+            GROUP BY u.user_id, users.email ORDER BY \(unescaped: key) DESC, u.user_id
+            LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
+            """
+        ) { row in
+            let (id, email, requests, prompt, completion, estimated) = try row.decode(
+                (UUID, String, Int64, Int64, Int64, Int64).self)
+            return UserUsage(
+                userID: id, email: email,
+                totals: UsageTotals(
+                    requests: requests, promptTokens: prompt, completionTokens: completion,
+                    estimatedRequests: estimated))
+        }
+        return (users, totals?.0 ?? 0, totals?.1 ?? UsageTotals())
+    }
+
+    public func setTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
+        defer { self.users.remove(userID) }
+        return try await self.write(
+            """
+            UPDATE users SET daily_token_quota = \(daily), monthly_token_quota = \(monthly) WHERE id = \(userID)
+            RETURNING \(unescaped: Self.userColumns)
+            """,
+            Self.decodeUser
+        ).first
+    }
+}

@@ -1,0 +1,133 @@
+import ChatStorage
+import Foundation
+
+/// Token usage per user per UTC day (`usage_daily`) and the quotas checked against it.
+extension DatabaseActor {
+    /// Adds one upstream call to its user's row for the day, in the caller's transaction; nothing when the
+    /// user was deleted meanwhile (their usage went with them).
+    static func account(_ charge: UsageCharge, on connection: SQLiteConnection) throws {
+        try connection.run(
+            """
+            INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens, estimated_requests)
+            SELECT ?1, ?2, 1, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)
+            ON CONFLICT (user_id, day) DO UPDATE SET
+                requests = requests + 1,
+                prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = completion_tokens + excluded.completion_tokens,
+                estimated_requests = estimated_requests + excluded.estimated_requests
+            """,
+            [
+                .text(charge.userID.lowercasedString), .int(charge.day.number), .int(charge.promptTokens),
+                .int(charge.completionTokens), .int(charge.estimated ? 1 : 0),
+            ]
+        )
+    }
+
+    /// Tokens used today and this month, and held by the user's `streaming` replies (found through the
+    /// partial index on `streaming`).
+    static func standing(_ userID: UUID, today: UsageDay, on connection: SQLiteConnection) throws -> QuotaStanding {
+        let user = SQLiteValue.text(userID.lowercasedString)
+        let used =
+            try connection.queryOne(
+                """
+                SELECT coalesce(sum(CASE WHEN day = ?2 THEN prompt_tokens + completion_tokens END), 0),
+                    coalesce(sum(prompt_tokens + completion_tokens), 0)
+                FROM usage_daily WHERE user_id = ?1 AND day BETWEEN ?3 AND ?2
+                """,
+                [user, .int(today.number), .int(today.monthStart.number)]
+            ) { ($0.int64(0), $0.int64(1)) } ?? (0, 0)
+        let reserved =
+            try connection.queryOne(
+                """
+                SELECT coalesce(sum(m.reserved_tokens), 0) FROM messages m JOIN chats c ON c.id = m.chat_id
+                WHERE m.status = 'streaming' AND c.user_id = ?
+                """,
+                [user]
+            ) { $0.int64(0) } ?? 0
+        return QuotaStanding(usedToday: used.0, usedThisMonth: used.1, reserved: reserved)
+    }
+
+    public func recordUsage(_ charge: UsageCharge) async throws {
+        try await self.write { connection in try Self.account(charge, on: connection) }
+    }
+
+    public func quotaStanding(userID: UUID, today: UsageDay) throws -> QuotaStanding {
+        try self.checkOpen()
+        return try Self.standing(userID, today: today, on: self.connection)
+    }
+
+    public func usage(userID: UUID, from: UsageDay, to: UsageDay) throws -> [UsageDayRecord] {
+        try self.checkOpen()
+        return try self.connection.query(
+            """
+            SELECT day, requests, prompt_tokens, completion_tokens, estimated_requests FROM usage_daily
+            WHERE user_id = ? AND day BETWEEN ? AND ? ORDER BY day
+            """,
+            [.text(userID.lowercasedString), .int(from.number), .int(to.number)]
+        ) { row in
+            UsageDayRecord(
+                userID: userID, day: UsageDay(number: row.int(0)),
+                totals: UsageTotals(
+                    requests: row.int64(1), promptTokens: row.int64(2), completionTokens: row.int64(3),
+                    estimatedRequests: row.int64(4)))
+        }
+    }
+
+    public func usageByUser(from: UsageDay, to: UsageDay, order: UsageOrder, limit: Int, offset: Int) throws
+        -> (users: [UserUsage], userCount: Int, totals: UsageTotals)
+    {
+        try self.checkOpen()
+        let range: [SQLiteValue] = [.int(from.number), .int(to.number)]
+        let totals =
+            try self.connection.queryOne(
+                """
+                SELECT count(DISTINCT user_id), coalesce(sum(requests), 0), coalesce(sum(prompt_tokens), 0),
+                    coalesce(sum(completion_tokens), 0), coalesce(sum(estimated_requests), 0)
+                FROM usage_daily WHERE day BETWEEN ? AND ?
+                """,
+                range
+            ) { row in
+                (
+                    row.int(0),
+                    UsageTotals(
+                        requests: row.int64(1), promptTokens: row.int64(2), completionTokens: row.int64(3),
+                        estimatedRequests: row.int64(4))
+                )
+            } ?? (0, UsageTotals())
+        // The order is one of two fixed texts, never the caller's.
+        let key = order == .tokens ? "sum(u.prompt_tokens + u.completion_tokens)" : "sum(u.requests)"
+        let users = try self.connection.query(
+            """
+            SELECT u.user_id, users.email, sum(u.requests), sum(u.prompt_tokens), sum(u.completion_tokens),
+                sum(u.estimated_requests)
+            FROM usage_daily u JOIN users ON users.id = u.user_id
+            WHERE u.day BETWEEN ? AND ?
+            GROUP BY u.user_id ORDER BY \(key) DESC, u.user_id LIMIT ? OFFSET ?
+            """,
+            range + [.int(limit), .int(offset)]
+        ) { row in
+            guard let id = UUID(canonical: row.text(0)) else { throw StorageError.corruptRow("usage_daily") }
+            return UserUsage(
+                userID: id, email: row.text(1),
+                totals: UsageTotals(
+                    requests: row.int64(2), promptTokens: row.int64(3), completionTokens: row.int64(4),
+                    estimatedRequests: row.int64(5)))
+        }
+        return (users, totals.0, totals.1)
+    }
+
+    public func setTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
+        let arguments: [SQLiteValue] = [
+            daily.map { .integer($0) } ?? .null, monthly.map { .integer($0) } ?? .null, .text(userID.lowercasedString),
+        ]
+        defer { self.users.remove(userID) }
+        return try await self.write { connection in
+            try connection.queryOne(
+                """
+                UPDATE users SET daily_token_quota = ?, monthly_token_quota = ? WHERE id = ?
+                RETURNING \(Self.userColumns)
+                """,
+                arguments, Self.decodeUser)
+        }
+    }
+}
