@@ -251,8 +251,34 @@ enum PostgresMigrations {
                 // NULL: the deployment's default (DAILY_TOKEN_QUOTA, MONTHLY_TOKEN_QUOTA); 0: unlimited.
                 "ALTER TABLE users ADD COLUMN daily_token_quota bigint CHECK (daily_token_quota >= 0)",
                 "ALTER TABLE users ADD COLUMN monthly_token_quota bigint CHECK (monthly_token_quota >= 0)",
-                // The tokens a `streaming` reply holds against its user's quotas; void once it ends.
+                // The tokens a `streaming` reply holds against its user's quotas, and their sum per user, kept
+                // by triggers as replies start and end (deleteChat releases a deleted chat's running reply): a
+                // quota check reads one row, however many replies run.
                 "ALTER TABLE messages ADD COLUMN reserved_tokens bigint",
+                "ALTER TABLE users ADD COLUMN reserved_tokens bigint NOT NULL DEFAULT 0",
+                """
+                CREATE FUNCTION messages_reservation() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        UPDATE users SET reserved_tokens = reserved_tokens + NEW.reserved_tokens
+                        WHERE id = (SELECT user_id FROM chats WHERE id = NEW.chat_id);
+                    ELSE
+                        UPDATE users SET reserved_tokens = reserved_tokens - OLD.reserved_tokens
+                        WHERE id = (SELECT user_id FROM chats WHERE id = OLD.chat_id);
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER messages_reserve AFTER INSERT ON messages FOR EACH ROW
+                WHEN (NEW.status = 'streaming' AND NEW.reserved_tokens IS NOT NULL)
+                EXECUTE FUNCTION messages_reservation()
+                """,
+                """
+                CREATE TRIGGER messages_release AFTER UPDATE OF status ON messages FOR EACH ROW
+                WHEN (OLD.status = 'streaming' AND NEW.status <> 'streaming' AND OLD.reserved_tokens IS NOT NULL)
+                EXECUTE FUNCTION messages_reservation()
+                """,
                 // `day`: days since 1970-01-01, UTC.
                 """
                 CREATE TABLE usage_daily (
@@ -280,9 +306,9 @@ enum PostgresMigrations {
                 END $$
                 """,
                 "DROP FUNCTION begin_turn(uuid, text, text, uuid, bigint)",
-                // With limits, the user's row is locked first (before the chat's, the order a user's deletion
-                // takes them in), so one user's turns are admitted one at a time on every replica: each sees
-                // the reservations of those admitted before it.
+                // With limits, the user's row is locked after the chat's (the order a reply's end takes them
+                // in, through messages_release), so one user's turns are admitted one at a time on every
+                // replica: each sees the reservations of those admitted before it.
                 """
                 CREATE FUNCTION begin_turn(
                     p_chat uuid, p_content text, p_model text, p_replica uuid, p_now bigint, p_after bigint,
@@ -294,9 +320,6 @@ enum PostgresMigrations {
                     v_month bigint;
                     v_reserved bigint;
                 BEGIN
-                    IF p_daily IS NOT NULL OR p_monthly IS NOT NULL THEN
-                        PERFORM 1 FROM users WHERE id = p_user FOR NO KEY UPDATE;
-                    END IF;
                     UPDATE chats SET updated_at = p_now WHERE id = p_chat;
                     IF NOT FOUND THEN RETURN; END IF;
                     IF EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND status = 'streaming')
@@ -304,13 +327,11 @@ enum PostgresMigrations {
                         RAISE EXCEPTION 'a reply of chat % is being generated', p_chat USING ERRCODE = 'CB001';
                     END IF;
                     IF p_daily IS NOT NULL OR p_monthly IS NOT NULL THEN
+                        SELECT reserved_tokens INTO v_reserved FROM users WHERE id = p_user FOR NO KEY UPDATE;
                         SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = p_today), 0),
                             coalesce(sum(prompt_tokens + completion_tokens), 0)
                         INTO v_today, v_month
                         FROM usage_daily WHERE user_id = p_user AND day BETWEEN p_month_start AND p_today;
-                        SELECT coalesce(sum(m.reserved_tokens), 0) INTO v_reserved
-                        FROM messages m JOIN chats c ON c.id = m.chat_id
-                        WHERE m.status = 'streaming' AND c.user_id = p_user;
                         IF p_daily IS NOT NULL AND v_today + v_reserved >= p_daily THEN
                             RAISE EXCEPTION 'daily token quota reached' USING ERRCODE = 'CQ001';
                         END IF;

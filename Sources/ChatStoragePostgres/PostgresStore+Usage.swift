@@ -29,13 +29,12 @@ extension PostgresStore {
             """
             SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = \(day)), 0)::bigint,
                 coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint,
-                (SELECT coalesce(sum(m.reserved_tokens), 0)::bigint FROM messages m JOIN chats c ON c.id = m.chat_id
-                    WHERE m.status = 'streaming' AND c.user_id = \(userID))
+                (SELECT reserved_tokens FROM users WHERE id = \(userID))
             FROM usage_daily WHERE user_id = \(userID) AND day BETWEEN \(monthStart) AND \(day)
             """
         ) { row in
-            let (today, month, reserved) = try row.decode((Int64, Int64, Int64).self)
-            return QuotaStanding(usedToday: today, usedThisMonth: month, reserved: reserved)
+            let (today, month, reserved) = try row.decode((Int64, Int64, Int64?).self)
+            return QuotaStanding(usedToday: today, usedThisMonth: month, reserved: reserved ?? 0)
         }
         return standing ?? QuotaStanding(usedToday: 0, usedThisMonth: 0, reserved: 0)
     }

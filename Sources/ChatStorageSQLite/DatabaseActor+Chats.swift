@@ -97,11 +97,17 @@ extension DatabaseActor {
     public func deleteChat(id: UUID, ownerID: UUID) throws -> Bool {
         defer { self.users.remove(ownerID) }  // its chat count changes
         try self.checkOpen()
+        let arguments: [SQLiteValue] = [.text(id.lowercasedString), .text(ownerID.lowercasedString)]
         return try self.connection.transaction {
+            // A reply still running in the chat gives back its reservation (it is deleted, not ended).
             try self.connection.run(
-                "DELETE FROM chats WHERE id = ? AND user_id = ?",
-                [.text(id.lowercasedString), .text(ownerID.lowercasedString)]
-            ) == 1
+                """
+                UPDATE users SET reserved_tokens = reserved_tokens
+                    - (SELECT coalesce(sum(reserved_tokens), 0) FROM messages WHERE chat_id = ?1 AND status = 'streaming')
+                WHERE id = ?2 AND EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND user_id = ?2)
+                """,
+                arguments)
+            return try self.connection.run("DELETE FROM chats WHERE id = ? AND user_id = ?", arguments) == 1
         }
     }
 

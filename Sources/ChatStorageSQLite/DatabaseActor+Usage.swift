@@ -23,8 +23,8 @@ extension DatabaseActor {
         )
     }
 
-    /// Tokens used today and this month, and held by the user's `streaming` replies (found through the
-    /// partial index on `streaming`).
+    /// Tokens used today and this month (at most 31 rows), and held by the user's `streaming` replies (their
+    /// sum, kept on the user's row by triggers).
     static func standing(_ userID: UUID, today: UsageDay, on connection: SQLiteConnection) throws -> QuotaStanding {
         let user = SQLiteValue.text(userID.lowercasedString)
         let used =
@@ -37,13 +37,7 @@ extension DatabaseActor {
                 [user, .int(today.number), .int(today.monthStart.number)]
             ) { ($0.int64(0), $0.int64(1)) } ?? (0, 0)
         let reserved =
-            try connection.queryOne(
-                """
-                SELECT coalesce(sum(m.reserved_tokens), 0) FROM messages m JOIN chats c ON c.id = m.chat_id
-                WHERE m.status = 'streaming' AND c.user_id = ?
-                """,
-                [user]
-            ) { $0.int64(0) } ?? 0
+            try connection.queryOne("SELECT reserved_tokens FROM users WHERE id = ?", [user]) { $0.int64(0) } ?? 0
         return QuotaStanding(usedToday: used.0, usedThisMonth: used.1, reserved: reserved)
     }
 

@@ -141,8 +141,21 @@ public enum Migrations {
                 -- NULL: the deployment's default (DAILY_TOKEN_QUOTA, MONTHLY_TOKEN_QUOTA); 0: unlimited.
                 ALTER TABLE users ADD COLUMN daily_token_quota INTEGER CHECK (daily_token_quota >= 0);
                 ALTER TABLE users ADD COLUMN monthly_token_quota INTEGER CHECK (monthly_token_quota >= 0);
-                -- The tokens a `streaming` reply holds against its user's quotas; void once it ends.
+                -- The tokens a `streaming` reply holds against its user's quotas, and their sum per user, kept
+                -- by triggers as replies start and end (deleteChat releases a deleted chat's running reply):
+                -- a quota check reads one row, however many replies run.
                 ALTER TABLE messages ADD COLUMN reserved_tokens INTEGER;
+                ALTER TABLE users ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0;
+                CREATE TRIGGER messages_reserve AFTER INSERT ON messages
+                WHEN NEW.status = 'streaming' AND NEW.reserved_tokens IS NOT NULL BEGIN
+                    UPDATE users SET reserved_tokens = reserved_tokens + NEW.reserved_tokens
+                    WHERE id = (SELECT user_id FROM chats WHERE id = NEW.chat_id);
+                END;
+                CREATE TRIGGER messages_release AFTER UPDATE OF status ON messages
+                WHEN OLD.status = 'streaming' AND NEW.status <> 'streaming' AND OLD.reserved_tokens IS NOT NULL BEGIN
+                    UPDATE users SET reserved_tokens = reserved_tokens - OLD.reserved_tokens
+                    WHERE id = (SELECT user_id FROM chats WHERE id = OLD.chat_id);
+                END;
                 -- `day`: days since 1970-01-01, UTC.
                 CREATE TABLE usage_daily (
                     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -219,7 +219,20 @@ struct CopyCommandTests {
             _ = try await file.appendMessage(
                 chatID: chatID, role: index % 2 == 0 ? .user : .assistant, content: "m\(index)")
         }
+        // A quota an admin set, and usage on two days (charged with a title, as a title call is).
+        let keeperID = try #require(try await file.user(email: "keeper@example.com")).id
+        _ = try await file.setTokenQuotas(userID: keeperID, daily: 1_000, monthly: nil)
+        for (day, estimated) in [(UsageDay(number: 20_000), false), (UsageDay(number: 20_001), true)] {
+            try await file.setTitleIfEmpty(
+                chatID: chatID, title: "kept",
+                charge: UsageCharge(
+                    userID: keeperID, day: day, promptTokens: 40, completionTokens: 7, estimated: estimated))
+        }
+        let sourceUsage = try await file.usage(
+            userID: keeperID, from: UsageDay(number: 0), to: UsageDay(number: 100_000))
+        #expect(sourceUsage.count == 2)
         let keeper = try #require(try await file.user(email: "keeper@example.com"))
+        #expect(keeper.dailyTokenQuota == 1_000)
         let sourceChats = try await file.chats(ownerID: keeper.id, limit: 20, offset: 0).chats
         let sourceMessages = try await file.messages(chatID: chatID, ownerID: nil, after: 0, limit: 500)
         await file.close()
@@ -235,6 +248,9 @@ struct CopyCommandTests {
         #expect(try await copy.user(email: "keeper@example.com") == keeper)
         #expect(try await copy.chats(ownerID: keeper.id, limit: 20, offset: 0).chats == sourceChats)
         #expect(try await copy.messages(chatID: chatID, ownerID: nil, after: 0, limit: 500) == sourceMessages)
+        #expect(
+            try await copy.usage(userID: keeper.id, from: UsageDay(number: 0), to: UsageDay(number: 100_000))
+                == sourceUsage)
         await copy.close()
 
         // The target serves the same deployment: the old token works (the JWT secret came along), message ids
