@@ -6,10 +6,12 @@ import Hummingbird
 /// Hummingbird's own `MetricsMiddleware` records into the process-wide `MetricsSystem`, which a process can
 /// bootstrap only once; this one records into the backend's own registry, so each server (and each test)
 /// exposes only its own figures. Installed outermost, so the status is the one the client got.
-struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+struct HTTPMetricsMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
     let metrics: ServerMetrics
 
-    static var knownMethods: Set<String> { ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] }
+    static let knownMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
