@@ -151,9 +151,13 @@ struct ChatBenchCommand: AsyncParsableCommand {
                 let metered = try await self.runLoad(loadScenarios, metered: true, log: log)
                 results += metered
                 for (off, on) in zip(plain, metered) where off.requestsPerSecond > 0 {
+                    let (cpuOn, cpuOff) = (on.cpuMillisecondsPerRequest ?? 0, off.cpuMillisecondsPerRequest ?? 0)
                     log(
-                        "metering on/off, \(off.name): \(Int(on.requestsPerSecond)) / \(Int(off.requestsPerSecond)) = "
-                            + String(format: "%.3f", on.requestsPerSecond / off.requestsPerSecond))
+                        "metering on/off, \(off.name): \(Int(on.requestsPerSecond)) / \(Int(off.requestsPerSecond)) req/s = "
+                            + String(format: "%.3f", on.requestsPerSecond / off.requestsPerSecond)
+                            + String(
+                                format: "; CPU per request %.3f / %.3f ms = %.3f", cpuOn, cpuOff,
+                                cpuOn / max(cpuOff, 0.000_001)))
                 }
             }
         }

@@ -19,6 +19,10 @@ struct ScenarioResult: Sendable, Encodable {
     /// Non-2xx answers by status, and transport failures under "error".
     var errors: [String: Int]
     var peakRSSMegabytes: Double
+    /// CPU time (user + system) the sampled process spent in the measured window, per request measured: a
+    /// figure that holds on a shared machine, where throughput follows whatever else runs. Nil where not
+    /// measured (startup, long-poll).
+    var cpuMillisecondsPerRequest: Double?
     var note: String?
 
     enum CodingKeys: String, CodingKey {
@@ -29,6 +33,7 @@ struct ScenarioResult: Sendable, Encodable {
         case p99Milliseconds = "p99_ms"
         case maxMilliseconds = "max_ms"
         case peakRSSMegabytes = "peak_rss_mb"
+        case cpuMillisecondsPerRequest = "cpu_ms_per_request"
     }
 }
 
@@ -82,6 +87,10 @@ func runLoad(
     let measureFrom = start + warmup
     let end = measureFrom + duration
     sampler.resetPeak()
+    let cpuAtStart = Task {
+        try? await Task.sleep(until: measureFrom, clock: clock)
+        return sampler.cpuSeconds()
+    }
     let progress = ProgressLine(name: name)
     defer { progress.finish() }
     let rampUp = min(warmup / 2, .seconds(1))
@@ -103,6 +112,7 @@ func runLoad(
         }
         return await group.reduce(into: [Recorder]()) { $0.append($1) }
     }
+    let cpu = sampler.cpuSeconds() - (await cpuAtStart.value)
     var total = Recorder()
     for recorder in recorders { total.merge(recorder) }
     return ScenarioResult(
@@ -117,6 +127,7 @@ func runLoad(
         maxMilliseconds: Double(total.histogram.max) / 1000,
         errors: total.errors,
         peakRSSMegabytes: sampler.peakMegabytes,
+        cpuMillisecondsPerRequest: total.requests == 0 ? 0 : cpu * 1000 / Double(total.requests),
         note: note
     )
 }
@@ -165,6 +176,18 @@ final class RSSSampler: @unchecked Sendable {
     var peakMegabytes: Double {
         self.sample()
         return self.lock.withLock { Double(self.peak) / 1024 }
+    }
+
+    /// User + system CPU seconds of the sampled process so far (`/proc/<pid>/stat`, fields 14 and 15).
+    func cpuSeconds() -> Double {
+        let path = self.pid.map { "/proc/\($0)/stat" } ?? "/proc/self/stat"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let afterName = text.range(of: ") ", options: .backwards)
+        else { return 0 }
+        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+        let fields = text[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     static func residentKilobytes(pid: Int32?) -> Int {

@@ -125,6 +125,7 @@ struct LongPollScenario: Sendable {
             maxMilliseconds: Double(total.histogram.max) / 1000,
             errors: total.errors,
             peakRSSMegabytes: self.sampler.peakMegabytes,
+            cpuMillisecondsPerRequest: nil,
             note:
                 "\(self.settings.concurrency) parked waiters, \(senders) senders; latency = send → its waiter's wake-up"
         )

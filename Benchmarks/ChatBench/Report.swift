@@ -8,6 +8,7 @@ enum Report {
     static func table(_ results: [ScenarioResult], rssSource: String) -> String {
         let header = [
             "scenario", "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "peak RSS MB",
+            "CPU ms/req",
         ]
         var rows = [header]
         for result in results {
@@ -18,6 +19,7 @@ enum Report {
                 result.name, String(result.concurrency), String(result.requests), format(result.requestsPerSecond, 0),
                 format(result.p50Milliseconds, 1), format(result.p90Milliseconds, 1), format(result.p99Milliseconds, 1),
                 format(result.maxMilliseconds, 1), errors, format(result.peakRSSMegabytes, 1),
+                result.cpuMillisecondsPerRequest.map { format($0, 3) } ?? "-",
             ])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -32,7 +34,7 @@ enum Report {
         for result in results where result.note != nil {
             lines.append("\(result.name): \(result.note ?? "")")
         }
-        lines.append("RSS: \(rssSource), except startup.")
+        lines.append("RSS and CPU: \(rssSource), except startup.")
         return lines.joined(separator: "\n")
     }
 

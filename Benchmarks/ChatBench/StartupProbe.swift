@@ -65,6 +65,7 @@ enum StartupProbe {
             maxMilliseconds: firstOK.seconds * 1000,
             errors: [:],
             peakRSSMegabytes: idleRSS,
+            cpuMillisecondsPerRequest: nil,
             note: "process start → first 200 on /health; RSS = the server's idle RSS 1 s later"
         )
     }
