@@ -251,33 +251,29 @@ enum PostgresMigrations {
                 // NULL: the deployment's default (DAILY_TOKEN_QUOTA, MONTHLY_TOKEN_QUOTA); 0: unlimited.
                 "ALTER TABLE users ADD COLUMN daily_token_quota bigint CHECK (daily_token_quota >= 0)",
                 "ALTER TABLE users ADD COLUMN monthly_token_quota bigint CHECK (monthly_token_quota >= 0)",
-                // The tokens a `streaming` reply holds against its user's quotas, and their sum per user, kept
-                // by triggers as replies start and end (deleteChat releases a deleted chat's running reply): a
-                // quota check reads one row, however many replies run.
+                // A running reply's reservation against its user's quotas: a row of its own, found by user, gone
+                // when the reply leaves `streaming` (trigger) or is deleted (cascade). Ending a reply touches its
+                // own row only, never the user's, so one user's many replies end without waiting on each other.
                 "ALTER TABLE messages ADD COLUMN reserved_tokens bigint",
-                "ALTER TABLE users ADD COLUMN reserved_tokens bigint NOT NULL DEFAULT 0",
                 """
-                CREATE FUNCTION messages_reservation() RETURNS trigger LANGUAGE plpgsql AS $$
+                CREATE TABLE reservations (
+                    message_id bigint PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    tokens bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX reservations_by_user ON reservations (user_id)",
+                """
+                CREATE FUNCTION messages_release() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                    IF TG_OP = 'INSERT' THEN
-                        UPDATE users SET reserved_tokens = reserved_tokens + NEW.reserved_tokens
-                        WHERE id = (SELECT user_id FROM chats WHERE id = NEW.chat_id);
-                    ELSE
-                        UPDATE users SET reserved_tokens = reserved_tokens - OLD.reserved_tokens
-                        WHERE id = (SELECT user_id FROM chats WHERE id = OLD.chat_id);
-                    END IF;
+                    DELETE FROM reservations WHERE message_id = OLD.id;
                     RETURN NULL;
                 END $$
                 """,
                 """
-                CREATE TRIGGER messages_reserve AFTER INSERT ON messages FOR EACH ROW
-                WHEN (NEW.status = 'streaming' AND NEW.reserved_tokens IS NOT NULL)
-                EXECUTE FUNCTION messages_reservation()
-                """,
-                """
                 CREATE TRIGGER messages_release AFTER UPDATE OF status ON messages FOR EACH ROW
                 WHEN (OLD.status = 'streaming' AND NEW.status <> 'streaming' AND OLD.reserved_tokens IS NOT NULL)
-                EXECUTE FUNCTION messages_reservation()
+                EXECUTE FUNCTION messages_release()
                 """,
                 // `day`: days since 1970-01-01, UTC.
                 """
@@ -306,9 +302,9 @@ enum PostgresMigrations {
                 END $$
                 """,
                 "DROP FUNCTION begin_turn(uuid, text, text, uuid, bigint)",
-                // With limits, the user's row is locked after the chat's (the order a reply's end takes them
-                // in, through messages_release), so one user's turns are admitted one at a time on every
-                // replica: each sees the reservations of those admitted before it.
+                // With limits, the user's row is locked (after the chat's) until the commit, so one user's turns
+                // are admitted one at a time on every replica: each sees the reservations of those admitted
+                // before it. Nothing else takes that lock on a turn's path.
                 """
                 CREATE FUNCTION begin_turn(
                     p_chat uuid, p_content text, p_model text, p_replica uuid, p_now bigint, p_after bigint,
@@ -327,7 +323,8 @@ enum PostgresMigrations {
                         RAISE EXCEPTION 'a reply of chat % is being generated', p_chat USING ERRCODE = 'CB001';
                     END IF;
                     IF p_daily IS NOT NULL OR p_monthly IS NOT NULL THEN
-                        SELECT reserved_tokens INTO v_reserved FROM users WHERE id = p_user FOR NO KEY UPDATE;
+                        PERFORM 1 FROM users WHERE id = p_user FOR NO KEY UPDATE;
+                        SELECT coalesce(sum(tokens), 0) INTO v_reserved FROM reservations WHERE user_id = p_user;
                         SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = p_today), 0),
                             coalesce(sum(prompt_tokens + completion_tokens), 0)
                         INTO v_today, v_month
@@ -340,11 +337,18 @@ enum PostgresMigrations {
                         END IF;
                     END IF;
                     RETURN QUERY
-                        INSERT INTO messages (chat_id, role, content, created_at, status, model, replica_id,
-                            reserved_tokens)
-                        VALUES (p_chat, 'user', p_content, p_now, 'complete', NULL, NULL, NULL),
-                            (p_chat, 'assistant', '', p_now, 'streaming', p_model, p_replica, p_reserve)
-                        RETURNING *;
+                        WITH inserted AS (
+                            INSERT INTO messages (chat_id, role, content, created_at, status, model, replica_id,
+                                reserved_tokens)
+                            VALUES (p_chat, 'user', p_content, p_now, 'complete', NULL, NULL, NULL),
+                                (p_chat, 'assistant', '', p_now, 'streaming', p_model, p_replica, p_reserve)
+                            RETURNING *
+                        ), held AS (
+                            INSERT INTO reservations (message_id, user_id, tokens)
+                            SELECT id, p_user, p_reserve FROM inserted
+                            WHERE status = 'streaming' AND p_reserve IS NOT NULL AND p_user IS NOT NULL
+                        )
+                        SELECT * FROM inserted;
                 END $$
                 """,
             ]

@@ -54,21 +54,9 @@ extension PostgresStore {
 
     public func deleteChat(id: UUID, ownerID: UUID) async throws -> Bool {
         defer { self.users.remove(ownerID) }  // its chat count changes
-        // One statement, one snapshot: `held` sees the chat's running reply before the cascade deletes it, and
-        // its reservation is given back (it is deleted, not ended).
+        // A reply still running in the chat goes with it, and its reservation (cascade).
         let deleted = try await !self.write(
-            """
-            WITH gone AS (
-                DELETE FROM chats WHERE id = \(id) AND user_id = \(ownerID) RETURNING id
-            ), held AS (
-                SELECT coalesce(sum(reserved_tokens), 0) AS tokens FROM messages
-                WHERE chat_id = \(id) AND status = 'streaming'
-            ), released AS (
-                UPDATE users SET reserved_tokens = reserved_tokens - (SELECT tokens FROM held)
-                WHERE id = \(ownerID) AND EXISTS (SELECT 1 FROM gone) AND (SELECT tokens FROM held) > 0
-            )
-            SELECT 1 FROM gone
-            """, { _ in () }
+            "DELETE FROM chats WHERE id = \(id) AND user_id = \(ownerID) RETURNING 1", { _ in () }
         ).isEmpty
         if deleted { self.notifier.changed([id]) }
         return deleted

@@ -29,7 +29,7 @@ extension PostgresStore {
             """
             SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = \(day)), 0)::bigint,
                 coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint,
-                (SELECT reserved_tokens FROM users WHERE id = \(userID))
+                (SELECT coalesce(sum(tokens), 0)::bigint FROM reservations WHERE user_id = \(userID))
             FROM usage_daily WHERE user_id = \(userID) AND day BETWEEN \(monthStart) AND \(day)
             """
         ) { row in
