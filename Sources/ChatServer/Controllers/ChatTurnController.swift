@@ -56,9 +56,12 @@ struct ChatTurnController {
                 "Too many messages: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait)
         }
         let database = self.backend.database
-        // A quick refusal with the right status for streams too; `beginTurn` checks again, atomically.
+        let wantsStream = body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false
+        // The turn's admission (`beginTurn`, atomic) refuses a user over quota with 429. A stream's status is
+        // sent before that, so a stream is checked first too, to be refused with the status rather than with
+        // an `error` event (which it still gets if a concurrent turn took the rest meanwhile).
         let account = TurnAccount(userID: user.id, limits: self.backend.quotas.limits(for: user))
-        if !account.limits.isUnlimited {
+        if wantsStream, !account.limits.isUnlimited {
             let today = self.backend.quotas.clock.today
             let standing = try await database.quotaStanding(userID: user.id, today: today)
             let reservation = TokenReservation(
@@ -80,7 +83,6 @@ struct ChatTurnController {
             chat = try await database.createChat(userID: user.id, title: nil)
         }
         let chatID = chat.id
-        let wantsStream = body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false
         let (events, requester) = ReplyFollowers.makeStream()
         try await sessions.withSession(for: chatID) {
             try await $0.submit(
