@@ -52,6 +52,9 @@ public struct UsageDay: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     public func adding(days: Int) -> UsageDay { UsageDay(number: self.number + days) }
 
+    /// Midnight UTC at the start of this day, as `YYYY-MM-DDT00:00:00Z` (when a quota resets).
+    public var startISO8601: String { self.iso + "T00:00:00Z" }
+
     /// Midnight UTC at the start of this day.
     public var start: Date { Date(timeIntervalSince1970: Double(self.number) * 86_400) }
 
@@ -165,7 +168,8 @@ public struct UsageCharge: Sendable, Equatable {
     }
 }
 
-/// A turn's claim on its user's token quotas, checked and recorded when the turn begins
+/// A turn's claim on its user's token quotas (at least one limit: a user without quotas makes none), checked
+/// and recorded when the turn begins
 /// (``ChatStore/beginTurn(chatID:userContent:model:contextThrough:reservation:)``).
 ///
 /// The turn is admitted while the user's tokens used in the period plus those reserved by their other
@@ -210,8 +214,13 @@ public struct QuotaStanding: Sendable, Equatable {
 
     /// The first quota that `reservation`'s limits leave no room in, or nil when the turn is admitted.
     public func exceeded(by reservation: TokenReservation) -> QuotaPeriod? {
-        if let limit = reservation.dailyLimit, self.usedToday + self.reserved >= limit { return .daily }
-        if let limit = reservation.monthlyLimit, self.usedThisMonth + self.reserved >= limit { return .monthly }
+        self.exceeded(dailyLimit: reservation.dailyLimit, monthlyLimit: reservation.monthlyLimit)
+    }
+
+    /// The first of these limits (nil: unlimited) that leaves no room, or nil when a turn would be admitted.
+    public func exceeded(dailyLimit: Int64?, monthlyLimit: Int64?) -> QuotaPeriod? {
+        if let limit = dailyLimit, self.usedToday + self.reserved >= limit { return .daily }
+        if let limit = monthlyLimit, self.usedThisMonth + self.reserved >= limit { return .monthly }
         return nil
     }
 }

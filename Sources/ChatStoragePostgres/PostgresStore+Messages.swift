@@ -87,7 +87,7 @@ extension PostgresStore {
                 BeginTurnStatement(
                     chatID: chatID, userContent: userContent, model: model, replicaID: self.replicaID,
                     now: Timestamp.now().microseconds, contextThrough: contextThrough,
-                    reservation: reservation.flatMap { $0.dailyLimit == nil && $0.monthlyLimit == nil ? nil : $0 })
+                    reservation: reservation)
             ).sorted { $0.id < $1.id }
         } catch let error as PSQLError where error.sqlState == "CB001" {
             throw StorageError.chatBusy

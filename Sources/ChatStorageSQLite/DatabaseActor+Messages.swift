@@ -110,7 +110,7 @@ extension DatabaseActor {
             {
                 throw StorageError.chatBusy
             }
-            if let reservation, reservation.dailyLimit != nil || reservation.monthlyLimit != nil,
+            if let reservation,
                 let period = try Self.standing(reservation.userID, today: reservation.today, on: connection)
                     .exceeded(by: reservation)
             {

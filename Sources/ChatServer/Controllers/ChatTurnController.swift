@@ -62,12 +62,8 @@ struct ChatTurnController {
         // an `error` event (which it still gets if a concurrent turn took the rest meanwhile).
         let account = TurnAccount(userID: user.id, limits: self.backend.quotas.limits(for: user))
         if wantsStream, !account.limits.isUnlimited {
-            let today = self.backend.quotas.clock.today
-            let standing = try await database.quotaStanding(userID: user.id, today: today)
-            let reservation = TokenReservation(
-                userID: user.id, tokens: 0, today: today, dailyLimit: account.limits.daily,
-                monthlyLimit: account.limits.monthly)
-            if let period = standing.exceeded(by: reservation) {
+            let standing = try await database.quotaStanding(userID: user.id, today: self.backend.quotas.clock.today)
+            if let period = standing.exceeded(dailyLimit: account.limits.daily, monthlyLimit: account.limits.monthly) {
                 self.backend.metrics?.turnEnded(.refused)
                 throw self.backend.quotas.refusal(period, limits: account.limits)
             }

@@ -1,3 +1,4 @@
+import ChatAuth
 import ChatProvider
 import Foundation
 import HTTPTypes
@@ -17,7 +18,7 @@ struct MetricsController {
 
     @Sendable func scrape(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            Self.constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(self.token.utf8))
+            constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(self.token.utf8))
         else { throw APIError.unauthorized("GET /metrics needs Authorization: Bearer <METRICS_TOKEN>") }
         var snapshot = ServerMetrics.Snapshot()
         if let provider = self.backend.provider {
@@ -33,13 +34,5 @@ struct MetricsController {
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: text)))
-    }
-
-    /// Compares without leaking, through timing, how much of a guess was right.
-    static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for (left, right) in zip(lhs, rhs) { difference |= left ^ right }
-        return difference == 0
     }
 }

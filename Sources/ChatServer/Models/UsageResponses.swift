@@ -33,7 +33,7 @@ struct QuotaResponse: JSONWritable {
             json.field("used", self.used)
             json.field("reserved", self.reserved)
             json.field("remaining", self.limit.map { max(0, $0 - self.used - self.reserved) })
-            json.field("resets_at", "\(self.resetsAt.iso)T00:00:00Z")
+            json.field("resets_at", self.resetsAt.startISO8601)
         }
     }
 }

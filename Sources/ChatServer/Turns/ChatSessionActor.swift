@@ -204,7 +204,7 @@ actor ChatSessionActor {
             let context = ContextBuilder.messages(
                 systemPrompt: self.settings.systemPrompt, history: [pending] + read.history,
                 budget: self.settings.contextTokens)
-            let promptEstimate = context.reduce(0) { $0 + ContextBuilder.estimateTokens($1.content) }
+            let promptEstimate = ContextBuilder.estimateTokens(of: context)
             do {
                 guard
                     let saved = try await self.database.beginTurn(

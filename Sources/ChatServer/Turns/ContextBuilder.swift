@@ -9,6 +9,11 @@ enum ContextBuilder {
         text.utf8.count / 4 + 4
     }
 
+    /// The estimate of a whole context: what a turn reserves and is charged when the upstream reports nothing.
+    static func estimateTokens(of messages: [ChatMessage]) -> Int {
+        messages.reduce(0) { $0 + self.estimateTokens($1.content) }
+    }
+
     /// `history` is newest first and ends (at index 0) with the user message that started this turn.
     static func messages(systemPrompt: String, history: [MessageRecord], budget: Int) -> [ChatMessage] {
         var remaining = budget - self.estimateTokens(systemPrompt)

@@ -32,7 +32,7 @@ struct TitleGenerator: Sendable {
                 temperature: 0.3,
                 maxCompletionTokens: 256
             )
-            let promptEstimate = request.messages.reduce(0) { $0 + ContextBuilder.estimateTokens($1.content) }
+            let promptEstimate = ContextBuilder.estimateTokens(of: request.messages)
             let completion = try await self.provider.complete(
                 request, estimatedTokens: promptEstimate + (request.maxCompletionTokens ?? 0))
             // The call is charged to the chat's owner with the title, in one transaction.

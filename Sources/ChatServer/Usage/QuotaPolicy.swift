@@ -52,7 +52,7 @@ struct QuotaPolicy: Sendable {
         return APIError(
             .tooManyRequests,
             "\(name) token quota reached (\(limit) tokens per \(period == .daily ? "day" : "month"), UTC); "
-                + "it resets at \(resetDay.iso)T00:00:00Z",
+                + "it resets at \(resetDay.startISO8601)",
             headers: [.retryAfter: String(seconds)])
     }
 }
