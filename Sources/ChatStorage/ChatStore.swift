@@ -118,8 +118,6 @@ public protocol ChatStore: Service, Sendable {
 
     // MARK: Usage and quotas
 
-    /// Accounts one upstream call that no other write carries (a title request that failed).
-    func recordUsage(_ charge: UsageCharge) async throws
     /// The user's tokens used today and since `today`'s month began, and reserved by their running turns.
     func quotaStanding(userID: UUID, today: UsageDay) async throws -> QuotaStanding
     /// The user's usage per day from `from` through `to`, oldest first; days without calls are left out.

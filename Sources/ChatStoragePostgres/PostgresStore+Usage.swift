@@ -19,10 +19,6 @@ extension PostgresStore {
         """
     }
 
-    public func recordUsage(_ charge: UsageCharge) async throws {
-        _ = try await self.write(Self.accountQuery(charge)) { _ in () }
-    }
-
     public func quotaStanding(userID: UUID, today: UsageDay) async throws -> QuotaStanding {
         let (day, monthStart) = (Int32(clamping: today.number), Int32(clamping: today.monthStart.number))
         let standing = try await self.one(

@@ -41,10 +41,6 @@ extension DatabaseActor {
         return QuotaStanding(usedToday: used.0, usedThisMonth: used.1, reserved: reserved)
     }
 
-    public func recordUsage(_ charge: UsageCharge) async throws {
-        try await self.write { connection in try Self.account(charge, on: connection) }
-    }
-
     public func quotaStanding(userID: UUID, today: UsageDay) throws -> QuotaStanding {
         try self.checkOpen()
         return try Self.standing(userID, today: today, on: self.connection)
