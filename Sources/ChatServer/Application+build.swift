@@ -30,7 +30,7 @@ public func buildApplication(
         ),
         // Stopped in reverse order after the server drains: turns end (and are saved) first, then the
         // provider, the database last.
-        services: [backend.database] + (backend.provider.map { [$0] } ?? [])
+        services: [backend.database] + (backend.provider.map { [$0, backend.models] } ?? [])
             + (backend.sessions.map {
                 [TurnDrainService(sessions: $0, grace: .seconds(backend.config.shutdownGraceSeconds))]
             } ?? []),
@@ -64,6 +64,7 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     )
     ChatsController(backend: backend).addRoutes(to: authenticated.group("chats"))
     ChatTurnController(backend: backend).addRoutes(to: authenticated)
+    ModelsController(backend: backend).addRoutes(to: authenticated)
     let admin = authenticated.group("admin").add(middleware: AdminOnlyMiddleware())
     AdminController(backend: backend).addRoutes(to: admin)
     UsageController(backend: backend).addRoutes(own: authenticated.group("auth"), admin: admin)

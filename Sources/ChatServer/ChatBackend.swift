@@ -30,6 +30,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     let quotas: QuotaPolicy
     /// GET /metrics's figures; nil unless `METRICS_TOKEN` is set (then nothing is recorded at all).
     let metrics: ServerMetrics?
+    /// The models users may pick (`ALLOWED_MODELS`), checked against the upstream at start.
+    let models: ModelCatalog
 
     /// Never the configuration's secrets (see ``AppConfig/description``).
     public var description: String { "ChatBackend(\(self.config))" }
@@ -73,12 +75,19 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         let provider = try Self.makeProvider(
             config: config, logger: logger, queueWait: metrics?.providerQueueWait,
             shared: (database as? any UpstreamLedger).map { DeploymentUpstreamBudget(ledger: $0, logger: logger) })
+        let models = ModelCatalog(
+            configured: config.offeredModels, defaultModel: config.groqModel, logger: logger,
+            upstream: { [provider] in
+                guard let provider else { throw ProviderError.notConfigured }
+                return try await provider.listModels()
+            })
         let sessions = provider.map { provider in
             ChatSessionRegistry(
                 database: database,
                 provider: provider,
                 settings: TurnSettings(
                     model: config.groqModel,
+                    models: models,
                     systemPrompt: config.systemPrompt,
                     contextTokens: config.contextTokens,
                     maxCompletionTokens: config.maxCompletionTokens,
@@ -110,7 +119,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
             listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20),
             quotas: quotas,
-            metrics: metrics
+            metrics: metrics,
+            models: models
         )
         if let events = database.events {
             // Lives as long as the store: the stream ends when the store closes.

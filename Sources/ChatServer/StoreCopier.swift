@@ -88,21 +88,26 @@ public struct StoreCopier: Sendable {
             chats.removeAll(keepingCapacity: true)
             messages.removeAll(keepingCapacity: true)
         }
-        var offset = 0
-        while true {
-            let page = try await self.source.chats(ownerID: userID, limit: 200, offset: offset).chats
-            guard !page.isEmpty else { break }
-            offset += page.count
-            for chat in page {
-                chats.append(chat)
-                var after: Int64 = 0
-                while true {
-                    let batch =
-                        try await self.source.messages(chatID: chat.id, ownerID: nil, after: after, limit: 500) ?? []
-                    guard let last = batch.last else { break }
-                    after = last.id
-                    if chats.count + messages.count + batch.count > self.batchSize { try await flush() }
-                    messages.append(contentsOf: batch)
+        for archived in [false, true] {
+            var offset = 0
+            while true {
+                let page = try await self.source.chats(
+                    ownerID: userID, archived: archived, limit: 200, offset: offset
+                ).chats
+                guard !page.isEmpty else { break }
+                offset += page.count
+                for chat in page {
+                    chats.append(chat)
+                    var after: Int64 = 0
+                    while true {
+                        let batch =
+                            try await self.source.messages(chatID: chat.id, ownerID: nil, after: after, limit: 500)
+                            ?? []
+                        guard let last = batch.last else { break }
+                        after = last.id
+                        if chats.count + messages.count + batch.count > self.batchSize { try await flush() }
+                        messages.append(contentsOf: batch)
+                    }
                 }
             }
         }

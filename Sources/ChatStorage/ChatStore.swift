@@ -66,9 +66,11 @@ public protocol ChatStore: Service, Sendable {
     func createChat(userID: UUID, title: String?) async throws -> ChatRecord
     /// Nil when missing or (with `ownerID`) not that user's.
     func chat(id: UUID, ownerID: UUID?) async throws -> ChatRecord?
-    /// The user's chats, most recently updated first, and their total.
-    func chats(ownerID: UUID, limit: Int, offset: Int) async throws -> ChatPage
-    func renameChat(id: UUID, ownerID: UUID, title: String) async throws -> ChatRecord?
+    /// The user's chats that are archived (or not): pinned first, then most recently updated first, and how
+    /// many such chats they have. Index-backed, whatever the number of chats.
+    func chats(ownerID: UUID, archived: Bool, limit: Int, offset: Int) async throws -> ChatPage
+    /// Applies `changes` (which must not be empty); nil when missing or not the owner's.
+    func updateChat(id: UUID, ownerID: UUID, changes: ChatChanges) async throws -> ChatRecord?
     /// Deletes the chat and its messages; false when missing or not the owner's.
     func deleteChat(id: UUID, ownerID: UUID) async throws -> Bool
     /// Sets the title only if the chat still has none, and accounts the call that wrote it (`charge`) in the
@@ -140,6 +142,11 @@ extension ChatStore {
     public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {
         try await self.messages(chatID: chatID, ownerID: ownerID, after: 0, limit: limit)
     }
+
+    /// The user's chats that are not archived (GET /chats without `archived`).
+    public func chats(ownerID: UUID, limit: Int, offset: Int) async throws -> ChatPage {
+        try await self.chats(ownerID: ownerID, archived: false, limit: limit, offset: offset)
+    }
 }
 
 /// What a turn's context is built from (``ChatStore/turnContext(chatID:limit:)``).
@@ -148,10 +155,15 @@ public struct TurnContext: Sendable, Equatable {
     public let history: [MessageRecord]
     /// The chat's newest message of any status when `history` was read; 0 when it had none.
     public let lastMessageID: Int64
+    /// The chat's own model and system prompt (nil: the deployment's default), read with the history.
+    public let model: String?
+    public let systemPrompt: String?
 
-    public init(history: [MessageRecord], lastMessageID: Int64) {
+    public init(history: [MessageRecord], lastMessageID: Int64, model: String? = nil, systemPrompt: String? = nil) {
         self.history = history
         self.lastMessageID = lastMessageID
+        self.model = model
+        self.systemPrompt = systemPrompt
     }
 }
 

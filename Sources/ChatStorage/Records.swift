@@ -63,14 +63,56 @@ public struct ChatRecord: Sendable, Equatable {
     public let messageCount: Int
     public let createdAt: Timestamp
     public let updatedAt: Timestamp
+    /// Listed before the others.
+    public let pinned: Bool
+    /// Left out of the listing unless archived chats are asked for.
+    public let archived: Bool
+    /// The chat's own model and system prompt; nil = the deployment's default.
+    public let model: String?
+    public let systemPrompt: String?
 
-    public init(id: UUID, userID: UUID, title: String?, messageCount: Int, createdAt: Timestamp, updatedAt: Timestamp) {
+    public init(
+        id: UUID, userID: UUID, title: String?, messageCount: Int, createdAt: Timestamp, updatedAt: Timestamp,
+        pinned: Bool = false, archived: Bool = false, model: String? = nil, systemPrompt: String? = nil
+    ) {
         self.id = id
         self.userID = userID
         self.title = title
         self.messageCount = messageCount
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.pinned = pinned
+        self.archived = archived
+        self.model = model
+        self.systemPrompt = systemPrompt
+    }
+}
+
+/// What PATCH /chats/{id} changes (``ChatStore/updateChat(id:ownerID:changes:)``): a nil field is left as it
+/// is. A new title bumps the chat's `updated_at` (it moves to the top, as a renamed chat always has); pinning,
+/// archiving and the settings do not.
+public struct ChatChanges: Sendable, Equatable {
+    public var title: String?
+    public var pinned: Bool?
+    public var archived: Bool?
+    /// `.some(nil)`: back to the deployment's default.
+    public var model: String??
+    public var systemPrompt: String??
+
+    public init(
+        title: String? = nil, pinned: Bool? = nil, archived: Bool? = nil, model: String?? = nil,
+        systemPrompt: String?? = nil
+    ) {
+        self.title = title
+        self.pinned = pinned
+        self.archived = archived
+        self.model = model
+        self.systemPrompt = systemPrompt
+    }
+
+    public var isEmpty: Bool {
+        self.title == nil && self.pinned == nil && self.archived == nil && self.model == nil
+            && self.systemPrompt == nil
     }
 }
 

@@ -353,6 +353,43 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(
+            version: 11,
+            name: "a chat's model, system prompt, pin and archive",
+            statements: [
+                // NULL: the deployment's default (GROQ_MODEL, SYSTEM_PROMPT).
+                "ALTER TABLE chats ADD COLUMN model text",
+                "ALTER TABLE chats ADD COLUMN system_prompt text",
+                "ALTER TABLE chats ADD COLUMN pinned boolean NOT NULL DEFAULT false",
+                "ALTER TABLE chats ADD COLUMN archived boolean NOT NULL DEFAULT false",
+                // GET /chats: pinned first, then newest updated, archived or not, still without a sort or a scan.
+                "DROP INDEX chats_by_user_updated",
+                "CREATE INDEX chats_by_user_listing ON chats (user_id, archived, pinned DESC, updated_at DESC, id DESC)",
+                // Maintained like chat_count, so either listing's total reads one row.
+                "ALTER TABLE users ADD COLUMN archived_count bigint NOT NULL DEFAULT 0",
+                """
+                CREATE OR REPLACE FUNCTION chats_count() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        UPDATE users SET chat_count = chat_count + 1, archived_count = archived_count + NEW.archived::int
+                        WHERE id = NEW.user_id;
+                    ELSIF TG_OP = 'DELETE' THEN
+                        UPDATE users SET chat_count = chat_count - 1, archived_count = archived_count - OLD.archived::int
+                        WHERE id = OLD.user_id;
+                    ELSIF OLD.archived <> NEW.archived THEN
+                        UPDATE users SET archived_count = archived_count + NEW.archived::int - OLD.archived::int
+                        WHERE id = NEW.user_id;
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                "DROP TRIGGER chats_count ON chats",
+                """
+                CREATE TRIGGER chats_count AFTER INSERT OR DELETE OR UPDATE OF archived ON chats
+                FOR EACH ROW EXECUTE FUNCTION chats_count()
+                """,
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -3,14 +3,16 @@ import Foundation
 import PostgresNIO
 
 extension PostgresStore {
-    static let chatColumns = "id, user_id, title, message_count, created_at, updated_at"
+    static let chatColumns =
+        "id, user_id, title, message_count, created_at, updated_at, pinned, archived, model, system_prompt"
 
     static func decodeChat(_ row: PostgresRow) throws -> ChatRecord {
-        let (id, userID, title, count, createdAt, updatedAt) = try row.decode(
-            (UUID, UUID, String?, Int64, Int64, Int64).self)
+        let (id, userID, title, count, createdAt, updatedAt, pinned, archived, model, systemPrompt) = try row.decode(
+            (UUID, UUID, String?, Int64, Int64, Int64, Bool, Bool, String?, String?).self)
         return ChatRecord(
             id: id, userID: userID, title: title, messageCount: Int(count),
-            createdAt: Timestamp(microseconds: createdAt), updatedAt: Timestamp(microseconds: updatedAt))
+            createdAt: Timestamp(microseconds: createdAt), updatedAt: Timestamp(microseconds: updatedAt),
+            pinned: pinned, archived: archived, model: model, systemPrompt: systemPrompt)
     }
 
     public func createChat(userID: UUID, title: String?) async throws -> ChatRecord {
@@ -35,17 +37,26 @@ extension PostgresStore {
         return try await self.rows(OwnedChatStatement(chatID: id, ownerID: ownerID)).first
     }
 
-    /// Walks the `chats_by_user_updated` index; the total is the maintained `users.chat_count`, read in the
-    /// same query (see ``ChatPageStatement``).
-    public func chats(ownerID: UUID, limit: Int, offset: Int) async throws -> ChatPage {
-        let rows = try await self.rows(ChatPageStatement(ownerID: ownerID, limit: Int64(limit), offset: Int64(offset)))
+    /// Walks the `chats_by_user_listing` index; the total is read from the maintained `users.chat_count` and
+    /// `users.archived_count` in the same query (see ``ChatPageStatement``).
+    public func chats(ownerID: UUID, archived: Bool, limit: Int, offset: Int) async throws -> ChatPage {
+        let rows = try await self.rows(
+            ChatPageStatement(ownerID: ownerID, archived: archived, limit: Int64(limit), offset: Int64(offset)))
         return ChatPage(chats: rows.compactMap(\.chat), total: Int(rows.first?.total ?? 0))
     }
 
-    public func renameChat(id: UUID, ownerID: UUID, title: String) async throws -> ChatRecord? {
-        try await self.write(
+    public func updateChat(id: UUID, ownerID: UUID, changes: ChatChanges) async throws -> ChatRecord? {
+        let model = changes.model ?? nil
+        let systemPrompt = changes.systemPrompt ?? nil
+        return try await self.write(
             """
-            UPDATE chats SET title = \(title), updated_at = \(Timestamp.now().microseconds)
+            UPDATE chats SET
+                title = CASE WHEN \(changes.title != nil) THEN \(changes.title) ELSE title END,
+                updated_at = CASE WHEN \(changes.title != nil) THEN \(Timestamp.now().microseconds) ELSE updated_at END,
+                pinned = coalesce(\(changes.pinned), pinned),
+                archived = coalesce(\(changes.archived), archived),
+                model = CASE WHEN \(changes.model != nil) THEN \(model) ELSE model END,
+                system_prompt = CASE WHEN \(changes.systemPrompt != nil) THEN \(systemPrompt) ELSE system_prompt END
             WHERE id = \(id) AND user_id = \(ownerID) RETURNING \(unescaped: Self.chatColumns)
             """,
             Self.decodeChat

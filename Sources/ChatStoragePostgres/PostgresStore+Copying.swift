@@ -34,9 +34,11 @@ extension PostgresStore: StoreCopying {
             for chat in chats {
                 try await transaction.execute(
                     """
-                    INSERT INTO chats (id, user_id, title, created_at, updated_at)
+                    INSERT INTO chats (id, user_id, title, created_at, updated_at, pinned, archived, model,
+                        system_prompt)
                     VALUES (\(chat.id), \(chat.userID), \(chat.title), \(chat.createdAt.microseconds),
-                        \(chat.updatedAt.microseconds))
+                        \(chat.updatedAt.microseconds), \(chat.pinned), \(chat.archived), \(chat.model),
+                        \(chat.systemPrompt))
                     """)
             }
             for message in messages {

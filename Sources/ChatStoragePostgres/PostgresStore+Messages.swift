@@ -116,8 +116,10 @@ extension PostgresStore {
 
     public func turnContext(chatID: UUID, limit: Int) async throws -> TurnContext? {
         let rows = try await self.rows(TurnContextStatement(chatID: chatID, limit: Int64(limit)))
-        guard let last = rows.first?.last else { return nil }
-        return TurnContext(history: rows.compactMap(\.message), lastMessageID: last)
+        guard let first = rows.first else { return nil }
+        return TurnContext(
+            history: rows.compactMap(\.message), lastMessageID: first.last, model: first.chatModel,
+            systemPrompt: first.systemPrompt)
     }
 
     public func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord? {

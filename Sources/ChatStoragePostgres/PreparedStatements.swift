@@ -67,8 +67,9 @@ struct BeginTurnStatement: PostgresPreparedStatement {
 /// message id (one snapshot); one row of nulls when the chat has no complete message, none when it is gone.
 struct TurnContextStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id), m.id, m.chat_id, m.role,
-            m.content, m.created_at, m.status, m.error, m.model, m.prompt_tokens, m.completion_tokens
+        SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id), c.model, c.system_prompt, m.id,
+            m.chat_id, m.role, m.content, m.created_at, m.status, m.error, m.model, m.prompt_tokens,
+            m.completion_tokens
         FROM chats c LEFT JOIN LATERAL (
             SELECT \(PostgresStore.messageColumns) FROM messages
             WHERE chat_id = c.id AND status = 'complete' ORDER BY id DESC LIMIT $2
@@ -88,13 +89,22 @@ struct TurnContextStatement: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> (last: Int64, message: MessageRecord?) {
-        let (last, id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens) =
-            try row.decode(
-                (Int64, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?, Int64?).self)
-        guard let id, let chatID, let role, let content, let createdAt, let status else { return (last, nil) }
+    func decodeRow(_ row: PostgresRow) throws -> (
+        last: Int64, chatModel: String?, systemPrompt: String?, message: MessageRecord?
+    ) {
+        let (
+            last, chatModel, systemPrompt, id, chatID, role, content, createdAt, status, error, model, promptTokens,
+            completionTokens
+        ) = try row.decode(
+            (
+                Int64, String?, String?, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?,
+                Int64?
+            ).self)
+        guard let id, let chatID, let role, let content, let createdAt, let status else {
+            return (last, chatModel, systemPrompt, nil)
+        }
         return (
-            last,
+            last, chatModel, systemPrompt,
             try PostgresStore.makeMessage(
                 id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status,
                 error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens)
@@ -169,40 +179,45 @@ struct UpdateStreamingContentStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
 }
 
-/// A page of a user's chats and their total in one round trip: the owner's row joined with its page (a page
-/// past the end is one row of nulls).
+/// A page of a user's chats (archived or not) and their total in one round trip: the owner's row joined with
+/// its page (a page past the end is one row of nulls).
 struct ChatPageStatement: PostgresPreparedStatement {
-    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .int8]
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .int8, .bool]
     static let sql = """
-        SELECT u.chat_count, c.id, c.title, c.message_count, c.created_at, c.updated_at
+        SELECT CASE WHEN $4 THEN u.archived_count ELSE u.chat_count - u.archived_count END,
+            c.id, c.title, c.message_count, c.created_at, c.updated_at, c.pinned, c.model, c.system_prompt
         FROM users u LEFT JOIN LATERAL (
-            SELECT id, title, message_count, created_at, updated_at FROM chats WHERE user_id = u.id
-            ORDER BY updated_at DESC, id DESC LIMIT $2 OFFSET $3
+            SELECT id, title, message_count, created_at, updated_at, pinned, model, system_prompt FROM chats
+            WHERE user_id = u.id AND archived = $4
+            ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT $2 OFFSET $3
         ) c ON true
         WHERE u.id = $1
         """
 
     let ownerID: UUID
+    let archived: Bool
     let limit: Int64
     let offset: Int64
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
+        var bindings = PostgresBindings(capacity: 4)
         bindings.append(self.ownerID)
         bindings.append(self.limit)
         bindings.append(self.offset)
+        bindings.append(self.archived)
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> (total: Int64, chat: ChatRecord?) {
-        let (total, id, title, count, createdAt, updatedAt) = try row.decode(
-            (Int64, UUID?, String?, Int64?, Int64?, Int64?).self)
-        guard let id, let count, let createdAt, let updatedAt else { return (total, nil) }
+        let (total, id, title, count, createdAt, updatedAt, pinned, model, systemPrompt) = try row.decode(
+            (Int64, UUID?, String?, Int64?, Int64?, Int64?, Bool?, String?, String?).self)
+        guard let id, let count, let createdAt, let updatedAt, let pinned else { return (total, nil) }
         return (
             total,
             ChatRecord(
                 id: id, userID: self.ownerID, title: title, messageCount: Int(count),
-                createdAt: Timestamp(microseconds: createdAt), updatedAt: Timestamp(microseconds: updatedAt))
+                createdAt: Timestamp(microseconds: createdAt), updatedAt: Timestamp(microseconds: updatedAt),
+                pinned: pinned, archived: self.archived, model: model, systemPrompt: systemPrompt)
         )
     }
 }

@@ -2,7 +2,8 @@ import ChatStorage
 import Foundation
 
 extension DatabaseActor {
-    static let chatColumns = "id, user_id, title, message_count, created_at, updated_at"
+    static let chatColumns =
+        "id, user_id, title, message_count, created_at, updated_at, pinned, archived, model, system_prompt"
 
     static func decodeChat(_ row: Row) throws -> ChatRecord {
         guard let id = UUID(canonical: row.text(0)), let userID = UUID(canonical: row.text(1)) else {
@@ -14,7 +15,11 @@ extension DatabaseActor {
             title: row.optionalText(2),
             messageCount: row.int(3),
             createdAt: Timestamp(microseconds: row.int64(4)),
-            updatedAt: Timestamp(microseconds: row.int64(5))
+            updatedAt: Timestamp(microseconds: row.int64(5)),
+            pinned: row.int(6) != 0,
+            archived: row.int(7) != 0,
+            model: row.optionalText(8),
+            systemPrompt: row.optionalText(9)
         )
     }
 
@@ -56,38 +61,54 @@ extension DatabaseActor {
         )
     }
 
-    /// One page of a user's chats, newest updated first, and how many chats they have.
+    /// One page of a user's chats, pinned first, then newest updated first, and how many such chats they have.
     ///
     /// Cost is independent of how many chats or messages the user has: the page walks the
-    /// `chats_by_user_updated` index and the total is the maintained `users.chat_count`.
-    public func chats(ownerID: UUID, limit: Int, offset: Int) throws -> ChatPage {
+    /// `chats_by_user_listing` index and the total is read from the maintained `users.chat_count` and
+    /// `users.archived_count`.
+    public func chats(ownerID: UUID, archived: Bool, limit: Int, offset: Int) throws -> ChatPage {
         try self.checkOpen()
         let owner = SQLiteValue.text(ownerID.lowercasedString)
         let chats = try self.connection.query(
             Self.listChatsSQL,
-            [owner, .int(limit), .int(offset)],
+            [owner, .int(archived ? 1 : 0), .int(limit), .int(offset)],
             Self.decodeChat
         )
-        let total = try self.connection.queryOne("SELECT chat_count FROM users WHERE id = ?", [owner]) { $0.int(0) }
+        let total = try self.connection.queryOne(
+            "SELECT CASE WHEN ?2 THEN archived_count ELSE chat_count - archived_count END FROM users WHERE id = ?1",
+            [owner, .int(archived ? 1 : 0)]
+        ) { $0.int(0) }
         return ChatPage(chats: chats, total: total ?? 0)
     }
 
     public static let listChatsSQL = """
-        SELECT \(chatColumns) FROM chats WHERE user_id = ?
-        ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?
+        SELECT \(chatColumns) FROM chats WHERE user_id = ? AND archived = ?
+        ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ? OFFSET ?
         """
 
-    /// Sets a chat's title and bumps its `updated_at`. Nil if the chat does not exist or is not the owner's.
-    public func renameChat(id: UUID, ownerID: UUID, title: String) throws -> ChatRecord? {
+    /// Applies the changes in one statement; nil if the chat does not exist or is not the owner's.
+    public func updateChat(id: UUID, ownerID: UUID, changes: ChatChanges) throws -> ChatRecord? {
         try self.checkOpen()
+        func flag(_ present: Bool) -> SQLiteValue { .int(present ? 1 : 0) }
+        func bool(_ value: Bool?) -> SQLiteValue { value.map { .int($0 ? 1 : 0) } ?? .null }
         return try self.connection.queryOne(
             """
-            UPDATE chats SET title = ?, updated_at = ? WHERE id = ? AND user_id = ?
+            UPDATE chats SET
+                title = CASE WHEN ?1 THEN ?2 ELSE title END,
+                updated_at = CASE WHEN ?1 THEN ?3 ELSE updated_at END,
+                pinned = coalesce(?4, pinned),
+                archived = coalesce(?5, archived),
+                model = CASE WHEN ?6 THEN ?7 ELSE model END,
+                system_prompt = CASE WHEN ?8 THEN ?9 ELSE system_prompt END
+            WHERE id = ?10 AND user_id = ?11
             RETURNING \(Self.chatColumns)
             """,
             [
-                .text(title), .integer(Timestamp.now().microseconds), .text(id.lowercasedString),
-                .text(ownerID.lowercasedString),
+                flag(changes.title != nil), .optionalText(changes.title), .integer(Timestamp.now().microseconds),
+                bool(changes.pinned), bool(changes.archived),
+                flag(changes.model != nil), .optionalText(changes.model ?? nil),
+                flag(changes.systemPrompt != nil), .optionalText(changes.systemPrompt ?? nil),
+                .text(id.lowercasedString), .text(ownerID.lowercasedString),
             ],
             Self.decodeChat
         )

@@ -38,10 +38,16 @@ extension DatabaseActor: StoreCopying {
             }
             for chat in chats {
                 try self.connection.run(
-                    "INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    """
+                    INSERT INTO chats (id, user_id, title, created_at, updated_at, pinned, archived, model,
+                        system_prompt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                     [
                         .text(chat.id.lowercasedString), .text(chat.userID.lowercasedString), .optionalText(chat.title),
                         .integer(chat.createdAt.microseconds), .integer(chat.updatedAt.microseconds),
+                        .int(chat.pinned ? 1 : 0), .int(chat.archived ? 1 : 0), .optionalText(chat.model),
+                        .optionalText(chat.systemPrompt),
                     ])
             }
             for message in messages {

@@ -186,9 +186,11 @@ extension DatabaseActor {
     public func turnContext(chatID: UUID, limit: Int) throws -> TurnContext? {
         try self.checkOpen()
         let chat = SQLiteValue.text(chatID.lowercasedString)
-        guard try self.connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat], { _ in true }) != nil else {
-            return nil
-        }
+        guard
+            let settings = try self.connection.queryOne(
+                "SELECT model, system_prompt FROM chats WHERE id = ?", [chat],
+                { ($0.optionalText(0), $0.optionalText(1)) })
+        else { return nil }
         let last = try self.connection.queryOne("SELECT max(id) FROM messages WHERE chat_id = ?", [chat]) {
             $0.isNull(0) ? 0 : $0.int64(0)
         }
@@ -199,7 +201,8 @@ extension DatabaseActor {
             """,
             [chat, .int(limit)]
         ) { row in try Self.decodeMessage(row, chatID: chatID) }
-        return TurnContext(history: history, lastMessageID: last ?? 0)
+        return TurnContext(
+            history: history, lastMessageID: last ?? 0, model: settings.0, systemPrompt: settings.1)
     }
 
     /// One message of a chat (nil if missing or, with `ownerID`, not that user's chat).

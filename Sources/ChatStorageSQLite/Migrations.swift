@@ -170,6 +170,32 @@ public enum Migrations {
                 CREATE INDEX usage_daily_by_day ON usage_daily (day, user_id);
                 """
         ),
+        Migration(
+            version: 11,
+            name: "a chat's model, system prompt, pin and archive",
+            sql: """
+                -- NULL: the deployment's default (GROQ_MODEL, SYSTEM_PROMPT).
+                ALTER TABLE chats ADD COLUMN model TEXT;
+                ALTER TABLE chats ADD COLUMN system_prompt TEXT;
+                ALTER TABLE chats ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+                ALTER TABLE chats ADD COLUMN archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1));
+                -- GET /chats: pinned first, then newest updated, archived or not, still without a sort or a scan.
+                DROP INDEX chats_by_user_updated;
+                CREATE INDEX chats_by_user_listing ON chats (user_id, archived, pinned DESC, updated_at DESC, id DESC);
+                -- Maintained like chat_count, so either listing's total reads one row.
+                ALTER TABLE users ADD COLUMN archived_count INTEGER NOT NULL DEFAULT 0;
+                CREATE TRIGGER chats_archived_insert AFTER INSERT ON chats WHEN NEW.archived = 1 BEGIN
+                    UPDATE users SET archived_count = archived_count + 1 WHERE id = NEW.user_id;
+                END;
+                CREATE TRIGGER chats_archived_delete AFTER DELETE ON chats WHEN OLD.archived = 1 BEGIN
+                    UPDATE users SET archived_count = archived_count - 1 WHERE id = OLD.user_id;
+                END;
+                CREATE TRIGGER chats_archived_update AFTER UPDATE OF archived ON chats
+                WHEN OLD.archived <> NEW.archived BEGIN
+                    UPDATE users SET archived_count = archived_count + NEW.archived - OLD.archived WHERE id = NEW.user_id;
+                END;
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -199,6 +199,31 @@ struct MockCompletionHandler: Sendable {
         return response
     }
 
+    /// The models the mock serves, as Groq lists its own (`GET /openai/v1/models`).
+    static let models: [(id: String, ownedBy: String, contextWindow: Int)] = [
+        ("openai/gpt-oss-20b", "OpenAI", 131_072),
+        ("openai/gpt-oss-120b", "OpenAI", 131_072),
+        ("llama-3.1-8b-instant", "Meta", 131_072),
+        ("llama-3.3-70b-versatile", "Meta", 131_072),
+        ("qwen/qwen3-32b", "Alibaba Cloud", 131_072),
+    ]
+
+    /// `GET /openai/v1/models` in Groq's wire format.
+    @Sendable func models(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        guard request.headers[.authorization] == "Bearer \(self.apiKey)" else {
+            self.state.recordBadKey()
+            return Self.error(
+                .unauthorized, message: "Invalid API Key", type: "invalid_request_error", code: "invalid_api_key")
+        }
+        let entries = Self.models.map { model in
+            #"{"id":\#(jsonString(model.id)),"object":"model","created":1693721698,"owned_by":\#(jsonString(model.ownedBy)),"active":true,"context_window":\#(model.contextWindow),"public_apps":null}"#
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(
+                byteBuffer: ByteBuffer(string: #"{"object":"list","data":["# + entries.joined(separator: ",") + "]}")))
+    }
+
     static func error(_ status: HTTPResponse.Status, message: String, type: String, code: String?) -> Response {
         struct Envelope: Encodable {
             struct Body: Encodable {

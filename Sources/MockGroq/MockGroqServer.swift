@@ -105,11 +105,12 @@ public enum MockGroqError: Error {
     case couldNotStart
 }
 
-/// The mock's routes: the chat-completions endpoint, plus `/mock/behavior`, `/mock/stats`, `/mock/reset`.
+/// The mock's routes: the chat-completions and model-list endpoints, plus `/mock/behavior`, `/mock/stats`, `/mock/reset`.
 func buildMockGroqRouter(state: MockGroqState, apiKey: String) -> Router<BasicRequestContext> {
     let router = Router()
     let handler = MockCompletionHandler(state: state, apiKey: apiKey)
     router.post("/openai/v1/chat/completions", use: handler.handle)
+    router.get("/openai/v1/models", use: handler.models)
     router.get("/health") { _, _ in ["status": "ok"] }
     router.get("/mock/stats") { _, _ in state.stats }
     router.get("/mock/behavior") { _, _ in state.behavior }

@@ -20,7 +20,12 @@ struct ChatsAPITests {
             #expect(chat.string("user_id") == userID)
             #expect(chat.string("title") == "Trip plans")
             #expect(chat.int("message_count") == 0)
-            #expect(Set(chat.object.keys) == ["id", "user_id", "title", "created_at", "updated_at", "message_count"])
+            // The reference's fields, and this backend's additions (pin, archive, the chat's own settings).
+            #expect(
+                Set(chat.object.keys) == [
+                    "id", "user_id", "title", "created_at", "updated_at", "message_count", "pinned", "archived",
+                    "model", "system_prompt",
+                ])
 
             let shown = try await client.send(.get, "/chats/\(chatID)", token: token)
             #expect(shown.status == .ok)

@@ -233,7 +233,17 @@ struct CopyCommandTests {
         #expect(sourceUsage.count == 2)
         let keeper = try #require(try await file.user(email: "keeper@example.com"))
         #expect(keeper.dailyTokenQuota == 1_000)
+        // A chat's own settings, and an archived chat (listed apart, copied all the same).
+        let secondID = try #require(chats["second"])
+        let secondChat = try #require(UUID(uuidString: secondID))
+        _ = try await file.updateChat(
+            id: chatID, ownerID: keeper.id,
+            changes: ChatChanges(pinned: true, model: "m", systemPrompt: "be brief"))
+        _ = try await file.updateChat(id: secondChat, ownerID: keeper.id, changes: ChatChanges(archived: true))
         let sourceChats = try await file.chats(ownerID: keeper.id, limit: 20, offset: 0).chats
+        let sourceArchive = try await file.chats(ownerID: keeper.id, archived: true, limit: 20, offset: 0)
+        #expect(sourceChats.first?.systemPrompt == "be brief")
+        #expect(sourceArchive.total == 1)
         let sourceMessages = try await file.messages(chatID: chatID, ownerID: nil, after: 0, limit: 500)
         await file.close()
 
@@ -247,6 +257,9 @@ struct CopyCommandTests {
         let copy = try await TestDatabase.openStore(standingInFor: targetPath)
         #expect(try await copy.user(email: "keeper@example.com") == keeper)
         #expect(try await copy.chats(ownerID: keeper.id, limit: 20, offset: 0).chats == sourceChats)
+        let copiedArchive = try await copy.chats(ownerID: keeper.id, archived: true, limit: 20, offset: 0)
+        #expect(copiedArchive.chats == sourceArchive.chats)
+        #expect(copiedArchive.total == 1)
         #expect(try await copy.messages(chatID: chatID, ownerID: nil, after: 0, limit: 500) == sourceMessages)
         #expect(
             try await copy.usage(userID: keeper.id, from: UsageDay(number: 0), to: UsageDay(number: 100_000))

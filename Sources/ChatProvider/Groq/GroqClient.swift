@@ -92,6 +92,32 @@ public struct GroqClient: Sendable {
         return (info, ChatEventSequence(bytes: body, redact: self.redact))
     }
 
+    /// The models the upstream serves to this key (`GET {base}/models`).
+    public func listModels() async throws -> [UpstreamModel] {
+        struct ModelList: Decodable { let data: [UpstreamModel] }
+        let response: CurlResponse
+        do {
+            response = try await self.http.perform(
+                CurlRequest(
+                    method: "GET",
+                    url: self.configuration.baseURL + "/models",
+                    headers: [
+                        ("Authorization", "Bearer \(self.configuration.apiKey)"), ("Accept", "application/json"),
+                    ],
+                    body: [],
+                    connectTimeout: self.configuration.connectTimeout,
+                    totalTimeout: self.configuration.requestTimeout,
+                    idleTimeout: nil))
+        } catch let error as CurlError {
+            throw Self.providerError(for: error)
+        }
+        try self.checkStatus(response.head, body: response.body, info: RateLimitInfo(head: response.head))
+        guard let list = try? JSONDecoder().decode(ModelList.self, from: Data(response.body)) else {
+            throw ProviderError.malformedResponse("the model list is not valid JSON")
+        }
+        return list.data
+    }
+
     private func curlRequest(for request: ChatCompletionRequest, streaming: Bool) throws -> CurlRequest {
         CurlRequest(
             method: "POST",

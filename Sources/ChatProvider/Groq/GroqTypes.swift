@@ -9,6 +9,29 @@ public struct ChatMessage: Sendable, Codable, Equatable {
     }
 }
 
+/// One entry of `GET {base}/models`: a model the upstream serves to this API key.
+public struct UpstreamModel: Sendable, Codable, Equatable {
+    public var id: String
+    public var ownedBy: String?
+    /// Tokens of context the model takes (Groq's `context_window`), when the upstream says.
+    public var contextWindow: Int?
+    /// Groq's `active`: false for a model being retired.
+    public var active: Bool?
+
+    public init(id: String, ownedBy: String? = nil, contextWindow: Int? = nil, active: Bool? = nil) {
+        self.id = id
+        self.ownedBy = ownedBy
+        self.contextWindow = contextWindow
+        self.active = active
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, active
+        case ownedBy = "owned_by"
+        case contextWindow = "context_window"
+    }
+}
+
 /// A request to `POST {base}/chat/completions`.
 public struct ChatCompletionRequest: Sendable, Encodable {
     public var model: String

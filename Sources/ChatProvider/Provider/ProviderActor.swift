@@ -59,6 +59,11 @@ public actor ProviderActor: Service {
 
     public nonisolated var model: String { self.client.configuration.model }
 
+    /// The models the upstream serves (outside the rate limits: Groq does not count this call).
+    public nonisolated func listModels() async throws -> [UpstreamModel] {
+        try await self.client.listModels()
+    }
+
     /// Requests in flight and callers waiting, for logs and tests.
     public var load: (inFlight: Int, waiting: Int) { (self.inFlight, self.waiters.count) }
 

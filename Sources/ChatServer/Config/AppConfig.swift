@@ -36,7 +36,12 @@ public struct AppConfig: Sendable {
     public var groqMaxConcurrency = 256
     public var groqMaxRetries = 2
     public var groqQueueTimeoutSeconds = 30
-    /// The system message that opens every context.
+    /// The models users may choose from (`ALLOWED_MODELS`); empty means `groqModel` alone. Always holds
+    /// `groqModel`, the default model.
+    public var allowedModels: [String] = []
+    /// The models offered: `allowedModels`, or `groqModel` alone.
+    public var offeredModels: [String] { self.allowedModels.isEmpty ? [self.groqModel] : self.allowedModels }
+    /// The system message that opens every context (a chat's own `system_prompt` replaces it).
     public var systemPrompt =
         "You are a helpful, friendly assistant. Answer clearly and concisely, and say so when you are not sure."
     /// Budget for the context sent with each turn (estimated tokens).
@@ -170,6 +175,22 @@ public struct AppConfig: Sendable {
             self.groqBaseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         }
         if let model = value("GROQ_MODEL") { self.groqModel = model }
+        if let models = list("ALLOWED_MODELS") {
+            var unique: [String] = []
+            for model in models where !unique.contains(model) {
+                guard model.utf8.count <= 200, !model.unicodeScalars.contains(where: { $0.properties.isWhitespace })
+                else {
+                    throw ConfigurationError(variable: "ALLOWED_MODELS", problem: "\"\(model)\" is not a model id")
+                }
+                unique.append(model)
+            }
+            guard unique.contains(self.groqModel) else {
+                throw ConfigurationError(
+                    variable: "ALLOWED_MODELS",
+                    problem: "must include GROQ_MODEL (\"\(self.groqModel)\"), the model of chats that pick none")
+            }
+            self.allowedModels = unique
+        }
         if let cost = try integer("PASSWORD_HASH_COST", in: 10...20) { self.passwordHashCost = cost }
         if let seconds = try integer("GROQ_TIMEOUT", in: 1...3600) { self.groqTimeoutSeconds = seconds }
         if let rpm = try integer("GROQ_RPM", in: 0...1_000_000) { self.groqRequestsPerMinute = rpm }

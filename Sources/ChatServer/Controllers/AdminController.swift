@@ -183,8 +183,10 @@ struct AdminController {
         let userID = try context.uuidParameter("user_id")
         let limit = try request.integerQuery("limit", default: 50, in: 1...100)
         let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
+        let archived = try request.booleanQuery("archived", default: false)
         guard try await self.backend.database.user(id: userID) != nil else { throw APIError.userNotFound }
-        let page = try await self.backend.database.chats(ownerID: userID, limit: limit, offset: offset)
+        let page = try await self.backend.database.chats(
+            ownerID: userID, archived: archived, limit: limit, offset: offset)
         return ChatListResponse(chats: page.chats.map(ChatResponse.init), total: page.total)
     }
 

@@ -23,10 +23,12 @@ struct ChatTurnController {
         let chatID: String?
         let message: String
         let stream: Bool?
+        /// This turn's model (an offered one); else the chat's, else the default.
+        let model: String?
 
         enum CodingKeys: String, CodingKey {
             case chatID = "chat_id"
-            case message, stream
+            case message, stream, model
         }
 
         func validationIssues() -> [ValidationIssue] {
@@ -47,6 +49,7 @@ struct ChatTurnController {
     @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await request.decodeJSON(as: SendRequest.self, context: context)
+        if let model = body.model { try self.backend.models.requireOffered(model, at: ["body", "model"]) }
         guard let sessions = self.backend.sessions else {
             throw ProviderError.notConfigured.apiError(requestID: context.requestID)
         }
@@ -82,7 +85,7 @@ struct ChatTurnController {
         let (events, requester) = ReplyFollowers.makeStream()
         try await sessions.withSession(for: chatID) {
             try await $0.submit(
-                body.message, untitled: chat.title == nil, account: account, requester: requester,
+                body.message, model: body.model, untitled: chat.title == nil, account: account, requester: requester,
                 wantsDeltas: wantsStream, requestID: context.requestID)
         }
 

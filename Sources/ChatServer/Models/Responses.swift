@@ -64,6 +64,11 @@ struct ChatResponse: JSONResponse, Equatable {
     let createdAt: String
     let updatedAt: String
     let messageCount: Int
+    let pinned: Bool
+    let archived: Bool
+    /// nil: the deployment's default.
+    let model: String?
+    let systemPrompt: String?
 
     init(_ chat: ChatRecord) {
         self.id = chat.id.lowercasedString
@@ -72,6 +77,10 @@ struct ChatResponse: JSONResponse, Equatable {
         self.createdAt = chat.createdAt.iso8601
         self.updatedAt = chat.updatedAt.iso8601
         self.messageCount = chat.messageCount
+        self.pinned = chat.pinned
+        self.archived = chat.archived
+        self.model = chat.model
+        self.systemPrompt = chat.systemPrompt
     }
 
     func write(to writer: inout JSONWriter) {
@@ -82,6 +91,10 @@ struct ChatResponse: JSONResponse, Equatable {
             json.field("created_at", self.createdAt)
             json.field("updated_at", self.updatedAt)
             json.field("message_count", self.messageCount)
+            json.field("pinned", self.pinned)
+            json.field("archived", self.archived)
+            json.field("model", self.model)
+            json.field("system_prompt", self.systemPrompt)
         }
     }
 }

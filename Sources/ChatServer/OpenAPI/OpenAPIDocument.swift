@@ -43,6 +43,11 @@ enum OpenAPIDocument {
         let userID = pathParameter("user_id", "The user's id")
         let offset = queryParameter("offset", "Items to skip", minimum: 0, maximum: Int(Int32.max), default: 0)
         let limitOffset = [queryParameter("limit", "Page size", minimum: 1, maximum: 100, default: 50), offset]
+        let archived: JSONValue = [
+            "name": "archived", "in": "query", "required": false,
+            "description": "true: the archived chats instead of the others",
+            "schema": ["type": "boolean", "default": false],
+        ]
         // /auth/login and /auth/token answer alike.
         let loginResponses = [
             response(200, "An access token", ref("Token")),
@@ -132,7 +137,8 @@ enum OpenAPIDocument {
                         response(201, "The new chat", ref("Chat"))
                     ]),
                 "get": operation(
-                    "chats", "The current user's chats, newest updated first", parameters: limitOffset,
+                    "chats", "The current user's chats: pinned first, then newest updated first",
+                    parameters: limitOffset + [archived],
                     responses: [
                         response(200, "A page of chats and the total", ref("ChatList"))
                     ]),
@@ -145,7 +151,8 @@ enum OpenAPIDocument {
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
                     ]),
                 "patch": operation(
-                    "chats", "Rename a chat", parameters: [chatID], body: ref("RenameChatRequest"),
+                    "chats", "Rename, pin or archive a chat, or set its own model and system prompt",
+                    parameters: [chatID], body: ref("UpdateChatRequest"),
                     responses: [
                         response(200, "The chat", ref("Chat")),
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
@@ -208,6 +215,11 @@ enum OpenAPIDocument {
                             503, "Another replica generates the reply and did not save it within 10 s (Retry-After)",
                             ref("HTTPError")),
                     ])
+            ],
+            "/models": [
+                "get": operation(
+                    "chats", "The models a chat or a turn may use (ALLOWED_MODELS, checked against the upstream)",
+                    responses: [response(200, "The models and the default", ref("ModelList"))])
             ],
             "/chat": [
                 "post": operation(
@@ -374,6 +386,20 @@ enum OpenAPIDocument {
             "Chat": object([
                 "id": uuid, "user_id": uuid, "title": ["type": ["string", "null"]],
                 "created_at": timestamp, "updated_at": timestamp, "message_count": ["type": "integer", "minimum": 0],
+                "pinned": ["type": "boolean"], "archived": ["type": "boolean"],
+                "model": ["type": ["string", "null"], "description": "The chat's own model; null: the default"],
+                "system_prompt": [
+                    "type": ["string", "null"], "description": "The chat's own system prompt; null: the default",
+                ],
+            ]),
+            "ModelList": object([
+                "default": ["type": "string"],
+                "checked": ["type": "boolean", "description": "Checked against the upstream's list"],
+                "models": array(
+                    object([
+                        "id": ["type": "string"], "owned_by": ["type": ["string", "null"]],
+                        "context_window": ["type": ["integer", "null"]], "default": ["type": "boolean"],
+                    ])),
             ]),
             "ChatList": object(["chats": array(ref("Chat")), "total": ["type": "integer", "minimum": 0]]),
             "Message": object(
@@ -445,7 +471,17 @@ enum OpenAPIDocument {
             ),
             "CreateChatRequest": object(
                 ["title": ["type": ["string", "null"], "minLength": 1, "maxLength": 200]], required: []),
-            "RenameChatRequest": object(["title": ["type": "string", "minLength": 1, "maxLength": 200]]),
+            "UpdateChatRequest": object(
+                [
+                    "title": ["type": "string", "minLength": 1, "maxLength": 200],
+                    "pinned": ["type": "boolean"], "archived": ["type": "boolean"],
+                    "model": ["type": ["string", "null"], "description": "One of GET /models; null: the default"],
+                    "system_prompt": [
+                        "type": ["string", "null"], "minLength": 1, "maxLength": 4000,
+                        "description": "null: the default",
+                    ],
+                ],
+                required: []),
             "RoleRequest": object(["role": role]),
             "UpdateUserRequest": object([
                 "disabled": ["type": "boolean"],
@@ -458,6 +494,9 @@ enum OpenAPIDocument {
                     ],
                     "message": ["type": "string", "minLength": 1, "maxLength": 32000],
                     "stream": ["type": "boolean", "description": "Answer as Server-Sent Events"],
+                    "model": [
+                        "type": ["string", "null"], "description": "This turn's model (one of GET /models)",
+                    ],
                 ],
                 required: ["message"]
             ),

@@ -145,6 +145,20 @@ extension ValidationIssue {
 
 /// Query and path parameters, checked the way FastAPI checks them (422 with `loc: ["query", name]`).
 extension Request {
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`, in any case, as FastAPI reads them).
+    func booleanQuery(_ name: String, default defaultValue: Bool) throws(APIError) -> Bool {
+        guard let raw = self.uri.queryParameters[name[...]] else { return defaultValue }
+        switch raw.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default:
+            throw .validation(
+                ValidationIssue(
+                    loc: ["query", .key(name)], msg: "Input should be a valid boolean, unable to interpret input",
+                    type: "bool_parsing"))
+        }
+    }
+
     func integerQuery(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
         guard let raw = self.uri.queryParameters[name[...]] else { return defaultValue }
         guard let value = Int(raw) else {

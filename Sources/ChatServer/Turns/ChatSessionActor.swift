@@ -83,10 +83,11 @@ actor ChatSessionActor {
     /// Queues a turn; its events go to `requester` (made with ``ReplyFollowers/makeStream()``). The turn runs
     /// whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
     /// `untitled`: the chat had no title when the turn was accepted (a titled chat stays titled, so a turn
-    /// into one does not look for a title to write). `account`: whose quotas the turn counts against.
+    /// into one does not look for a title to write). `account`: whose quotas the turn counts against. `model`:
+    /// the turn's own choice (an offered model), else the chat's, else the default.
     func submit(
-        _ content: String, untitled: Bool, account: TurnAccount, requester: AsyncStream<TurnEvent>.Continuation,
-        wantsDeltas: Bool, requestID: String
+        _ content: String, model: String? = nil, untitled: Bool, account: TurnAccount,
+        requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) throws {
         guard !self.isRetired else { throw Retired() }
         let number = self.nextTurnNumber
@@ -95,15 +96,15 @@ actor ChatSessionActor {
         let task = Task {
             await previous?.value
             await self.runTurn(
-                number: number, content: content, untitled: untitled, account: account, requester: requester,
-                wantsDeltas: wantsDeltas, requestID: requestID)
+                number: number, content: content, model: model, untitled: untitled, account: account,
+                requester: requester, wantsDeltas: wantsDeltas, requestID: requestID)
         }
         self.tail = task
         self.turnTasks[number] = task
     }
 
     private func runTurn(
-        number: Int, content: String, untitled: Bool, account: TurnAccount,
+        number: Int, content: String, model: String?, untitled: Bool, account: TurnAccount,
         requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) async {
         defer {
@@ -118,7 +119,7 @@ actor ChatSessionActor {
         }
         let begun: BegunTurn
         do {
-            guard let saved = try await self.beginTurn(content, account: account) else {
+            guard let saved = try await self.beginTurn(content, model: model, account: account) else {
                 requester.yield(.failed(.chatNotFound, message: nil))
                 requester.finish()
                 return
@@ -184,6 +185,8 @@ actor ChatSessionActor {
         let user: MessageRecord
         let assistant: MessageRecord
         let context: [ChatMessage]
+        /// The model the turn asks for.
+        let model: String
         /// The context's estimated tokens (what a reply cut off before the upstream's usage is charged).
         let promptEstimate: Int
     }
@@ -193,7 +196,9 @@ actor ChatSessionActor {
     /// replica on the same PostgreSQL), or when it saved a message after the context was read, waits for that
     /// chat to change (its notification, or a second at most) and starts again, so turns of one chat run one
     /// after the other across processes and each context holds every earlier reply.
-    private func beginTurn(_ content: String, account: TurnAccount) async throws -> BegunTurn? {
+    /// The chat's own model and system prompt are read with the context, so a change to them applies from the
+    /// next turn on.
+    private func beginTurn(_ content: String, model chosen: String?, account: TurnAccount) async throws -> BegunTurn? {
         while true {
             let seen = self.version
             guard let read = try await self.database.turnContext(chatID: self.chatID, limit: 500) else { return nil }
@@ -201,20 +206,23 @@ actor ChatSessionActor {
             let pending = MessageRecord(
                 id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: content, createdAt: .now(),
                 status: .complete)
+            let model =
+                chosen ?? read.model.flatMap { self.settings.models.offers($0) ? $0 : nil } ?? self.settings.model
             let context = ContextBuilder.messages(
-                systemPrompt: self.settings.systemPrompt, history: [pending] + read.history,
+                systemPrompt: read.systemPrompt ?? self.settings.systemPrompt, history: [pending] + read.history,
                 budget: self.settings.contextTokens)
             let promptEstimate = ContextBuilder.estimateTokens(of: context)
             do {
                 guard
                     let saved = try await self.database.beginTurn(
-                        chatID: self.chatID, userContent: content, model: self.settings.model,
+                        chatID: self.chatID, userContent: content, model: model,
                         contextThrough: read.lastMessageID,
                         reservation: self.accounting.reservation(
                             for: account, tokens: promptEstimate + self.settings.maxCompletionTokens))
                 else { return nil }
                 return BegunTurn(
-                    user: saved.user, assistant: saved.assistant, context: context, promptEstimate: promptEstimate)
+                    user: saved.user, assistant: saved.assistant, context: context, model: model,
+                    promptEstimate: promptEstimate)
             } catch StorageError.chatBusy {
                 try Task.checkCancellation()
                 if self.version == seen {
@@ -273,7 +281,7 @@ actor ChatSessionActor {
         var finished = false
         do {
             let request = ChatCompletionRequest(
-                model: self.settings.model,
+                model: begun.model,
                 messages: begun.context,
                 maxCompletionTokens: self.settings.maxCompletionTokens
             )

@@ -17,9 +17,14 @@ enum TurnEvent: Sendable {
     case keepAlive
 }
 
-/// Fixed inputs of every turn.
+/// Fixed inputs of every turn. A chat's own model and system prompt, and a turn's chosen model, take the
+/// place of `model` and `systemPrompt`.
 struct TurnSettings: Sendable {
+    /// The default model.
     let model: String
+    /// The models on offer: a chat's own model that is no longer offered gives way to the default.
+    let models: ModelCatalog
+    /// The default system prompt.
     let systemPrompt: String
     let contextTokens: Int
     let maxCompletionTokens: Int
