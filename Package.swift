@@ -156,6 +156,7 @@ let package = Package(
             dependencies: [
                 "ChatServer",
                 "ChatStorage",
+                "ChatStorageSQLite",
                 "MockGroq",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -20,6 +20,8 @@ final class BenchTarget: Sendable {
     /// A store to seed straight into (the in-process server's, or the replicas' PostgreSQL database); nil:
     /// seed over HTTP.
     let store: (any ChatStore)?
+    /// The SQLite file the server uses, when it uses one (the search scenario drops its full-text index there).
+    let sqlitePath: String?
     /// Whether ``store`` is the bench's own connection (closed once seeded, so that it does not take part in
     /// the measurement: it would be one more listener for every notification).
     private let ownsStore: Bool
@@ -28,8 +30,9 @@ final class BenchTarget: Sendable {
 
     private init(
         baseURLs: [String], http: HTTPClient, store: (any ChatStore)?, ownsStore: Bool = false,
-        stop: @escaping @Sendable () async -> Void
+        sqlitePath: String? = nil, stop: @escaping @Sendable () async -> Void
     ) {
+        self.sqlitePath = sqlitePath
         self.baseURLs = baseURLs
         self.http = http
         self.store = store
@@ -132,6 +135,7 @@ final class BenchTarget: Sendable {
         environment["GROQ_BASE_URL"] = mock.baseURL
         environment["DATABASE_URL"] = databaseURL ?? directory + "/bench.db"
         var config = try AppConfig(environment: environment)
+        let sqlitePath = config.postgres == nil ? config.databasePath : nil
         config.port = 0
         let backend = try await ChatBackend.bootstrap(config: config, logger: quiet)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
@@ -150,6 +154,7 @@ final class BenchTarget: Sendable {
             baseURLs: ["http://127.0.0.1:\(port)"],
             http: makeHTTPClient(connections: connections),
             store: backend.database,
+            sqlitePath: sqlitePath,
             stop: {
                 await group.triggerGracefulShutdown()
                 _ = await task.result

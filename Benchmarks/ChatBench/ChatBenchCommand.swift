@@ -27,7 +27,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         name: .long,
         help: """
             Concurrent clients (HTTP/1.1 keep-alive connections) for every scenario. Default: each scenario's \
-            budget figure: send 512, stream 1000, longpoll 1000, login 32, the others 64.
+            budget figure: send 512, stream 1000, longpoll 1000, login 32, search 16, the others 64.
             """)
     var concurrency: Int?
 
@@ -116,6 +116,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         case .send: return 512
         case .stream, .longpoll: return 1000
         case .login: return 32
+        case .search: return 16
         default: return 64
         }
     }
@@ -224,7 +225,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
             )
         }
         do {
-            let fixtures = try await Fixtures.make(target, log: log)
+            let fixtures = try await Fixtures.make(target, search: loadScenarios.contains(.search), log: log)
             await target.seeded()
             let sampler = RSSSampler(pid: sampledPID)
             let scraper = metered ? target.scrapeMetrics() : nil
@@ -339,6 +340,9 @@ struct ScenarioRunner: Sendable {
                     await target.streamTurn(chatID: chats[worker], token: fixtures.senderToken)
                 }
             ]
+        case .search:
+            guard let corpus = fixtures.search else { return [] }
+            return try await SearchScenario(runner: self, corpus: corpus).run()
         case .longpoll:
             return [
                 try await LongPollScenario(

@@ -9,7 +9,7 @@ import NIOHTTP1
 enum Scenario: String, CaseIterable, Sendable {
     case health, list
     case list10k = "list-10k"
-    case create, messages, send, stream, longpoll, login, mixed, startup
+    case create, messages, send, stream, longpoll, login, mixed, search, startup
 }
 
 /// Shared parameters of a run.
@@ -25,8 +25,12 @@ struct Fixtures: Sendable {
     let largeToken: String
     let messagesChat: String
     let senderToken: String
+    /// The search scenario's user and corpus; nil unless that scenario runs.
+    let search: SearchCorpus?
 
-    static func make(_ target: BenchTarget, log: (String) -> Void) async throws -> Fixtures {
+    static func make(_ target: BenchTarget, search: Bool, log: @escaping @Sendable (String) -> Void) async throws
+        -> Fixtures
+    {
         let run = UUID().uuidString.prefix(8).lowercased()
         log("seeding: a user with 20 chats, one with 10,000, a chat of 100 messages")
         let small = try await target.user("bench-small-\(run)@example.com")
@@ -36,7 +40,9 @@ struct Fixtures: Sendable {
         let messagesChat = try await target.createChats(1, token: small)[0]
         try await target.seedMessages(chatID: messagesChat, count: 100, token: small)
         let sender = try await target.user("bench-sender-\(run)@example.com")
-        return Fixtures(smallToken: small, largeToken: large, messagesChat: messagesChat, senderToken: sender)
+        let corpus = search ? try await SearchCorpus.seed(target, run: String(run), log: log) : nil
+        return Fixtures(
+            smallToken: small, largeToken: large, messagesChat: messagesChat, senderToken: sender, search: corpus)
     }
 }
 

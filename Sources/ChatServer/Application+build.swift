@@ -17,7 +17,7 @@ public func buildApplication(
         server: ChatHTTP1Channel.builder(
             idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
             requestReadTimeout: .seconds(Int64(config.requestReadTimeoutSeconds)),
-            maxBodySize: AppRequestContext.maxBodySize,
+            bodyLimits: BodyLimits(standard: AppRequestContext.maxBodySize, imports: config.importMaxMegabytes << 20),
             connections: backend.metrics?.connections
         ),
         configuration: .init(
@@ -62,6 +62,10 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
         to: router.group("auth"),
         authenticated: authenticated.group("auth")
     )
+    SearchController(backend: backend).addRoutes(to: authenticated.group("chats"))
+    ImportController(backend: backend).addRoutes(to: authenticated.group("chats"))
+    ExportController(backend: backend).addRoutes(
+        chats: authenticated.group("chats"), own: authenticated.group("auth"))
     ChatsController(backend: backend).addRoutes(to: authenticated.group("chats"))
     ChatTurnController(backend: backend).addRoutes(to: authenticated)
     ModelsController(backend: backend).addRoutes(to: authenticated)

@@ -73,6 +73,9 @@ public protocol ChatStore: Service, Sendable {
     func updateChat(id: UUID, ownerID: UUID, changes: ChatChanges) async throws -> ChatRecord?
     /// Deletes the chat and its messages; false when missing or not the owner's.
     func deleteChat(id: UUID, ownerID: UUID) async throws -> Bool
+    /// Writes the chats for `ownerID` with new ids, each message after the one before it, in one transaction:
+    /// all of them or none. Returns them as written, in the order given.
+    func importChats(ownerID: UUID, _ chats: [ChatImport]) async throws -> [ChatRecord]
     /// Sets the title only if the chat still has none, and accounts the call that wrote it (`charge`) in the
     /// same transaction; true when the title was set.
     @discardableResult
@@ -118,6 +121,14 @@ public protocol ChatStore: Service, Sendable {
     /// Every message with this status, oldest first.
     func messages(status: MessageStatus) async throws -> [MessageRecord]
 
+    // MARK: Search
+
+    /// The owner's chats whose title matches, best first, at most `limit` (see ``search(ownerID:query:limit:offset:)``).
+    func searchTitles(ownerID: UUID, query: SearchQuery, limit: Int) async throws -> [SearchHit]
+    /// The owner's messages that match, best first among the newest ``searchCandidates`` that match; a page of
+    /// them. A reply being generated is found once it has ended.
+    func searchMessages(ownerID: UUID, query: SearchQuery, limit: Int, offset: Int) async throws -> [SearchHit]
+
     // MARK: Usage and quotas
 
     /// The user's tokens used today and since `today`'s month began, and reserved by their running turns.
@@ -138,9 +149,28 @@ public protocol ChatStore: Service, Sendable {
     func settingInsertingIfAbsent(_ key: String, value: String) async throws -> String
 }
 
+/// How many of the newest matching messages a search ranks (``ChatStore/search(ownerID:query:limit:offset:)``).
+public let searchCandidates = 500
+
 extension ChatStore {
     public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {
         try await self.messages(chatID: chatID, ownerID: ownerID, after: 0, limit: limit)
+    }
+
+    /// GET /chats/search: the owner's chats whose title matches, then their messages that match, each part
+    /// best first (BM25 on SQLite, `ts_rank` on PostgreSQL); a page of the whole.
+    ///
+    /// Ranking looks at the newest ``searchCandidates`` matches only, so a word found in a hundred thousand
+    /// messages costs what one found in a few hundred does.
+    public func search(ownerID: UUID, query: SearchQuery, limit: Int, offset: Int) async throws -> [SearchHit] {
+        let titles = try await self.searchTitles(
+            ownerID: ownerID, query: query, limit: min(offset + limit, searchCandidates))
+        let fromTitles = titles.dropFirst(offset).prefix(limit)
+        let wanted = limit - fromTitles.count
+        guard wanted > 0 else { return Array(fromTitles) }
+        let messages = try await self.searchMessages(
+            ownerID: ownerID, query: query, limit: wanted, offset: max(0, offset - titles.count))
+        return fromTitles + messages
     }
 
     /// The user's chats that are not archived (GET /chats without `archived`).

@@ -390,6 +390,26 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(
+            version: 12,
+            name: "full-text search over messages and chat titles",
+            statements: [
+                // Computed by PostgreSQL in the writing statement itself; a reply once it leaves `streaming` (its
+                // text changes until then). 'simple': case folded, no stemming, no stop words, any language.
+                """
+                ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
+                    CASE WHEN status = 'streaming' THEN NULL ELSE to_tsvector('simple', content) END
+                ) STORED
+                """,
+                "CREATE INDEX messages_search ON messages USING gin (search)",
+                """
+                ALTER TABLE chats ADD COLUMN search tsvector GENERATED ALWAYS AS (
+                    to_tsvector('simple', coalesce(title, ''))
+                ) STORED
+                """,
+                "CREATE INDEX chats_search ON chats USING gin (search)",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -196,6 +196,50 @@ public enum Migrations {
                 END;
                 """
         ),
+        Migration(
+            version: 12,
+            name: "full-text search over messages and chat titles",
+            sql: """
+                -- FTS5 indexes over the rows themselves (external content: the text is not stored twice), kept in
+                -- step by triggers, so in the very transaction that writes the text. A reply is indexed once it
+                -- leaves `streaming` (its text changes until then). Case is folded; accents are kept, as on
+                -- PostgreSQL ('simple').
+                CREATE VIRTUAL TABLE messages_fts USING fts5(
+                    content, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0'
+                );
+                INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE status <> 'streaming';
+                CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN NEW.status <> 'streaming' BEGIN
+                    INSERT INTO messages_fts (rowid, content) VALUES (NEW.id, NEW.content);
+                END;
+                CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN OLD.status <> 'streaming' BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', OLD.id, OLD.content);
+                END;
+                CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+                WHEN OLD.status <> 'streaming' OR NEW.status <> 'streaming' BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, content)
+                    SELECT 'delete', OLD.id, OLD.content WHERE OLD.status <> 'streaming';
+                    INSERT INTO messages_fts (rowid, content) SELECT NEW.id, NEW.content WHERE NEW.status <> 'streaming';
+                END;
+                -- Titles, by the chat's rowid (chats has no INTEGER PRIMARY KEY: after a VACUUM, which may renumber
+                -- rowids, run INSERT INTO chats_fts (chats_fts) VALUES ('rebuild'), as the README says).
+                CREATE VIRTUAL TABLE chats_fts USING fts5(
+                    title, content = 'chats', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 0'
+                );
+                INSERT INTO chats_fts (rowid, title) SELECT rowid, title FROM chats WHERE title IS NOT NULL;
+                CREATE TRIGGER chats_fts_insert AFTER INSERT ON chats WHEN NEW.title IS NOT NULL BEGIN
+                    INSERT INTO chats_fts (rowid, title) VALUES (NEW.rowid, NEW.title);
+                END;
+                CREATE TRIGGER chats_fts_delete AFTER DELETE ON chats WHEN OLD.title IS NOT NULL BEGIN
+                    INSERT INTO chats_fts (chats_fts, rowid, title) VALUES ('delete', OLD.rowid, OLD.title);
+                END;
+                CREATE TRIGGER chats_fts_update AFTER UPDATE OF title ON chats
+                WHEN OLD.title IS NOT NEW.title BEGIN
+                    INSERT INTO chats_fts (chats_fts, rowid, title)
+                    SELECT 'delete', OLD.rowid, OLD.title WHERE OLD.title IS NOT NULL;
+                    INSERT INTO chats_fts (rowid, title) SELECT NEW.rowid, NEW.title WHERE NEW.title IS NOT NULL;
+                END;
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

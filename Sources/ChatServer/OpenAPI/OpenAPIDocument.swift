@@ -143,6 +143,77 @@ enum OpenAPIDocument {
                         response(200, "A page of chats and the total", ref("ChatList"))
                     ]),
             ],
+            "/chats/search": [
+                "get": operation(
+                    "chats",
+                    "Full-text search over your chat titles and messages: title hits first, then messages, each best first",
+                    parameters: [
+                        [
+                            "name": "q", "in": "query", "required": true,
+                            "description":
+                                "Words (all must match), \"a phrase\", or a prefix* (at least 2 letters); at most 256 characters and 16 terms",
+                            "schema": ["type": "string", "minLength": 1, "maxLength": 256],
+                        ],
+                        queryParameter("limit", "Page size", minimum: 1, maximum: 100, default: 20),
+                        queryParameter("offset", "Results to skip", minimum: 0, maximum: 1000, default: 0),
+                    ],
+                    responses: [
+                        response(200, "The results (an empty list when nothing matches)", ref("SearchResults"))
+                    ])
+            ],
+            "/chats/import": [
+                "post": operation(
+                    "chats",
+                    "Import chats: this server's chat export (one, an array, or the NDJSON of /auth/me/export) or ChatGPT's conversations.json; all or nothing",
+                    body: [
+                        "type": "string",
+                        "description":
+                            "The file (JSON, or NDJSON with Content-Type application/x-ndjson); at most IMPORT_MAX_MB",
+                    ],
+                    responses: [
+                        response(201, "The chats written", ref("ImportResult")),
+                        response(413, "Larger than IMPORT_MAX_MB", ref("HTTPError")),
+                        response(415, "Not JSON or NDJSON", ref("HTTPError")),
+                        response(429, "Other imports are running (Retry-After)", ref("HTTPError")),
+                    ])
+            ],
+            "/chats/{chat_id}/export": [
+                "get": operation(
+                    "chats", "Download a chat as JSON (importable) or Markdown",
+                    parameters: [
+                        chatID,
+                        [
+                            "name": "format", "in": "query", "required": false,
+                            "schema": ["type": "string", "enum": ["json", "markdown"], "default": "json"],
+                        ],
+                    ],
+                    responses: [
+                        (
+                            "200",
+                            [
+                                "description": "The chat, as an attachment",
+                                "content": [
+                                    "application/json": ["schema": ref("ChatExport")],
+                                    "text/markdown": ["schema": ["type": "string"]],
+                                ],
+                            ]
+                        ),
+                        response(404, "No such chat (or not yours)", ref("HTTPError")),
+                    ])
+            ],
+            "/auth/me/export": [
+                "get": operation(
+                    "auth", "Download every chat of yours as NDJSON: one chat export per line",
+                    responses: [
+                        (
+                            "200",
+                            [
+                                "description": "One ChatExport per line",
+                                "content": ["application/x-ndjson": ["schema": ref("ChatExport")]],
+                            ]
+                        )
+                    ])
+            ],
             "/chats/{chat_id}": [
                 "get": operation(
                     "chats", "One chat", parameters: [chatID],
@@ -391,6 +462,31 @@ enum OpenAPIDocument {
                 "system_prompt": [
                     "type": ["string", "null"], "description": "The chat's own system prompt; null: the default",
                 ],
+            ]),
+            "SearchResults": object([
+                "query": ["type": "string"],
+                "results": array(
+                    object([
+                        "kind": ["type": "string", "enum": ["title", "message"]], "chat_id": uuid,
+                        "chat_title": ["type": ["string", "null"]],
+                        "message_id": ["type": ["integer", "null"], "description": "null for a title hit"],
+                        "role": ["type": ["string", "null"], "enum": ["system", "user", "assistant", .null]],
+                        "snippet": [
+                            "type": "string",
+                            "description": "HTML: the text around the matches, escaped, each match in <mark>",
+                        ],
+                        "created_at": timestamp,
+                    ])),
+            ]),
+            "ChatExport": object([
+                "format": ["type": "string", "const": "ai-chat-backend/chat"],
+                "version": ["type": "integer", "const": 1],
+                "exported_at": timestamp, "chat": ref("Chat"), "messages": array(ref("Message")),
+            ]),
+            "ImportResult": object([
+                "imported": ["type": "integer"], "messages": ["type": "integer"],
+                "skipped": ["type": "integer", "description": "Messages left out (images, files, tool calls)"],
+                "chats": array(ref("Chat")),
             ]),
             "ModelList": object([
                 "default": ["type": "string"],

@@ -1,0 +1,201 @@
+import Foundation
+
+/// A user's search (GET /chats/search), parsed into words and phrases that each engine's full-text index is
+/// given in its own syntax, built here from letters and digits only: no text a user typed reaches an engine
+/// as query syntax, so no query can widen itself past its owner's rows or make the engine fail.
+///
+/// - Words are runs of letters and digits, compared without regard to case; every term must match (AND).
+/// - `"two words"` is a phrase: the words adjacent, in that order.
+/// - `word*` (at least ``minimumPrefix`` characters) matches the words that start with it.
+/// - Anything else (punctuation, operators) separates words; a word with inner punctuation (`don't`,
+///   `e-mail`) is the phrase of its parts.
+public struct SearchQuery: Sendable, Equatable {
+    /// Words that must appear adjacent, in order; with `prefix`, the last may be the start of a longer word.
+    public struct Term: Sendable, Equatable {
+        public let words: [String]
+        public let prefix: Bool
+
+        public init(words: [String], prefix: Bool) {
+            self.words = words
+            self.prefix = prefix
+        }
+    }
+
+    public let terms: [Term]
+
+    public static let maximumLength = 256
+    public static let maximumTerms = 16
+    public static let minimumPrefix = 2
+
+    /// Parses `text`; throws a message for the user when it cannot be searched for.
+    public init(parsing text: String) throws(SearchQueryError) {
+        guard text.unicodeScalars.count <= Self.maximumLength else {
+            throw SearchQueryError("The query is longer than \(Self.maximumLength) characters")
+        }
+        var terms: [Term] = []
+        var quoted = false
+        var pending: [String] = []
+        var word = ""
+        func endWord() {
+            if !word.isEmpty { pending.append(word.lowercased()) }
+            word = ""
+        }
+        func endTerm(prefix: Bool) throws(SearchQueryError) {
+            endWord()
+            guard !pending.isEmpty else { return }
+            if prefix, let last = pending.last, last.count < Self.minimumPrefix {
+                throw SearchQueryError("A prefix search (word*) needs at least \(Self.minimumPrefix) letters")
+            }
+            terms.append(Term(words: pending, prefix: prefix))
+            pending = []
+        }
+        for character in text {
+            if character.isLetter || character.isNumber {
+                word.append(character)
+            } else if character == "\"" {
+                try endTerm(prefix: false)
+                quoted.toggle()
+            } else if character == "*" {
+                try endTerm(prefix: !pending.isEmpty || !word.isEmpty)
+            } else if quoted || (!word.isEmpty && !character.isWhitespace) {
+                // Inside a phrase, or punctuation inside a word: the parts stay one phrase.
+                endWord()
+            } else {
+                try endTerm(prefix: false)
+            }
+        }
+        try endTerm(prefix: false)
+        guard !terms.isEmpty else { throw SearchQueryError("The query has no words to search for") }
+        guard terms.count <= Self.maximumTerms else {
+            throw SearchQueryError("The query has more than \(Self.maximumTerms) words or phrases")
+        }
+        self.terms = terms
+    }
+
+    /// The query in SQLite FTS5's syntax: each term a quoted phrase (`*` after it for a prefix), all ANDed.
+    public var fts5Expression: String {
+        self.terms.map { term in
+            "\"" + term.words.joined(separator: " ") + "\"" + (term.prefix ? " *" : "")
+        }.joined(separator: " AND ")
+    }
+
+    /// The query in PostgreSQL's `to_tsquery` syntax: each word quoted, a phrase's words joined by `<->`, a
+    /// prefix marked `:*`, all terms joined by `&`.
+    public var tsqueryExpression: String {
+        self.terms.map { term in
+            let words = term.words.enumerated().map { index, word in
+                "'" + word + "'" + (term.prefix && index == term.words.count - 1 ? ":*" : "")
+            }
+            return "(" + words.joined(separator: " <-> ") + ")"
+        }.joined(separator: " & ")
+    }
+
+    /// Whether `word` (lower-cased) is one the query looks for: equal to one of its words, or starting with a
+    /// prefix term's last word.
+    func matches(_ word: String) -> Bool {
+        self.terms.contains { term in
+            term.words.enumerated().contains { index, searched in
+                term.prefix && index == term.words.count - 1 ? word.hasPrefix(searched) : word == searched
+            }
+        }
+    }
+
+    /// About `width` words of `text` around its first stretch dense with matches, HTML-escaped, each matching
+    /// word in `<mark>…</mark>`, `…` where text was cut. The same on every engine: it is made here, not by
+    /// the engine.
+    public func snippet(of text: String, width: Int = 24) -> String {
+        // Words with their ranges, and which of them match.
+        var words: [(range: Range<String.Index>, hit: Bool)] = []
+        var start: String.Index?
+        var index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            let isWordCharacter = character.isLetter || character.isNumber
+            if isWordCharacter, start == nil { start = index }
+            if !isWordCharacter, let begun = start {
+                words.append((begun..<index, self.matches(text[begun..<index].lowercased())))
+                start = nil
+            }
+            index = text.index(after: index)
+        }
+        if let begun = start { words.append((begun..<text.endIndex, self.matches(text[begun...].lowercased()))) }
+        guard !words.isEmpty else { return Self.escape(text.prefix(200)) }
+
+        // The window of `width` words holding the most matches (the first such).
+        var best = 0
+        var bestCount = -1
+        var count = 0
+        for (position, word) in words.enumerated() {
+            if word.hit { count += 1 }
+            if position >= width, words[position - width].hit { count -= 1 }
+            let first = max(0, position - width + 1)
+            if count > bestCount {
+                bestCount = count
+                best = first
+            }
+        }
+        // Start a little before the first match in the window, so it has some context.
+        if let firstHit = words[best..<min(words.count, best + width)].firstIndex(where: \.hit) {
+            best = max(0, min(best, firstHit - 3))
+        }
+        let last = min(words.count, best + width) - 1
+        let from = best == 0 ? text.startIndex : words[best].range.lowerBound
+        let to = last == words.count - 1 ? text.endIndex : words[last].range.upperBound
+        var output = best == 0 ? "" : "…"
+        var cursor = from
+        for word in words[best...last] where word.hit {
+            output += Self.escape(text[cursor..<word.range.lowerBound])
+            output += "<mark>" + Self.escape(text[word.range]) + "</mark>"
+            cursor = word.range.upperBound
+        }
+        output += Self.escape(text[cursor..<to])
+        if to < text.endIndex { output += "…" }
+        return output
+    }
+
+    static func escape(_ text: Substring) -> String {
+        var output = ""
+        output.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "<": output += "&lt;"
+            case ">": output += "&gt;"
+            case "&": output += "&amp;"
+            case "\"": output += "&quot;"
+            case "'": output += "&#39;"
+            case "\n", "\r\n", "\r", "\t": output += " "
+            default: output.append(character)
+            }
+        }
+        return output
+    }
+}
+
+/// Why a search query cannot be run; the message is for the user (422).
+public struct SearchQueryError: Error, Equatable, Sendable {
+    public let message: String
+
+    public init(_ message: String) { self.message = message }
+}
+
+/// One search result: a chat whose title matches (`messageID` nil), or a message.
+public struct SearchHit: Sendable, Equatable {
+    public let chatID: UUID
+    public let chatTitle: String?
+    public let messageID: Int64?
+    public let role: MessageRole?
+    /// The matching text: the message's content, or the chat's title.
+    public let text: String
+    public let createdAt: Timestamp
+
+    public init(
+        chatID: UUID, chatTitle: String?, messageID: Int64?, role: MessageRole?, text: String, createdAt: Timestamp
+    ) {
+        self.chatID = chatID
+        self.chatTitle = chatTitle
+        self.messageID = messageID
+        self.role = role
+        self.text = text
+        self.createdAt = createdAt
+    }
+}
