@@ -69,6 +69,8 @@ public struct AppConfig: Sendable {
     public var requestReadTimeoutSeconds = 30
     /// On SIGTERM: how long running replies get to finish before they are saved as interrupted.
     public var shutdownGraceSeconds = 10
+    /// The largest body POST /chats/import takes, in MiB (`IMPORT_MAX_MB`).
+    public var importMaxMegabytes = 32
     /// Origins allowed by CORS; empty means CORS is off (no CORS headers at all).
     public var corsOrigins: [String] = []
     /// Tokens (prompt + completion) one user may use per UTC day and per UTC month, unless an admin set the
@@ -215,6 +217,7 @@ public struct AppConfig: Sendable {
             self.requestReadTimeoutSeconds = seconds
         }
         if let seconds = try integer("SHUTDOWN_GRACE_SECONDS", in: 0...3600) { self.shutdownGraceSeconds = seconds }
+        if let megabytes = try integer("IMPORT_MAX_MB", in: 1...1024) { self.importMaxMegabytes = megabytes }
         if let origins = list("CORS_ORIGINS") {
             var allowed: [String] = []
             for origin in origins {

@@ -16,13 +16,13 @@ struct ChatHTTP1Channel: ServerChildChannel {
 
     let inner: HTTP1Channel
     let requestReadTimeout: TimeAmount
-    let maxBodySize: Int
+    let bodyLimits: BodyLimits
     /// Counts open connections (for GET /metrics), when metrics are on.
     let connections: ConnectionCount?
 
     /// The server builder for ``Application``.
     static func builder(
-        idleTimeout: TimeAmount, requestReadTimeout: TimeAmount, maxBodySize: Int, connections: ConnectionCount?
+        idleTimeout: TimeAmount, requestReadTimeout: TimeAmount, bodyLimits: BodyLimits, connections: ConnectionCount?
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             ChatHTTP1Channel(
@@ -37,7 +37,7 @@ struct ChatHTTP1Channel: ServerChildChannel {
                     )
                 ),
                 requestReadTimeout: requestReadTimeout,
-                maxBodySize: maxBodySize,
+                bodyLimits: bodyLimits,
                 connections: connections
             )
         }
@@ -45,7 +45,7 @@ struct ChatHTTP1Channel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let readTimeout = self.requestReadTimeout
-        let maxBodySize = self.maxBodySize
+        let bodyLimits = self.bodyLimits
         if let connections = self.connections {
             connections.opened()
             channel.closeFuture.whenComplete { _ in connections.closed() }
@@ -62,7 +62,7 @@ struct ChatHTTP1Channel: ServerChildChannel {
             try pipeline.addHandlers(
                 [
                     RequestReadDeadlineHandler(deadline: deadline),
-                    DeclaredBodyLimitHandler(limit: maxBodySize),
+                    DeclaredBodyLimitHandler(limits: bodyLimits),
                     ClientDisconnectWatcher(),
                 ],
                 position: .before(connectionState)

@@ -15,12 +15,12 @@ final class DeclaredBodyLimitHandler: ChannelInboundHandler, RemovableChannelHan
     typealias InboundOut = HTTPRequestPart
     typealias OutboundOut = HTTPResponsePart
 
-    private let limit: Int
+    private let limits: BodyLimits
     /// Set while the body of a refused request is being discarded.
     private var refused = false
 
-    init(limit: Int) {
-        self.limit = limit
+    init(limits: BodyLimits) {
+        self.limits = limits
     }
 
     static let body = ByteBuffer(string: #"{"detail":"Request body too large"}"#)
@@ -32,7 +32,8 @@ final class DeclaredBodyLimitHandler: ChannelInboundHandler, RemovableChannelHan
             return
         }
         guard case .head(let head) = part,
-            let declared = head.headerFields[.contentLength].flatMap({ Int($0) }), declared > self.limit
+            let declared = head.headerFields[.contentLength].flatMap({ Int($0) }),
+            declared > self.limits.limit(for: head)
         else {
             context.fireChannelRead(data)
             return

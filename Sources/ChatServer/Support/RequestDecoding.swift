@@ -67,11 +67,14 @@ extension Request {
     /// The whole body, up to the upload limit (413 beyond it). Broken framing (a bad chunk size, an unknown
     /// transfer coding) is 400; a client that goes away mid-body is logged as such, at debug level, and
     /// answered 400 (nobody reads that answer), never as a server fault.
-    func collectBody(context: AppRequestContext) async throws -> ByteBuffer {
+    func collectBody(context: AppRequestContext, limit: Int? = nil) async throws -> ByteBuffer {
         do {
-            return try await self.body.collect(upTo: context.maxUploadSize)
+            return try await self.body.collect(upTo: limit ?? context.maxUploadSize)
         } catch let error as HTTPError {
             throw error
+        } catch is NIOTooManyBytesError {
+            // A body without a declared length that runs past the limit (a declared one is refused at its head).
+            throw APIError(.contentTooLarge, "Request body too large")
         } catch let error as HTTPParserError {
             context.logger.debug("malformed request body", metadata: ["error": "\(error)"])
             throw APIError(.badRequest, "Malformed request body")
