@@ -150,7 +150,7 @@ public protocol ChatStore: Service, Sendable {
 }
 
 /// How many of the newest matching messages a search ranks (``ChatStore/search(ownerID:query:limit:offset:)``).
-public let searchCandidates = 500
+public let searchCandidates = 200
 
 extension ChatStore {
     public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {

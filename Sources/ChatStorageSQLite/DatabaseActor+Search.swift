@@ -2,16 +2,20 @@ import ChatStorage
 import Foundation
 
 extension DatabaseActor {
-    /// Ranks the owner's matching titles with BM25 (`chats_fts`).
+    /// Ranks the owner's newest ``searchCandidates`` matching titles with BM25 (`chats_fts`).
     public func searchTitles(ownerID: UUID, query: SearchQuery, limit: Int) throws -> [SearchHit] {
         try self.checkOpen()
         return try self.connection.query(
             """
+            WITH candidates AS (
+                SELECT chats_fts.rowid AS id FROM chats_fts JOIN chats c ON c.rowid = chats_fts.rowid
+                WHERE chats_fts MATCH ?1 AND c.user_id = ?2 ORDER BY chats_fts.rowid DESC LIMIT ?4
+            )
             SELECT c.id, c.title, c.updated_at FROM chats_fts JOIN chats c ON c.rowid = chats_fts.rowid
-            WHERE chats_fts MATCH ?1 AND c.user_id = ?2
+            WHERE chats_fts MATCH ?1 AND chats_fts.rowid IN (SELECT id FROM candidates)
             ORDER BY bm25(chats_fts), c.updated_at DESC LIMIT ?3
             """,
-            [.text(query.fts5Expression), .text(ownerID.lowercasedString), .int(limit)]
+            [.text(query.fts5Expression), .text(ownerID.lowercasedString), .int(limit), .int(searchCandidates)]
         ) { row in
             guard let chatID = UUID(canonical: row.text(0)) else { throw StorageError.corruptRow("chats") }
             let title = row.text(1)

@@ -188,6 +188,44 @@ struct PostgresEngineTests {
     }
 }
 
+@Suite("PostgreSQL query plans")
+struct PostgresPlanTests {
+    /// EXPLAIN through psql on the store's database; sequential scans are priced out, so the plan shows whether
+    /// an index can serve the query at all (on a table this small the planner would otherwise scan it).
+    static func plan(_ sql: String, database path: String) throws -> String {
+        let url = TestDatabase.url(standingInFor: path)
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        psql.arguments = [url, "-q", "-A", "-t", "-c", "SET enable_seqscan = off; EXPLAIN " + sql]
+        let output = Pipe()
+        psql.standardOutput = output
+        try psql.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        psql.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test(
+        "GET /chats on PostgreSQL walks chats_by_user_listing, archived or not: no sort",
+        .enabled(if: TestDatabase.isPostgres))
+    func listingUsesIndex() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/plan.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        await store.close()
+        for archived in [false, true] {
+            let plan = try Self.plan(
+                """
+                SELECT id FROM chats WHERE user_id = '\(UUID().lowercasedString)' AND archived = \(archived)
+                ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT 20
+                """, database: path)
+            #expect(plan.contains("chats_by_user_listing"), "\(plan)")
+            #expect(!plan.contains("Sort"), "\(plan)")
+        }
+    }
+}
+
 @Suite("chat-server copy")
 struct CopyCommandTests {
     @Test(
