@@ -123,11 +123,11 @@ public protocol ChatStore: Service, Sendable {
 
     // MARK: Search
 
-    /// The owner's chats whose title matches, best first, at most `limit` (see ``search(ownerID:query:limit:offset:)``).
-    func searchTitles(ownerID: UUID, query: SearchQuery, limit: Int) async throws -> [SearchHit]
-    /// The owner's messages that match, best first among the newest ``searchCandidates`` that match; a page of
-    /// them. A reply being generated is found once it has ended.
-    func searchMessages(ownerID: UUID, query: SearchQuery, limit: Int, offset: Int) async throws -> [SearchHit]
+    /// The owner's newest `candidates` chats whose title matches, newest first.
+    func searchTitles(ownerID: UUID, query: SearchQuery, candidates: Int) async throws -> [SearchHit]
+    /// The owner's newest `candidates` messages that match, newest first, each text cut at
+    /// ``searchTextLength`` characters. A reply being generated is found once it has ended.
+    func searchMessages(ownerID: UUID, query: SearchQuery, candidates: Int) async throws -> [SearchHit]
 
     // MARK: Usage and quotas
 
@@ -149,8 +149,10 @@ public protocol ChatStore: Service, Sendable {
     func settingInsertingIfAbsent(_ key: String, value: String) async throws -> String
 }
 
-/// How many of the newest matching messages a search ranks (``ChatStore/search(ownerID:query:limit:offset:)``).
+/// How many of the newest matching titles and messages a search ranks (``ChatStore/search(ownerID:query:limit:offset:)``).
 public let searchCandidates = 200
+/// How much of a message a search reads to rank it and cut its snippet, in characters.
+public let searchTextLength = 20_000
 
 extension ChatStore {
     public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {
@@ -158,19 +160,15 @@ extension ChatStore {
     }
 
     /// GET /chats/search: the owner's chats whose title matches, then their messages that match, each part
-    /// best first (BM25 on SQLite, `ts_rank` on PostgreSQL); a page of the whole.
+    /// ranked by ``SearchQuery/score(of:averageWords:)`` (newer first among equals); a page of the whole.
     ///
-    /// Ranking looks at the newest ``searchCandidates`` matches only, so a word found in a hundred thousand
-    /// messages costs what one found in a few hundred does.
+    /// Only the newest ``searchCandidates`` matches of each part are ranked, so a word found in every message
+    /// costs what a rarer one does; the ranking is the server's, the same on every engine.
     public func search(ownerID: UUID, query: SearchQuery, limit: Int, offset: Int) async throws -> [SearchHit] {
-        let titles = try await self.searchTitles(
-            ownerID: ownerID, query: query, limit: min(offset + limit, searchCandidates))
-        let fromTitles = titles.dropFirst(offset).prefix(limit)
-        let wanted = limit - fromTitles.count
-        guard wanted > 0 else { return Array(fromTitles) }
-        let messages = try await self.searchMessages(
-            ownerID: ownerID, query: query, limit: wanted, offset: max(0, offset - titles.count))
-        return fromTitles + messages
+        let titles = try await self.searchTitles(ownerID: ownerID, query: query, candidates: searchCandidates)
+        let messages = try await self.searchMessages(ownerID: ownerID, query: query, candidates: searchCandidates)
+        let ranked = query.rank(titles) + query.rank(messages)
+        return Array(ranked.dropFirst(offset).prefix(limit))
     }
 
     /// The user's chats that are not archived (GET /chats without `archived`).

@@ -95,17 +95,18 @@ public struct SearchQuery: Sendable, Equatable {
     func matches(_ word: String) -> Bool {
         self.terms.contains { term in
             term.words.enumerated().contains { index, searched in
-                term.prefix && index == term.words.count - 1 ? word.hasPrefix(searched) : word == searched
+                Self.word(word, matches: searched, prefix: term.prefix && index == term.words.count - 1)
             }
         }
     }
 
-    /// About `width` words of `text` around its first stretch dense with matches, HTML-escaped, each matching
-    /// word in `<mark>…</mark>`, `…` where text was cut. The same on every engine: it is made here, not by
-    /// the engine.
-    public func snippet(of text: String, width: Int = 24) -> String {
-        // Words with their ranges, and which of them match.
-        var words: [(range: Range<String.Index>, hit: Bool)] = []
+    private static func word(_ word: String, matches searched: String, prefix: Bool) -> Bool {
+        prefix ? word.hasPrefix(searched) : word == searched
+    }
+
+    /// The words of `text` (runs of letters and digits) with their ranges, lower-cased, as the query sees them.
+    static func words(of text: String) -> [(range: Range<String.Index>, word: String)] {
+        var words: [(range: Range<String.Index>, word: String)] = []
         var start: String.Index?
         var index = text.startIndex
         while index < text.endIndex {
@@ -113,12 +114,63 @@ public struct SearchQuery: Sendable, Equatable {
             let isWordCharacter = character.isLetter || character.isNumber
             if isWordCharacter, start == nil { start = index }
             if !isWordCharacter, let begun = start {
-                words.append((begun..<index, self.matches(text[begun..<index].lowercased())))
+                words.append((begun..<index, text[begun..<index].lowercased()))
                 start = nil
             }
             index = text.index(after: index)
         }
-        if let begun = start { words.append((begun..<text.endIndex, self.matches(text[begun...].lowercased()))) }
+        if let begun = start { words.append((begun..<text.endIndex, text[begun...].lowercased())) }
+        return words
+    }
+
+    /// How well `text` answers the query: BM25's term-frequency part (k1 = 1.2, b = 0.75) summed over the
+    /// terms, a phrase counting where its words stand together. Every text ranked holds every term, so the
+    /// terms' rarity (BM25's IDF) would not change their order much; it is left out, which spares counting
+    /// each term's rows in the whole index.
+    public func score(of text: String, averageWords: Double) -> Double {
+        let words = Self.words(of: text).map(\.word)
+        guard !words.isEmpty else { return 0 }
+        let lengthFactor = 1.2 * (0.25 + 0.75 * Double(words.count) / max(averageWords, 1))
+        var score = 0.0
+        for term in self.terms {
+            var frequency = 0.0
+            let count = term.words.count
+            var position = 0
+            while position + count <= words.count {
+                var all = true
+                for (offset, searched) in term.words.enumerated()
+                where !Self.word(
+                    words[position + offset], matches: searched, prefix: term.prefix && offset == count - 1)
+                {
+                    all = false
+                    break
+                }
+                if all { frequency += 1 }
+                position += 1
+            }
+            score += frequency * 2.2 / (frequency + lengthFactor)
+        }
+        return score
+    }
+
+    /// `hits` best first by ``score(of:averageWords:)``, newer first among equals.
+    public func rank(_ hits: [SearchHit]) -> [SearchHit] {
+        guard hits.count > 1 else { return hits }
+        let lengths = hits.map { Double(Self.words(of: $0.text).count) }
+        let average = lengths.reduce(0, +) / Double(lengths.count)
+        let scored = hits.map { (hit: $0, score: self.score(of: $0.text, averageWords: average)) }
+        return scored.sorted { left, right in
+            if left.score != right.score { return left.score > right.score }
+            if left.hit.createdAt != right.hit.createdAt { return left.hit.createdAt > right.hit.createdAt }
+            return (left.hit.messageID ?? 0) > (right.hit.messageID ?? 0)
+        }.map(\.hit)
+    }
+
+    /// About `width` words of `text` around its first stretch dense with matches, HTML-escaped, each matching
+    /// word in `<mark>…</mark>`, `…` where text was cut. The same on every engine: it is made here, not by
+    /// the engine.
+    public func snippet(of text: String, width: Int = 24) -> String {
+        let words = Self.words(of: text).map { (range: $0.range, hit: self.matches($0.word)) }
         guard !words.isEmpty else { return Self.escape(text.prefix(200)) }
 
         // The window of `width` words holding the most matches (the first such).

@@ -2,20 +2,15 @@ import ChatStorage
 import Foundation
 
 extension DatabaseActor {
-    /// Ranks the owner's newest ``searchCandidates`` matching titles with BM25 (`chats_fts`).
-    public func searchTitles(ownerID: UUID, query: SearchQuery, limit: Int) throws -> [SearchHit] {
+    /// The owner's newest matching titles (`chats_fts`, walked newest rowid first).
+    public func searchTitles(ownerID: UUID, query: SearchQuery, candidates: Int) throws -> [SearchHit] {
         try self.checkOpen()
         return try self.connection.query(
             """
-            WITH candidates AS (
-                SELECT chats_fts.rowid AS id FROM chats_fts JOIN chats c ON c.rowid = chats_fts.rowid
-                WHERE chats_fts MATCH ?1 AND c.user_id = ?2 ORDER BY chats_fts.rowid DESC LIMIT ?4
-            )
             SELECT c.id, c.title, c.updated_at FROM chats_fts JOIN chats c ON c.rowid = chats_fts.rowid
-            WHERE chats_fts MATCH ?1 AND chats_fts.rowid IN (SELECT id FROM candidates)
-            ORDER BY bm25(chats_fts), c.updated_at DESC LIMIT ?3
+            WHERE chats_fts MATCH ?1 AND c.user_id = ?2 ORDER BY chats_fts.rowid DESC LIMIT ?3
             """,
-            [.text(query.fts5Expression), .text(ownerID.lowercasedString), .int(limit), .int(searchCandidates)]
+            [.text(query.fts5Expression), .text(ownerID.lowercasedString), .int(candidates)]
         ) { row in
             guard let chatID = UUID(canonical: row.text(0)) else { throw StorageError.corruptRow("chats") }
             let title = row.text(1)
@@ -25,15 +20,16 @@ extension DatabaseActor {
         }
     }
 
-    /// Takes the owner's newest ``searchCandidates`` matches from `messages_fts` (in rowid order, which FTS5
-    /// walks without sorting), ranks them with BM25, and reads the page's rows.
-    public func searchMessages(ownerID: UUID, query: SearchQuery, limit: Int, offset: Int) throws -> [SearchHit] {
+    /// The owner's newest matching messages, from `messages_fts` in descending rowid order (which FTS5 walks
+    /// without sorting and stops after `candidates`). Not ranked here: FTS5's `bm25()` first counts every row
+    /// that holds each term, which for a word in most messages costs more than the rest of the search.
+    public func searchMessages(ownerID: UUID, query: SearchQuery, candidates: Int) throws -> [SearchHit] {
         try self.checkOpen()
         return try self.connection.query(
             Self.searchMessagesSQL,
             [
-                .text(query.fts5Expression), .text(ownerID.lowercasedString), .int(limit), .int(offset),
-                .int(searchCandidates),
+                .text(query.fts5Expression), .text(ownerID.lowercasedString), .int(candidates),
+                .int(searchTextLength),
             ]
         ) { row in
             guard let chatID = UUID(canonical: row.text(1)), let role = MessageRole(rawValue: row.text(3)) else {
@@ -46,14 +42,9 @@ extension DatabaseActor {
     }
 
     public static let searchMessagesSQL = """
-        WITH candidates AS (
-            SELECT messages_fts.rowid AS id, bm25(messages_fts) AS score FROM messages_fts
-            JOIN messages m ON m.id = messages_fts.rowid JOIN chats c ON c.id = m.chat_id
-            WHERE messages_fts MATCH ?1 AND c.user_id = ?2
-            ORDER BY messages_fts.rowid DESC LIMIT ?5
-        )
-        SELECT m.id, m.chat_id, c.title, m.role, m.content, m.created_at
-        FROM candidates f JOIN messages m ON m.id = f.id JOIN chats c ON c.id = m.chat_id
-        ORDER BY f.score, f.id DESC LIMIT ?3 OFFSET ?4
+        SELECT m.id, m.chat_id, c.title, m.role, substr(m.content, 1, ?4), m.created_at
+        FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN chats c ON c.id = m.chat_id
+        WHERE messages_fts MATCH ?1 AND c.user_id = ?2
+        ORDER BY messages_fts.rowid DESC LIMIT ?3
         """
 }

@@ -175,6 +175,24 @@ struct SearchTests {
         #expect(
             query.snippet(of: "We could travel to Lisbon", width: 24)
                 == "We could <mark>travel</mark> to <mark>Lisbon</mark>")
+        // Ranking as BM25 weighs it: a match in a short text first, then two matches in a long one, then one;
+        // the newer first among equals.
+        let ranking = try SearchQuery(parsing: "zebra")
+        func hit(_ id: Int64, _ text: String, at time: Int64 = 0) -> SearchHit {
+            SearchHit(
+                chatID: UUID(), chatTitle: nil, messageID: id, role: .user, text: text,
+                createdAt: Timestamp(microseconds: time))
+        }
+        let filler = Array(repeating: "grass", count: 30).joined(separator: " ")
+        let ranked = ranking.rank([
+            hit(1, "a zebra " + filler), hit(2, "zebra zebra " + filler), hit(3, "a zebra here"),
+            hit(4, "a zebra " + filler, at: 5),
+        ])
+        #expect(ranked.compactMap(\.messageID) == [3, 2, 4, 1])
+        let phrase = try SearchQuery(parsing: #""black and white""#)
+        #expect(
+            phrase.score(of: "black and white and black and white", averageWords: 7)
+                > phrase.score(of: "black and white, white and black", averageWords: 7))
         let long =
             (1...100).map { "w\($0)" }.joined(separator: " ") + " lisbon "
             + (1...100).map { "v\($0)" }.joined(separator: " ")
