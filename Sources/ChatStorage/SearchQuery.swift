@@ -107,6 +107,29 @@ public struct SearchQuery: Sendable, Equatable {
     /// The words of `text` (runs of letters and digits) with their ranges, lower-cased, as the query sees them.
     static func words(of text: String) -> [(range: Range<String.Index>, word: String)] {
         var words: [(range: Range<String.Index>, word: String)] = []
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII (most text): bytes are characters, and a word of up to 15 letters is a String without a
+            // heap allocation.
+            var start: String.Index?
+            var lowered: [UInt8] = []
+            var index = text.utf8.startIndex
+            while index < text.utf8.endIndex {
+                let byte = text.utf8[index]
+                let isUpper = byte >= 0x41 && byte <= 0x5A
+                let isWordByte = isUpper || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+                if isWordByte {
+                    if start == nil { start = index }
+                    lowered.append(isUpper ? byte + 0x20 : byte)
+                } else if let begun = start {
+                    words.append((begun..<index, String(decoding: lowered, as: UTF8.self)))
+                    lowered.removeAll(keepingCapacity: true)
+                    start = nil
+                }
+                index = text.utf8.index(after: index)
+            }
+            if let begun = start { words.append((begun..<text.endIndex, String(decoding: lowered, as: UTF8.self))) }
+            return words
+        }
         var start: String.Index?
         var index = text.startIndex
         while index < text.endIndex {
@@ -128,7 +151,10 @@ public struct SearchQuery: Sendable, Equatable {
     /// terms' rarity (BM25's IDF) would not change their order much; it is left out, which spares counting
     /// each term's rows in the whole index.
     public func score(of text: String, averageWords: Double) -> Double {
-        let words = Self.words(of: text).map(\.word)
+        self.score(words: Self.words(of: text).map(\.word), averageWords: averageWords)
+    }
+
+    private func score(words: [String], averageWords: Double) -> Double {
         guard !words.isEmpty else { return 0 }
         let lengthFactor = 1.2 * (0.25 + 0.75 * Double(words.count) / max(averageWords, 1))
         var score = 0.0
@@ -156,9 +182,9 @@ public struct SearchQuery: Sendable, Equatable {
     /// `hits` best first by ``score(of:averageWords:)``, newer first among equals.
     public func rank(_ hits: [SearchHit]) -> [SearchHit] {
         guard hits.count > 1 else { return hits }
-        let lengths = hits.map { Double(Self.words(of: $0.text).count) }
-        let average = lengths.reduce(0, +) / Double(lengths.count)
-        let scored = hits.map { (hit: $0, score: self.score(of: $0.text, averageWords: average)) }
+        let words = hits.map { Self.words(of: $0.text).map(\.word) }
+        let average = Double(words.reduce(0) { $0 + $1.count }) / Double(words.count)
+        let scored = zip(hits, words).map { (hit: $0, score: self.score(words: $1, averageWords: average)) }
         return scored.sorted { left, right in
             if left.score != right.score { return left.score > right.score }
             if left.hit.createdAt != right.hit.createdAt { return left.hit.createdAt > right.hit.createdAt }
