@@ -150,7 +150,7 @@ public protocol ChatStore: Service, Sendable {
 }
 
 /// How many of the newest matching titles and messages a search ranks (``ChatStore/search(ownerID:query:limit:offset:)``).
-public let searchCandidates = 200
+public let searchCandidates = 100
 /// How much of a message a search reads to rank it and cut its snippet, in characters.
 public let searchTextLength = 20_000
 
