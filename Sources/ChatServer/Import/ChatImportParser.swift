@@ -251,9 +251,10 @@ struct ChatImportParser {
         }
         guard bytes.count >= 20, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54 || bytes[10] == 0x20,
             bytes[13] == 0x3A, bytes[16] == 0x3A,
-            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            number(0..<4) != nil, number(5..<7) != nil, number(8..<10) != nil,
+            let date = UsageDay(iso: text.prefix(10)),
             let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            hour < 24, minute < 60, second < 61
         else { return nil }
         var index = 19
         var micros = 0
@@ -283,14 +284,7 @@ struct ChatImportParser {
             return nil
         }
         guard index == bytes.count else { return nil }
-        // Days from the civil date (H. Hinnant's algorithm).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset
+        let seconds = date.number * 86_400 + hour * 3_600 + minute * 60 + second - offset
         return Timestamp(microseconds: Int64(seconds) * 1_000_000 + Int64(micros))
     }
 }
