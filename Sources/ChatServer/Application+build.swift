@@ -67,6 +67,7 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     ExportController(backend: backend).addRoutes(
         chats: authenticated.group("chats"), own: authenticated.group("auth"))
     ChatsController(backend: backend).addRoutes(to: authenticated.group("chats"))
+    BranchesController(backend: backend).addRoutes(to: authenticated.group("chats"))
     ChatTurnController(backend: backend).addRoutes(to: authenticated)
     ModelsController(backend: backend).addRoutes(to: authenticated)
     let admin = authenticated.group("admin").add(middleware: AdminOnlyMiddleware())

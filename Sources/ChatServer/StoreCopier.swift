@@ -100,8 +100,9 @@ public struct StoreCopier: Sendable {
                     chats.append(chat)
                     var after: Int64 = 0
                     while true {
+                        // Every branch's messages, each with its parent and its place on the active path.
                         let batch =
-                            try await self.source.messages(chatID: chat.id, ownerID: nil, after: after, limit: 500)
+                            try await self.source.allMessages(chatID: chat.id, ownerID: nil, after: after, limit: 500)
                             ?? []
                         guard let last = batch.last else { break }
                         after = last.id

@@ -85,26 +85,45 @@ public protocol ChatStore: Service, Sendable {
 
     /// Appends a message and bumps the chat's `updated_at`.
     func appendMessage(chatID: UUID, role: MessageRole, content: String) async throws -> MessageRecord
-    /// Messages oldest first after id `after`, at most `limit`; nil when the chat is missing or not `ownerID`'s.
+    /// The messages of the chat's active path oldest first after id `after`, at most `limit`; nil when the chat
+    /// is missing or not `ownerID`'s.
     func messages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) async throws -> [MessageRecord]?
     /// The same page, unless the chat's `messages_version` still equals `knownVersion`.
     func messagePage(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int, knownVersion: Int64?) async throws
         -> MessagePage?
-    /// The raw material of a turn's context: the chat's newest `complete` messages (newest first, at most
-    /// `limit`) and the id of its newest message of any status (0 for none), read together; nil when the chat
-    /// is gone.
-    func turnContext(chatID: UUID, limit: Int) async throws -> TurnContext?
-    /// Saves the user's message and an empty `streaming` reply in one transaction; nil when the chat is gone.
+    /// Every message of the chat whatever its branch, oldest first after id `after`, at most `limit`; nil when
+    /// the chat is missing or not `ownerID`'s.
+    func allMessages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) async throws -> [MessageRecord]?
+    /// The parent of each of the chat's messages (two integers a message); nil when the chat is missing or not
+    /// `ownerID`'s.
+    func messageTree(chatID: UUID, ownerID: UUID?) async throws -> MessageTree?
+    /// Makes the branch through `messageID` the chat's active path: from the root to that message, then on
+    /// through its newest child, that child's newest child and so on to a leaf. Returns the path's ids, root
+    /// first; nil when the chat or the message is missing or not `ownerID`'s. Throws ``StorageError/chatBusy``
+    /// while a reply of the chat is being generated (by any process).
+    func activateBranch(chatID: UUID, ownerID: UUID, messageID: Int64) async throws -> [Int64]?
+    /// The raw material of a turn's context, read together: the `complete` messages of the path the turn
+    /// continues, from the message it goes under (``TurnContext/parentID``) up to the root, newest first, at
+    /// most `limit`; and the id of the chat's newest message of any status (0 for none). Nil when the chat is
+    /// gone.
+    func turnContext(chatID: UUID, limit: Int, placement: TurnPlacement) async throws -> TurnContext?
+    /// Saves the turn's start in one transaction: the user's message (unless `userContent` is nil: a
+    /// regenerated reply answers the message it goes under) and an empty `streaming` reply after it, under
+    /// `parentID` (the context's ``TurnContext/parentID``). Nil when the chat (or the message to go under) is
+    /// gone. With ``TurnPlacement/branch(from:)`` the chat's active path becomes the branch through `parentID`
+    /// first, so the new messages are on it.
     ///
-    /// Throws ``StorageError/chatBusy`` while another process is generating a reply in this chat, or when a
+    /// Throws ``StorageError/chatBusy`` while another process is generating a reply in this chat, when a
     /// message newer than `contextThrough` (the ``TurnContext/lastMessageID`` the context was read at) was
-    /// saved meanwhile: then the caller reads the context again. So turns of one chat run one after the other
-    /// across processes, and each context holds every earlier reply.
+    /// saved meanwhile, or (``TurnPlacement/activePath``) when the active path no longer ends at `parentID`:
+    /// then the caller reads the context again. So turns of one chat run one after the other across
+    /// processes, and each context holds exactly the path its messages continue.
     ///
     /// With a `reservation`, admits the turn against its user's quotas first (``TokenReservation``; throws
     /// ``StorageError/quotaExceeded(_:)``), and holds its tokens on the reply until the reply ends.
     func beginTurn(
-        chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
+        chatID: UUID, placement: TurnPlacement, parentID: Int64?, userContent: String?, model: String,
+        contextThrough: Int64, reservation: TokenReservation?
     ) async throws -> (user: MessageRecord, assistant: MessageRecord)?
     /// Saves the text a `streaming` reply has so far.
     func updateStreamingContent(messageID: Int64, content: String) async throws
@@ -177,21 +196,82 @@ extension ChatStore {
     }
 }
 
-/// What a turn's context is built from (``ChatStore/turnContext(chatID:limit:)``).
+/// Where a turn's messages go in the chat's tree.
+public enum TurnPlacement: Sendable, Equatable {
+    /// After the last message of the active path (POST /chat).
+    case activePath
+    /// Under this message (nil: as a new first message), beside its existing children; the active path
+    /// switches to the new branch (regenerating a reply goes under the message it answered, an edited message
+    /// under the one before the original).
+    case branch(from: Int64?)
+}
+
+/// What a turn's context is built from (``ChatStore/turnContext(chatID:limit:placement:)``).
 public struct TurnContext: Sendable, Equatable {
-    /// The chat's newest `complete` messages, newest first.
+    /// The `complete` messages of the path from ``parentID`` up to the root, newest first.
     public let history: [MessageRecord]
     /// The chat's newest message of any status when `history` was read; 0 when it had none.
     public let lastMessageID: Int64
+    /// The message the turn's messages go under: the last of the active path, or the branch's; nil for none.
+    public let parentID: Int64?
     /// The chat's own model and system prompt (nil: the deployment's default), read with the history.
     public let model: String?
     public let systemPrompt: String?
 
-    public init(history: [MessageRecord], lastMessageID: Int64, model: String? = nil, systemPrompt: String? = nil) {
+    public init(
+        history: [MessageRecord], lastMessageID: Int64, parentID: Int64?, model: String? = nil,
+        systemPrompt: String? = nil
+    ) {
         self.history = history
         self.lastMessageID = lastMessageID
+        self.parentID = parentID
         self.model = model
         self.systemPrompt = systemPrompt
+    }
+}
+
+/// How a chat's messages hang together: each message's parent (GET /chats/{id}/messages?tree=true, branch
+/// switches).
+public struct MessageTree: Sendable {
+    /// Every message of the chat, oldest first, with its parent (nil for a first message).
+    public let links: [(id: Int64, parentID: Int64?)]
+
+    public init(links: [(id: Int64, parentID: Int64?)]) {
+        self.links = links
+    }
+
+    /// The children of each message (and of nil: the first messages), oldest first.
+    public var children: [Int64?: [Int64]] {
+        var children: [Int64?: [Int64]] = [:]
+        for link in self.links { children[link.parentID, default: []].append(link.id) }
+        return children
+    }
+
+    /// The path through `messageID` as ``ChatStore/activateBranch(chatID:ownerID:messageID:)`` makes it: its
+    /// ancestors, itself, then its newest descendants down to a leaf; root first. Nil when it is not a message
+    /// of the chat.
+    public func branch(through messageID: Int64) -> [Int64]? {
+        let links = self.links
+        var parents: [Int64: Int64?] = [:]
+        var newestChild: [Int64: Int64] = [:]
+        for link in links {
+            parents[link.id] = link.parentID
+            if let parent = link.parentID { newestChild[parent] = max(newestChild[parent] ?? link.id, link.id) }
+        }
+        guard parents[messageID] != nil else { return nil }
+        var up: [Int64] = []
+        var next: Int64? = messageID
+        while let id = next, up.count <= links.count {
+            up.append(id)
+            next = parents[id] ?? nil
+        }
+        var path = Array(up.reversed())
+        var last = messageID
+        while let child = newestChild[last], path.count <= links.count {
+            path.append(child)
+            last = child
+        }
+        return path
     }
 }
 

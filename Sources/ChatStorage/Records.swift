@@ -125,9 +125,17 @@ public enum MessageStatus: String, Sendable, Codable, CaseIterable {
 }
 
 /// A row of `messages`. Ids grow with insertion order within the whole database.
+///
+/// A chat's messages form a tree: each has the message it answers or follows as its parent (nil for the
+/// first), so a child is always newer than its parent. Regenerating a reply or editing a message adds a sibling;
+/// the chat's active path (root to one leaf) is what the chat reads as, and what a turn's context is made of.
 public struct MessageRecord: Sendable, Equatable {
     public let id: Int64
     public let chatID: UUID
+    /// The message before this one on its branch; nil for a chat's first message.
+    public var parentID: Int64?
+    /// On the chat's active path (GET /chats/{id}/messages lists exactly those).
+    public var onActivePath: Bool
     public let role: MessageRole
     public var content: String
     public let createdAt: Timestamp
@@ -140,10 +148,13 @@ public struct MessageRecord: Sendable, Equatable {
 
     public init(
         id: Int64, chatID: UUID, role: MessageRole, content: String, createdAt: Timestamp, status: MessageStatus,
-        error: String? = nil, model: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil
+        error: String? = nil, model: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil,
+        parentID: Int64? = nil, onActivePath: Bool = true
     ) {
         self.id = id
         self.chatID = chatID
+        self.parentID = parentID
+        self.onActivePath = onActivePath
         self.role = role
         self.content = content
         self.createdAt = createdAt

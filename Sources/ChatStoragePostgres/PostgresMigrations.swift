@@ -410,6 +410,100 @@ enum PostgresMigrations {
                 "CREATE INDEX chats_search ON chats USING gin (search)",
             ]
         ),
+        Migration(
+            version: 13,
+            name: "branches: each message's parent, and the chat's active path",
+            statements: [
+                // A chat's messages form a tree (regenerated replies and edited messages are siblings); the active
+                // path is the branch the chat reads as. Until now every chat was one line: each message follows
+                // the one before it, and every message is on the path.
+                "ALTER TABLE messages ADD COLUMN parent_id bigint",
+                "ALTER TABLE messages ADD COLUMN on_path boolean NOT NULL DEFAULT true",
+                """
+                UPDATE messages m SET parent_id = p.previous
+                FROM (SELECT id, lag(id) OVER (PARTITION BY chat_id ORDER BY id) AS previous FROM messages) p
+                WHERE p.id = m.id AND p.previous IS NOT NULL
+                """,
+                // The path from p_leaf up to the root becomes the chat's active path (none for NULL).
+                """
+                CREATE FUNCTION activate_path(p_chat uuid, p_leaf bigint) RETURNS void LANGUAGE sql AS $$
+                    WITH RECURSIVE path(id, parent_id) AS (
+                        SELECT id, parent_id FROM messages WHERE id = p_leaf AND chat_id = p_chat
+                        UNION ALL
+                        SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id
+                    )
+                    UPDATE messages SET on_path = (messages.id IN (SELECT id FROM path))
+                    WHERE chat_id = p_chat AND on_path <> (messages.id IN (SELECT id FROM path))
+                $$
+                """,
+                "DROP FUNCTION begin_turn(uuid, text, text, uuid, bigint, bigint, uuid, bigint, integer, integer, bigint, bigint)",
+                // As in migration 10, and: the turn's messages go under p_parent. Without p_branch the active path
+                // must still end there (else CB001: the caller reads its context again); with it, the path
+                // switches to the branch through p_parent first. p_content NULL: a regenerated reply, answering
+                // p_parent itself (returned as the first row).
+                """
+                CREATE FUNCTION begin_turn(
+                    p_chat uuid, p_content text, p_model text, p_replica uuid, p_now bigint, p_after bigint,
+                    p_user uuid, p_reserve bigint, p_today integer, p_month_start integer, p_daily bigint,
+                    p_monthly bigint, p_parent bigint, p_branch boolean
+                ) RETURNS SETOF messages LANGUAGE plpgsql VOLATILE AS $$
+                DECLARE
+                    v_today bigint;
+                    v_month bigint;
+                    v_reserved bigint;
+                    v_asked messages;
+                    v_reply messages;
+                BEGIN
+                    UPDATE chats SET updated_at = p_now WHERE id = p_chat;
+                    IF NOT FOUND THEN RETURN; END IF;
+                    IF EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND status = 'streaming')
+                        OR EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND id > p_after) THEN
+                        RAISE EXCEPTION 'a reply of chat % is being generated', p_chat USING ERRCODE = 'CB001';
+                    END IF;
+                    IF p_parent IS NOT NULL
+                        AND NOT EXISTS (SELECT 1 FROM messages WHERE id = p_parent AND chat_id = p_chat) THEN
+                        RETURN;
+                    END IF;
+                    IF p_branch THEN
+                        PERFORM activate_path(p_chat, p_parent);
+                    ELSIF (SELECT max(id) FROM messages WHERE chat_id = p_chat AND on_path) IS DISTINCT FROM p_parent THEN
+                        RAISE EXCEPTION 'the active path of chat % changed', p_chat USING ERRCODE = 'CB001';
+                    END IF;
+                    IF p_daily IS NOT NULL OR p_monthly IS NOT NULL THEN
+                        PERFORM 1 FROM users WHERE id = p_user FOR NO KEY UPDATE;
+                        SELECT coalesce(sum(tokens), 0) INTO v_reserved FROM reservations WHERE user_id = p_user;
+                        SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = p_today), 0),
+                            coalesce(sum(prompt_tokens + completion_tokens), 0)
+                        INTO v_today, v_month
+                        FROM usage_daily WHERE user_id = p_user AND day BETWEEN p_month_start AND p_today;
+                        IF p_daily IS NOT NULL AND v_today + v_reserved >= p_daily THEN
+                            RAISE EXCEPTION 'daily token quota reached' USING ERRCODE = 'CQ001';
+                        END IF;
+                        IF p_monthly IS NOT NULL AND v_month + v_reserved >= p_monthly THEN
+                            RAISE EXCEPTION 'monthly token quota reached' USING ERRCODE = 'CQ002';
+                        END IF;
+                    END IF;
+                    IF p_content IS NULL THEN
+                        SELECT * INTO v_asked FROM messages WHERE id = p_parent;
+                        IF NOT FOUND THEN RETURN; END IF;
+                    ELSE
+                        INSERT INTO messages (chat_id, role, content, created_at, status, parent_id)
+                        VALUES (p_chat, 'user', p_content, p_now, 'complete', p_parent)
+                        RETURNING * INTO v_asked;
+                    END IF;
+                    INSERT INTO messages (chat_id, role, content, created_at, status, model, replica_id,
+                        reserved_tokens, parent_id)
+                    VALUES (p_chat, 'assistant', '', p_now, 'streaming', p_model, p_replica, p_reserve, v_asked.id)
+                    RETURNING * INTO v_reply;
+                    IF p_reserve IS NOT NULL AND p_user IS NOT NULL THEN
+                        INSERT INTO reservations (message_id, user_id, tokens) VALUES (v_reply.id, p_user, p_reserve);
+                    END IF;
+                    RETURN NEXT v_asked;
+                    RETURN NEXT v_reply;
+                END $$
+                """,
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

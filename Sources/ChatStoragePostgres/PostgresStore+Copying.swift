@@ -45,10 +45,11 @@ extension PostgresStore: StoreCopying {
                 try await transaction.execute(
                     """
                     INSERT INTO messages (id, chat_id, role, content, created_at, status, error, model, prompt_tokens,
-                        completion_tokens)
+                        completion_tokens, parent_id, on_path)
                     VALUES (\(message.id), \(message.chatID), \(message.role.rawValue), \(message.content),
                         \(message.createdAt.microseconds), \(message.status.rawValue), \(message.error), \(message.model),
-                        \(message.promptTokens.map { Int64($0) }), \(message.completionTokens.map { Int64($0) }))
+                        \(message.promptTokens.map { Int64($0) }), \(message.completionTokens.map { Int64($0) }),
+                        \(message.parentID), \(message.onActivePath))
                     """)
             }
             for (key, value) in settings {

@@ -22,16 +22,24 @@ extension PostgresStore {
                         \(chat.pinned), \(chat.archived), \(chat.model), \(chat.systemPrompt))
                     """)
                 if !messages.isEmpty {
-                    // Optional text travels as '' and comes back NULL (an empty model or error means none).
+                    // The ids first, in ascending order, so each parent's id is known when its child is written.
+                    let ids = try await transaction.rows(
+                        "SELECT nextval('messages_id_seq') FROM generate_series(1, \(Int64(messages.count)))"
+                    ) { try $0.decode(Int64.self) }.sorted()
+                    // Optional values travel as '' or 0 and come back NULL (an empty model or error means none).
+                    let parents = chat.parentIndices.map { $0.map { ids[$0] } ?? 0 }
                     try await transaction.execute(
                         """
-                        INSERT INTO messages (chat_id, role, content, created_at, status, model, error)
-                        SELECT \(id), role, content, created_at, status, nullif(model, ''), nullif(error, '')
-                        FROM unnest(\(messages.map(\.role.rawValue)), \(messages.map(\.content)),
+                        INSERT INTO messages (id, chat_id, role, content, created_at, status, model, error, parent_id,
+                            on_path)
+                        SELECT id, \(id), role, content, created_at, status, nullif(model, ''), nullif(error, ''),
+                            nullif(parent_id, 0), on_path
+                        FROM unnest(\(ids), \(messages.map(\.role.rawValue)), \(messages.map(\.content)),
                             \(messages.map(\.createdAt.microseconds)), \(messages.map(\.status.rawValue)),
-                            \(messages.map { $0.model ?? "" }), \(messages.map { $0.error ?? "" }))
-                            WITH ORDINALITY AS m (role, content, created_at, status, model, error, position)
-                        ORDER BY position
+                            \(messages.map { $0.model ?? "" }), \(messages.map { $0.error ?? "" }), \(parents),
+                            \(messages.map(\.onActivePath)))
+                            AS m (id, role, content, created_at, status, model, error, parent_id, on_path)
+                        ORDER BY id
                         """)
                 }
                 let record = try await transaction.rows(

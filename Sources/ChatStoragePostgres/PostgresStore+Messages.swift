@@ -4,20 +4,28 @@ import PostgresNIO
 
 extension PostgresStore {
     static let messageColumns =
-        "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens"
+        "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens, parent_id, on_path"
+
+    /// ``messageColumns`` of a lateral join's `m`, the first (`id`) null on the row of a page past the end.
+    static let optionalMessageColumns =
+        "m.id, m.chat_id, m.role, m.content, m.created_at, m.status, m.error, m.model, m.prompt_tokens, m.completion_tokens, m.parent_id, m.on_path"
 
     static func decodeMessage(_ row: PostgresRow) throws -> MessageRecord {
-        let (id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens) =
-            try row.decode((Int64, UUID, String, String, Int64, String, String?, String?, Int64?, Int64?).self)
+        let (
+            id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens, parentID,
+            onPath
+        ) = try row.decode(
+            (Int64, UUID, String, String, Int64, String, String?, String?, Int64?, Int64?, Int64?, Bool).self)
         return try self.makeMessage(
             id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status, error: error,
-            model: model, promptTokens: promptTokens, completionTokens: completionTokens)
+            model: model, promptTokens: promptTokens, completionTokens: completionTokens, parentID: parentID,
+            onActivePath: onPath)
     }
 
     /// A message from its columns, whose role and status must be ones this version knows.
     static func makeMessage(
         id: Int64, chatID: UUID, role: String, content: String, createdAt: Int64, status: String, error: String?,
-        model: String?, promptTokens: Int64?, completionTokens: Int64?
+        model: String?, promptTokens: Int64?, completionTokens: Int64?, parentID: Int64?, onActivePath: Bool
     ) throws -> MessageRecord {
         guard let role = MessageRole(rawValue: role), let status = MessageStatus(rawValue: status) else {
             throw StorageError.corruptRow("messages")
@@ -25,7 +33,7 @@ extension PostgresStore {
         return MessageRecord(
             id: id, chatID: chatID, role: role, content: content, createdAt: Timestamp(microseconds: createdAt),
             status: status, error: error, model: model, promptTokens: promptTokens.map { Int($0) },
-            completionTokens: completionTokens.map { Int($0) })
+            completionTokens: completionTokens.map { Int($0) }, parentID: parentID, onActivePath: onActivePath)
     }
 
     /// Locks the chat's row and bumps its `updated_at`, before any message id is taken: a second transaction
@@ -45,7 +53,9 @@ extension PostgresStore {
             }
             let message = try await transaction.one(
                 """
-                INSERT INTO messages (chat_id, role, content, created_at) VALUES (\(chatID), \(role.rawValue), \(content), \(now))
+                INSERT INTO messages (chat_id, role, content, created_at, parent_id)
+                VALUES (\(chatID), \(role.rawValue), \(content), \(now),
+                    (SELECT max(id) FROM messages WHERE chat_id = \(chatID) AND on_path))
                 RETURNING \(unescaped: Self.messageColumns)
                 """,
                 Self.decodeMessage)
@@ -78,17 +88,79 @@ extension PostgresStore {
         return .messages(rows.compactMap(\.message), version: version)
     }
 
+    /// The chat's row joined with its page: no row when it is not the owner's, one of nulls past the end.
+    public func allMessages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) async throws -> [MessageRecord]? {
+        let rows = try await self.rows(
+            """
+            SELECT \(unescaped: Self.optionalMessageColumns) FROM chats c LEFT JOIN LATERAL (
+                SELECT \(unescaped: Self.messageColumns) FROM messages
+                WHERE chat_id = c.id AND id > \(after) ORDER BY id LIMIT \(Int64(limit))
+            ) m ON true
+            WHERE c.id = \(chatID) AND (\(ownerID)::uuid IS NULL OR c.user_id = \(ownerID))
+            ORDER BY m.id
+            """
+        ) { row in try row.decode(Int64?.self) == nil ? nil : try Self.decodeMessage(row) }
+        return rows.isEmpty ? nil : rows.compactMap { $0 }
+    }
+
+    public func messageTree(chatID: UUID, ownerID: UUID?) async throws -> MessageTree? {
+        let rows = try await self.rows(
+            """
+            SELECT m.id, m.parent_id FROM chats c LEFT JOIN messages m ON m.chat_id = c.id
+            WHERE c.id = \(chatID) AND (\(ownerID)::uuid IS NULL OR c.user_id = \(ownerID))
+            ORDER BY m.id
+            """
+        ) { row in
+            let (id, parentID) = try row.decode((Int64?, Int64?).self)
+            return id.map { (id: $0, parentID: parentID) }
+        }
+        return rows.isEmpty ? nil : MessageTree(links: rows.compactMap { $0 })
+    }
+
+    private static func links(chatID: UUID, _ transaction: Transaction) async throws -> [(
+        id: Int64, parentID: Int64?
+    )] {
+        try await transaction.rows("SELECT id, parent_id FROM messages WHERE chat_id = \(chatID) ORDER BY id") {
+            let (id, parentID) = try $0.decode((Int64, Int64?).self)
+            return (id: id, parentID: parentID)
+        }
+    }
+
+    /// Locks the chat's row first, as a turn's start does, so no turn begins while the path switches.
+    public func activateBranch(chatID: UUID, ownerID: UUID, messageID: Int64) async throws -> [Int64]? {
+        let path = try await self.transaction { transaction -> [Int64]? in
+            guard
+                try await !transaction.rows(
+                    "SELECT 1 FROM chats WHERE id = \(chatID) AND user_id = \(ownerID) FOR UPDATE", { _ in () }
+                ).isEmpty
+            else { return nil }
+            guard
+                try await transaction.rows(
+                    "SELECT 1 FROM messages WHERE chat_id = \(chatID) AND status = 'streaming'", { _ in () }
+                ).isEmpty
+            else { throw StorageError.chatBusy }
+            let tree = MessageTree(links: try await Self.links(chatID: chatID, transaction))
+            guard let path = tree.branch(through: messageID) else { return nil }
+            try await transaction.execute("SELECT activate_path(\(chatID), \(path.last))")
+            return path
+        }
+        if path != nil { self.notifier.changed([chatID]) }
+        return path
+    }
+
     public func beginTurn(
-        chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
+        chatID: UUID, placement: TurnPlacement, parentID: Int64?, userContent: String?, model: String,
+        contextThrough: Int64, reservation: TokenReservation?
     ) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
         let messages: [MessageRecord]
         do {
             messages = try await self.write(
                 BeginTurnStatement(
-                    chatID: chatID, userContent: userContent, model: model, replicaID: self.replicaID,
+                    chatID: chatID, userContent: userContent, parentID: parentID,
+                    branch: placement != .activePath, model: model, replicaID: self.replicaID,
                     now: Timestamp.now().microseconds, contextThrough: contextThrough,
                     reservation: reservation)
-            ).sorted { $0.id < $1.id }
+            )
         } catch let error as PSQLError where error.sqlState == "CB001" {
             throw StorageError.chatBusy
         } catch let error as PSQLError where error.sqlState == "CQ001" {
@@ -98,6 +170,7 @@ extension PostgresStore {
         }
         if messages.isEmpty { return nil }
         self.notifier.changed([chatID])
+        // The message answered first (saved now, or the one regenerated for), then the reply.
         guard messages.count == 2 else { throw StorageError.corruptRow("messages") }
         return (messages[0], messages[1])
     }
@@ -114,12 +187,35 @@ extension PostgresStore {
         return saved
     }
 
-    public func turnContext(chatID: UUID, limit: Int) async throws -> TurnContext? {
-        let rows = try await self.rows(TurnContextStatement(chatID: chatID, limit: Int64(limit)))
+    public func turnContext(chatID: UUID, limit: Int, placement: TurnPlacement) async throws -> TurnContext? {
+        let rows: [TurnContextRows.Row]
+        switch placement {
+        case .activePath:
+            rows = try await self.rows(TurnContextStatement(chatID: chatID, limit: Int64(limit)))
+        case .branch(let from):
+            // Rare (a regenerated reply, an edited message): not prepared.
+            rows = try await self.rows(
+                """
+                WITH RECURSIVE path(id, parent_id) AS (
+                    SELECT id, parent_id FROM messages WHERE id = \(from) AND chat_id = \(chatID)
+                    UNION ALL
+                    SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id
+                )
+                SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id), \(from)::bigint, c.model,
+                    c.system_prompt, \(unescaped: TurnContextRows.messageColumns)
+                FROM chats c LEFT JOIN LATERAL (
+                    SELECT \(unescaped: Self.messageColumns) FROM messages
+                    WHERE id IN (SELECT id FROM path) AND status = 'complete' ORDER BY id DESC LIMIT \(Int64(limit))
+                ) m ON true
+                WHERE c.id = \(chatID)
+                ORDER BY m.id DESC
+                """,
+                TurnContextRows.decode)
+        }
         guard let first = rows.first else { return nil }
         return TurnContext(
-            history: rows.compactMap(\.message), lastMessageID: first.last, model: first.chatModel,
-            systemPrompt: first.systemPrompt)
+            history: rows.compactMap(\.message), lastMessageID: first.last, parentID: first.parentID,
+            model: first.chatModel, systemPrompt: first.systemPrompt)
     }
 
     public func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord? {

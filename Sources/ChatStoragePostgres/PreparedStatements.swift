@@ -29,14 +29,17 @@ struct OwnedChatStatement: PostgresPreparedStatement {
 /// quota admission and both inserts in one statement.
 struct BeginTurnStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT \(PostgresStore.messageColumns) FROM begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        SELECT \(PostgresStore.messageColumns)
+        FROM begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         """
     static let bindingDataTypes: [PostgresDataType] = [
-        .uuid, .text, .text, .uuid, .int8, .int8, .uuid, .int8, .int4, .int4, .int8, .int8,
+        .uuid, .text, .text, .uuid, .int8, .int8, .uuid, .int8, .int4, .int4, .int8, .int8, .int8, .bool,
     ]
 
     let chatID: UUID
-    let userContent: String
+    let userContent: String?
+    let parentID: Int64?
+    let branch: Bool
     let model: String
     let replicaID: UUID
     let now: Int64
@@ -44,7 +47,7 @@ struct BeginTurnStatement: PostgresPreparedStatement {
     let reservation: TokenReservation?
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 12)
+        var bindings = PostgresBindings(capacity: 14)
         bindings.append(self.chatID)
         bindings.append(self.userContent)
         bindings.append(self.model)
@@ -57,22 +60,25 @@ struct BeginTurnStatement: PostgresPreparedStatement {
         bindings.append(self.reservation.map { Int32(clamping: $0.today.monthStart.number) })
         bindings.append(self.reservation?.dailyLimit)
         bindings.append(self.reservation?.monthlyLimit)
+        bindings.append(self.parentID)
+        bindings.append(self.branch)
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
 }
 
-/// The context of a turn: the chat's newest complete messages, newest first, each row with the chat's newest
-/// message id (one snapshot); one row of nulls when the chat has no complete message, none when it is gone.
+/// The context of a turn after the active path: the complete messages of the path, newest first, each row with
+/// the chat's newest message id and the path's last message (one snapshot); one row of nulls when the chat has
+/// no complete message, none when it is gone.
 struct TurnContextStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id), c.model, c.system_prompt, m.id,
-            m.chat_id, m.role, m.content, m.created_at, m.status, m.error, m.model, m.prompt_tokens,
-            m.completion_tokens
+        SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id),
+            (SELECT max(id) FROM messages WHERE chat_id = c.id AND on_path), c.model, c.system_prompt,
+            \(TurnContextRows.messageColumns)
         FROM chats c LEFT JOIN LATERAL (
             SELECT \(PostgresStore.messageColumns) FROM messages
-            WHERE chat_id = c.id AND status = 'complete' ORDER BY id DESC LIMIT $2
+            WHERE chat_id = c.id AND on_path AND status = 'complete' ORDER BY id DESC LIMIT $2
         ) m ON true
         WHERE c.id = $1
         ORDER BY m.id DESC
@@ -89,25 +95,37 @@ struct TurnContextStatement: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> (
-        last: Int64, chatModel: String?, systemPrompt: String?, message: MessageRecord?
-    ) {
+    func decodeRow(_ row: PostgresRow) throws -> TurnContextRows.Row { try TurnContextRows.decode(row) }
+}
+
+/// The rows of a turn's context, after the active path (``TurnContextStatement``) or on a branch.
+enum TurnContextRows {
+    /// A context message's columns (all on the path they were read from).
+    static let messageColumns = """
+        m.id, m.chat_id, m.role, m.content, m.created_at, m.status, m.error, m.model, m.prompt_tokens,
+        m.completion_tokens, m.parent_id
+        """
+
+    typealias Row = (last: Int64, parentID: Int64?, chatModel: String?, systemPrompt: String?, message: MessageRecord?)
+
+    static func decode(_ row: PostgresRow) throws -> Row {
         let (
-            last, chatModel, systemPrompt, id, chatID, role, content, createdAt, status, error, model, promptTokens,
-            completionTokens
+            last, parentID, chatModel, systemPrompt, id, chatID, role, content, createdAt, status, error, model,
+            promptTokens, completionTokens, messageParent
         ) = try row.decode(
             (
-                Int64, String?, String?, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?,
-                Int64?
+                Int64, Int64?, String?, String?, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?,
+                Int64?, Int64?, Int64?
             ).self)
         guard let id, let chatID, let role, let content, let createdAt, let status else {
-            return (last, chatModel, systemPrompt, nil)
+            return (last, parentID, chatModel, systemPrompt, nil)
         }
         return (
-            last, chatModel, systemPrompt,
+            last, parentID, chatModel, systemPrompt,
             try PostgresStore.makeMessage(
                 id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status,
-                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens)
+                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens,
+                parentID: messageParent, onActivePath: true)
         )
     }
 }
@@ -223,14 +241,14 @@ struct ChatPageStatement: PostgresPreparedStatement {
 }
 
 /// A chat's `messages_version` (no row: no such chat of that owner) and, unless it equals the version the caller
-/// has, the page of its messages after an id: one row per message, or one row without a message.
+/// has, the page of its active path's messages after an id: one row per message, or one row without a message.
 struct MessagePageStatement: PostgresPreparedStatement {
     static let sql = """
         SELECT c.messages_version, m.id, m.chat_id, m.role, m.content, m.created_at, m.status, m.error, m.model,
-            m.prompt_tokens, m.completion_tokens
+            m.prompt_tokens, m.completion_tokens, m.parent_id
         FROM chats c LEFT JOIN LATERAL (
             SELECT \(PostgresStore.messageColumns) FROM messages
-            WHERE chat_id = c.id AND id > $3 AND c.messages_version IS DISTINCT FROM $5
+            WHERE chat_id = c.id AND on_path AND id > $3 AND c.messages_version IS DISTINCT FROM $5
             ORDER BY id LIMIT $4
         ) m ON true
         WHERE c.id = $1 AND ($2::uuid IS NULL OR c.user_id = $2)
@@ -255,15 +273,18 @@ struct MessagePageStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> (version: Int64, message: MessageRecord?) {
-        let (version, id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens) =
-            try row.decode(
-                (Int64, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?, Int64?).self)
+        let (
+            version, id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens,
+            parentID
+        ) = try row.decode(
+            (Int64, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?, Int64?, Int64?).self)
         guard let id, let chatID, let role, let content, let createdAt, let status else { return (version, nil) }
         return (
             version,
             try PostgresStore.makeMessage(
                 id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status,
-                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens)
+                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens,
+                parentID: parentID, onActivePath: true)
         )
     }
 }

@@ -54,8 +54,8 @@ extension DatabaseActor: StoreCopying {
                 try self.connection.run(
                     """
                     INSERT INTO messages (id, chat_id, role, content, created_at, status, error, model, prompt_tokens,
-                        completion_tokens)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        completion_tokens, parent_id, on_path)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .integer(message.id), .text(message.chatID.lowercasedString), .text(message.role.rawValue),
@@ -63,6 +63,7 @@ extension DatabaseActor: StoreCopying {
                         .text(message.status.rawValue), .optionalText(message.error), .optionalText(message.model),
                         message.promptTokens.map { .int($0) } ?? .null,
                         message.completionTokens.map { .int($0) } ?? .null,
+                        message.parentID.map { .integer($0) } ?? .null, .int(message.onActivePath ? 1 : 0),
                     ])
             }
             for (key, value) in settings {

@@ -20,17 +20,24 @@ extension DatabaseActor {
                         .integer(chat.updatedAt.microseconds), .int(chat.pinned ? 1 : 0), .int(chat.archived ? 1 : 0),
                         .optionalText(chat.model), .optionalText(chat.systemPrompt),
                     ])
-                for message in chat.messages {
-                    try connection.run(
+                var ids: [Int64] = []
+                ids.reserveCapacity(chat.messages.count)
+                for (message, parent) in zip(chat.messages, chat.parentIndices) {
+                    let written = try connection.queryOne(
                         """
-                        INSERT INTO messages (chat_id, role, content, created_at, status, model, error)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO messages (chat_id, role, content, created_at, status, model, error, parent_id,
+                            on_path)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                         """,
                         [
                             .text(id), .text(message.role.rawValue), .text(message.content),
                             .integer(message.createdAt.microseconds), .text(message.status.rawValue),
                             .optionalText(message.model), .optionalText(message.error),
-                        ])
+                            parent.map { .integer(ids[$0]) } ?? .null, .int(message.onActivePath ? 1 : 0),
+                        ]
+                    ) { $0.int64(0) }
+                    guard let written else { throw StorageError.corruptRow("messages") }
+                    ids.append(written)
                 }
                 let record = try connection.queryOne(
                     "SELECT \(Self.chatColumns) FROM chats WHERE id = ?", [.text(id)], Self.decodeChat)

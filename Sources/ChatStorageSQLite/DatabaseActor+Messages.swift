@@ -3,7 +3,7 @@ import Foundation
 
 extension DatabaseActor {
     static let messageColumns =
-        "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens"
+        "id, chat_id, role, content, created_at, status, error, model, prompt_tokens, completion_tokens, parent_id, on_path"
 
     static func decodeMessage(_ row: Row) throws -> MessageRecord {
         try self.decodeMessage(row, chatID: nil)
@@ -26,8 +26,37 @@ extension DatabaseActor {
             error: row.optionalText(6),
             model: row.optionalText(7),
             promptTokens: row.isNull(8) ? nil : row.int(8),
-            completionTokens: row.isNull(9) ? nil : row.int(9)
+            completionTokens: row.isNull(9) ? nil : row.int(9),
+            parentID: row.isNull(10) ? nil : row.int64(10),
+            onActivePath: row.int(11) != 0
         )
+    }
+
+    /// The path up from a message (`?1`, in chat `?2`) to the root, as the common table `path(id, parent_id)`.
+    static let pathUp = """
+        WITH RECURSIVE path(id, parent_id) AS (
+            SELECT id, parent_id FROM messages WHERE id = ?1 AND chat_id = ?2
+            UNION ALL
+            SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id
+        )
+        """
+
+    /// Makes the path from `leaf` up to the root the chat's active path (no message is on it for nil).
+    static func activatePath(chat: SQLiteValue, leaf: Int64?, on connection: SQLiteConnection) throws {
+        try connection.run(
+            """
+            \(Self.pathUp)
+            UPDATE messages SET on_path = (id IN (SELECT id FROM path))
+            WHERE chat_id = ?2 AND on_path <> (id IN (SELECT id FROM path))
+            """,
+            [leaf.map { .integer($0) } ?? .null, chat])
+    }
+
+    /// The last message of the chat's active path (nil when it has none).
+    static func activeLeaf(chat: SQLiteValue, on connection: SQLiteConnection) throws -> Int64? {
+        try connection.queryOne("SELECT max(id) FROM messages WHERE chat_id = ? AND on_path", [chat]) {
+            $0.isNull(0) ? nil : $0.int64(0)
+        } ?? nil
     }
 
     /// Appends a message to a chat and bumps the chat's `updated_at`, in one transaction.
@@ -37,7 +66,8 @@ extension DatabaseActor {
         return try await self.write { connection in
             let message = try connection.queryOne(
                 """
-                INSERT INTO messages (chat_id, role, content, created_at) VALUES (?, ?, ?, ?)
+                INSERT INTO messages (chat_id, role, content, created_at, parent_id) VALUES (?1, ?2, ?3, ?4,
+                    (SELECT max(id) FROM messages WHERE chat_id = ?1 AND on_path))
                 RETURNING \(Self.messageColumns)
                 """,
                 [chat, .text(role.rawValue), .text(content), .integer(now)],
@@ -85,18 +115,76 @@ extension DatabaseActor {
         guard let version else { return nil }
         if version == knownVersion { return .unchanged(version: version) }
         let messages = try self.connection.query(
-            "SELECT \(Self.messageColumns) FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?",
+            "SELECT \(Self.messageColumns) FROM messages WHERE chat_id = ? AND on_path AND id > ? ORDER BY id LIMIT ?",
             [chatArgument, .integer(after), .int(limit)]
         ) { row in try Self.decodeMessage(row, chatID: chatID) }
         return .messages(messages, version: version)
     }
 
+    public func allMessages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) throws -> [MessageRecord]? {
+        try self.checkOpen()
+        let chat = SQLiteValue.text(chatID.lowercasedString)
+        guard try self.ownedChatExists(chat, ownerID: ownerID, on: self.connection) else { return nil }
+        return try self.connection.query(
+            "SELECT \(Self.messageColumns) FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?",
+            [chat, .integer(after), .int(limit)]
+        ) { row in try Self.decodeMessage(row, chatID: chatID) }
+    }
+
+    public func messageTree(chatID: UUID, ownerID: UUID?) throws -> MessageTree? {
+        try self.checkOpen()
+        let chat = SQLiteValue.text(chatID.lowercasedString)
+        guard try self.ownedChatExists(chat, ownerID: ownerID, on: self.connection) else { return nil }
+        return MessageTree(links: try Self.links(chat: chat, on: self.connection))
+    }
+
+    /// Every message of the chat with its parent, oldest first.
+    private static func links(chat: SQLiteValue, on connection: SQLiteConnection) throws -> [(
+        id: Int64, parentID: Int64?
+    )] {
+        try connection.query("SELECT id, parent_id FROM messages WHERE chat_id = ? ORDER BY id", [chat]) {
+            (id: $0.int64(0), parentID: $0.isNull(1) ? nil : $0.int64(1))
+        }
+    }
+
+    private func ownedChatExists(_ chat: SQLiteValue, ownerID: UUID?, on connection: SQLiteConnection) throws -> Bool {
+        if let ownerID {
+            return try connection.queryOne(
+                "SELECT 1 FROM chats WHERE id = ? AND user_id = ?", [chat, .text(ownerID.lowercasedString)]
+            ) { _ in true } != nil
+        }
+        return try connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat]) { _ in true } != nil
+    }
+
+    public func activateBranch(chatID: UUID, ownerID: UUID, messageID: Int64) async throws -> [Int64]? {
+        let chat = SQLiteValue.text(chatID.lowercasedString)
+        let owner = SQLiteValue.text(ownerID.lowercasedString)
+        return try await self.write { connection in
+            guard
+                try connection.queryOne(
+                    "SELECT 1 FROM chats WHERE id = ? AND user_id = ?", [chat, owner], { _ in true })
+                    != nil
+            else { return nil }
+            if try connection.queryOne(
+                "SELECT 1 FROM messages WHERE chat_id = ? AND status = 'streaming'", [chat], { _ in true }) != nil
+            {
+                throw StorageError.chatBusy
+            }
+            guard let path = MessageTree(links: try Self.links(chat: chat, on: connection)).branch(through: messageID)
+            else { return nil }
+            try Self.activatePath(chat: chat, leaf: path.last, on: connection)
+            return path
+        }
+    }
+
     /// Starts an AI turn in one transaction: checks that nothing was saved in the chat after the context was
-    /// read (``StorageError/chatBusy`` otherwise) and admits the turn against its user's quotas, then saves the
-    /// user's message and an empty assistant reply with status `streaming` (holding the reservation), and
-    /// bumps the chat's `updated_at`. Nil if the chat no longer exists.
+    /// read and (after the active path) that the path still ends where it did (``StorageError/chatBusy``
+    /// otherwise), or switches the active path to the branch; admits the turn against its user's quotas; then
+    /// saves the user's message (unless regenerating) and an empty assistant reply with status `streaming`
+    /// (holding the reservation), and bumps the chat's `updated_at`. Nil if the chat no longer exists.
     public func beginTurn(
-        chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
+        chatID: UUID, placement: TurnPlacement, parentID: Int64?, userContent: String?, model: String,
+        contextThrough: Int64, reservation: TokenReservation?
     ) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
         let chat = SQLiteValue.text(chatID.lowercasedString)
         let now = Timestamp.now().microseconds
@@ -110,6 +198,21 @@ extension DatabaseActor {
             {
                 throw StorageError.chatBusy
             }
+            let parent: MessageRecord?
+            if let parentID {
+                parent = try connection.queryOne(
+                    "SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND chat_id = ?",
+                    [.integer(parentID), chat], Self.decodeMessage)
+                guard parent != nil else { return nil }
+            } else {
+                parent = nil
+            }
+            switch placement {
+            case .activePath:
+                guard try Self.activeLeaf(chat: chat, on: connection) == parentID else { throw StorageError.chatBusy }
+            case .branch:
+                try Self.activatePath(chat: chat, leaf: parentID, on: connection)
+            }
             if let reservation,
                 let period = try Self.standing(reservation.userID, today: reservation.today, on: connection)
                     .exceeded(by: reservation)
@@ -117,26 +220,39 @@ extension DatabaseActor {
                 throw StorageError.quotaExceeded(period)
             }
             let insert = """
-                INSERT INTO messages (chat_id, role, content, created_at, status, model, reserved_tokens)
-                VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING \(Self.messageColumns)
+                INSERT INTO messages (chat_id, role, content, created_at, status, model, reserved_tokens, parent_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \(Self.messageColumns)
                 """
+            let user: MessageRecord
+            if let userContent {
+                guard
+                    let saved = try connection.queryOne(
+                        insert,
+                        [
+                            chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null, .null,
+                            parentID.map { .integer($0) } ?? .null,
+                        ],
+                        Self.decodeMessage)
+                else { throw StorageError.corruptRow("messages") }
+                user = saved
+            } else {
+                guard let parent else { return nil }
+                user = parent
+            }
             guard
-                let user = try connection.queryOne(
-                    insert,
-                    [chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null, .null],
-                    Self.decodeMessage
-                ),
                 let assistant = try connection.queryOne(
                     insert,
                     [
                         chat, .text("assistant"), .text(""), .integer(now), .text("streaming"), .text(model),
-                        reservation.map { .int($0.tokens) } ?? .null,
+                        reservation.map { .int($0.tokens) } ?? .null, .integer(user.id),
                     ],
                     Self.decodeMessage
                 )
             else { throw StorageError.corruptRow("messages") }
             try connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
-            return (user, assistant)
+            var onPath = user
+            onPath.onActivePath = true
+            return (onPath, assistant)
         }
     }
 
@@ -181,9 +297,9 @@ extension DatabaseActor {
         }
     }
 
-    /// The newest complete messages of a chat, newest first, and its newest message id, read in one job on
-    /// the database thread (no write comes between them).
-    public func turnContext(chatID: UUID, limit: Int) throws -> TurnContext? {
+    /// The complete messages of the path the turn continues, newest first, and the chat's newest message id,
+    /// read in one job on the database thread (no write comes between them).
+    public func turnContext(chatID: UUID, limit: Int, placement: TurnPlacement) throws -> TurnContext? {
         try self.checkOpen()
         let chat = SQLiteValue.text(chatID.lowercasedString)
         guard
@@ -194,15 +310,32 @@ extension DatabaseActor {
         let last = try self.connection.queryOne("SELECT max(id) FROM messages WHERE chat_id = ?", [chat]) {
             $0.isNull(0) ? 0 : $0.int64(0)
         }
-        let history = try self.connection.query(
-            """
-            SELECT \(Self.messageColumns) FROM messages
-            WHERE chat_id = ? AND status = 'complete' ORDER BY id DESC LIMIT ?
-            """,
-            [chat, .int(limit)]
-        ) { row in try Self.decodeMessage(row, chatID: chatID) }
+        let parentID: Int64?
+        let history: [MessageRecord]
+        switch placement {
+        case .activePath:
+            parentID = try Self.activeLeaf(chat: chat, on: self.connection)
+            history = try self.connection.query(
+                """
+                SELECT \(Self.messageColumns) FROM messages
+                WHERE chat_id = ? AND on_path AND status = 'complete' ORDER BY id DESC LIMIT ?
+                """,
+                [chat, .int(limit)]
+            ) { row in try Self.decodeMessage(row, chatID: chatID) }
+        case .branch(let from):
+            parentID = from
+            history = try self.connection.query(
+                """
+                \(Self.pathUp)
+                SELECT \(Self.messageColumns) FROM messages
+                WHERE id IN (SELECT id FROM path) AND status = 'complete' ORDER BY id DESC LIMIT ?3
+                """,
+                [from.map { .integer($0) } ?? .null, chat, .int(limit)]
+            ) { row in try Self.decodeMessage(row, chatID: chatID) }
+        }
         return TurnContext(
-            history: history, lastMessageID: last ?? 0, model: settings.0, systemPrompt: settings.1)
+            history: history, lastMessageID: last ?? 0, parentID: parentID, model: settings.0,
+            systemPrompt: settings.1)
     }
 
     /// One message of a chat (nil if missing or, with `ownerID`, not that user's chat).

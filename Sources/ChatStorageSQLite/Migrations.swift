@@ -240,6 +240,20 @@ public enum Migrations {
                 END;
                 """
         ),
+        Migration(
+            version: 13,
+            name: "branches: each message's parent, and the chat's active path",
+            sql: """
+                -- A chat's messages form a tree (regenerated replies and edited messages are siblings); the active
+                -- path is the branch the chat reads as. Until now every chat was one line: each message follows
+                -- the one before it, and every message is on the path.
+                ALTER TABLE messages ADD COLUMN parent_id INTEGER;
+                ALTER TABLE messages ADD COLUMN on_path INTEGER NOT NULL DEFAULT 1;
+                UPDATE messages SET parent_id = (
+                    SELECT max(p.id) FROM messages p WHERE p.chat_id = messages.chat_id AND p.id < messages.id
+                );
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -42,7 +42,7 @@ struct ExportTests {
                 json.headers[.contentDisposition] == "attachment; filename=\"chat-trip-lisbon-porto-\(prefix).json\"")
             let body = try JSONBody(json)
             #expect(body.string("format") == "ai-chat-backend/chat")
-            #expect(body.int("version") == 1)
+            #expect(body.int("version") == 2)
             let exportedChat = try #require(body["chat"] as? [String: Any])
             #expect(exportedChat["id"] as? String == chat.id.lowercasedString)
             #expect(exportedChat["system_prompt"] as? String == "Be brief.\nAlways.")

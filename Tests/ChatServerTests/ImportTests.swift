@@ -41,13 +41,20 @@ struct ImportTests {
                     chatID: chat.id, userContent: "why?", model: "m", contextThrough: .max, reservation: nil))
             try await database.finishMessage(
                 id: turn.assistant.id, outcome: MessageOutcome(content: "because", status: .failed, error: "cut"))
+            // A regenerated reply beside the failed one: a second branch, now the active one.
+            let regenerated = try #require(
+                try await database.beginTurn(
+                    chatID: chat.id, placement: .branch(from: turn.user.id), parentID: turn.user.id,
+                    userContent: nil, model: "m", contextThrough: .max, reservation: nil))
+            try await database.finishMessage(
+                id: regenerated.assistant.id, outcome: MessageOutcome(content: "since", status: .complete))
             let exported = try await client.send(.get, "/chats/\(chat.id.lowercasedString)/export", token: token)
 
             let imported = try await Self.post(client, token, exported.text)
             #expect(imported.status == .created, "\(imported.text)")
             let body = try JSONBody(imported)
             #expect(body.int("imported") == 1)
-            #expect(body.int("messages") == 3)
+            #expect(body.int("messages") == 4)
             let copy = try #require((body["chats"] as? [[String: Any]])?.first)
             let copyID = try #require(copy["id"] as? String)
             #expect(copyID != chat.id.lowercasedString)
@@ -55,12 +62,25 @@ struct ImportTests {
             #expect(copy["pinned"] as? Bool == true)
             #expect(copy["model"] as? String == backend.config.groqModel)
             #expect(copy["system_prompt"] as? String == "Be kind.")
-            #expect(copy["message_count"] as? Int == 3)
+            #expect(copy["message_count"] as? Int == 4)
             #expect(copy["created_at"] as? String == chat.createdAt.iso8601)
 
-            let original = try await database.messages(chatID: chat.id, ownerID: owner, limit: 10) ?? []
             let copyUUID = try #require(UUID(uuidString: copyID))
-            let copied = try await database.messages(chatID: copyUUID, ownerID: owner, limit: 10) ?? []
+            let path = try await database.messages(chatID: copyUUID, ownerID: owner, limit: 10) ?? []
+            let expected = ["first \"line\"\nsecond é 🙂", "why?", "since"]
+            #expect(path.map(\.content) == expected)
+            // Every branch, each message under the same parent as in the original, the same ones active.
+            let original =
+                try await database.allMessages(chatID: chat.id, ownerID: owner, after: 0, limit: 10) ?? []
+            let copied =
+                try await database.allMessages(chatID: copyUUID, ownerID: owner, after: 0, limit: 10) ?? []
+            #expect(copied.count == 4)
+            #expect(copied.map(\.onActivePath) == original.map(\.onActivePath))
+            func parents(_ messages: [MessageRecord]) -> [Int?] {
+                messages.map { message in message.parentID.flatMap { id in messages.firstIndex { $0.id == id } } }
+            }
+            #expect(parents(copied) == parents(original))
+            #expect(parents(copied) == [nil, 0, 1, 1])
             #expect(copied.map(\.content) == original.map(\.content))
             #expect(copied.map(\.role) == original.map(\.role))
             #expect(copied.map(\.status) == original.map(\.status))
@@ -123,7 +143,7 @@ struct ImportTests {
             "content": {"content_type": "text", "parts": ["archived question"]}, "metadata": {}}}}}]
         """
 
-    @Test("ChatGPT's conversations.json: the current branch, root first, text only, times and models kept")
+    @Test("ChatGPT's conversations.json: every branch, the current one active, text only, times and models kept")
     func chatGPT() async throws {
         try await withApp { client, backend in
             let (ownerID, token) = try await client.signUp("gpt@example.com")
@@ -132,7 +152,7 @@ struct ImportTests {
             #expect(response.status == .created, "\(response.text)")
             let body = try JSONBody(response)
             #expect(body.int("imported") == 2)
-            #expect(body.int("messages") == 5)
+            #expect(body.int("messages") == 6)
             #expect(body.int("skipped") == 1)  // the tool call
             let chats = try #require(body["chats"] as? [[String: Any]])
             #expect(chats.map { $0["title"] as? String } == ["Swift questions", "Old one"])
@@ -149,6 +169,22 @@ struct ImportTests {
             #expect(messages.map(\.role) == [.user, .assistant, .user, .assistant])
             #expect(messages.map(\.model) == [nil, "gpt-4o-mini", nil, "gpt-4o-mini"])
             #expect(messages.first?.createdAt == Timestamp(microseconds: 1_700_000_001_500_000))
+            // The other branch is there too: the first reply, beside the regenerated one, off the active path.
+            let tree = try #require(
+                try await backend.database.allMessages(chatID: chatID, ownerID: owner, after: 0, limit: 10))
+            #expect(
+                tree.map(\.content) == [
+                    "What is Swift?", "Swift is a language by Apple.", "Swift is a fast bird.",
+                    "What about this picture?", "It shows a swift in flight.",
+                ])
+            #expect(tree.map(\.onActivePath) == [true, false, true, true, true])
+            let ids = tree.map(\.id)
+            #expect(tree.map(\.parentID) == [nil, ids[0], ids[0], ids[2], ids[3]])
+            #expect(tree[1].model == "gpt-4o")
+            let switched = try await backend.database.activateBranch(chatID: chatID, ownerID: owner, messageID: ids[1])
+            #expect(switched == [ids[0], ids[1]])
+            let path = try await backend.database.messages(chatID: chatID, ownerID: owner, limit: 10) ?? []
+            #expect(path.map(\.content) == ["What is Swift?", "Swift is a language by Apple."])
             #expect(try await client.send(.get, "/chats?archived=true", token: token).text.contains("Old one"))
         }
     }
@@ -180,7 +216,11 @@ struct ImportTests {
                 ("[]", "body"),
                 (#"{"title": "no format"}"#, "body"),
                 (#"[\#(valid), 7]"#, "body.1"),
-                (#"{"format": "ai-chat-backend/chat", "version": 2, "chat": {}, "messages": []}"#, "body.version"),
+                (#"{"format": "ai-chat-backend/chat", "version": 3, "chat": {}, "messages": []}"#, "body.version"),
+                (
+                    #"{"format": "ai-chat-backend/chat", "version": 2, "chat": {}, "messages": [{"role": "user", "content": "x", "id": 4, "parent_id": 4}]}"#,
+                    "body.messages.0.parent_id"
+                ),
                 (
                     #"[\#(valid), {"format": "ai-chat-backend/chat", "version": 1, "chat": {}, "messages": [{"role": "robot", "content": "x"}]}]"#,
                     "body.1.messages.0.role"
@@ -192,7 +232,7 @@ struct ImportTests {
                 (#"[{"title": "t", "mapping": {"a": {"parent": null}}, "current_node": "zz"}]"#, "body.0.current_node"),
                 (
                     #"[{"title": "loop", "current_node": "a", "mapping": {"a": {"parent": "b"}, "b": {"parent": "a"}}}]"#,
-                    "body.0.mapping.b"
+                    "body.0.mapping.a"
                 ),
             ]
             for (file, location) in cases {

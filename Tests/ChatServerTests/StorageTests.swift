@@ -1,6 +1,5 @@
 import ChatServer
 import ChatStorage
-import ChatStorageSQLite
 import Foundation
 import Glibc
 import HTTPTypes
@@ -8,6 +7,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+
+@testable import ChatStorageSQLite
 
 @Suite("DatabaseActor and schema")
 struct StorageTests {
@@ -41,6 +42,40 @@ struct StorageTests {
         let page = try await reopened.chats(ownerID: userID, limit: 10, offset: 0)
         #expect(page.total == 1)
         #expect(page.chats.first?.title == "kept")
+    }
+
+    @Test("upgrading to branches makes each existing chat one line, all of it the active path")
+    func branchesMigration() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/v12.db"
+        let (user, first, second) = (UUID(), UUID(), UUID())
+        do {
+            let connection = try SQLiteConnection(path: path)
+            for migration in Migrations.all where migration.version <= 12 { try connection.execute(migration.sql) }
+            try connection.execute("PRAGMA user_version = 12")
+            let (u, a, b) = (user.lowercasedString, first.lowercasedString, second.lowercasedString)
+            try connection.execute(
+                """
+                INSERT INTO users (id, email, password_hash, created_at) VALUES ('\(u)', 'old@example.com', 'h', 1);
+                INSERT INTO chats (id, user_id, created_at, updated_at) VALUES ('\(a)', '\(u)', 1, 1), ('\(b)', '\(u)', 1, 1);
+                INSERT INTO messages (chat_id, role, content, created_at) VALUES ('\(a)', 'user', 'a1', 1),
+                    ('\(b)', 'user', 'b1', 1), ('\(a)', 'assistant', 'a2', 1), ('\(b)', 'assistant', 'b2', 1),
+                    ('\(a)', 'user', 'a3', 1);
+                """)
+        }
+        let database = try await DatabaseActor.open(path: path)
+        #expect(database.migration.from == 12)
+        for (chat, contents) in [(first, ["a1", "a2", "a3"]), (second, ["b1", "b2"])] {
+            let messages = try #require(
+                try await database.allMessages(chatID: chat, ownerID: user, after: 0, limit: 10))
+            #expect(messages.map(\.content) == contents)
+            #expect(messages.map(\.parentID) == [nil] + messages.dropLast().map(\.id))
+            #expect(messages.allSatisfy { $0.onActivePath })
+            let context = try #require(try await database.turnContext(chatID: chat, limit: 10, placement: .activePath))
+            #expect(context.parentID == messages.last?.id)
+        }
+        #expect(try await database.integrityCheck() == "ok")
     }
 
     @Test("a file from a newer version is refused")

@@ -6,8 +6,8 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// AI turns: POST /chat (one JSON answer or Server-Sent Events), reattaching to a reply's stream, and
-/// cancelling the running reply.
+/// AI turns: POST /chat (one JSON answer or Server-Sent Events), regenerating a reply and editing a message
+/// (new branches, answered the same ways), reattaching to a reply's stream, and cancelling the running reply.
 struct ChatTurnController {
     let backend: ChatBackend
 
@@ -15,6 +15,8 @@ struct ChatTurnController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("chat", use: self.send)
+        group.post("chats/:chat_id/messages/:message_id/regenerate", use: self.regenerate)
+        group.post("chats/:chat_id/messages/:message_id/edit", use: self.edit)
         group.get("chats/:chat_id/messages/:message_id/stream", use: self.reattach)
         group.post("chats/:chat_id/cancel", use: self.cancel)
     }
@@ -49,7 +51,109 @@ struct ChatTurnController {
     @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await request.decodeJSON(as: SendRequest.self, context: context)
-        if let model = body.model { try self.backend.models.requireOffered(model, at: ["body", "model"]) }
+        let admitted = try await self.admit(
+            user, model: body.model, stream: body.stream, request: request, context: context)
+        let chat: ChatRecord
+        if let requested = body.chatID.flatMap({ UUID(canonical: $0) }) {
+            guard let found = try await self.backend.database.chat(id: requested, ownerID: user.id) else {
+                throw APIError.chatNotFound
+            }
+            chat = found
+        } else {
+            chat = try await self.backend.database.createChat(userID: user.id, title: nil)
+        }
+        return try await self.start(.message(body.message), in: chat, admitted, request: request, context: context)
+    }
+
+    /// The body of a regeneration: all optional (an empty body is fine).
+    struct RegenerateRequest: ValidatedRequest {
+        let stream: Bool?
+        let model: String?
+
+        func validationIssues() -> [ValidationIssue] { [] }
+    }
+
+    /// POST /chats/{chat_id}/messages/{message_id}/regenerate: another reply to the message an assistant reply
+    /// answered, beside it; the active path switches to the new reply. Answered like POST /chat.
+    @Sendable func regenerate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let (chat, reply) = try await self.targetMessage(user, context: context)
+        let body = try await request.decodeJSON(as: RegenerateRequest.self, context: context, allowEmpty: true)
+        guard reply.role == .assistant else {
+            throw APIError.validation(
+                ValidationIssue(
+                    loc: ["path", "message_id"], msg: "Only an assistant reply can be regenerated", type: "value_error")
+            )
+        }
+        guard let parentID = reply.parentID else {
+            throw APIError.validation(
+                ValidationIssue(
+                    loc: ["path", "message_id"], msg: "This reply answers no message", type: "value_error"))
+        }
+        let admitted = try await self.admit(
+            user, model: body.model, stream: body.stream, request: request, context: context)
+        return try await self.start(
+            .regenerate(parentID: parentID), in: chat, admitted, request: request, context: context)
+    }
+
+    struct EditRequest: ValidatedRequest {
+        let content: String
+        let stream: Bool?
+        let model: String?
+
+        func validationIssues() -> [ValidationIssue] {
+            [ValidationIssue.length(of: self.content, in: ChatTurnController.messageLength, at: ["body", "content"])]
+                .compactMap { $0 }
+        }
+    }
+
+    /// POST /chats/{chat_id}/messages/{message_id}/edit: the edited text as a new user message beside the
+    /// original (which stays, with its replies, on its own branch), and a reply to it; the active path switches
+    /// to the new branch. Answered like POST /chat.
+    @Sendable func edit(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let (chat, original) = try await self.targetMessage(user, context: context)
+        let body = try await request.decodeJSON(as: EditRequest.self, context: context)
+        guard original.role == .user else {
+            throw APIError.validation(
+                ValidationIssue(
+                    loc: ["path", "message_id"], msg: "Only a user message can be edited", type: "value_error"))
+        }
+        let admitted = try await self.admit(
+            user, model: body.model, stream: body.stream, request: request, context: context)
+        return try await self.start(
+            .edit(parentID: original.parentID, content: body.content), in: chat, admitted, request: request,
+            context: context)
+    }
+
+    /// The chat and message of the path, the caller's (404 otherwise, for another user's as for a missing one).
+    private func targetMessage(_ user: UserRecord, context: AppRequestContext) async throws -> (
+        ChatRecord, MessageRecord
+    ) {
+        let chatID = try context.uuidParameter("chat_id")
+        let messageID = try context.messageIDParameter()
+        guard let chat = try await self.backend.database.chat(id: chatID, ownerID: user.id) else {
+            throw APIError.chatNotFound
+        }
+        guard let message = try await self.backend.database.message(id: messageID, chatID: chatID, ownerID: user.id)
+        else { throw APIError.messageNotFound }
+        return (chat, message)
+    }
+
+    /// A turn that passed the checks every turn route makes.
+    private struct Admitted {
+        let sessions: ChatSessionRegistry
+        let account: TurnAccount
+        let model: String?
+        let wantsStream: Bool
+    }
+
+    /// What every turn route checks before it queues a turn: the model is offered, a provider is configured,
+    /// the server is not draining, the user's message rate, and (for a stream) the user's quota.
+    private func admit(
+        _ user: UserRecord, model: String?, stream: Bool?, request: Request, context: AppRequestContext
+    ) async throws -> Admitted {
+        if let model { try self.backend.models.requireOffered(model, at: ["body", "model"]) }
         guard let sessions = self.backend.sessions else {
             throw ProviderError.notConfigured.apiError(requestID: context.requestID)
         }
@@ -58,38 +162,36 @@ struct ChatTurnController {
             throw APIError.tooManyRequests(
                 "Too many messages: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait)
         }
-        let database = self.backend.database
-        let wantsStream = body.stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false
+        let wantsStream = stream ?? request.headers[.accept]?.contains("text/event-stream") ?? false
         // The turn's admission (`beginTurn`, atomic) refuses a user over quota with 429. A stream's status is
         // sent before that, so a stream is checked first too, to be refused with the status rather than with
         // an `error` event (which it still gets if a concurrent turn took the rest meanwhile).
         let account = TurnAccount(userID: user.id, limits: self.backend.quotas.limits(for: user))
         if wantsStream, !account.limits.isUnlimited {
-            let standing = try await database.quotaStanding(userID: user.id, today: self.backend.quotas.clock.today)
+            let standing = try await self.backend.database.quotaStanding(
+                userID: user.id, today: self.backend.quotas.clock.today)
             if let period = standing.exceeded(dailyLimit: account.limits.daily, monthlyLimit: account.limits.monthly) {
                 self.backend.metrics?.turnEnded(.refused)
                 throw self.backend.quotas.refusal(period, limits: account.limits)
             }
         }
+        return Admitted(sessions: sessions, account: account, model: model, wantsStream: wantsStream)
+    }
 
-        let chat: ChatRecord
-        if let requested = body.chatID.flatMap({ UUID(canonical: $0) }) {
-            guard let found = try await database.chat(id: requested, ownerID: user.id) else {
-                throw APIError.chatNotFound
-            }
-            chat = found
-        } else {
-            chat = try await database.createChat(userID: user.id, title: nil)
-        }
+    /// Queues the turn on the chat's session and answers with its stream, or with the reply once it is saved.
+    private func start(
+        _ input: TurnInput, in chat: ChatRecord, _ admitted: Admitted, request: Request, context: AppRequestContext
+    ) async throws -> Response {
+        let user = try context.requireUser()
         let chatID = chat.id
         let (events, requester) = ReplyFollowers.makeStream()
-        try await sessions.withSession(for: chatID) {
+        try await admitted.sessions.withSession(for: chatID) {
             try await $0.submit(
-                body.message, model: body.model, untitled: chat.title == nil, account: account, requester: requester,
-                wantsDeltas: wantsStream, requestID: context.requestID)
+                input, model: admitted.model, untitled: chat.title == nil, account: admitted.account,
+                requester: requester, wantsDeltas: admitted.wantsStream, requestID: context.requestID)
         }
 
-        if wantsStream {
+        if admitted.wantsStream {
             return ServerSentEvents.response(
                 chatID: chatID, events: events, continuation: requester, follower: self.follower(user),
                 context: context)
@@ -130,12 +232,7 @@ struct ChatTurnController {
     @Sendable func reattach(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let chatID = try context.uuidParameter("chat_id")
-        guard let raw = context.parameters.get("message_id"), let messageID = Int64(raw), messageID > 0 else {
-            throw APIError.validation(
-                ValidationIssue(
-                    loc: ["path", "message_id"], msg: "Input should be a valid integer", type: "int_parsing")
-            )
-        }
+        let messageID = try context.messageIDParameter()
         var offset = 0
         if let header = request.headers[.lastEventID] {
             guard let value = Int(header.trimmingWhitespace()), value >= 0 else {

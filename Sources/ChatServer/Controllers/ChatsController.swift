@@ -145,11 +145,16 @@ struct ChatsController {
         return .noContent
     }
 
-    /// Oldest first. With `wait` (1...60 s) it long-polls: it answers at once when messages newer than `after`
+    /// The chat's active path, oldest first (`tree=true`: every branch, ``BranchesController/tree(of:ownerID:request:backend:)``).
+    /// With `wait` (1...60 s) it long-polls: it answers at once when messages newer than `after`
     /// exist (a reply being generated comes with its current text), else as soon as one appears, else `[]`.
     @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let chatID = try context.uuidParameter("chat_id")
+        if try request.booleanQuery("tree", default: false) {
+            return try await BranchesController.tree(
+                of: chatID, ownerID: user.id, request: request, backend: self.backend)
+        }
         let requestedWait = try request.integerQuery("wait", default: 0, in: 0...60)
         // While the server drains, long-polls answer at once.
         let wait = self.backend.sessions?.isShuttingDown == true ? 0 : requestedWait

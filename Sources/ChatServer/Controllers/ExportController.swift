@@ -80,13 +80,15 @@ struct ExportController {
 /// Writes a chat in the export formats, reading its messages a page at a time.
 ///
 /// JSON (one line, also one line of the NDJSON export):
-/// `{"format": "ai-chat-backend/chat", "version": 1, "exported_at", "chat": {…as GET /chats/{id}}, "messages": [{…as GET /chats/{id}/messages}]}`.
-/// POST /chats/import reads it back.
+/// `{"format": "ai-chat-backend/chat", "version": 2, "exported_at", "chat": {…as GET /chats/{id}}, "messages": [{…as GET /chats/{id}/messages, "parent_id", "active"}]}`,
+/// the messages of every branch (version 1 had the active path only, without `parent_id` and `active`).
+/// Markdown: the active path, for reading. POST /chats/import reads both versions back.
 struct ChatExporter: Sendable {
     let database: any ChatStore
     let exportedAt: Timestamp
 
     static let formatName = "ai-chat-backend/chat"
+    static let formatVersion = 2
 
     /// `chat-<title as ASCII words>-<id prefix>.<ext>`: safe in any file system and in a quoted header value.
     static func fileName(for chat: ChatRecord, extension ext: String) -> String {
@@ -104,14 +106,18 @@ struct ChatExporter: Sendable {
         return "chat-" + (slug.isEmpty ? "" : slug + "-") + id + "." + ext
     }
 
-    /// Each page of the chat's messages, oldest first.
-    private func forEachPage(of chat: ChatRecord, _ body: ([MessageRecord]) async throws -> Void) async throws {
+    /// Each page of the chat's messages, oldest first: the active path's, or (`branches`) every branch's.
+    private func forEachPage(
+        of chat: ChatRecord, branches: Bool, _ body: ([MessageRecord]) async throws -> Void
+    ) async throws {
         var after: Int64 = 0
         while true {
+            let (chatID, ownerID, limit) = (chat.id, chat.userID, ExportController.pageSize)
             let page =
-                try await self.database.messages(
-                    chatID: chat.id, ownerID: chat.userID, after: after, limit: ExportController.pageSize) ?? []
-            guard let last = page.last else { return }
+                try await branches
+                ? self.database.allMessages(chatID: chatID, ownerID: ownerID, after: after, limit: limit)
+                : self.database.messages(chatID: chatID, ownerID: ownerID, after: after, limit: limit)
+            guard let page, let last = page.last else { return }
             try await body(page)
             after = last.id
             if page.count < ExportController.pageSize { return }
@@ -122,7 +128,7 @@ struct ChatExporter: Sendable {
         var head = JSONWriter()
         head.object { json in
             json.field("format", Self.formatName)
-            json.field("version", 1)
+            json.field("version", Self.formatVersion)
             json.field("exported_at", self.exportedAt)
             json.key("chat")
             ChatResponse(chat).write(to: &json)
@@ -134,14 +140,18 @@ struct ChatExporter: Sendable {
         try await writer.write(ByteBuffer(bytes: opening))
         var first = true
         let chatID = chat.id.lowercasedString
-        try await self.forEachPage(of: chat) { page in
+        try await self.forEachPage(of: chat, branches: true) { page in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(16_384)
             for message in page {
                 if !first { bytes.append(UInt8(ascii: ",")) }
                 first = false
                 var json = JSONWriter()
-                MessageResponse(message, chatID: chatID).write(to: &json)
+                json.object { json in
+                    MessageResponse(message, chatID: chatID).writeFields(to: &json)
+                    json.field("parent_id", message.parentID)
+                    json.field("active", message.onActivePath)
+                }
                 bytes += json.bytes
             }
             try await writer.write(ByteBuffer(bytes: bytes))
@@ -156,7 +166,7 @@ struct ChatExporter: Sendable {
         if let model = chat.model { head += "\nModel: `\(model)`\n" }
         if let prompt = chat.systemPrompt { head += "\nSystem prompt:\n\n> \(Self.quoted(prompt))\n" }
         try await writer.write(ByteBuffer(string: head))
-        try await self.forEachPage(of: chat) { page in
+        try await self.forEachPage(of: chat, branches: false) { page in
             var text = ""
             for message in page {
                 var heading = "\n## \(message.role.rawValue.capitalized) · \(message.createdAt.iso8601)"

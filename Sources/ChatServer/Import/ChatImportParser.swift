@@ -6,8 +6,8 @@ import Foundation
 /// Takes:
 /// - this server's export of a chat (GET /chats/{id}/export), a JSON array of them, or the NDJSON of
 ///   GET /auth/me/export (one per line);
-/// - ChatGPT's `conversations.json` (a JSON array of conversations, each a message tree in `mapping`): the
-///   branch that ends at `current_node` is imported, root first; its text parts only (images, files and tool
+/// - ChatGPT's `conversations.json` (a JSON array of conversations, each a message tree in `mapping`): every
+///   branch, the one that ends at `current_node` as the active path; text parts only (images, files and tool
 ///   calls are left out and counted).
 struct ChatImportParser {
     /// What an import may hold.
@@ -93,8 +93,10 @@ struct ChatImportParser {
     // MARK: This server's export
 
     private func ours(_ object: [String: Any], at location: [ValidationIssue.Location]) throws(Problem) -> ChatImport {
-        guard (object["version"] as? Int) == 1 else {
-            throw Problem(location: location + ["version"], message: "Only version 1 of the export is known")
+        guard let version = object["version"] as? Int, (1...ChatExporter.formatVersion).contains(version) else {
+            throw Problem(
+                location: location + ["version"],
+                message: "Only versions 1 to \(ChatExporter.formatVersion) of the export are known")
         }
         guard let chat = object["chat"] as? [String: Any] else {
             throw Problem(location: location + ["chat"], message: "Expected an object")
@@ -104,11 +106,24 @@ struct ChatImportParser {
         }
         let createdAt = try Self.time(chat["created_at"], at: location + ["chat", "created_at"]) ?? self.now
         var messages: [MessageImport] = []
+        // Version 2 has every branch: each message names its parent by its exported id.
+        var indexOfID: [Int: Int] = [:]
         for (index, raw) in rawMessages.enumerated() {
             let at = location + ["messages", .index(index)]
             guard let message = raw as? [String: Any] else {
                 throw Problem(location: at, message: "Expected an object")
             }
+            var parent = MessageImport.Parent.previous
+            if message["parent_id"] is NSNull {
+                parent = .root
+            } else if let raw = message["parent_id"] {
+                guard let id = raw as? Int, let found = indexOfID[id] else {
+                    throw Problem(
+                        location: at + ["parent_id"], message: "Expected the id of an earlier message of this chat")
+                }
+                parent = .message(found)
+            }
+            if let id = message["id"] as? Int { indexOfID[id] = index }
             guard let role = (message["role"] as? String).flatMap(MessageRole.init(rawValue:)) else {
                 throw Problem(location: at + ["role"], message: "Expected system, user or assistant")
             }
@@ -124,7 +139,8 @@ struct ChatImportParser {
                 MessageImport(
                     role: role, content: content,
                     createdAt: try Self.time(message["created_at"], at: at + ["created_at"]) ?? createdAt,
-                    status: status, model: message["model"] as? String, error: error))
+                    status: status, model: message["model"] as? String, error: error, parent: parent,
+                    onActivePath: message["active"] as? Bool ?? true))
         }
         var systemPrompt: String?
         if let prompt = chat["system_prompt"] as? String {
@@ -135,12 +151,14 @@ struct ChatImportParser {
             }
             systemPrompt = prompt
         }
-        return ChatImport(
+        var imported = ChatImport(
             title: Self.title(chat["title"] as? String), createdAt: createdAt,
             updatedAt: try Self.time(chat["updated_at"], at: location + ["chat", "updated_at"]) ?? createdAt,
             pinned: chat["pinned"] as? Bool ?? false, archived: chat["archived"] as? Bool ?? false,
             model: (chat["model"] as? String).flatMap { self.offers($0) ? $0 : nil }, systemPrompt: systemPrompt,
             messages: messages)
+        imported.settleActivePath()
+        return imported
     }
 
     // MARK: ChatGPT's conversations.json
@@ -151,53 +169,85 @@ struct ChatImportParser {
         guard let mapping = object["mapping"] as? [String: Any] else {
             throw Problem(location: location + ["mapping"], message: "Expected an object of message nodes")
         }
-        guard let current = object["current_node"] as? String, mapping[current] != nil else {
+        guard let currentNode = object["current_node"] as? String, mapping[currentNode] != nil else {
             throw Problem(location: location + ["current_node"], message: "Expected the id of a node of the mapping")
         }
-        // The branch that ends at current_node, walked up to the root (bounded: a cycle cannot loop).
-        var path: [[String: Any]] = []
-        var next: String? = current
+        // The branch that ends at current_node, walked up to the root (bounded: a cycle cannot loop): the
+        // active path.
+        var current: Set<String> = []
+        var next: String? = currentNode
         while let id = next {
-            guard path.count <= mapping.count, let node = mapping[id] as? [String: Any] else {
+            guard current.insert(id).inserted, let node = mapping[id] as? [String: Any] else {
                 throw Problem(
                     location: location + ["mapping", .key(id)], message: "A node's parent chain is broken or loops")
             }
-            path.append(node)
             next = node["parent"] as? String
         }
+        // Every branch, parents before children: a depth-first walk from the roots, siblings oldest first. A node
+        // that is not kept (no text) passes its place to its children, so a kept message hangs under its
+        // nearest kept ancestor.
+        var children: [String: [String]] = [:]
+        var roots: [String] = []
+        for (id, value) in mapping {
+            let parent = (value as? [String: Any])?["parent"] as? String
+            if let parent, mapping[parent] != nil { children[parent, default: []].append(id) } else { roots.append(id) }
+        }
         let createdAt = Self.epoch(object["create_time"]) ?? self.now
+        func order(_ ids: [String]) -> [String] {
+            ids.map { id in
+                let message = (mapping[id] as? [String: Any])?["message"] as? [String: Any]
+                return (id: id, time: (message?["create_time"] as? NSNumber)?.doubleValue ?? 0)
+            }
+            .sorted { ($0.time, $0.id) < ($1.time, $1.id) }.map(\.id)
+        }
         var messages: [MessageImport] = []
-        for node in path.reversed() {
-            guard let message = node["message"] as? [String: Any] else { continue }
-            let author = (message["author"] as? [String: Any])?["role"] as? String
-            let metadata = message["metadata"] as? [String: Any]
-            guard let role = author.flatMap(MessageRole.init(rawValue:)) else {
-                skipped += 1  // tool calls and their results
-                continue
+        var stack: [(id: String, parent: Int?)] = order(roots).reversed().map { ($0, nil) }
+        var visited: Set<String> = []
+        while let (id, parent) = stack.popLast() {
+            guard visited.insert(id).inserted, let node = mapping[id] as? [String: Any] else { continue }
+            var place = parent
+            if var message = try self.chatGPTMessage(node, at: location, createdAt: createdAt, skipped: &skipped) {
+                message.parent = parent.map { .message($0) } ?? .root
+                message.onActivePath = current.contains(id)
+                place = messages.count
+                messages.append(message)
             }
-            let content = message["content"] as? [String: Any]
-            let parts = (content?["parts"] as? [Any] ?? []).compactMap { $0 as? String }
-            let text = parts.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.isEmpty || metadata?["is_visually_hidden_from_conversation"] as? Bool == true {
-                // The hidden system message every conversation starts with, images, files.
-                if role != .system || !text.isEmpty { skipped += 1 }
-                continue
-            }
-            guard text.unicodeScalars.count <= Self.maximumMessageLength else {
-                throw Problem(
-                    location: location + ["mapping", .key(message["id"] as? String ?? "?")],
-                    message: "A message is longer than \(Self.maximumMessageLength) characters")
-            }
-            messages.append(
-                MessageImport(
-                    role: role, content: text, createdAt: Self.epoch(message["create_time"]) ?? createdAt,
-                    model: role == .assistant ? metadata?["model_slug"] as? String : nil))
+            stack.append(contentsOf: order(children[id] ?? []).reversed().map { ($0, place) })
         }
         return ChatImport(
             title: Self.title(object["title"] as? String), createdAt: createdAt,
             updatedAt: Self.epoch(object["update_time"]) ?? createdAt,
             archived: object["is_archived"] as? Bool ?? false,
             messages: messages)
+    }
+
+    /// A node's message as it is imported; nil when it is not kept (no message, tool calls, hidden, no text).
+    private func chatGPTMessage(
+        _ node: [String: Any], at location: [ValidationIssue.Location], createdAt: Timestamp, skipped: inout Int
+    ) throws(Problem) -> MessageImport? {
+        guard let message = node["message"] as? [String: Any] else { return nil }
+        let author = (message["author"] as? [String: Any])?["role"] as? String
+        let metadata = message["metadata"] as? [String: Any]
+        guard let role = author.flatMap(MessageRole.init(rawValue:)) else {
+            skipped += 1  // tool calls and their results
+            return nil
+        }
+        let content = message["content"] as? [String: Any]
+        let parts = (content?["parts"] as? [Any] ?? []).compactMap { $0 as? String }
+        let text = parts.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty || metadata?["is_visually_hidden_from_conversation"] as? Bool == true {
+            // The hidden system message every conversation starts with, images, files.
+            if role != .system || !text.isEmpty { skipped += 1 }
+            return nil
+        }
+        guard text.unicodeScalars.count <= Self.maximumMessageLength else {
+            throw Problem(
+                location: location + ["mapping", .key(message["id"] as? String ?? "?")],
+                message: "A message is longer than \(Self.maximumMessageLength) characters")
+        }
+        return MessageImport(
+            role: role, content: text, createdAt: Self.epoch(message["create_time"]) ?? createdAt,
+            model: role == .assistant ? metadata?["model_slug"] as? String : nil)
     }
 
     // MARK: Values

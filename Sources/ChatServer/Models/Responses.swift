@@ -125,6 +125,9 @@ struct MessageResponse: JSONResponse, Equatable {
     let model: String?
     let promptTokens: Int?
     let completionTokens: Int?
+    /// The message before it on its branch (nil for the chat's first message): written in the tree only, so
+    /// the reference's message shape stays as it is.
+    let parentID: Int64?
 
     init(_ message: MessageRecord) {
         self.init(message, chatID: message.chatID.lowercasedString)
@@ -142,6 +145,7 @@ struct MessageResponse: JSONResponse, Equatable {
         self.model = message.model
         self.promptTokens = message.promptTokens
         self.completionTokens = message.completionTokens
+        self.parentID = message.parentID
     }
 
     /// The same message with the live text of a reply still being generated.
@@ -152,19 +156,55 @@ struct MessageResponse: JSONResponse, Equatable {
     }
 
     func write(to writer: inout JSONWriter) {
+        writer.object { self.writeFields(to: &$0) }
+    }
+
+    /// The fields, inside an object the caller opened.
+    func writeFields(to json: inout JSONWriter) {
+        json.field("id", self.id)
+        json.field("chat_id", self.chatID)
+        json.field("role", self.role.rawValue)
+        json.field("content", self.content)
+        json.field("created_at", self.createdAt)
+        json.field("status", self.status.rawValue)
+        if self.role == .assistant {
+            json.field("model", self.model)
+            json.field("prompt_tokens", self.promptTokens)
+            json.field("completion_tokens", self.completionTokens)
+        }
+        if let error = self.error { json.field("error", error) }
+    }
+}
+
+/// A message of GET /chats/{id}/messages?tree=true: a message's fields, its siblings (every message with the
+/// same parent, itself included, oldest first: "2 of 3" for a client) and whether it is on the active path.
+struct TreeMessageResponse: JSONWritable, Equatable {
+    let message: MessageResponse
+    let siblingIDs: [Int64]
+    let active: Bool
+
+    func write(to writer: inout JSONWriter) {
         writer.object { json in
-            json.field("id", self.id)
+            self.message.writeFields(to: &json)
+            json.field("parent_id", self.message.parentID)
+            json.key("sibling_ids")
+            json.array(self.siblingIDs) { $0.value($1) }
+            json.field("active", self.active)
+        }
+    }
+}
+
+/// The answer of POST /chats/{id}/active: the chat's active path after the switch, root first.
+struct ActivePathResponse: JSONResponse {
+    let chatID: String
+    let path: [Int64]
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
             json.field("chat_id", self.chatID)
-            json.field("role", self.role.rawValue)
-            json.field("content", self.content)
-            json.field("created_at", self.createdAt)
-            json.field("status", self.status.rawValue)
-            if self.role == .assistant {
-                json.field("model", self.model)
-                json.field("prompt_tokens", self.promptTokens)
-                json.field("completion_tokens", self.completionTokens)
-            }
-            if let error = self.error { json.field("error", error) }
+            json.field("message_id", self.path.last)
+            json.key("path")
+            json.array(self.path) { $0.value($1) }
         }
     }
 }

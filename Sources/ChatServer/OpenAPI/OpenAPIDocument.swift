@@ -238,15 +238,28 @@ enum OpenAPIDocument {
             "/chats/{chat_id}/messages": [
                 "get": operation(
                     "chats",
-                    "A chat's messages, oldest first; with wait=1..60 a long-poll for messages after `after`",
+                    "The messages of a chat's active path, oldest first; with wait=1..60 a long-poll for messages after `after`; with tree=true every branch's messages",
                     parameters: [chatID] + messagePage + [
                         queryParameter(
                             "wait", "Seconds to wait for a newer message (0: answer at once)", minimum: 0, maximum: 60,
-                            default: 0)
+                            default: 0),
+                        [
+                            "name": "tree", "in": "query", "required": false,
+                            "description": "Every message of every branch (TreeMessage), answered at once",
+                            "schema": ["type": "boolean", "default": false],
+                        ],
                     ],
                     responses: [
-                        response(
-                            200, "Messages (a reply being generated comes with its current text)", array(ref("Message"))
+                        (
+                            "200",
+                            [
+                                "description": "Messages (a reply being generated comes with its current text)",
+                                "content": [
+                                    "application/json": [
+                                        "schema": ["oneOf": [array(ref("Message")), array(ref("TreeMessage"))]]
+                                    ]
+                                ],
+                            ]
                         ),
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
                         response(429, "Too many long-polls open for this user (LONG_POLLS_PER_USER)", ref("HTTPError")),
@@ -259,10 +272,7 @@ enum OpenAPIDocument {
                     "Reattach to a reply: what exists so far, then live deltas until done (Last-Event-ID resumes)",
                     parameters: [
                         chatID,
-                        [
-                            "name": "message_id", "in": "path", "required": true,
-                            "schema": ["type": "integer", "minimum": 1, "maximum": .int(Int.max)],
-                        ],
+                        messageID,
                         [
                             "name": "Last-Event-ID", "in": "header", "required": false,
                             "description": "The id of the last delta received (a character offset)",
@@ -296,27 +306,31 @@ enum OpenAPIDocument {
                 "post": operation(
                     "chats",
                     "Send a message and get the AI's reply (JSON, or Server-Sent Events with Accept: text/event-stream or stream: true)",
-                    body: ref("SendRequest"),
+                    body: ref("SendRequest"), responses: turnResponses)
+            ],
+            "/chats/{chat_id}/messages/{message_id}/regenerate": [
+                "post": operation(
+                    "chats",
+                    "Another reply to the message an assistant reply answered, beside it (a new branch, made active); answered like POST /chat",
+                    parameters: [chatID, messageID], body: ref("RegenerateRequest"), bodyRequired: false,
+                    responses: turnResponses)
+            ],
+            "/chats/{chat_id}/messages/{message_id}/edit": [
+                "post": operation(
+                    "chats",
+                    "An edited copy of a user message beside the original, and a reply to it (a new branch, made active); answered like POST /chat",
+                    parameters: [chatID, messageID], body: ref("EditRequest"), responses: turnResponses)
+            ],
+            "/chats/{chat_id}/active": [
+                "post": operation(
+                    "chats",
+                    "Make the branch through a message the active path (its ancestors, it, then its newest descendants)",
+                    parameters: [chatID], body: ref("ActivateRequest"),
                     responses: [
-                        (
-                            "200",
-                            [
-                                "description": "The reply. As SSE: start, delta (id = offset), done, or error events.",
-                                "content": [
-                                    "application/json": ["schema": ref("ChatReply")],
-                                    "text/event-stream": ["schema": ref("ServerSentEvent")],
-                                ],
-                            ]
-                        ),
-                        response(404, "No such chat (or not yours)", ref("HTTPError")),
-                        response(409, "The reply was cancelled", ref("HTTPError")),
-                        response(429, "Over USER_MESSAGES_PER_MINUTE (see Retry-After)", ref("HTTPError")),
-                        response(502, "The AI provider failed or rejected the server's key", ref("HTTPError")),
-                        response(
-                            503, "No provider configured, rate limited or queue full (Retry-After)", ref("HTTPError")),
-                        response(504, "The AI provider did not answer in time", ref("HTTPError")),
-                    ]
-                )
+                        response(200, "The new active path", ref("ActivePath")),
+                        response(404, "No such chat or message (or not yours)", ref("HTTPError")),
+                        response(409, "A reply of the chat is being generated", ref("HTTPError")),
+                    ])
             ],
             "/admin/usage": [
                 "get": operation(
@@ -511,6 +525,41 @@ enum OpenAPIDocument {
                 ],
                 required: ["id", "chat_id", "role", "content", "created_at", "status"]
             ),
+            "TreeMessage": [
+                "allOf": [
+                    ref("Message"),
+                    object(
+                        [
+                            "parent_id": [
+                                "type": ["integer", "null"], "description": "The message before it on its branch",
+                            ],
+                            "sibling_ids": [
+                                "type": "array", "items": ["type": "integer"],
+                                "description": "Every message with the same parent, itself included, oldest first",
+                            ],
+                            "active": ["type": "boolean", "description": "On the chat's active path"],
+                        ],
+                        required: ["parent_id", "sibling_ids", "active"]),
+                ]
+            ],
+            "ActivePath": object([
+                "chat_id": uuid, "message_id": ["type": "integer", "description": "The path's last message"],
+                "path": ["type": "array", "items": ["type": "integer"], "description": "Message ids, root first"],
+            ]),
+            "RegenerateRequest": object(
+                [
+                    "stream": ["type": "boolean", "description": "Answer as Server-Sent Events"],
+                    "model": ["type": ["string", "null"], "description": "This turn's model (one of GET /models)"],
+                ],
+                required: []),
+            "EditRequest": object(
+                [
+                    "content": ["type": "string", "minLength": 1, "maxLength": 32000],
+                    "stream": ["type": "boolean", "description": "Answer as Server-Sent Events"],
+                    "model": ["type": ["string", "null"], "description": "This turn's model (one of GET /models)"],
+                ],
+                required: ["content"]),
+            "ActivateRequest": object(["message_id": ["type": "integer", "minimum": 1]], required: ["message_id"]),
             "Usage": object([
                 "prompt_tokens": ["type": "integer"], "completion_tokens": ["type": "integer"],
                 "total_tokens": ["type": "integer"],
@@ -600,6 +649,31 @@ enum OpenAPIDocument {
     }
 
     // MARK: Builders
+
+    private static let messageID: JSONValue = [
+        "name": "message_id", "in": "path", "required": true,
+        "schema": ["type": "integer", "minimum": 1, "maximum": .int(Int.max)],
+    ]
+
+    /// What a turn route answers (POST /chat, regenerate, edit).
+    private static let turnResponses: [(String, JSONValue)] = [
+        (
+            "200",
+            [
+                "description": "The reply. As SSE: start, delta (id = offset), done, or error events.",
+                "content": [
+                    "application/json": ["schema": ref("ChatReply")],
+                    "text/event-stream": ["schema": ref("ServerSentEvent")],
+                ],
+            ]
+        ),
+        response(404, "No such chat or message (or not yours)", ref("HTTPError")),
+        response(409, "The reply was cancelled", ref("HTTPError")),
+        response(429, "Over USER_MESSAGES_PER_MINUTE or a token quota (see Retry-After)", ref("HTTPError")),
+        response(502, "The AI provider failed or rejected the server's key", ref("HTTPError")),
+        response(503, "No provider configured, rate limited or queue full (Retry-After)", ref("HTTPError")),
+        response(504, "The AI provider did not answer in time", ref("HTTPError")),
+    ]
 
     private static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
 

@@ -205,4 +205,15 @@ extension AppRequestContext {
         }
         return id
     }
+
+    /// The `message_id` path parameter: a message id (a whole number from 1).
+    func messageIDParameter() throws(APIError) -> Int64 {
+        guard let raw = self.parameters.get("message_id"), let id = Int64(raw), id > 0 else {
+            throw .validation(
+                ValidationIssue(
+                    loc: ["path", "message_id"], msg: "Input should be a valid integer", type: "int_parsing")
+            )
+        }
+        return id
+    }
 }

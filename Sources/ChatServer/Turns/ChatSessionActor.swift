@@ -8,7 +8,9 @@ import Metrics
 /// The live state of one chat while it has work: its AI turns, their followers and the long-polls waiting on it.
 ///
 /// - Order: turns run one at a time in arrival order (save the user message → build the context → call the
-///   provider → save the reply), so a turn's context contains every earlier turn's reply.
+///   provider → save the reply), so a turn's context contains every earlier turn's reply on its path. A
+///   regenerated reply or an edited message is a turn like any other (``TurnInput``): it queues behind the
+///   others, and its context is the path from the root to the message it answers, never a sibling branch.
 /// - Durability: the reply exists in the database from the start (status `streaming`), its text is saved at
 ///   least every `flushInterval`, and it ends `complete`, `failed` (with the reason) or `cancelled`.
 /// - Independence: a turn runs in its own task; the client that started it may disconnect and the reply is
@@ -80,13 +82,13 @@ actor ChatSessionActor {
 
     // MARK: Turns
 
-    /// Queues a turn; its events go to `requester` (made with ``ReplyFollowers/makeStream()``). The turn runs
+    /// Queues a turn (`input`: a message, a regenerated reply, an edit); its events go to `requester` (made with ``ReplyFollowers/makeStream()``). The turn runs
     /// whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
     /// `untitled`: the chat had no title when the turn was accepted (a titled chat stays titled, so a turn
     /// into one does not look for a title to write). `account`: whose quotas the turn counts against. `model`:
     /// the turn's own choice (an offered model), else the chat's, else the default.
     func submit(
-        _ content: String, model: String? = nil, untitled: Bool, account: TurnAccount,
+        _ input: TurnInput, model: String? = nil, untitled: Bool, account: TurnAccount,
         requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) throws {
         guard !self.isRetired else { throw Retired() }
@@ -96,7 +98,7 @@ actor ChatSessionActor {
         let task = Task {
             await previous?.value
             await self.runTurn(
-                number: number, content: content, model: model, untitled: untitled, account: account,
+                number: number, input: input, model: model, untitled: untitled, account: account,
                 requester: requester, wantsDeltas: wantsDeltas, requestID: requestID)
         }
         self.tail = task
@@ -104,7 +106,7 @@ actor ChatSessionActor {
     }
 
     private func runTurn(
-        number: Int, content: String, model: String?, untitled: Bool, account: TurnAccount,
+        number: Int, input: TurnInput, model: String?, untitled: Bool, account: TurnAccount,
         requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) async {
         defer {
@@ -119,7 +121,7 @@ actor ChatSessionActor {
         }
         let begun: BegunTurn
         do {
-            guard let saved = try await self.beginTurn(content, model: model, account: account) else {
+            guard let saved = try await self.beginTurn(input, model: model, account: account) else {
                 requester.yield(.failed(.chatNotFound, message: nil))
                 requester.finish()
                 return
@@ -198,25 +200,33 @@ actor ChatSessionActor {
     /// after the other across processes and each context holds every earlier reply.
     /// The chat's own model and system prompt are read with the context, so a change to them applies from the
     /// next turn on.
-    private func beginTurn(_ content: String, model chosen: String?, account: TurnAccount) async throws -> BegunTurn? {
+    private func beginTurn(_ input: TurnInput, model chosen: String?, account: TurnAccount) async throws
+        -> BegunTurn?
+    {
         while true {
             let seen = self.version
-            guard let read = try await self.database.turnContext(chatID: self.chatID, limit: 500) else { return nil }
-            // The user's message as it will be saved: the newest of the history.
-            let pending = MessageRecord(
-                id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: content, createdAt: .now(),
-                status: .complete)
+            guard
+                let read = try await self.database.turnContext(
+                    chatID: self.chatID, limit: 500, placement: input.placement)
+            else { return nil }
+            // The user's message as it will be saved: the newest of the history (a regenerated reply answers the
+            // newest of it already).
+            let pending = input.userContent.map {
+                MessageRecord(
+                    id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: $0, createdAt: .now(),
+                    status: .complete, parentID: read.parentID)
+            }
             let model =
                 chosen ?? read.model.flatMap { self.settings.models.offers($0) ? $0 : nil } ?? self.settings.model
             let context = ContextBuilder.messages(
-                systemPrompt: read.systemPrompt ?? self.settings.systemPrompt, history: [pending] + read.history,
-                budget: self.settings.contextTokens)
+                systemPrompt: read.systemPrompt ?? self.settings.systemPrompt,
+                history: (pending.map { [$0] } ?? []) + read.history, budget: self.settings.contextTokens)
             let promptEstimate = ContextBuilder.estimateTokens(of: context)
             do {
                 guard
                     let saved = try await self.database.beginTurn(
-                        chatID: self.chatID, userContent: content, model: model,
-                        contextThrough: read.lastMessageID,
+                        chatID: self.chatID, placement: input.placement, parentID: read.parentID,
+                        userContent: input.userContent, model: model, contextThrough: read.lastMessageID,
                         reservation: self.accounting.reservation(
                             for: account, tokens: promptEstimate + self.settings.maxCompletionTokens))
                 else { return nil }
