@@ -124,7 +124,7 @@ extension DatabaseActor {
     public func allMessages(chatID: UUID, ownerID: UUID?, after: Int64, limit: Int) throws -> [MessageRecord]? {
         try self.checkOpen()
         let chat = SQLiteValue.text(chatID.lowercasedString)
-        guard try self.ownedChatExists(chat, ownerID: ownerID, on: self.connection) else { return nil }
+        guard try Self.ownedChatExists(chat, ownerID: ownerID, on: self.connection) else { return nil }
         return try self.connection.query(
             "SELECT \(Self.messageColumns) FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?",
             [chat, .integer(after), .int(limit)]
@@ -134,7 +134,7 @@ extension DatabaseActor {
     public func messageTree(chatID: UUID, ownerID: UUID?) throws -> MessageTree? {
         try self.checkOpen()
         let chat = SQLiteValue.text(chatID.lowercasedString)
-        guard try self.ownedChatExists(chat, ownerID: ownerID, on: self.connection) else { return nil }
+        guard try Self.ownedChatExists(chat, ownerID: ownerID, on: self.connection) else { return nil }
         return MessageTree(links: try Self.links(chat: chat, on: self.connection))
     }
 
@@ -147,7 +147,9 @@ extension DatabaseActor {
         }
     }
 
-    private func ownedChatExists(_ chat: SQLiteValue, ownerID: UUID?, on connection: SQLiteConnection) throws -> Bool {
+    private static func ownedChatExists(_ chat: SQLiteValue, ownerID: UUID?, on connection: SQLiteConnection) throws
+        -> Bool
+    {
         if let ownerID {
             return try connection.queryOne(
                 "SELECT 1 FROM chats WHERE id = ? AND user_id = ?", [chat, .text(ownerID.lowercasedString)]
@@ -158,13 +160,8 @@ extension DatabaseActor {
 
     public func activateBranch(chatID: UUID, ownerID: UUID, messageID: Int64) async throws -> [Int64]? {
         let chat = SQLiteValue.text(chatID.lowercasedString)
-        let owner = SQLiteValue.text(ownerID.lowercasedString)
         return try await self.write { connection in
-            guard
-                try connection.queryOne(
-                    "SELECT 1 FROM chats WHERE id = ? AND user_id = ?", [chat, owner], { _ in true })
-                    != nil
-            else { return nil }
+            guard try Self.ownedChatExists(chat, ownerID: ownerID, on: connection) else { return nil }
             if try connection.queryOne(
                 "SELECT 1 FROM messages WHERE chat_id = ? AND status = 'streaming'", [chat], { _ in true }) != nil
             {
@@ -236,8 +233,10 @@ extension DatabaseActor {
                 else { throw StorageError.corruptRow("messages") }
                 user = saved
             } else {
-                guard let parent else { return nil }
-                user = parent
+                // Read before the switch above, which put it on the active path.
+                guard var answered = parent else { return nil }
+                answered.onActivePath = true
+                user = answered
             }
             guard
                 let assistant = try connection.queryOne(
@@ -250,9 +249,7 @@ extension DatabaseActor {
                 )
             else { throw StorageError.corruptRow("messages") }
             try connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
-            var onPath = user
-            onPath.onActivePath = true
-            return (onPath, assistant)
+            return (user, assistant)
         }
     }
 

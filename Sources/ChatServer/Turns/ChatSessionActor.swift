@@ -82,8 +82,8 @@ actor ChatSessionActor {
 
     // MARK: Turns
 
-    /// Queues a turn (`input`: a message, a regenerated reply, an edit); its events go to `requester` (made with ``ReplyFollowers/makeStream()``). The turn runs
-    /// whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
+    /// Queues a turn (`input`: a message, a regenerated reply, an edit); its events go to `requester` (made
+    /// with ``ReplyFollowers/makeStream()``). The turn runs whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
     /// `untitled`: the chat had no title when the turn was accepted (a titled chat stays titled, so a turn
     /// into one does not look for a title to write). `account`: whose quotas the turn counts against. `model`:
     /// the turn's own choice (an offered model), else the chat's, else the default.
