@@ -168,6 +168,50 @@ struct BranchTests {
         }
     }
 
+    @Test("a send whose context was read before a branch switch is refused and reads it again")
+    func switchBetweenContextAndBegin() async throws {
+        try await withApp { client, backend in
+            let database = backend.database
+            let (ownerID, _) = try await client.signUp("switch-race@example.com")
+            let owner = try #require(UUID(uuidString: ownerID))
+            let chat = try await database.createChat(userID: owner, title: "race")
+            let first = try #require(
+                try await database.beginTurn(
+                    chatID: chat.id, userContent: "one", model: "m", contextThrough: .max, reservation: nil))
+            try await database.finishMessage(
+                id: first.assistant.id, outcome: MessageOutcome(content: "r1", status: .complete))
+            let second = try #require(
+                try await database.beginTurn(
+                    chatID: chat.id, placement: .branch(from: first.user.id), parentID: first.user.id,
+                    userContent: nil, model: "m", contextThrough: .max, reservation: nil))
+            try await database.finishMessage(
+                id: second.assistant.id, outcome: MessageOutcome(content: "r1b", status: .complete))
+
+            // The context is read on the active path (ending at r1b), then another request switches to r1.
+            let context = try #require(
+                try await database.turnContext(chatID: chat.id, limit: 10, placement: .activePath))
+            #expect(context.parentID == second.assistant.id)
+            #expect(context.history.map(\.content) == ["r1b", "one"])
+            let path = try await database.activateBranch(
+                chatID: chat.id, ownerID: owner, messageID: first.assistant.id)
+            #expect(path == [first.user.id, first.assistant.id])
+            await #expect(throws: StorageError.chatBusy) {
+                try await database.beginTurn(
+                    chatID: chat.id, placement: .activePath, parentID: context.parentID, userContent: "two",
+                    model: "m", contextThrough: context.lastMessageID, reservation: nil)
+            }
+            // Read again, the context is the new path, and the turn goes after it.
+            let again = try #require(
+                try await database.turnContext(chatID: chat.id, limit: 10, placement: .activePath))
+            #expect(again.history.map(\.content) == ["r1", "one"])
+            let begun = try #require(
+                try await database.beginTurn(
+                    chatID: chat.id, placement: .activePath, parentID: again.parentID, userContent: "two",
+                    model: "m", contextThrough: again.lastMessageID, reservation: nil))
+            #expect(begun.user.parentID == first.assistant.id)
+        }
+    }
+
     @Test("concurrent regenerate and send run one after the other; each context is its own path; long-poll sees both")
     func concurrentRegenerateAndSend() async throws {
         try await withTurnApp(behavior: MockGroqBehavior(latencyMilliseconds: 200)) { client, _, mock in
