@@ -504,6 +504,132 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(
+            version: 14,
+            name: "a turn's transactions update its chat's row once",
+            statements: [
+                // Why: PostgreSQL checks a row's foreign keys again when the row is updated a second time in one
+                // transaction (the version it updates is its own), and the check of chats.user_id takes a KEY
+                // SHARE lock on the user's row. The per-row trigger updated the chat once per message, after
+                // begin_turn and the reply's end had updated it already, so every turn locked its user's row:
+                // one user's concurrent turns piled their transactions into one multixact that every reader of
+                // the row expands (a third of PostgreSQL's CPU in chat-bench's send). Now inserts and deletes
+                // are counted once per statement, begin_turn locks the chat without updating it and writes
+                // both messages in one statement, and an update of messages bumps its chat in the same
+                // statement (FinishMessageStatement, UpdateStreamingContentStatement, failInterruptedTurns,
+                // activate_path), so no turn updates a chat's row twice.
+                "DROP TRIGGER messages_count ON messages",
+                "DROP FUNCTION messages_count()",
+                // A chat's updated_at is never older than its newest message.
+                """
+                CREATE FUNCTION messages_added() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    UPDATE chats c SET message_count = c.message_count + a.n, messages_version = c.messages_version + 1,
+                        updated_at = greatest(c.updated_at, a.newest)
+                    FROM (SELECT chat_id, count(*) AS n, max(created_at) AS newest FROM added GROUP BY chat_id) a
+                    WHERE c.id = a.chat_id;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER messages_added AFTER INSERT ON messages REFERENCING NEW TABLE AS added
+                FOR EACH STATEMENT EXECUTE FUNCTION messages_added()
+                """,
+                """
+                CREATE FUNCTION messages_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    UPDATE chats c SET message_count = c.message_count - r.n, messages_version = c.messages_version + 1
+                    FROM (SELECT chat_id, count(*) AS n FROM removed GROUP BY chat_id) r
+                    WHERE c.id = r.chat_id;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER messages_removed AFTER DELETE ON messages REFERENCING OLD TABLE AS removed
+                FOR EACH STATEMENT EXECUTE FUNCTION messages_removed()
+                """,
+                """
+                CREATE OR REPLACE FUNCTION activate_path(p_chat uuid, p_leaf bigint) RETURNS void LANGUAGE sql AS $$
+                    WITH RECURSIVE path(id, parent_id) AS (
+                        SELECT id, parent_id FROM messages WHERE id = p_leaf AND chat_id = p_chat
+                        UNION ALL
+                        SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id
+                    ), moved AS (
+                        UPDATE messages SET on_path = (messages.id IN (SELECT id FROM path))
+                        WHERE chat_id = p_chat AND on_path <> (messages.id IN (SELECT id FROM path))
+                    )
+                    UPDATE chats SET messages_version = messages_version + 1 WHERE id = p_chat
+                $$
+                """,
+                // As in migration 13, but the chat is locked (FOR NO KEY UPDATE) rather than updated, and the
+                // messages are written in one INSERT, whose trigger updates the chat (count, version,
+                // updated_at) once. Ids are taken under the chat's lock, so they grow in commit order.
+                """
+                CREATE OR REPLACE FUNCTION begin_turn(
+                    p_chat uuid, p_content text, p_model text, p_replica uuid, p_now bigint, p_after bigint,
+                    p_user uuid, p_reserve bigint, p_today integer, p_month_start integer, p_daily bigint,
+                    p_monthly bigint, p_parent bigint, p_branch boolean
+                ) RETURNS SETOF messages LANGUAGE plpgsql VOLATILE AS $$
+                DECLARE
+                    v_today bigint;
+                    v_month bigint;
+                    v_reserved bigint;
+                    v_asked bigint;
+                    v_reply bigint;
+                BEGIN
+                    PERFORM 1 FROM chats WHERE id = p_chat FOR NO KEY UPDATE;
+                    IF NOT FOUND THEN RETURN; END IF;
+                    IF EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND status = 'streaming')
+                        OR EXISTS (SELECT 1 FROM messages WHERE chat_id = p_chat AND id > p_after) THEN
+                        RAISE EXCEPTION 'a reply of chat % is being generated', p_chat USING ERRCODE = 'CB001';
+                    END IF;
+                    IF p_parent IS NOT NULL
+                        AND NOT EXISTS (SELECT 1 FROM messages WHERE id = p_parent AND chat_id = p_chat) THEN
+                        RETURN;
+                    END IF;
+                    IF p_branch THEN
+                        PERFORM activate_path(p_chat, p_parent);
+                    ELSIF (SELECT max(id) FROM messages WHERE chat_id = p_chat AND on_path) IS DISTINCT FROM p_parent THEN
+                        RAISE EXCEPTION 'the active path of chat % changed', p_chat USING ERRCODE = 'CB001';
+                    END IF;
+                    IF p_daily IS NOT NULL OR p_monthly IS NOT NULL THEN
+                        PERFORM 1 FROM users WHERE id = p_user FOR NO KEY UPDATE;
+                        SELECT coalesce(sum(tokens), 0) INTO v_reserved FROM reservations WHERE user_id = p_user;
+                        SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = p_today), 0),
+                            coalesce(sum(prompt_tokens + completion_tokens), 0)
+                        INTO v_today, v_month
+                        FROM usage_daily WHERE user_id = p_user AND day BETWEEN p_month_start AND p_today;
+                        IF p_daily IS NOT NULL AND v_today + v_reserved >= p_daily THEN
+                            RAISE EXCEPTION 'daily token quota reached' USING ERRCODE = 'CQ001';
+                        END IF;
+                        IF p_monthly IS NOT NULL AND v_month + v_reserved >= p_monthly THEN
+                            RAISE EXCEPTION 'monthly token quota reached' USING ERRCODE = 'CQ002';
+                        END IF;
+                    END IF;
+                    IF p_content IS NULL THEN
+                        v_asked := p_parent;
+                        v_reply := nextval('messages_id_seq');
+                        INSERT INTO messages (id, chat_id, role, content, created_at, status, model, replica_id,
+                            reserved_tokens, parent_id)
+                        VALUES (v_reply, p_chat, 'assistant', '', p_now, 'streaming', p_model, p_replica, p_reserve,
+                            v_asked);
+                    ELSE
+                        v_asked := nextval('messages_id_seq');
+                        v_reply := nextval('messages_id_seq');
+                        INSERT INTO messages (id, chat_id, role, content, created_at, status, model, replica_id,
+                            reserved_tokens, parent_id)
+                        VALUES (v_asked, p_chat, 'user', p_content, p_now, 'complete', NULL, NULL, NULL, p_parent),
+                            (v_reply, p_chat, 'assistant', '', p_now, 'streaming', p_model, p_replica, p_reserve,
+                            v_asked);
+                    END IF;
+                    IF p_reserve IS NOT NULL AND p_user IS NOT NULL THEN
+                        INSERT INTO reservations (message_id, user_id, tokens) VALUES (v_reply, p_user, p_reserve);
+                    END IF;
+                    RETURN QUERY SELECT * FROM messages WHERE id IN (v_asked, v_reply) ORDER BY id;
+                END $$
+                """,
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -36,19 +36,20 @@ extension PostgresStore {
             completionTokens: completionTokens.map { Int($0) }, parentID: parentID, onActivePath: onActivePath)
     }
 
-    /// Locks the chat's row and bumps its `updated_at`, before any message id is taken: a second transaction
-    /// inserting into the same chat waits here until this one commits, so ids grow in commit order within a
-    /// chat. False when the chat does not exist.
-    private static func lockChat(_ chatID: UUID, now: Int64, _ transaction: Transaction) async throws -> Bool {
+    /// Locks the chat's row before any message id is taken: a second transaction inserting into the same chat
+    /// waits here until this one commits, so ids grow in commit order within a chat. False when the chat does
+    /// not exist. A lock, not an update: the insert's trigger updates the row (count, version, `updated_at`),
+    /// and a second update in one transaction would check its foreign key again (migration 14).
+    private static func lockChat(_ chatID: UUID, _ transaction: Transaction) async throws -> Bool {
         try await !transaction.rows(
-            "UPDATE chats SET updated_at = \(now) WHERE id = \(chatID) RETURNING 1", { _ in () }
+            "SELECT 1 FROM chats WHERE id = \(chatID) FOR NO KEY UPDATE", { _ in () }
         ).isEmpty
     }
 
     public func appendMessage(chatID: UUID, role: MessageRole, content: String) async throws -> MessageRecord {
         let now = Timestamp.now().microseconds
         let message = try await self.transaction { transaction in
-            guard try await Self.lockChat(chatID, now: now, transaction) else {
+            guard try await Self.lockChat(chatID, transaction) else {
                 throw StorageError.corruptRow("chats")
             }
             let message = try await transaction.one(

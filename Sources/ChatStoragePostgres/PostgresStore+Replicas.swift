@@ -38,10 +38,15 @@ extension PostgresStore {
         let lease = Int64(Self.lease.components.seconds)
         let chats = try await self.write(
             """
-            UPDATE messages SET status = 'failed', error = 'interrupted: the server generating it stopped'
-            WHERE status = 'streaming' AND (replica_id IS NULL OR replica_id NOT IN (
-                SELECT id FROM replicas WHERE heartbeat_at > now() - make_interval(secs => \(lease))))
-            RETURNING chat_id
+            WITH failed AS (
+                UPDATE messages SET status = 'failed', error = 'interrupted: the server generating it stopped'
+                WHERE status = 'streaming' AND (replica_id IS NULL OR replica_id NOT IN (
+                    SELECT id FROM replicas WHERE heartbeat_at > now() - make_interval(secs => \(lease))))
+                RETURNING chat_id
+            ), bumped AS (
+                UPDATE chats SET messages_version = messages_version + 1 WHERE id IN (SELECT chat_id FROM failed)
+            )
+            SELECT chat_id FROM failed
             """,
             { try $0.decode(UUID.self) }
         )

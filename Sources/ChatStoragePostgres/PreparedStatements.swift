@@ -138,7 +138,8 @@ struct FinishMessageStatement: PostgresPreparedStatement {
                 prompt_tokens = $6, completion_tokens = $7
             WHERE id = $1 RETURNING \(PostgresStore.messageColumns)
         ), touched AS (
-            UPDATE chats SET updated_at = $8 WHERE id = (SELECT chat_id FROM reply)
+            UPDATE chats SET updated_at = $8, messages_version = messages_version + 1
+            WHERE id = (SELECT chat_id FROM reply)
         ), charged AS (
             INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens, estimated_requests)
             SELECT $9, $10, 1, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM users WHERE id = $9)
@@ -179,9 +180,16 @@ struct FinishMessageStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
 }
 
-/// A streaming reply's text so far (saved every flush interval).
+/// A streaming reply's text so far (saved every flush interval), and its chat's `messages_version`.
 struct UpdateStreamingContentStatement: PostgresPreparedStatement {
-    static let sql = "UPDATE messages SET content = $2 WHERE id = $1 AND status = 'streaming' RETURNING chat_id"
+    static let sql = """
+        WITH reply AS (
+            UPDATE messages SET content = $2 WHERE id = $1 AND status = 'streaming' RETURNING chat_id
+        ), bumped AS (
+            UPDATE chats SET messages_version = messages_version + 1 WHERE id = (SELECT chat_id FROM reply)
+        )
+        SELECT chat_id FROM reply
+        """
     static let bindingDataTypes: [PostgresDataType] = [.int8, .text]
 
     let id: Int64

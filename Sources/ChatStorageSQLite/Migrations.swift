@@ -254,6 +254,11 @@ public enum Migrations {
                 );
                 """
         ),
+        Migration(
+            version: 14,
+            name: "a turn's transactions update its chat's row once (PostgreSQL only: SQLite has no row locks)",
+            sql: ""
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

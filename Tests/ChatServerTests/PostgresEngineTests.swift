@@ -186,6 +186,58 @@ struct PostgresEngineTests {
         #expect(seen == Set(all.map(\.id)), "the reader that follows after= skipped ids that committed late")
         await store.close()
     }
+
+    @Test(
+        "a turn (begin, a flush, the end) takes no lock on its user's row, so one user's many turns do not pile up on it",
+        .enabled(if: TestDatabase.isPostgres))
+    func turnLeavesUserRowUnlocked() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/locks.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let user = try await store.createUser(email: "locks@example.com", passwordHash: "h", role: .user)
+        let chat = try await store.createChat(userID: user.id, title: "locks")
+        let charge = UsageCharge(
+            userID: user.id, day: UsageDay(Date()), promptTokens: 3, completionTokens: 4, estimated: false)
+        func turn(_ text: String, after: Int64) async throws -> Int64 {
+            let begun = try #require(
+                try await store.beginTurn(
+                    chatID: chat.id, userContent: text, model: "m", contextThrough: after, reservation: nil))
+            try await store.updateStreamingContent(messageID: begun.assistant.id, content: "partial")
+            _ = try await store.finishMessage(
+                id: begun.assistant.id, outcome: MessageOutcome(content: "done", status: .complete, charge: charge))
+            return begun.assistant.id
+        }
+        // The first turn of the day writes the user's usage_daily row, whose foreign key locks the user's row
+        // once; the turns after it only update rows of their own chat.
+        let first = try await turn("one", after: 0)
+        // A tuple's xmax names the last transaction that locked or updated it; a FOR KEY SHARE lock (a foreign
+        // key checked again, as when a transaction updates a chat's row twice) would change it.
+        let locker = "SELECT xmax FROM users WHERE id = '\(user.id.lowercasedString)'"
+        let before = try Self.psql(locker, database: path)
+        let second = try await turn("two", after: first)
+        #expect(try Self.psql(locker, database: path) == before)
+        let saved = try #require(try await store.chat(id: chat.id, ownerID: user.id))
+        #expect(saved.messageCount == 4)
+        let messages = try #require(try await store.messages(chatID: chat.id, ownerID: nil, after: 0, limit: 10))
+        #expect(messages.map(\.content) == ["one", "done", "two", "done"])
+        #expect(messages.last?.id == second)
+        #expect(messages[2].parentID == first)
+        await store.close()
+    }
+
+    /// Runs one statement through psql on the store's database; its output, trimmed.
+    static func psql(_ sql: String, database path: String) throws -> String {
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        psql.arguments = [TestDatabase.url(standingInFor: path), "-q", "-A", "-t", "-c", sql]
+        let output = Pipe()
+        psql.standardOutput = output
+        try psql.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        psql.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }
 
 @Suite("PostgreSQL query plans")
@@ -193,16 +245,7 @@ struct PostgresPlanTests {
     /// EXPLAIN through psql on the store's database; sequential scans are priced out, so the plan shows whether
     /// an index can serve the query at all (on a table this small the planner would otherwise scan it).
     static func plan(_ sql: String, database path: String) throws -> String {
-        let url = TestDatabase.url(standingInFor: path)
-        let psql = Process()
-        psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        psql.arguments = [url, "-q", "-A", "-t", "-c", "SET enable_seqscan = off; EXPLAIN " + sql]
-        let output = Pipe()
-        psql.standardOutput = output
-        try psql.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        psql.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try PostgresEngineTests.psql("SET enable_seqscan = off; EXPLAIN " + sql, database: path)
     }
 
     @Test(
