@@ -8,6 +8,8 @@ import Synchronization
 ///   actor-isolated reads, so a read never re-inserts a record older than a change made since. A change made by
 ///   another process on the same file (`chat-server promote`) is seen within ``lifetime``.
 /// - Bounded: at most ``capacity`` entries; when full it starts over.
+/// - One read at a time per user (``user(id:readingOnce:)``): when an entry runs out, the requests that miss it
+///   together wait for the first one's read instead of each reading the same row.
 ///
 /// Safe from any thread: the dictionary is behind a mutex held only to look up or update an entry.
 public final class UserCache: Sendable {
@@ -18,6 +20,20 @@ public final class UserCache: Sendable {
         var entries: [UUID: (user: UserRecord, at: ContinuousClock.Instant)] = [:]
         /// Bumped by every removal: a read that began before one must not store what it read.
         var generation: UInt64 = 0
+        /// Reads in flight, by user: at most one each, with the callers waiting for it.
+        var reads: [UUID: Read] = [:]
+    }
+
+    private struct Read {
+        /// The generation the read began in: a caller arriving after a change does not wait for it.
+        let generation: UInt64
+        var waiters: [CheckedContinuation<ReadOutcome, Never>] = []
+    }
+
+    private enum ReadOutcome {
+        case read(UserRecord?)
+        /// The read failed (or ended before the caller joined it): the caller reads on its own.
+        case readYourself
     }
 
     private let state = Mutex(State())
@@ -51,6 +67,52 @@ public final class UserCache: Sendable {
     private static func insert(_ user: UserRecord, _ now: ContinuousClock.Instant, into state: inout State) {
         if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
         state.entries[user.id] = (user, now)
+    }
+
+    /// The user from a recent read, else from `read`, run once for every caller that misses while it runs:
+    /// the first caller reads, the others wait for its result. A caller arriving after a change to any user
+    /// (``remove(_:)``, ``removeAll()``) does not wait for a read that began before it, and a failed read (a
+    /// cancelled request's, say) sends each waiter to read on its own. `read` stores what it reads, as the
+    /// engine's reads do.
+    public func user(id: UUID, readingOnce read: () async throws -> UserRecord?) async throws -> UserRecord? {
+        if let recent = self.user(id: id) { return recent }
+        enum Role { case leader, follower, alone }
+        let role = self.state.withLock { state -> Role in
+            guard let current = state.reads[id] else {
+                state.reads[id] = Read(generation: state.generation)
+                return .leader
+            }
+            return current.generation == state.generation ? .follower : .alone
+        }
+        switch role {
+        case .alone:
+            return try await read()
+        case .follower:
+            let outcome = await withCheckedContinuation { continuation in
+                let joined = self.state.withLock { state -> Bool in
+                    guard var current = state.reads[id] else { return false }
+                    current.waiters.append(continuation)
+                    state.reads[id] = current
+                    return true
+                }
+                if !joined { continuation.resume(returning: .readYourself) }
+            }
+            switch outcome {
+            case .read(let user): return user
+            case .readYourself: return try await read()
+            }
+        case .leader:
+            let result: Result<UserRecord?, any Error>
+            do { result = .success(try await read()) } catch { result = .failure(error) }
+            let waiters = self.state.withLock { $0.reads.removeValue(forKey: id)?.waiters ?? [] }
+            let outcome: ReadOutcome
+            switch result {
+            case .success(let user): outcome = .read(user)
+            case .failure: outcome = .readYourself
+            }
+            for waiter in waiters { waiter.resume(returning: outcome) }
+            return try result.get()
+        }
     }
 
     public func remove(_ id: UUID) {

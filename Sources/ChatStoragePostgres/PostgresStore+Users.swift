@@ -55,8 +55,7 @@ extension PostgresStore {
     }
 
     public func currentUser(id: UUID) async throws -> UserRecord? {
-        if let recent = self.recentUser(id: id) { return recent }
-        return try await self.user(id: id)
+        try await self.users.user(id: id) { try await self.user(id: id) }
     }
 
     public func revokeTokens(userID: UUID) async throws -> Bool {

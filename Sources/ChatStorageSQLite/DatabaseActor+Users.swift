@@ -66,10 +66,9 @@ extension DatabaseActor {
     }
 
     /// The user for authenticating a request: from the cache when it holds a recent read (no trip to the
-    /// database thread), else read (and cached) now.
+    /// database thread), else read (and cached) now, once for all the requests that missed together.
     public nonisolated func currentUser(id: UUID) async throws -> UserRecord? {
-        if let recent = self.recentUser(id: id) { return recent }
-        return try await self.user(id: id)
+        try await self.users.user(id: id) { try await self.user(id: id) }
     }
 
     /// Case-insensitive lookup (the column collates NOCASE).
