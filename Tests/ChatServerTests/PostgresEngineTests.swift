@@ -1,11 +1,12 @@
 import ChatServer
 import ChatStorage
-import ChatStoragePostgres
 import ChatStorageSQLite
 import Foundation
 import Logging
 import NIOHTTP1
 import Testing
+
+@testable import ChatStoragePostgres
 
 @Suite("PostgreSQL engine: URLs, start failures, migrations, ordering")
 struct PostgresEngineTests {
@@ -226,16 +227,107 @@ struct PostgresEngineTests {
         await store.close()
     }
 
+    @Test(
+        "a version-12 database with two interleaved chats migrates to the latest: parents, active paths, counts, and turns after it",
+        .enabled(if: TestDatabase.isPostgres))
+    func upgradeFromVersion12() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/v12.db"
+        let (user, first, second) = (UUID().lowercasedString, UUID(), UUID())
+        var script = """
+            CREATE TABLE schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()
+            );
+
+            """
+        for migration in PostgresMigrations.all where migration.version <= 12 {
+            for statement in migration.statements { script += statement + ";\n" }
+            let name = migration.name.replacingOccurrences(of: "'", with: "''")
+            script += "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), '\(name)');\n"
+        }
+        let (a, b) = (first.lowercasedString, second.lowercasedString)
+        script += """
+            INSERT INTO users (id, email, password_hash, created_at) VALUES ('\(user)', 'old@example.com', 'h', 1);
+            INSERT INTO chats (id, user_id, created_at, updated_at) VALUES ('\(a)', '\(user)', 1, 1), ('\(b)', '\(user)', 1, 1);
+            INSERT INTO messages (chat_id, role, content, created_at) VALUES ('\(a)', 'user', 'a1', 1);
+            INSERT INTO messages (chat_id, role, content, created_at) VALUES ('\(b)', 'user', 'b1', 1);
+            INSERT INTO messages (chat_id, role, content, created_at) VALUES ('\(a)', 'assistant', 'a2', 1);
+            INSERT INTO messages (chat_id, role, content, created_at) VALUES ('\(b)', 'assistant', 'b2', 1);
+            INSERT INTO messages (chat_id, role, content, created_at) VALUES ('\(a)', 'user', 'a3', 1);
+
+            """
+        _ = try Self.psql(script: script, database: path)
+        #expect(try Self.psql("SELECT max(version) FROM schema_migrations", database: path) == "12")
+
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        #expect(
+            try Self.psql("SELECT max(version) FROM schema_migrations", database: path)
+                == "\(PostgresMigrations.latestVersion)")
+        let ownerID = try #require(UUID(uuidString: user))
+        for (chat, contents) in [(first, ["a1", "a2", "a3"]), (second, ["b1", "b2"])] {
+            let messages = try #require(
+                try await store.allMessages(chatID: chat, ownerID: ownerID, after: 0, limit: 10))
+            #expect(messages.map(\.content) == contents)
+            #expect(messages.map(\.parentID) == [nil] + messages.dropLast().map(\.id))
+            #expect(messages.allSatisfy { $0.onActivePath })
+            let context = try #require(try await store.turnContext(chatID: chat, limit: 10, placement: .activePath))
+            #expect(context.parentID == messages.last?.id)
+            #expect(try await store.chat(id: chat, ownerID: ownerID)?.messageCount == contents.count)
+        }
+        // The counts and versions kept by migration 14's triggers and statements, on the migrated rows.
+        func version() async throws -> Int64 {
+            let page = try await store.messagePage(
+                chatID: first, ownerID: nil, after: 0, limit: 1, knownVersion: nil)
+            guard case .messages(_, let version) = page else { throw StorageError.corruptRow("chats") }
+            return version
+        }
+        let before = try await version()
+        let begun = try #require(
+            try await store.beginTurn(
+                chatID: first, userContent: "a4", model: "m", contextThrough: 5, reservation: nil))
+        #expect(begun.user.parentID == 5)
+        #expect(try await version() == before + 1)
+        try await store.updateStreamingContent(messageID: begun.assistant.id, content: "par")
+        #expect(try await version() == before + 2)
+        let saved = try await store.finishMessage(
+            id: begun.assistant.id, outcome: MessageOutcome(content: "a5", status: .complete))
+        #expect(saved?.content == "a5")
+        #expect(try await version() == before + 3)
+        let chat = try #require(try await store.chat(id: first, ownerID: ownerID))
+        #expect(chat.messageCount == 5)
+        #expect(chat.updatedAt > Timestamp(microseconds: 1))
+        #expect(try await store.deleteChat(id: second, ownerID: ownerID))
+        #expect(try await store.user(id: ownerID)?.chatCount == 1)
+        await store.close()
+    }
+
     /// Runs one statement through psql on the store's database; its output, trimmed.
     static func psql(_ sql: String, database path: String) throws -> String {
+        try Self.psql(arguments: ["-c", sql], input: nil, database: path)
+    }
+
+    /// Runs a script through psql on the store's database, stopping at its first error.
+    static func psql(script: String, database path: String) throws -> String {
+        try Self.psql(arguments: ["-v", "ON_ERROR_STOP=1"], input: script, database: path)
+    }
+
+    private static func psql(arguments: [String], input: String?, database path: String) throws -> String {
         let psql = Process()
         psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        psql.arguments = [TestDatabase.url(standingInFor: path), "-q", "-A", "-t", "-c", sql]
+        psql.arguments = [TestDatabase.url(standingInFor: path), "-q", "-A", "-t"] + arguments
         let output = Pipe()
         psql.standardOutput = output
+        let stdin = Pipe()
+        psql.standardInput = stdin
         try psql.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         psql.waitUntilExit()
+        guard psql.terminationStatus == 0 else {
+            throw StorageError.corruptRow("psql exited \(psql.terminationStatus)")
+        }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
