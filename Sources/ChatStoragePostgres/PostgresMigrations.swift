@@ -506,7 +506,7 @@ enum PostgresMigrations {
         ),
         Migration(
             version: 14,
-            name: "a turn's transactions update its chat's row once",
+            name: "a chat's updated_at is never older than its newest message; a turn updates its chat's row once",
             statements: [
                 // Why: PostgreSQL checks a row's foreign keys again when the row is updated a second time in one
                 // transaction (the version it updates is its own), and the check of chats.user_id takes a KEY

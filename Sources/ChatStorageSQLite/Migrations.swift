@@ -256,8 +256,18 @@ public enum Migrations {
         ),
         Migration(
             version: 14,
-            name: "a turn's transactions update its chat's row once (PostgreSQL only: SQLite has no row locks)",
-            sql: ""
+            name: "a chat's updated_at is never older than its newest message; a turn updates its chat's row once",
+            sql: """
+                -- The second half concerns PostgreSQL only (SQLite has no row locks). The first is where
+                -- PostgreSQL's count trigger now keeps updated_at, so both engines agree on an imported or
+                -- copied chat whose updated_at is older than its newest message.
+                DROP TRIGGER messages_count_insert;
+                CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN
+                    UPDATE chats SET message_count = message_count + 1, messages_version = messages_version + 1,
+                        updated_at = max(updated_at, NEW.created_at)
+                    WHERE id = NEW.chat_id;
+                END;
+                """
         ),
     ]
 

@@ -143,6 +143,26 @@ struct ImportTests {
             "content": {"content_type": "text", "parts": ["archived question"]}, "metadata": {}}}}}]
         """
 
+    @Test("an imported chat's updated_at is kept, unless it is older than its newest message: then it is that")
+    func updatedAtNeverOlderThanMessages() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let store = try await TestDatabase.openStore(standingInFor: directory + "/updated.db")
+        let user = try await store.createUser(email: "updated@example.com", passwordHash: "h", role: .user)
+        func chat(updatedAt: Int64) -> ChatImport {
+            ChatImport(
+                title: "t", createdAt: Timestamp(microseconds: 1_000), updatedAt: Timestamp(microseconds: updatedAt),
+                messages: [
+                    MessageImport(role: .user, content: "q", createdAt: Timestamp(microseconds: 2_000)),
+                    MessageImport(role: .assistant, content: "a", createdAt: Timestamp(microseconds: 5_000)),
+                ])
+        }
+        let written = try await store.importChats(ownerID: user.id, [chat(updatedAt: 9_000), chat(updatedAt: 1_500)])
+        #expect(written.map(\.updatedAt.microseconds) == [9_000, 5_000])
+        #expect(written.map(\.messageCount) == [2, 2])
+        await store.close()
+    }
+
     @Test("ChatGPT's conversations.json: every branch, the current one active, text only, times and models kept")
     func chatGPT() async throws {
         try await withApp { client, backend in
