@@ -76,21 +76,16 @@ public final class UserCache: Sendable {
     /// engine's reads do.
     public func user(id: UUID, readingOnce read: () async throws -> UserRecord?) async throws -> UserRecord? {
         if let recent = self.user(id: id) { return recent }
-        enum Role { case leader, follower, alone }
-        let role = self.state.withLock { state -> Role in
-            guard let current = state.reads[id] else {
-                state.reads[id] = Read(generation: state.generation)
-                return .leader
-            }
-            return current.generation == state.generation ? .follower : .alone
+        let leads = self.state.withLock { state -> Bool in
+            guard state.reads[id] == nil else { return false }
+            state.reads[id] = Read(generation: state.generation)
+            return true
         }
-        switch role {
-        case .alone:
-            return try await read()
-        case .follower:
+        guard leads else {
             let outcome = await withCheckedContinuation { continuation in
                 let joined = self.state.withLock { state -> Bool in
-                    guard var current = state.reads[id] else { return false }
+                    // Gone, or begun before a change to a user: not worth waiting for.
+                    guard var current = state.reads[id], current.generation == state.generation else { return false }
                     current.waiters.append(continuation)
                     state.reads[id] = current
                     return true
@@ -101,18 +96,17 @@ public final class UserCache: Sendable {
             case .read(let user): return user
             case .readYourself: return try await read()
             }
-        case .leader:
-            let result: Result<UserRecord?, any Error>
-            do { result = .success(try await read()) } catch { result = .failure(error) }
-            let waiters = self.state.withLock { $0.reads.removeValue(forKey: id)?.waiters ?? [] }
-            let outcome: ReadOutcome
-            switch result {
-            case .success(let user): outcome = .read(user)
-            case .failure: outcome = .readYourself
-            }
-            for waiter in waiters { waiter.resume(returning: outcome) }
-            return try result.get()
         }
+        let result: Result<UserRecord?, any Error>
+        do { result = .success(try await read()) } catch { result = .failure(error) }
+        let waiters = self.state.withLock { $0.reads.removeValue(forKey: id)?.waiters ?? [] }
+        let outcome: ReadOutcome
+        switch result {
+        case .success(let user): outcome = .read(user)
+        case .failure: outcome = .readYourself
+        }
+        for waiter in waiters { waiter.resume(returning: outcome) }
+        return try result.get()
     }
 
     public func remove(_ id: UUID) {
