@@ -130,7 +130,8 @@ enum TurnContextRows {
     }
 }
 
-/// How a reply ended, and its chat's `updated_at`, in one statement (its own transaction).
+/// How a reply ended, its chat's `updated_at` and `messages_version`, and the user's usage, in one statement
+/// (its own transaction).
 struct FinishMessageStatement: PostgresPreparedStatement {
     static let sql = """
         WITH reply AS (

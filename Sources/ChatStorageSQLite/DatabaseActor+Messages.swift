@@ -59,7 +59,7 @@ extension DatabaseActor {
         } ?? nil
     }
 
-    /// Appends a message to a chat and bumps the chat's `updated_at`, in one transaction.
+    /// Appends a message to a chat; its insert trigger bumps the chat's `updated_at` (migration 14).
     public func appendMessage(chatID: UUID, role: MessageRole, content: String) async throws -> MessageRecord {
         let now = Timestamp.now().microseconds
         let chat = SQLiteValue.text(chatID.lowercasedString)
@@ -74,7 +74,6 @@ extension DatabaseActor {
                 Self.decodeMessage
             )
             guard let message else { throw StorageError.corruptRow("messages") }
-            try connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
             return message
         }
     }
@@ -178,7 +177,7 @@ extension DatabaseActor {
     /// read and (after the active path) that the path still ends where it did (``StorageError/chatBusy``
     /// otherwise), or switches the active path to the branch; admits the turn against its user's quotas; then
     /// saves the user's message (unless regenerating) and an empty assistant reply with status `streaming`
-    /// (holding the reservation), and bumps the chat's `updated_at`. Nil if the chat no longer exists.
+    /// (holding the reservation), whose insert bumps the chat's `updated_at`. Nil if the chat no longer exists.
     public func beginTurn(
         chatID: UUID, placement: TurnPlacement, parentID: Int64?, userContent: String?, model: String,
         contextThrough: Int64, reservation: TokenReservation?
@@ -248,7 +247,6 @@ extension DatabaseActor {
                     Self.decodeMessage
                 )
             else { throw StorageError.corruptRow("messages") }
-            try connection.run("UPDATE chats SET updated_at = ? WHERE id = ?", [.integer(now), chat])
             return (user, assistant)
         }
     }

@@ -143,7 +143,9 @@ struct ImportTests {
             "content": {"content_type": "text", "parts": ["archived question"]}, "metadata": {}}}}}]
         """
 
-    @Test("an imported chat's updated_at is kept, unless it is older than its newest message: then it is that")
+    @Test(
+        "a chat's updated_at is never older than its newest message: an import keeps the file's unless it is older, a turn raises it"
+    )
     func updatedAtNeverOlderThanMessages() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
@@ -160,6 +162,13 @@ struct ImportTests {
         let written = try await store.importChats(ownerID: user.id, [chat(updatedAt: 9_000), chat(updatedAt: 1_500)])
         #expect(written.map(\.updatedAt.microseconds) == [9_000, 5_000])
         #expect(written.map(\.messageCount) == [2, 2])
+        // A turn's messages raise it when they are saved (the insert's trigger, on both engines).
+        let begun = try #require(
+            try await store.beginTurn(
+                chatID: written[0].id, userContent: "more", model: "m", contextThrough: .max, reservation: nil))
+        let touched = try #require(try await store.chat(id: written[0].id, ownerID: user.id))
+        #expect(touched.updatedAt == begun.user.createdAt)
+        #expect(touched.messageCount == 4)
         await store.close()
     }
 
