@@ -220,7 +220,8 @@ struct ListingCacheTests {
         }
     }
 
-    private static func version(_ database: any ChatStore, _ chatID: UUID, _ ownerID: UUID?) async throws -> Int64 {
+    /// The chat's `messages_version`, as the listing cache reads it.
+    static func version(_ database: any ChatStore, _ chatID: UUID, _ ownerID: UUID?) async throws -> Int64 {
         let page = try await database.messagePage(
             chatID: chatID, ownerID: ownerID, after: 0, limit: 1, knownVersion: nil)
         guard case .messages(_, let version) = page else { throw StorageError.corruptRow("chats") }

@@ -265,23 +265,10 @@ struct PostgresEngineTests {
             try Self.psql("SELECT max(version) FROM schema_migrations", database: path)
                 == "\(PostgresMigrations.latestVersion)")
         let ownerID = try #require(UUID(uuidString: user))
-        for (chat, contents) in [(first, ["a1", "a2", "a3"]), (second, ["b1", "b2"])] {
-            let messages = try #require(
-                try await store.allMessages(chatID: chat, ownerID: ownerID, after: 0, limit: 10))
-            #expect(messages.map(\.content) == contents)
-            #expect(messages.map(\.parentID) == [nil] + messages.dropLast().map(\.id))
-            #expect(messages.allSatisfy { $0.onActivePath })
-            let context = try #require(try await store.turnContext(chatID: chat, limit: 10, placement: .activePath))
-            #expect(context.parentID == messages.last?.id)
-            #expect(try await store.chat(id: chat, ownerID: ownerID)?.messageCount == contents.count)
-        }
+        try await expectOneLine(
+            in: store, ownerID: ownerID, chats: [(first, ["a1", "a2", "a3"]), (second, ["b1", "b2"])])
         // The counts and versions kept by migration 14's triggers and statements, on the migrated rows.
-        func version() async throws -> Int64 {
-            let page = try await store.messagePage(
-                chatID: first, ownerID: nil, after: 0, limit: 1, knownVersion: nil)
-            guard case .messages(_, let version) = page else { throw StorageError.corruptRow("chats") }
-            return version
-        }
+        func version() async throws -> Int64 { try await ListingCacheTests.version(store, first, nil) }
         let before = try await version()
         let begun = try #require(
             try await store.beginTurn(

@@ -66,15 +66,8 @@ struct StorageTests {
         }
         let database = try await DatabaseActor.open(path: path)
         #expect(database.migration.from == 12)
-        for (chat, contents) in [(first, ["a1", "a2", "a3"]), (second, ["b1", "b2"])] {
-            let messages = try #require(
-                try await database.allMessages(chatID: chat, ownerID: user, after: 0, limit: 10))
-            #expect(messages.map(\.content) == contents)
-            #expect(messages.map(\.parentID) == [nil] + messages.dropLast().map(\.id))
-            #expect(messages.allSatisfy { $0.onActivePath })
-            let context = try #require(try await database.turnContext(chatID: chat, limit: 10, placement: .activePath))
-            #expect(context.parentID == messages.last?.id)
-        }
+        try await expectOneLine(
+            in: database, ownerID: user, chats: [(first, ["a1", "a2", "a3"]), (second, ["b1", "b2"])])
         #expect(try await database.integrityCheck() == "ok")
     }
 
