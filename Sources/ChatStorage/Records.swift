@@ -22,7 +22,6 @@ public struct UserRecord: Sendable, Equatable {
     public let role: UserRole
     /// Bumped to revoke every token issued before.
     public let tokenVersion: Int64
-    public let chatCount: Int
     public let createdAt: Timestamp
     /// Set by an admin: the user's tokens stop working and login is refused.
     public let disabled: Bool
@@ -36,7 +35,6 @@ public struct UserRecord: Sendable, Equatable {
         passwordHash: String,
         role: UserRole,
         tokenVersion: Int64,
-        chatCount: Int,
         createdAt: Timestamp,
         disabled: Bool = false,
         dailyTokenQuota: Int64? = nil,
@@ -50,7 +48,6 @@ public struct UserRecord: Sendable, Equatable {
         self.passwordHash = passwordHash
         self.role = role
         self.tokenVersion = tokenVersion
-        self.chatCount = chatCount
         self.createdAt = createdAt
     }
 }

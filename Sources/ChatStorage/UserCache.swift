@@ -4,7 +4,7 @@ import Synchronization
 /// Users recently read by id, so that authenticating a request does not need a trip to the database thread.
 ///
 /// - Freshness: every method of an engine that changes a user (token version, role, disabled, password,
-///   deletion, chats) drops that user's entry in the same actor-isolated call, and entries are filled only by
+///   deletion) drops that user's entry in the same actor-isolated call, and entries are filled only by
 ///   actor-isolated reads, so a read never re-inserts a record older than a change made since. A change made by
 ///   another process on the same file (`chat-server promote`) is seen within ``lifetime``.
 /// - Bounded: at most ``capacity`` entries; when full it starts over.

@@ -16,7 +16,6 @@ extension PostgresStore {
     }
 
     public func createChat(userID: UUID, title: String?) async throws -> ChatRecord {
-        defer { self.users.remove(userID) }  // its chat count changes
         let now = Timestamp.now().microseconds
         let chat = try await self.write(
             """
@@ -64,7 +63,6 @@ extension PostgresStore {
     }
 
     public func deleteChat(id: UUID, ownerID: UUID) async throws -> Bool {
-        defer { self.users.remove(ownerID) }  // its chat count changes
         // A reply still running in the chat goes with it, and its reservation (cascade).
         let deleted = try await !self.write(
             "DELETE FROM chats WHERE id = \(id) AND user_id = \(ownerID) RETURNING 1", { _ in () }

@@ -5,7 +5,6 @@ import PostgresNIO
 extension PostgresStore {
     /// One transaction; each chat's messages in one statement (arrays unnested in order, so ids grow with it).
     public func importChats(ownerID: UUID, _ chats: [ChatImport]) async throws -> [ChatRecord] {
-        defer { self.users.remove(ownerID) }  // its chat count changes
         let nul = chats.contains { chat in
             chat.title?.contains("\u{0}") == true || chat.messages.contains { $0.content.contains("\u{0}") }
         }

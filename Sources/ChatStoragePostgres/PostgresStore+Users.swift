@@ -4,14 +4,14 @@ import PostgresNIO
 
 extension PostgresStore {
     static let userColumns =
-        "id, email, password_hash, role, token_version, chat_count, created_at, disabled, daily_token_quota, monthly_token_quota"
+        "id, email, password_hash, role, token_version, created_at, disabled, daily_token_quota, monthly_token_quota"
 
     static func decodeUser(_ row: PostgresRow) throws -> UserRecord {
-        let (id, email, hash, role, tokenVersion, chatCount, createdAt, disabled, dailyQuota, monthlyQuota) =
-            try row.decode((UUID, String, String, String, Int64, Int64, Int64, Bool, Int64?, Int64?).self)
+        let (id, email, hash, role, tokenVersion, createdAt, disabled, dailyQuota, monthlyQuota) =
+            try row.decode((UUID, String, String, String, Int64, Int64, Bool, Int64?, Int64?).self)
         guard let role = UserRole(rawValue: role) else { throw StorageError.corruptRow("users") }
         return UserRecord(
-            id: id, email: email, passwordHash: hash, role: role, tokenVersion: tokenVersion, chatCount: Int(chatCount),
+            id: id, email: email, passwordHash: hash, role: role, tokenVersion: tokenVersion,
             createdAt: Timestamp(microseconds: createdAt), disabled: disabled, dailyTokenQuota: dailyQuota,
             monthlyTokenQuota: monthlyQuota)
     }

@@ -24,7 +24,6 @@ extension DatabaseActor {
     }
 
     public func createChat(userID: UUID, title: String?) async throws -> ChatRecord {
-        defer { self.users.remove(userID) }  // its chat count changes
         let now = Timestamp.now().microseconds
         let arguments: [SQLiteValue] = [
             .text(UUID().lowercasedString), .text(userID.lowercasedString), .optionalText(title), .integer(now),
@@ -116,7 +115,6 @@ extension DatabaseActor {
 
     /// Deletes a chat and (by cascade) its messages. False if it does not exist or is not the owner's.
     public func deleteChat(id: UUID, ownerID: UUID) throws -> Bool {
-        defer { self.users.remove(ownerID) }  // its chat count changes
         try self.checkOpen()
         let arguments: [SQLiteValue] = [.text(id.lowercasedString), .text(ownerID.lowercasedString)]
         return try self.connection.transaction {

@@ -4,7 +4,6 @@ import Foundation
 extension DatabaseActor {
     /// One write (a savepoint of the group commit): every chat and message, or nothing.
     public func importChats(ownerID: UUID, _ chats: [ChatImport]) async throws -> [ChatRecord] {
-        defer { self.users.remove(ownerID) }  // its chat count changes
         let owner = ownerID.lowercasedString
         return try await self.write { connection in
             var written: [ChatRecord] = []

@@ -3,7 +3,7 @@ import Foundation
 
 extension DatabaseActor {
     static let userColumns =
-        "id, email, password_hash, role, token_version, chat_count, created_at, disabled, daily_token_quota, monthly_token_quota"
+        "id, email, password_hash, role, token_version, created_at, disabled, daily_token_quota, monthly_token_quota"
 
     static func decodeUser(_ row: Row) throws -> UserRecord {
         guard let id = UUID(canonical: row.text(0)), let role = UserRole(rawValue: row.text(3)) else {
@@ -15,11 +15,10 @@ extension DatabaseActor {
             passwordHash: row.text(2),
             role: role,
             tokenVersion: row.int64(4),
-            chatCount: row.int(5),
-            createdAt: Timestamp(microseconds: row.int64(6)),
-            disabled: row.int(7) != 0,
-            dailyTokenQuota: row.isNull(8) ? nil : row.int64(8),
-            monthlyTokenQuota: row.isNull(9) ? nil : row.int64(9)
+            createdAt: Timestamp(microseconds: row.int64(5)),
+            disabled: row.int(6) != 0,
+            dailyTokenQuota: row.isNull(7) ? nil : row.int64(7),
+            monthlyTokenQuota: row.isNull(8) ? nil : row.int64(8)
         )
     }
 

@@ -197,7 +197,6 @@ struct AuthAPITests {
                     passwordHash: "",
                     role: .admin,
                     tokenVersion: 0,
-                    chatCount: 0,
                     createdAt: .now()
                 )
             )

@@ -58,7 +58,6 @@ struct FastPathTests {
             passwordHash: "",
             role: .user,
             tokenVersion: 0,
-            chatCount: 0,
             createdAt: .now()
         )
         let token = try tokens.issue(for: user, now: 1_000)

@@ -285,7 +285,7 @@ struct PostgresEngineTests {
         #expect(chat.messageCount == 5)
         #expect(chat.updatedAt > Timestamp(microseconds: 1))
         #expect(try await store.deleteChat(id: second, ownerID: ownerID))
-        #expect(try await store.user(id: ownerID)?.chatCount == 1)
+        #expect(try await store.chats(ownerID: ownerID, limit: 10, offset: 0).total == 1)
         await store.close()
     }
 

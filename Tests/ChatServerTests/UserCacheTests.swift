@@ -8,7 +8,7 @@ struct UserCacheTests {
     static func record(_ id: UUID, tokenVersion: Int64) -> UserRecord {
         UserRecord(
             id: id, email: "cache@example.com", passwordHash: "h", role: .user, tokenVersion: tokenVersion,
-            chatCount: 0, createdAt: .now())
+            createdAt: .now())
     }
 
     /// A read of the user as an engine does it: counted, slow, stored unless a change came since it began.
