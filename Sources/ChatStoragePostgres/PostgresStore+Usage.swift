@@ -2,17 +2,25 @@ import ChatStorage
 import Foundation
 import PostgresNIO
 
-/// Token usage per user per UTC day (`usage_daily`) and the quotas checked against it. A reply's usage is
-/// written by ``FinishMessageStatement`` and a turn's admission by `begin_turn`; these are the rest.
+/// The slots of a user's day in `usage_daily` (migration 15): a reply's end adds to the slot of its message id
+/// modulo ``count``, any other charge to a random one, so two of one user's charges queue on the same row only
+/// when their slots meet. Readers sum the slots.
+enum UsageSlots {
+    static let count = 16
+}
+
+/// Token usage per user per UTC day (`usage_daily`, summed over its ``UsageSlots``) and the quotas checked
+/// against it. A reply's usage is written by ``FinishMessageStatement`` and a turn's admission by `begin_turn`;
+/// these are the rest.
 extension PostgresStore {
     /// Adds one upstream call to its user's row for the day; nothing when the user was deleted meanwhile.
     static func accountQuery(_ charge: UsageCharge) -> PostgresQuery {
         """
-        INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens, estimated_requests)
-        SELECT \(charge.userID), \(Int32(clamping: charge.day.number)), 1, \(Int64(charge.promptTokens)),
-            \(Int64(charge.completionTokens)), \(Int64(charge.estimated ? 1 : 0))
+        INSERT INTO usage_daily (user_id, day, slot, requests, prompt_tokens, completion_tokens, estimated_requests)
+        SELECT \(charge.userID), \(Int32(clamping: charge.day.number)), \(Int16.random(in: 0..<Int16(UsageSlots.count))), 1,
+            \(Int64(charge.promptTokens)), \(Int64(charge.completionTokens)), \(Int64(charge.estimated ? 1 : 0))
         WHERE EXISTS (SELECT 1 FROM users WHERE id = \(charge.userID))
-        ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+        ON CONFLICT (user_id, day, slot) DO UPDATE SET requests = usage_daily.requests + 1,
             prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
             completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
             estimated_requests = usage_daily.estimated_requests + excluded.estimated_requests
@@ -38,9 +46,11 @@ extension PostgresStore {
     public func usage(userID: UUID, from: UsageDay, to: UsageDay) async throws -> [UsageDayRecord] {
         try await self.rows(
             """
-            SELECT day, requests, prompt_tokens, completion_tokens, estimated_requests FROM usage_daily
+            SELECT day, sum(requests)::bigint, sum(prompt_tokens)::bigint, sum(completion_tokens)::bigint,
+                sum(estimated_requests)::bigint
+            FROM usage_daily
             WHERE user_id = \(userID) AND day BETWEEN \(Int32(clamping: from.number)) AND \(Int32(clamping: to.number))
-            ORDER BY day
+            GROUP BY day ORDER BY day
             """
         ) { row in
             let (day, requests, prompt, completion, estimated) = try row.decode(

@@ -142,9 +142,10 @@ struct FinishMessageStatement: PostgresPreparedStatement {
             UPDATE chats SET updated_at = $8, messages_version = messages_version + 1
             WHERE id = (SELECT chat_id FROM reply)
         ), charged AS (
-            INSERT INTO usage_daily (user_id, day, requests, prompt_tokens, completion_tokens, estimated_requests)
-            SELECT $9, $10, 1, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM users WHERE id = $9)
-            ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+            INSERT INTO usage_daily (user_id, day, slot, requests, prompt_tokens, completion_tokens,
+                estimated_requests)
+            SELECT $9, $10, ($1 % \(UsageSlots.count))::smallint, 1, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM users WHERE id = $9)
+            ON CONFLICT (user_id, day, slot) DO UPDATE SET requests = usage_daily.requests + 1,
                 prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
                 completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
                 estimated_requests = usage_daily.estimated_requests + excluded.estimated_requests

@@ -269,6 +269,14 @@ public enum Migrations {
                 END;
                 """
         ),
+        Migration(
+            version: 15,
+            name: "one user's concurrent writes do not queue on one row: usage in slots, chats counted before insert",
+            sql: """
+                -- PostgreSQL only: SQLite has one writer at a time, so its writes never queue on a row's lock.
+                -- The version keeps both engines' numbers equal.
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

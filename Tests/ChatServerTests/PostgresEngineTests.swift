@@ -209,9 +209,16 @@ struct PostgresEngineTests {
                 id: begun.assistant.id, outcome: MessageOutcome(content: "done", status: .complete, charge: charge))
             return begun.assistant.id
         }
-        // The first turn of the day writes the user's usage_daily row, whose foreign key locks the user's row
-        // once; the turns after it only update rows of their own chat.
+        // The first charge to each slot of the user's day inserts its usage_daily row, whose foreign key locks
+        // the user's row (at most UsageSlots.count times a day); with every slot's row there, a turn only
+        // updates rows of its own chat and the user's usage.
         let first = try await turn("one", after: 0)
+        _ = try Self.psql(
+            """
+            INSERT INTO usage_daily (user_id, day, slot)
+            SELECT '\(user.id.lowercasedString)', \(charge.day.number), slot FROM generate_series(0, \(UsageSlots.count - 1)) slot
+            ON CONFLICT DO NOTHING
+            """, database: path)
         // A tuple's xmax names the last transaction that locked or updated it; a FOR KEY SHARE lock (a foreign
         // key checked again, as when a transaction updates a chat's row twice) would change it.
         let locker = "SELECT xmax FROM users WHERE id = '\(user.id.lowercasedString)'"
@@ -225,6 +232,111 @@ struct PostgresEngineTests {
         #expect(messages.last?.id == second)
         #expect(messages[2].parentID == first)
         await store.close()
+    }
+
+    @Test(
+        "one user's replies end without queueing on one usage row: each adds to a slot of the day, readers sum them",
+        .enabled(if: TestDatabase.isPostgres))
+    func usageSlots() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/slots.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let user = try await store.createUser(email: "slots@example.com", passwordHash: "h", role: .user)
+        let chat = try await store.createChat(userID: user.id, title: "slots")
+        let today = UsageDay(Date())
+        let begun = try #require(
+            try await store.beginTurn(
+                chatID: chat.id, userContent: "q", model: "m", contextThrough: 0, reservation: nil))
+        // Another transaction adds to every other slot of the user's day and holds those rows until it ends.
+        let slots = Int64(UsageSlots.count)
+        let holder = try Self.psqlInBackground(
+            script: """
+                BEGIN;
+                INSERT INTO usage_daily (user_id, day, slot, requests, prompt_tokens, completion_tokens, estimated_requests)
+                SELECT '\(user.id.lowercasedString)', \(today.number), slot, 1, 10, 0, 0
+                FROM generate_series(0, \(slots - 1)) slot WHERE slot <> \(begun.assistant.id % slots);
+                SELECT pg_sleep(4);
+                COMMIT;
+                """, database: path)
+        try await Self.waitUntil("the other transaction holds its row") {
+            try Self.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND pid <> pg_backend_pid()",
+                database: path) == "1"
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let charge = UsageCharge(userID: user.id, day: today, promptTokens: 3, completionTokens: 4, estimated: false)
+        _ = try await store.finishMessage(
+            id: begun.assistant.id, outcome: MessageOutcome(content: "a", status: .complete, charge: charge))
+        // Had it added to a row of the user's day that another transaction holds, the reply's end would have
+        // waited for that transaction's commit (4 s).
+        #expect(clock.now - started < .seconds(2))
+        try await Self.waitUntil("the other transaction ended") { !holder.isRunning }
+        #expect(holder.terminationStatus == 0)
+        let rows = "SELECT count(*) FROM usage_daily WHERE user_id = '\(user.id.lowercasedString)'"
+        #expect(try Self.psql(rows, database: path) == "\(slots)")
+        let days = try await store.usage(userID: user.id, from: today, to: today)
+        let prompt = 10 * (slots - 1) + 3
+        #expect(
+            days.map(\.totals) == [
+                UsageTotals(requests: slots, promptTokens: prompt, completionTokens: 4, estimatedRequests: 0)
+            ])
+        #expect(try await store.quotaStanding(userID: user.id, today: today).usedToday == prompt + 4)
+        let byUser = try await store.usageByUser(from: today, to: today, order: .tokens, limit: 10, offset: 0)
+        #expect(byUser.users.map(\.totals.requests) == [slots])
+        #expect(byUser.totals.promptTokens == prompt)
+        await store.close()
+    }
+
+    @Test(
+        "a chat created while another transaction creates one for the same user waits on the user's row without adding a lock to it",
+        .enabled(if: TestDatabase.isPostgres))
+    func concurrentChatCreation() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/creations.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let user = try await store.createUser(email: "creations@example.com", passwordHash: "h", role: .user)
+        _ = try Self.psql("CREATE EXTENSION IF NOT EXISTS pgrowlocks", database: path)
+        let holder = try Self.psqlInBackground(
+            script: """
+                BEGIN;
+                INSERT INTO chats (id, user_id, title, created_at, updated_at)
+                VALUES (gen_random_uuid(), '\(user.id.lowercasedString)', 'held', 1, 1);
+                SELECT pg_sleep(3);
+                COMMIT;
+                """, database: path)
+        try await Self.waitUntil("the other transaction created its chat") {
+            try Self.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()",
+                database: path) == "1"
+        }
+        let creation = Task { try await store.createChat(userID: user.id, title: "waiting") }
+        try await Self.waitUntil("the creation waits for the other transaction") {
+            try Self.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                database: path) == "1"
+        }
+        // Counting after the insert, the new chat's foreign-key check had locked the user's row (FOR KEY SHARE)
+        // beside the other transaction's update, which makes the row's lock a multixact.
+        #expect(try Self.psql("SELECT bool_or(multi) FROM pgrowlocks('users')", database: path) == "f")
+        _ = try await creation.value
+        try await Self.waitUntil("the other transaction ended") { !holder.isRunning }
+        #expect(holder.terminationStatus == 0)
+        #expect(try await store.chats(ownerID: user.id, limit: 10, offset: 0).total == 2)
+        await store.close()
+    }
+
+    /// Polls `condition` every 20 ms; fails after 10 s.
+    static func waitUntil(_ what: String, _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try !condition() {
+            guard ContinuousClock.now < deadline else {
+                throw StorageError.corruptRow("timed out waiting until \(what)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     @Test(
@@ -297,6 +409,21 @@ struct PostgresEngineTests {
     /// Runs a script through psql on the store's database, stopping at its first error.
     static func psql(script: String, database path: String) throws -> String {
         try Self.psql(arguments: ["-v", "ON_ERROR_STOP=1"], input: script, database: path)
+    }
+
+    /// Starts a script through psql on the store's database and returns at once; the script stops at its first
+    /// error (a non-zero exit status).
+    static func psqlInBackground(script: String, database path: String) throws -> Process {
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        psql.arguments = [TestDatabase.url(standingInFor: path), "-q", "-v", "ON_ERROR_STOP=1"]
+        psql.standardOutput = FileHandle.nullDevice
+        let stdin = Pipe()
+        psql.standardInput = stdin
+        try psql.run()
+        stdin.fileHandleForWriting.write(Data(script.utf8))
+        try stdin.fileHandleForWriting.close()
+        return psql
     }
 
     private static func psql(arguments: [String], input: String?, database path: String) throws -> String {
