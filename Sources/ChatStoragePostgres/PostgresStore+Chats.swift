@@ -7,8 +7,17 @@ extension PostgresStore {
         "id, user_id, title, message_count, created_at, updated_at, pinned, archived, model, system_prompt"
 
     static func decodeChat(_ row: PostgresRow) throws -> ChatRecord {
-        let (id, userID, title, count, createdAt, updatedAt, pinned, archived, model, systemPrompt) = try row.decode(
-            (UUID, UUID, String?, Int64, Int64, Int64, Bool, Bool, String?, String?).self)
+        var cells = RowCells(row, of: "chats")
+        let id = try cells.next(UUID.self)
+        let userID = try cells.next(UUID.self)
+        let title = try cells.next(String?.self)
+        let count = try cells.next(Int64.self)
+        let createdAt = try cells.next(Int64.self)
+        let updatedAt = try cells.next(Int64.self)
+        let pinned = try cells.next(Bool.self)
+        let archived = try cells.next(Bool.self)
+        let model = try cells.next(String?.self)
+        let systemPrompt = try cells.next(String?.self)
         return ChatRecord(
             id: id, userID: userID, title: title, messageCount: Int(count),
             createdAt: Timestamp(microseconds: createdAt), updatedAt: Timestamp(microseconds: updatedAt),

@@ -11,11 +11,19 @@ extension PostgresStore {
         "m.id, m.chat_id, m.role, m.content, m.created_at, m.status, m.error, m.model, m.prompt_tokens, m.completion_tokens, m.parent_id, m.on_path"
 
     static func decodeMessage(_ row: PostgresRow) throws -> MessageRecord {
-        let (
-            id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens, parentID,
-            onPath
-        ) = try row.decode(
-            (Int64, UUID, String, String, Int64, String, String?, String?, Int64?, Int64?, Int64?, Bool).self)
+        var cells = RowCells(row, of: "messages")
+        let id = try cells.next(Int64.self)
+        let chatID = try cells.next(UUID.self)
+        let role = try cells.next(String.self)
+        let content = try cells.next(String.self)
+        let createdAt = try cells.next(Int64.self)
+        let status = try cells.next(String.self)
+        let error = try cells.next(String?.self)
+        let model = try cells.next(String?.self)
+        let promptTokens = try cells.next(Int64?.self)
+        let completionTokens = try cells.next(Int64?.self)
+        let parentID = try cells.next(Int64?.self)
+        let onPath = try cells.next(Bool.self)
         return try self.makeMessage(
             id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status, error: error,
             model: model, promptTokens: promptTokens, completionTokens: completionTokens, parentID: parentID,
@@ -112,7 +120,9 @@ extension PostgresStore {
             ORDER BY m.id
             """
         ) { row in
-            let (id, parentID) = try row.decode((Int64?, Int64?).self)
+            var cells = RowCells(row, of: "messages")
+            let id = try cells.next(Int64?.self)
+            let parentID = try cells.next(Int64?.self)
             return id.map { (id: $0, parentID: parentID) }
         }
         return rows.isEmpty ? nil : MessageTree(links: rows.compactMap { $0 })

@@ -12,7 +12,10 @@ extension PostgresStore {
             ORDER BY c.updated_at DESC LIMIT \(Int64(candidates))
             """
         ) { row in
-            let (chatID, title, updatedAt) = try row.decode((UUID, String?, Int64).self)
+            var cells = RowCells(row, of: "search")
+            let chatID = try cells.next(UUID.self)
+            let title = try cells.next(String?.self)
+            let updatedAt = try cells.next(Int64.self)
             return SearchHit(
                 chatID: chatID, chatTitle: title, messageID: nil, role: nil, text: title ?? "",
                 createdAt: Timestamp(microseconds: updatedAt))
@@ -29,8 +32,13 @@ extension PostgresStore {
             ORDER BY m.id DESC LIMIT \(Int64(candidates))
             """
         ) { row in
-            let (id, chatID, title, role, content, createdAt) = try row.decode(
-                (Int64, UUID, String?, String, String, Int64).self)
+            var cells = RowCells(row, of: "search")
+            let id = try cells.next(Int64.self)
+            let chatID = try cells.next(UUID.self)
+            let title = try cells.next(String?.self)
+            let role = try cells.next(String.self)
+            let content = try cells.next(String.self)
+            let createdAt = try cells.next(Int64.self)
             guard let role = MessageRole(rawValue: role) else { throw StorageError.corruptRow("messages") }
             return SearchHit(
                 chatID: chatID, chatTitle: title, messageID: id, role: role, text: content,

@@ -37,7 +37,10 @@ extension PostgresStore {
             FROM usage_daily WHERE user_id = \(userID) AND day BETWEEN \(monthStart) AND \(day)
             """
         ) { row in
-            let (today, month, reserved) = try row.decode((Int64, Int64, Int64?).self)
+            var cells = RowCells(row, of: "usage_daily")
+            let today = try cells.next(Int64.self)
+            let month = try cells.next(Int64.self)
+            let reserved = try cells.next(Int64?.self)
             return QuotaStanding(usedToday: today, usedThisMonth: month, reserved: reserved ?? 0)
         }
         return standing ?? QuotaStanding(usedToday: 0, usedThisMonth: 0, reserved: 0)
@@ -53,8 +56,12 @@ extension PostgresStore {
             GROUP BY day ORDER BY day
             """
         ) { row in
-            let (day, requests, prompt, completion, estimated) = try row.decode(
-                (Int32, Int64, Int64, Int64, Int64).self)
+            var cells = RowCells(row, of: "usage_daily")
+            let day = try cells.next(Int32.self)
+            let requests = try cells.next(Int64.self)
+            let prompt = try cells.next(Int64.self)
+            let completion = try cells.next(Int64.self)
+            let estimated = try cells.next(Int64.self)
             return UsageDayRecord(
                 userID: userID, day: UsageDay(number: Int(day)),
                 totals: UsageTotals(
@@ -74,8 +81,12 @@ extension PostgresStore {
             FROM usage_daily WHERE day BETWEEN \(first) AND \(last)
             """
         ) { row in
-            let (users, requests, prompt, completion, estimated) = try row.decode(
-                (Int64, Int64, Int64, Int64, Int64).self)
+            var cells = RowCells(row, of: "usage_daily")
+            let users = try cells.next(Int64.self)
+            let requests = try cells.next(Int64.self)
+            let prompt = try cells.next(Int64.self)
+            let completion = try cells.next(Int64.self)
+            let estimated = try cells.next(Int64.self)
             return (
                 Int(users),
                 UsageTotals(
@@ -95,8 +106,13 @@ extension PostgresStore {
             LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
             """
         ) { row in
-            let (id, email, requests, prompt, completion, estimated) = try row.decode(
-                (UUID, String, Int64, Int64, Int64, Int64).self)
+            var cells = RowCells(row, of: "usage_daily")
+            let id = try cells.next(UUID.self)
+            let email = try cells.next(String.self)
+            let requests = try cells.next(Int64.self)
+            let prompt = try cells.next(Int64.self)
+            let completion = try cells.next(Int64.self)
+            let estimated = try cells.next(Int64.self)
             return UserUsage(
                 userID: id, email: email,
                 totals: UsageTotals(

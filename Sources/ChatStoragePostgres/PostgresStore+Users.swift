@@ -7,8 +7,16 @@ extension PostgresStore {
         "id, email, password_hash, role, token_version, created_at, disabled, daily_token_quota, monthly_token_quota"
 
     static func decodeUser(_ row: PostgresRow) throws -> UserRecord {
-        let (id, email, hash, role, tokenVersion, createdAt, disabled, dailyQuota, monthlyQuota) =
-            try row.decode((UUID, String, String, String, Int64, Int64, Bool, Int64?, Int64?).self)
+        var cells = RowCells(row, of: "users")
+        let id = try cells.next(UUID.self)
+        let email = try cells.next(String.self)
+        let hash = try cells.next(String.self)
+        let role = try cells.next(String.self)
+        let tokenVersion = try cells.next(Int64.self)
+        let createdAt = try cells.next(Int64.self)
+        let disabled = try cells.next(Bool.self)
+        let dailyQuota = try cells.next(Int64?.self)
+        let monthlyQuota = try cells.next(Int64?.self)
         guard let role = UserRole(rawValue: role) else { throw StorageError.corruptRow("users") }
         return UserRecord(
             id: id, email: email, passwordHash: hash, role: role, tokenVersion: tokenVersion,

@@ -109,14 +109,22 @@ enum TurnContextRows {
     typealias Row = (last: Int64, parentID: Int64?, chatModel: String?, systemPrompt: String?, message: MessageRecord?)
 
     static func decode(_ row: PostgresRow) throws -> Row {
-        let (
-            last, parentID, chatModel, systemPrompt, id, chatID, role, content, createdAt, status, error, model,
-            promptTokens, completionTokens, messageParent
-        ) = try row.decode(
-            (
-                Int64, Int64?, String?, String?, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?,
-                Int64?, Int64?, Int64?
-            ).self)
+        var cells = RowCells(row, of: "messages")
+        let last = try cells.next(Int64.self)
+        let parentID = try cells.next(Int64?.self)
+        let chatModel = try cells.next(String?.self)
+        let systemPrompt = try cells.next(String?.self)
+        let id = try cells.next(Int64?.self)
+        let chatID = try cells.next(UUID?.self)
+        let role = try cells.next(String?.self)
+        let content = try cells.next(String?.self)
+        let createdAt = try cells.next(Int64?.self)
+        let status = try cells.next(String?.self)
+        let error = try cells.next(String?.self)
+        let model = try cells.next(String?.self)
+        let promptTokens = try cells.next(Int64?.self)
+        let completionTokens = try cells.next(Int64?.self)
+        let messageParent = try cells.next(Int64?.self)
         guard let id, let chatID, let role, let content, let createdAt, let status else {
             return (last, parentID, chatModel, systemPrompt, nil)
         }
@@ -237,8 +245,16 @@ struct ChatPageStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> (total: Int64, chat: ChatRecord?) {
-        let (total, id, title, count, createdAt, updatedAt, pinned, model, systemPrompt) = try row.decode(
-            (Int64, UUID?, String?, Int64?, Int64?, Int64?, Bool?, String?, String?).self)
+        var cells = RowCells(row, of: "chats")
+        let total = try cells.next(Int64.self)
+        let id = try cells.next(UUID?.self)
+        let title = try cells.next(String?.self)
+        let count = try cells.next(Int64?.self)
+        let createdAt = try cells.next(Int64?.self)
+        let updatedAt = try cells.next(Int64?.self)
+        let pinned = try cells.next(Bool?.self)
+        let model = try cells.next(String?.self)
+        let systemPrompt = try cells.next(String?.self)
         guard let id, let count, let createdAt, let updatedAt, let pinned else { return (total, nil) }
         return (
             total,
@@ -283,11 +299,19 @@ struct MessagePageStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> (version: Int64, message: MessageRecord?) {
-        let (
-            version, id, chatID, role, content, createdAt, status, error, model, promptTokens, completionTokens,
-            parentID
-        ) = try row.decode(
-            (Int64, Int64?, UUID?, String?, String?, Int64?, String?, String?, String?, Int64?, Int64?, Int64?).self)
+        var cells = RowCells(row, of: "messages")
+        let version = try cells.next(Int64.self)
+        let id = try cells.next(Int64?.self)
+        let chatID = try cells.next(UUID?.self)
+        let role = try cells.next(String?.self)
+        let content = try cells.next(String?.self)
+        let createdAt = try cells.next(Int64?.self)
+        let status = try cells.next(String?.self)
+        let error = try cells.next(String?.self)
+        let model = try cells.next(String?.self)
+        let promptTokens = try cells.next(Int64?.self)
+        let completionTokens = try cells.next(Int64?.self)
+        let parentID = try cells.next(Int64?.self)
         guard let id, let chatID, let role, let content, let createdAt, let status else { return (version, nil) }
         return (
             version,
