@@ -114,27 +114,7 @@ enum TurnContextRows {
         let parentID = try cells.next(Int64?.self)
         let chatModel = try cells.next(String?.self)
         let systemPrompt = try cells.next(String?.self)
-        let id = try cells.next(Int64?.self)
-        let chatID = try cells.next(UUID?.self)
-        let role = try cells.next(String?.self)
-        let content = try cells.next(String?.self)
-        let createdAt = try cells.next(Int64?.self)
-        let status = try cells.next(String?.self)
-        let error = try cells.next(String?.self)
-        let model = try cells.next(String?.self)
-        let promptTokens = try cells.next(Int64?.self)
-        let completionTokens = try cells.next(Int64?.self)
-        let messageParent = try cells.next(Int64?.self)
-        guard let id, let chatID, let role, let content, let createdAt, let status else {
-            return (last, parentID, chatModel, systemPrompt, nil)
-        }
-        return (
-            last, parentID, chatModel, systemPrompt,
-            try PostgresStore.makeMessage(
-                id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status,
-                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens,
-                parentID: messageParent, onActivePath: true)
-        )
+        return (last, parentID, chatModel, systemPrompt, try cells.joinedMessage())
     }
 }
 
@@ -301,24 +281,6 @@ struct MessagePageStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> (version: Int64, message: MessageRecord?) {
         var cells = RowCells(row, of: "messages")
         let version = try cells.next(Int64.self)
-        let id = try cells.next(Int64?.self)
-        let chatID = try cells.next(UUID?.self)
-        let role = try cells.next(String?.self)
-        let content = try cells.next(String?.self)
-        let createdAt = try cells.next(Int64?.self)
-        let status = try cells.next(String?.self)
-        let error = try cells.next(String?.self)
-        let model = try cells.next(String?.self)
-        let promptTokens = try cells.next(Int64?.self)
-        let completionTokens = try cells.next(Int64?.self)
-        let parentID = try cells.next(Int64?.self)
-        guard let id, let chatID, let role, let content, let createdAt, let status else { return (version, nil) }
-        return (
-            version,
-            try PostgresStore.makeMessage(
-                id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status,
-                error: error, model: model, promptTokens: promptTokens, completionTokens: completionTokens,
-                parentID: parentID, onActivePath: true)
-        )
+        return (version, try cells.joinedMessage())
     }
 }

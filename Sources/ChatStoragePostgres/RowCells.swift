@@ -1,4 +1,5 @@
 import ChatStorage
+import Foundation
 import PostgresNIO
 
 /// A row's cells read in order, each decoded as a concrete type. postgres-nio's `row.decode((A, B, …).self)`
@@ -17,5 +18,29 @@ struct RowCells {
     mutating func next<T: PostgresDecodable>(_: T.Type = T.self) throws -> T {
         guard let cell = self.cells.next() else { throw StorageError.corruptRow(self.source) }
         return try cell.decode(T.self, context: .default)
+    }
+}
+
+extension RowCells {
+    /// The next columns as a message of the active path joined to its row (`LEFT JOIN LATERAL`): id, chat_id,
+    /// role, content, created_at, status, error, model, prompt_tokens, completion_tokens, parent_id; nil when
+    /// the join found none (those columns are null).
+    mutating func joinedMessage() throws -> MessageRecord? {
+        let id = try self.next(Int64?.self)
+        let chatID = try self.next(UUID?.self)
+        let role = try self.next(String?.self)
+        let content = try self.next(String?.self)
+        let createdAt = try self.next(Int64?.self)
+        let status = try self.next(String?.self)
+        let error = try self.next(String?.self)
+        let model = try self.next(String?.self)
+        let promptTokens = try self.next(Int64?.self)
+        let completionTokens = try self.next(Int64?.self)
+        let parentID = try self.next(Int64?.self)
+        guard let id, let chatID, let role, let content, let createdAt, let status else { return nil }
+        return try PostgresStore.makeMessage(
+            id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status, error: error,
+            model: model, promptTokens: promptTokens, completionTokens: completionTokens, parentID: parentID,
+            onActivePath: true)
     }
 }
