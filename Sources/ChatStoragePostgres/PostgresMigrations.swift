@@ -658,6 +658,20 @@ enum PostgresMigrations {
                 """,
                 "CREATE TRIGGER chats_added BEFORE INSERT ON chats FOR EACH ROW EXECUTE FUNCTION chats_added()",
                 "DROP TRIGGER chats_count ON chats",
+                // Without its insert branch, which chats_added took over.
+                """
+                CREATE OR REPLACE FUNCTION chats_count() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' THEN
+                        UPDATE users SET chat_count = chat_count - 1, archived_count = archived_count - OLD.archived::int
+                        WHERE id = OLD.user_id;
+                    ELSIF OLD.archived <> NEW.archived THEN
+                        UPDATE users SET archived_count = archived_count + NEW.archived::int - OLD.archived::int
+                        WHERE id = NEW.user_id;
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
                 """
                 CREATE TRIGGER chats_count AFTER DELETE OR UPDATE OF archived ON chats
                 FOR EACH ROW EXECUTE FUNCTION chats_count()
