@@ -17,8 +17,9 @@ extension PostgresStore {
     static func accountQuery(_ charge: UsageCharge) -> PostgresQuery {
         """
         INSERT INTO usage_daily (user_id, day, slot, requests, prompt_tokens, completion_tokens, estimated_requests)
-        SELECT \(charge.userID), \(Int32(clamping: charge.day.number)), \(Int16.random(in: 0..<Int16(UsageSlots.count))), 1,
-            \(Int64(charge.promptTokens)), \(Int64(charge.completionTokens)), \(Int64(charge.estimated ? 1 : 0))
+        SELECT \(charge.userID), \(Int32(clamping: charge.day.number)),
+            \(Int16.random(in: 0..<Int16(UsageSlots.count))), 1, \(Int64(charge.promptTokens)),
+            \(Int64(charge.completionTokens)), \(Int64(charge.estimated ? 1 : 0))
         WHERE EXISTS (SELECT 1 FROM users WHERE id = \(charge.userID))
         ON CONFLICT (user_id, day, slot) DO UPDATE SET requests = usage_daily.requests + 1,
             prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
@@ -58,15 +59,7 @@ extension PostgresStore {
         ) { row in
             var cells = RowCells(row, of: "usage_daily")
             let day = try cells.next(Int32.self)
-            let requests = try cells.next(Int64.self)
-            let prompt = try cells.next(Int64.self)
-            let completion = try cells.next(Int64.self)
-            let estimated = try cells.next(Int64.self)
-            return UsageDayRecord(
-                userID: userID, day: UsageDay(number: Int(day)),
-                totals: UsageTotals(
-                    requests: requests, promptTokens: prompt, completionTokens: completion,
-                    estimatedRequests: estimated))
+            return UsageDayRecord(userID: userID, day: UsageDay(number: Int(day)), totals: try cells.usageTotals())
         }
     }
 
@@ -83,16 +76,7 @@ extension PostgresStore {
         ) { row in
             var cells = RowCells(row, of: "usage_daily")
             let users = try cells.next(Int64.self)
-            let requests = try cells.next(Int64.self)
-            let prompt = try cells.next(Int64.self)
-            let completion = try cells.next(Int64.self)
-            let estimated = try cells.next(Int64.self)
-            return (
-                Int(users),
-                UsageTotals(
-                    requests: requests, promptTokens: prompt, completionTokens: completion,
-                    estimatedRequests: estimated)
-            )
+            return (Int(users), try cells.usageTotals())
         }
         // The order is one of two fixed texts, never the caller's.
         let key = order == .tokens ? "sum(u.prompt_tokens + u.completion_tokens)" : "sum(u.requests)"
@@ -109,15 +93,7 @@ extension PostgresStore {
             var cells = RowCells(row, of: "usage_daily")
             let id = try cells.next(UUID.self)
             let email = try cells.next(String.self)
-            let requests = try cells.next(Int64.self)
-            let prompt = try cells.next(Int64.self)
-            let completion = try cells.next(Int64.self)
-            let estimated = try cells.next(Int64.self)
-            return UserUsage(
-                userID: id, email: email,
-                totals: UsageTotals(
-                    requests: requests, promptTokens: prompt, completionTokens: completion,
-                    estimatedRequests: estimated))
+            return UserUsage(userID: id, email: email, totals: try cells.usageTotals())
         }
         return (users, totals?.0 ?? 0, totals?.1 ?? UsageTotals())
     }

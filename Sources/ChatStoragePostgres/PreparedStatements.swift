@@ -132,7 +132,8 @@ struct FinishMessageStatement: PostgresPreparedStatement {
         ), charged AS (
             INSERT INTO usage_daily (user_id, day, slot, requests, prompt_tokens, completion_tokens,
                 estimated_requests)
-            SELECT $9, $10, ($1 % \(UsageSlots.count))::smallint, 1, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM users WHERE id = $9)
+            SELECT $9, $10, ($1 % \(UsageSlots.count))::smallint, 1, $11, $12, $13
+            WHERE EXISTS (SELECT 1 FROM users WHERE id = $9)
             ON CONFLICT (user_id, day, slot) DO UPDATE SET requests = usage_daily.requests + 1,
                 prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
                 completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,

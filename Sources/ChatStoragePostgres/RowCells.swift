@@ -44,3 +44,12 @@ extension RowCells {
             onActivePath: true)
     }
 }
+
+extension RowCells {
+    /// The next four columns as usage totals: requests, prompt tokens, completion tokens, estimated requests.
+    mutating func usageTotals() throws -> UsageTotals {
+        UsageTotals(
+            requests: try self.next(Int64.self), promptTokens: try self.next(Int64.self),
+            completionTokens: try self.next(Int64.self), estimatedRequests: try self.next(Int64.self))
+    }
+}
