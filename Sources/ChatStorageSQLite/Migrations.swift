@@ -277,6 +277,16 @@ public enum Migrations {
                 -- The version keeps both engines' numbers equal.
                 """
         ),
+        Migration(
+            version: 16,
+            name: "streaming replies indexed by chat",
+            sql: """
+                -- A turn's start asks whether its chat has a reply streaming: by chat, that reads the chat's
+                -- own entries instead of every streaming reply's.
+                DROP INDEX messages_streaming;
+                CREATE INDEX messages_streaming ON messages (chat_id) WHERE status = 'streaming';
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

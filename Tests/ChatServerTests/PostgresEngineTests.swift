@@ -473,6 +473,24 @@ struct PostgresPlanTests {
             #expect(!plan.contains("Sort"), "\(plan)")
         }
     }
+
+    @Test(
+        "a turn's start asks for its chat's streaming reply through messages_streaming by chat: no bitmap AND",
+        .enabled(if: TestDatabase.isPostgres))
+    func streamingCheckUsesIndex() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/plan.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        await store.close()
+        // The condition begin_turn asks before it saves anything (migration 16).
+        let plan = try Self.plan(
+            "SELECT 1 FROM messages WHERE chat_id = '\(UUID().lowercasedString)' AND status = 'streaming'",
+            database: path)
+        #expect(plan.contains("using messages_streaming"), "\(plan)")
+        #expect(plan.contains("Index Cond: (chat_id = "), "\(plan)")
+        #expect(!plan.contains("BitmapAnd"), "\(plan)")
+    }
 }
 
 @Suite("chat-server copy")
