@@ -105,8 +105,9 @@ public protocol ChatStore: Service, Sendable {
     /// The raw material of a turn's context, read together: the `complete` messages of the path the turn
     /// continues, from the message it goes under (``TurnContext/parentID``) up to the root, newest first, at
     /// most `limit`; and the id of the chat's newest message of any status (0 for none). Nil when the chat is
-    /// gone.
-    func turnContext(chatID: UUID, limit: Int, placement: TurnPlacement) async throws -> TurnContext?
+    /// gone or (with `ownerID`) not that user's.
+    func turnContext(chatID: UUID, ownerID: UUID?, limit: Int, placement: TurnPlacement) async throws
+        -> TurnContext?
     /// Saves the turn's start in one transaction: the user's message (unless `userContent` is nil: a
     /// regenerated reply answers the message it goes under) and an empty `streaming` reply after it, under
     /// `parentID` (the context's ``TurnContext/parentID``). Nil when the chat (or the message to go under) is
@@ -206,7 +207,7 @@ public enum TurnPlacement: Sendable, Equatable {
     case branch(from: Int64?)
 }
 
-/// What a turn's context is built from (``ChatStore/turnContext(chatID:limit:placement:)``).
+/// What a turn's context is built from (``ChatStore/turnContext(chatID:ownerID:limit:placement:)``).
 public struct TurnContext: Sendable, Equatable {
     /// The `complete` messages of the path from ``parentID`` up to the root, newest first.
     public let history: [MessageRecord]
@@ -217,16 +218,19 @@ public struct TurnContext: Sendable, Equatable {
     /// The chat's own model and system prompt (nil: the deployment's default), read with the history.
     public let model: String?
     public let systemPrompt: String?
+    /// The chat's title when read (nil: untitled, so the turn's first complete reply names the chat).
+    public let title: String?
 
     public init(
         history: [MessageRecord], lastMessageID: Int64, parentID: Int64?, model: String? = nil,
-        systemPrompt: String? = nil
+        systemPrompt: String? = nil, title: String? = nil
     ) {
         self.history = history
         self.lastMessageID = lastMessageID
         self.parentID = parentID
         self.model = model
         self.systemPrompt = systemPrompt
+        self.title = title
     }
 }
 

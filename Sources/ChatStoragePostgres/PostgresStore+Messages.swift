@@ -198,11 +198,13 @@ extension PostgresStore {
         return saved
     }
 
-    public func turnContext(chatID: UUID, limit: Int, placement: TurnPlacement) async throws -> TurnContext? {
+    public func turnContext(chatID: UUID, ownerID: UUID?, limit: Int, placement: TurnPlacement) async throws
+        -> TurnContext?
+    {
         let rows: [TurnContextRows.Row]
         switch placement {
         case .activePath:
-            rows = try await self.rows(TurnContextStatement(chatID: chatID, limit: Int64(limit)))
+            rows = try await self.rows(TurnContextStatement(chatID: chatID, ownerID: ownerID, limit: Int64(limit)))
         case .branch(let from):
             // Rare (a regenerated reply, an edited message): not prepared.
             rows = try await self.rows(
@@ -213,12 +215,12 @@ extension PostgresStore {
                     SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id
                 )
                 SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id), \(from)::bigint, c.model,
-                    c.system_prompt, \(unescaped: TurnContextRows.messageColumns)
+                    c.system_prompt, c.title, \(unescaped: TurnContextRows.messageColumns)
                 FROM chats c LEFT JOIN LATERAL (
                     SELECT \(unescaped: Self.messageColumns) FROM messages
                     WHERE id IN (SELECT id FROM path) AND status = 'complete' ORDER BY id DESC LIMIT \(Int64(limit))
                 ) m ON true
-                WHERE c.id = \(chatID)
+                WHERE c.id = \(chatID) AND (\(ownerID)::uuid IS NULL OR c.user_id = \(ownerID))
                 ORDER BY m.id DESC
                 """,
                 TurnContextRows.decode)
@@ -226,7 +228,7 @@ extension PostgresStore {
         guard let first = rows.first else { return nil }
         return TurnContext(
             history: rows.compactMap(\.message), lastMessageID: first.last, parentID: first.parentID,
-            model: first.chatModel, systemPrompt: first.systemPrompt)
+            model: first.chatModel, systemPrompt: first.systemPrompt, title: first.title)
     }
 
     public func message(id: Int64, chatID: UUID, ownerID: UUID?) async throws -> MessageRecord? {

@@ -74,24 +74,26 @@ struct BeginTurnStatement: PostgresPreparedStatement {
 struct TurnContextStatement: PostgresPreparedStatement {
     static let sql = """
         SELECT (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = c.id),
-            (SELECT max(id) FROM messages WHERE chat_id = c.id AND on_path), c.model, c.system_prompt,
+            (SELECT max(id) FROM messages WHERE chat_id = c.id AND on_path), c.model, c.system_prompt, c.title,
             \(TurnContextRows.messageColumns)
         FROM chats c LEFT JOIN LATERAL (
             SELECT \(PostgresStore.messageColumns) FROM messages
             WHERE chat_id = c.id AND on_path AND status = 'complete' ORDER BY id DESC LIMIT $2
         ) m ON true
-        WHERE c.id = $1
+        WHERE c.id = $1 AND ($3::uuid IS NULL OR c.user_id = $3)
         ORDER BY m.id DESC
         """
-    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8]
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .uuid]
 
     let chatID: UUID
+    let ownerID: UUID?
     let limit: Int64
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
+        var bindings = PostgresBindings(capacity: 3)
         bindings.append(self.chatID)
         bindings.append(self.limit)
+        bindings.append(self.ownerID)
         return bindings
     }
 
@@ -106,7 +108,10 @@ enum TurnContextRows {
         m.completion_tokens, m.parent_id
         """
 
-    typealias Row = (last: Int64, parentID: Int64?, chatModel: String?, systemPrompt: String?, message: MessageRecord?)
+    typealias Row = (
+        last: Int64, parentID: Int64?, chatModel: String?, systemPrompt: String?, title: String?,
+        message: MessageRecord?
+    )
 
     static func decode(_ row: PostgresRow) throws -> Row {
         var cells = RowCells(row, of: "messages")
@@ -114,7 +119,8 @@ enum TurnContextRows {
         let parentID = try cells.next(Int64?.self)
         let chatModel = try cells.next(String?.self)
         let systemPrompt = try cells.next(String?.self)
-        return (last, parentID, chatModel, systemPrompt, try cells.joinedMessage())
+        let title = try cells.next(String?.self)
+        return (last, parentID, chatModel, systemPrompt, title, try cells.joinedMessage())
     }
 }
 

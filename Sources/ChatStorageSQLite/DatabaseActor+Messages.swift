@@ -294,13 +294,16 @@ extension DatabaseActor {
 
     /// The complete messages of the path the turn continues, newest first, and the chat's newest message id,
     /// read in one job on the database thread (no write comes between them).
-    public func turnContext(chatID: UUID, limit: Int, placement: TurnPlacement) throws -> TurnContext? {
+    public func turnContext(chatID: UUID, ownerID: UUID?, limit: Int, placement: TurnPlacement) throws
+        -> TurnContext?
+    {
         try self.checkOpen()
         let chat = SQLiteValue.text(chatID.lowercasedString)
         guard
             let settings = try self.connection.queryOne(
-                "SELECT model, system_prompt FROM chats WHERE id = ?", [chat],
-                { ($0.optionalText(0), $0.optionalText(1)) })
+                "SELECT model, system_prompt, title FROM chats WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+                [chat, ownerID.map { .text($0.lowercasedString) } ?? .null],
+                { ($0.optionalText(0), $0.optionalText(1), $0.optionalText(2)) })
         else { return nil }
         let last = try self.connection.queryOne("SELECT max(id) FROM messages WHERE chat_id = ?", [chat]) {
             $0.isNull(0) ? 0 : $0.int64(0)
@@ -330,7 +333,7 @@ extension DatabaseActor {
         }
         return TurnContext(
             history: history, lastMessageID: last ?? 0, parentID: parentID, model: settings.0,
-            systemPrompt: settings.1)
+            systemPrompt: settings.1, title: settings.2)
     }
 
     /// One message of a chat (nil if missing or, with `ownerID`, not that user's chat).

@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import MockGroq
 import NIOCore
 import Testing
 
@@ -131,6 +132,34 @@ struct AccessControlTests {
                 json: #"{"chat_id": "\#(UUID().lowercasedString)", "message": "hi"}"#)
             // Without a provider the turn itself is 503, but ownership is checked first.
             #expect(foreign.status == missing.status)
+        }
+    }
+
+    @Test("POST /chat into another user's or a missing chat: 404 as JSON and as a stream, nothing saved or sent")
+    func sendIntoOthersChatWithProvider() async throws {
+        try await withTurnApp { client, backend, mock in
+            let (ownerID, owner) = try await client.signUp("owner3@example.com")
+            let (_, other) = try await client.signUp("other3@example.com")
+            let chatID = try await client.createChat(token: owner)
+            for target in [chatID, UUID().lowercasedString] {
+                for stream in [false, true] {
+                    let response = try await client.send(
+                        .post, "/chat", token: other,
+                        json: #"{"chat_id": "\#(target)", "message": "mine now", "stream": \#(stream)}"#)
+                    #expect(response.status == .notFound, "\(target), stream \(stream): \(response.text)")
+                    #expect(response.detail == "Chat not found")
+                }
+            }
+            #expect(mock.stats.requests == 0)
+            let chat = try #require(UUID(uuidString: chatID))
+            let user = try #require(UUID(uuidString: ownerID))
+            let owned = try #require(try await backend.database.chat(id: chat, ownerID: user))
+            #expect(owned.messageCount == 0)
+            // The owner's turn still runs (the refused ones left nothing behind that would stop it).
+            let reply = try await client.send(
+                .post, "/chat", token: owner, json: #"{"chat_id": "\#(chatID)", "message": "hello"}"#)
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(!mock.conversations.contains { $0.contains { $0.content == "mine now" } })
         }
     }
 

@@ -53,16 +53,19 @@ struct ChatTurnController {
         let body = try await request.decodeJSON(as: SendRequest.self, context: context)
         let admitted = try await self.admit(
             user, model: body.model, stream: body.stream, request: request, context: context)
-        let chat: ChatRecord
+        let chatID: UUID
         if let requested = body.chatID.flatMap({ UUID(canonical: $0) }) {
-            guard let found = try await self.backend.database.chat(id: requested, ownerID: user.id) else {
+            // A stream's status goes out before the turn starts, so its chat is looked up first (404 rather than
+            // an `error` event). A JSON answer waits for the turn anyway: the turn's own read of the context
+            // checks the chat is the user's, and a missing one ends the turn as 404 before anything is saved.
+            if admitted.wantsStream, try await self.backend.database.chat(id: requested, ownerID: user.id) == nil {
                 throw APIError.chatNotFound
             }
-            chat = found
+            chatID = requested
         } else {
-            chat = try await self.backend.database.createChat(userID: user.id, title: nil)
+            chatID = try await self.backend.database.createChat(userID: user.id, title: nil).id
         }
-        return try await self.start(.message(body.message), in: chat, admitted, request: request, context: context)
+        return try await self.start(.message(body.message), in: chatID, admitted, request: request, context: context)
     }
 
     /// The body of a regeneration: all optional (an empty body is fine).
@@ -93,7 +96,7 @@ struct ChatTurnController {
         let admitted = try await self.admit(
             user, model: body.model, stream: body.stream, request: request, context: context)
         return try await self.start(
-            .regenerate(parentID: parentID), in: chat, admitted, request: request, context: context)
+            .regenerate(parentID: parentID), in: chat.id, admitted, request: request, context: context)
     }
 
     struct EditRequest: ValidatedRequest {
@@ -122,7 +125,7 @@ struct ChatTurnController {
         let admitted = try await self.admit(
             user, model: body.model, stream: body.stream, request: request, context: context)
         return try await self.start(
-            .edit(parentID: original.parentID, content: body.content), in: chat, admitted, request: request,
+            .edit(parentID: original.parentID, content: body.content), in: chat.id, admitted, request: request,
             context: context)
     }
 
@@ -180,14 +183,13 @@ struct ChatTurnController {
 
     /// Queues the turn on the chat's session and answers with its stream, or with the reply once it is saved.
     private func start(
-        _ input: TurnInput, in chat: ChatRecord, _ admitted: Admitted, request: Request, context: AppRequestContext
+        _ input: TurnInput, in chatID: UUID, _ admitted: Admitted, request: Request, context: AppRequestContext
     ) async throws -> Response {
         let user = try context.requireUser()
-        let chatID = chat.id
         let (events, requester) = ReplyFollowers.makeStream()
         try await admitted.sessions.withSession(for: chatID) {
             try await $0.submit(
-                input, model: admitted.model, untitled: chat.title == nil, account: admitted.account,
+                input, model: admitted.model, account: admitted.account,
                 requester: requester, wantsDeltas: admitted.wantsStream, requestID: context.requestID)
         }
 

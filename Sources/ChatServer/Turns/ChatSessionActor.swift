@@ -84,11 +84,11 @@ actor ChatSessionActor {
 
     /// Queues a turn (`input`: a message, a regenerated reply, an edit); its events go to `requester` (made
     /// with ``ReplyFollowers/makeStream()``). The turn runs whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
-    /// `untitled`: the chat had no title when the turn was accepted (a titled chat stays titled, so a turn
-    /// into one does not look for a title to write). `account`: whose quotas the turn counts against. `model`:
+    /// `account`: whose quotas the turn counts against, and whose chat this must be (a chat of someone else's
+    /// ends the turn as ``APIError/chatNotFound``, as a missing one does, before anything is saved). `model`:
     /// the turn's own choice (an offered model), else the chat's, else the default.
     func submit(
-        _ input: TurnInput, model: String? = nil, untitled: Bool, account: TurnAccount,
+        _ input: TurnInput, model: String? = nil, account: TurnAccount,
         requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) throws {
         guard !self.isRetired else { throw Retired() }
@@ -98,7 +98,7 @@ actor ChatSessionActor {
         let task = Task {
             await previous?.value
             await self.runTurn(
-                number: number, input: input, model: model, untitled: untitled, account: account,
+                number: number, input: input, model: model, account: account,
                 requester: requester, wantsDeltas: wantsDeltas, requestID: requestID)
         }
         self.tail = task
@@ -106,7 +106,7 @@ actor ChatSessionActor {
     }
 
     private func runTurn(
-        number: Int, input: TurnInput, model: String?, untitled: Bool, account: TurnAccount,
+        number: Int, input: TurnInput, model: String?, account: TurnAccount,
         requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) async {
         defer {
@@ -172,7 +172,8 @@ actor ChatSessionActor {
         }
         for waiter in final.cancellationWaiters { waiter.resume(returning: saved) }
 
-        if untitled, outcome.message.status == .complete, self.titleTask == nil, !self.isShuttingDown {
+        // A titled chat stays titled: a turn into one does not look for a title to write.
+        if begun.untitled, outcome.message.status == .complete, self.titleTask == nil, !self.isShuttingDown {
             let titles = self.titles
             let chatID = self.chatID
             self.titleTask = Task {
@@ -191,6 +192,8 @@ actor ChatSessionActor {
         let model: String
         /// The context's estimated tokens (what a reply cut off before the upstream's usage is charged).
         let promptEstimate: Int
+        /// The chat had no title when the context was read.
+        let untitled: Bool
     }
 
     /// Reads the context, then saves the turn's start, reserving the context's tokens and the most the reply
@@ -207,7 +210,7 @@ actor ChatSessionActor {
             let seen = self.version
             guard
                 let read = try await self.database.turnContext(
-                    chatID: self.chatID, limit: 500, placement: input.placement)
+                    chatID: self.chatID, ownerID: account.userID, limit: 500, placement: input.placement)
             else { return nil }
             // The user's message as it will be saved: the newest of the history (a regenerated reply answers the
             // newest of it already).
@@ -232,7 +235,7 @@ actor ChatSessionActor {
                 else { return nil }
                 return BegunTurn(
                     user: saved.user, assistant: saved.assistant, context: context, model: model,
-                    promptEstimate: promptEstimate)
+                    promptEstimate: promptEstimate, untitled: read.title == nil)
             } catch StorageError.chatBusy {
                 try Task.checkCancellation()
                 if self.version == seen {

@@ -6,7 +6,8 @@ extension ChatStore {
     func beginTurn(
         chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
     ) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
-        guard let context = try await self.turnContext(chatID: chatID, limit: 1, placement: .activePath) else {
+        guard let context = try await self.turnContext(chatID: chatID, ownerID: nil, limit: 1, placement: .activePath)
+        else {
             return nil
         }
         return try await self.beginTurn(

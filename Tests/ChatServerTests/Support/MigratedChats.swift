@@ -11,7 +11,8 @@ func expectOneLine(in store: any ChatStore, ownerID: UUID, chats: [(id: UUID, co
         #expect(messages.map(\.content) == contents)
         #expect(messages.map(\.parentID) == [nil] + messages.dropLast().map(\.id))
         #expect(messages.allSatisfy { $0.onActivePath })
-        let context = try #require(try await store.turnContext(chatID: chat, limit: 10, placement: .activePath))
+        let context = try #require(
+            try await store.turnContext(chatID: chat, ownerID: nil, limit: 10, placement: .activePath))
         #expect(context.parentID == messages.last?.id)
         #expect(try await store.chat(id: chat, ownerID: ownerID)?.messageCount == contents.count)
     }
