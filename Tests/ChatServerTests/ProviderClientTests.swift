@@ -254,12 +254,19 @@ struct DeltaFastPathTests {
             #"{"id":"x","choices":[{"index":0,"delta":{"content":"a\"b\\c\/d\n\t\u00e9\ud83d\ude80"},"finish_reason":null}]}"#
         #expect(DeltaFastPath.content(of: chunk) == "a\"b\\c/d\n\té🚀")
         #expect(DeltaFastPath.content(of: #"{"choices":[{"delta":{"content":""},"finish_reason":null}]}"#) == "")
+        // A reply's first chunk, as Groq sends it.
+        let first = #"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#
+        #expect(DeltaFastPath.content(of: first) == "")
+        let firstWithText = #"{"choices":[{"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#
+        #expect(DeltaFastPath.content(of: firstWithText) == "Hi")
     }
 
     @Test(
         "anything unusual falls back to the full decoder",
         arguments: [
-            #"{"choices":[{"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"role":"assistant"},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"role":"tool","content":"x"},"finish_reason":null}]}"#,
+            #"{"choices":[{"delta":{"role":"assistant","content":"x"},"finish_reason":null},{"delta":{"content":"y"},"finish_reason":null}]}"#,
             #"{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}],"x_groq":{"usage":{}}}"#,
             #"{"choices":[{"delta":{"content":"x"},"finish_reason":null}],"usage":{"prompt_tokens":1}}"#,
             #"{"error":{"message":"boom"},"choices":[{"delta":{"content":"x"},"finish_reason":null}]}"#,

@@ -3,27 +3,31 @@
 /// Most chunks of a streamed completion look like
 /// `{"id":…,"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}`. Decoding each with
 /// `JSONDecoder` was the largest cost of a turn in profiles, so such chunks are read here: the payload must
-/// be an object with exactly one `"delta":{"content":"…"}` (the string closing the delta), one
-/// `"finish_reason":null`, and no `error`, `usage` or `tool_calls`; the string literal is decoded with every
-/// JSON escape. Anything else returns nil and the
-/// caller decodes the chunk fully.
+/// be an object with exactly one `"delta":{"content":"…"}` or, as the first chunk of a reply has it,
+/// `"delta":{"role":"assistant","content":"…"}` (the string closing the delta), one `"finish_reason":null`,
+/// and no `error`, `usage` or `tool_calls`; the string literal is decoded with every JSON escape. Anything
+/// else returns nil and the caller decodes the chunk fully.
 enum DeltaFastPath {
+    /// The two openings of a delta read here (the role says nothing the stream needs).
+    static let deltaOpenings: [StaticString] = [#""delta":{"content":""#, #""delta":{"role":"assistant","content":""#]
+
     static func content(of payload: String) -> String? {
         var payload = payload
         return payload.withUTF8 { bytes -> String? in
-            guard bytes.count < 16_384,
-                Self.count(of: #""delta":{"content":""#, in: bytes) == 1,
+            guard bytes.count < 16_384 else { return nil }
+            let counts = Self.deltaOpenings.map { Self.count(of: $0, in: bytes) }
+            guard counts.reduce(0, +) == 1, let opening = counts.firstIndex(of: 1).map({ Self.deltaOpenings[$0] }),
                 Self.count(of: #""finish_reason":null"#, in: bytes) == 1,
                 Self.count(of: #""error""#, in: bytes) == 0,
                 Self.count(of: #""usage""#, in: bytes) == 0,
                 Self.count(of: #""tool_calls""#, in: bytes) == 0,
-                let start = Self.firstIndex(of: #""delta":{"content":""#, in: bytes)
+                let start = Self.firstIndex(of: opening, in: bytes)
             else { return nil }
             guard let first = bytes.first(where: { $0 != UInt8(ascii: " ") }), first == UInt8(ascii: "{"),
                 let last = bytes.last(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") }),
                 last == UInt8(ascii: "}")
             else { return nil }
-            guard let (content, end) = Self.decodeString(bytes, from: start + #""delta":{"content":""#.utf8.count),
+            guard let (content, end) = Self.decodeString(bytes, from: start + opening.utf8CodeUnitCount),
                 end < bytes.count, bytes[end] == UInt8(ascii: "}")
             else { return nil }
             return content
