@@ -97,6 +97,10 @@ public final class PostgresStore: ChatStore {
         var configuration = location.clientConfiguration()
         // One connection more for the listener, which holds its own for as long as the store is open.
         configuration.options.maximumConnections = maxConnections + 1
+        // All of them opened at start and kept: the pool gives a connection above its minimum an idle timer
+        // each time it is handed back (a task group of two tasks, cancelled when it is leased again), which
+        // cost about 15 % of the server's CPU per GET /chats on one replica (0.71 against 0.60 ms a request).
+        configuration.options.minimumConnections = maxConnections + 1
         let store = PostgresStore(
             client: PostgresClient(configuration: configuration, backgroundLogger: logger),
             location: location, migration: migration, logger: logger, metrics: metrics)

@@ -329,6 +329,26 @@ struct PostgresEngineTests {
     }
 
     /// Polls `condition` every 20 ms; fails after 10 s.
+    @Test(
+        "the store opens its whole pool at start and keeps it, with nothing asked of it",
+        .enabled(if: TestDatabase.isPostgres))
+    func poolOpenedAtStart() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/pool.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        // TestDatabase opens 4, and one more for the listener; a pool opening on demand would hold 2 (the
+        // listener's and the lease renewal's).
+        let query = """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+            """
+        try await Self.waitUntil("the pool opened its connections") { try Self.psql(query, database: path) == "5" }
+        try await Task.sleep(for: .seconds(1))
+        #expect(try Self.psql(query, database: path) == "5")
+        await store.close()
+    }
+
     static func waitUntil(_ what: String, _ condition: () throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while try !condition() {
