@@ -328,7 +328,6 @@ struct PostgresEngineTests {
         await store.close()
     }
 
-    /// Polls `condition` every 20 ms; fails after 10 s.
     @Test(
         "the store opens its whole pool at start and keeps it, with nothing asked of it",
         .enabled(if: TestDatabase.isPostgres))
@@ -349,6 +348,7 @@ struct PostgresEngineTests {
         await store.close()
     }
 
+    /// Polls `condition` every 20 ms; fails after 10 s.
     static func waitUntil(_ what: String, _ condition: () throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while try !condition() {
@@ -474,21 +474,28 @@ struct PostgresPlanTests {
         try PostgresEngineTests.psql("SET enable_seqscan = off; EXPLAIN " + sql, database: path)
     }
 
-    @Test(
-        "GET /chats on PostgreSQL walks chats_by_user_listing, archived or not: no sort",
-        .enabled(if: TestDatabase.isPostgres))
-    func listingUsesIndex() async throws {
+    /// The plan of each query on a freshly migrated, empty store.
+    static func plans(_ queries: [String]) async throws -> [String] {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
         let path = directory + "/plan.db"
         let store = try await TestDatabase.openStore(standingInFor: path)
         await store.close()
-        for archived in [false, true] {
-            let plan = try Self.plan(
+        return try queries.map { try Self.plan($0, database: path) }
+    }
+
+    @Test(
+        "GET /chats on PostgreSQL walks chats_by_user_listing, archived or not: no sort",
+        .enabled(if: TestDatabase.isPostgres))
+    func listingUsesIndex() async throws {
+        let plans = try await Self.plans(
+            [false, true].map { archived in
                 """
                 SELECT id FROM chats WHERE user_id = '\(UUID().lowercasedString)' AND archived = \(archived)
                 ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT 20
-                """, database: path)
+                """
+            })
+        for plan in plans {
             #expect(plan.contains("chats_by_user_listing"), "\(plan)")
             #expect(!plan.contains("Sort"), "\(plan)")
         }
@@ -498,15 +505,11 @@ struct PostgresPlanTests {
         "a turn's start asks for its chat's streaming reply through messages_streaming by chat: no bitmap AND",
         .enabled(if: TestDatabase.isPostgres))
     func streamingCheckUsesIndex() async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { removeTemporaryDirectory(directory) }
-        let path = directory + "/plan.db"
-        let store = try await TestDatabase.openStore(standingInFor: path)
-        await store.close()
         // The condition begin_turn asks before it saves anything (migration 16).
-        let plan = try Self.plan(
-            "SELECT 1 FROM messages WHERE chat_id = '\(UUID().lowercasedString)' AND status = 'streaming'",
-            database: path)
+        let plan = try #require(
+            try await Self.plans([
+                "SELECT 1 FROM messages WHERE chat_id = '\(UUID().lowercasedString)' AND status = 'streaming'"
+            ]).first)
         #expect(plan.contains("using messages_streaming"), "\(plan)")
         #expect(plan.contains("Index Cond: (chat_id = "), "\(plan)")
         #expect(!plan.contains("BitmapAnd"), "\(plan)")
