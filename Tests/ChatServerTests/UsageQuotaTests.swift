@@ -485,6 +485,12 @@ struct UsageQuotaTests {
                 value(#"chat_http_requests_total{route="/chats/{chat_id}/messages",method="GET",status="200"}"#) == 1)
             #expect(value(#"chat_http_requests_total{route="/metrics",method="GET",status="401"}"#) == 2)
             #expect(value("chat_upstream_time_to_first_token_seconds_count") == 1)
+            // Timers have their buckets (not only +Inf): the one turn is counted in every bucket from 60 s down
+            // to the first one above its duration, and the request duration has the same bucket bounds.
+            #expect(value(#"chat_upstream_time_to_first_token_seconds_bucket{le="60.0"}"#) == 1)
+            #expect(value(#"chat_http_request_duration_seconds_bucket{route="/chat",method="POST",le="60.0"}"#) == 1)
+            #expect(value(#"chat_database_commit_duration_seconds_bucket{le="0.001"}"#) != nil)
+            #expect(value(#"chat_database_group_commit_size_bucket{le="512.0"}"#) != nil || TestDatabase.isPostgres)
             #expect(value("chat_upstream_duration_seconds_count") == 1)
             #expect((value("chat_database_commit_duration_seconds_count") ?? 0) >= 3)
             #expect((value("chat_database_group_commit_size_count") ?? 0) >= (TestDatabase.isPostgres ? 0 : 3))

@@ -7,9 +7,13 @@ import Prometheus
 struct DescribedPrometheusFactory: MetricsFactory {
     struct Description: Sendable {
         let help: String
-        var durationBuckets: [Duration] = []
-        var valueBuckets: [Double] = []
+        /// nil: ``ServerMetrics/latencyBuckets``.
+        var durationBuckets: [Duration]? = nil
+        /// nil: 1 to 500 in 1-2-5 steps.
+        var valueBuckets: [Double]? = nil
     }
+
+    static let defaultValueBuckets: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500]
 
     let registry: PrometheusCollectorRegistry
     let descriptions: [String: Description]
@@ -30,7 +34,7 @@ struct DescribedPrometheusFactory: MetricsFactory {
         guard aggregate else { return self.registry.makeGauge(descriptor: self.descriptor(label), labels: dimensions) }
         return self.registry.makeValueHistogram(
             descriptor: self.descriptor(label), labels: dimensions,
-            buckets: self.descriptions[label]?.valueBuckets ?? [1, 2, 5, 10, 20, 50, 100, 200, 500])
+            buckets: self.descriptions[label]?.valueBuckets ?? Self.defaultValueBuckets)
     }
 
     func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
