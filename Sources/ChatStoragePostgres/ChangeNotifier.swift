@@ -12,6 +12,10 @@ import Synchronization
 /// - Outside the data transactions: PostgreSQL serialises the commits of every transaction that notifies
 ///   (a lock held until the commit record is flushed), so a NOTIFY per write capped turns per second and
 ///   delayed every replica's wake-ups under load.
+/// - Spaced: a send starts at least ``spacing`` after the one before it started, so under a steady flow of
+///   changes a replica sends at most 50 notifications a second, each carrying every chat changed meanwhile
+///   (each notification wakes every replica's listener). A change after a quiet spell goes out at once; one
+///   made while sends follow each other waits at most ``spacing`` more.
 /// - Bounded: past ``pendingLimit`` distinct chats waiting to be sent, they collapse into one "resynchronise"
 ///   that wakes every waiter of every replica.
 /// - The listener skips payloads sent by its own replica (their chats were woken here already).
@@ -19,6 +23,8 @@ final class ChangeNotifier: Sendable {
     /// Chats per payload: 36 characters and a comma each, under PostgreSQL's 8,000-byte payload limit.
     static let idsPerPayload = 200
     static let pendingLimit = 100_000
+    /// The least time between the starts of two sends.
+    static let spacing = Duration.milliseconds(20)
 
     private struct Pending {
         var chats = Set<UUID>()
@@ -51,18 +57,27 @@ final class ChangeNotifier: Sendable {
         self.doorbell.yield(())
     }
 
-    /// Sends what is pending until ``finish()``; then once more, and returns. A failed send is retried after
-    /// `retryDelay` (the chats stay pending), except after ``finish()``.
-    func run(retryDelay: Duration = .milliseconds(200), logger: Logger, send: ([String]) async throws -> Void) async {
+    /// Sends what is pending until ``finish()``; then once more, and returns. Sends start `spacing` apart at
+    /// least (the last one, after ``finish()``, at once). A failed send is retried after `retryDelay` (the chats
+    /// stay pending), except after ``finish()``.
+    func run(
+        retryDelay: Duration = .milliseconds(200), spacing: Duration = ChangeNotifier.spacing, logger: Logger,
+        send: ([String]) async throws -> Void
+    ) async {
         var finished = false
         var iterator = self.rings.makeAsyncIterator()
+        var lastStart: ContinuousClock.Instant?
         while true {
             if !finished, await iterator.next() == nil { finished = true }
+            if !finished, let lastStart, lastStart + spacing > .now {
+                try? await Task.sleep(until: lastStart + spacing, clock: .continuous)
+            }
             let batch = self.pending.withLock { pending in
                 defer { pending = Pending() }
                 return pending
             }
             if !batch.isEmpty {
+                lastStart = .now
                 do {
                     try await send(self.payloads(batch))
                 } catch {

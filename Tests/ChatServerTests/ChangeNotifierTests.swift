@@ -70,6 +70,42 @@ struct ChangeNotifierTests {
         #expect(woken.count == 1 + 450 + 10)
     }
 
+    @Test("a change after a quiet spell is sent at once; the next send starts a spacing after it, with all since")
+    func spacing() async throws {
+        let notifier = ChangeNotifier(replicaID: UUID(), local: AsyncStream.makeStream(of: StoreEvent.self).1)
+        let sends = Mutex<[(at: ContinuousClock.Instant, chats: [UUID])]>([])
+        let spacing = Duration.milliseconds(300)
+        let running = Task {
+            await notifier.run(spacing: spacing, logger: testLogger()) { payloads in
+                sends.withLock { $0.append((.now, Self.received(payloads))) }
+            }
+        }
+        let first = UUID()
+        let changedAt = ContinuousClock.now
+        notifier.changed([first])
+        while sends.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(2)) }
+        let firstSend = try #require(sends.withLock { $0.first })
+        #expect(firstSend.chats == [first])
+        #expect(firstSend.at - changedAt < spacing / 2, "nothing was sent before: no wait")
+        // A steady flow of changes right after: they wait for the spacing, then go out together.
+        let later = Self.chats(20)
+        for chat in later {
+            notifier.changed([chat])
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        while sends.withLock({ $0.count }) < 2 || Set(sends.withLock { $0.dropFirst().flatMap(\.chats) }) != Set(later)
+        {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        notifier.finish()
+        await running.value
+        let all = sends.withLock { $0 }
+        for (earlier, next) in zip(all, all.dropFirst()) {
+            #expect(next.at - earlier.at >= spacing, "sends start a spacing apart")
+        }
+        #expect(all.count <= 3, "20 changes in ~100 ms: one send for most of them, not one each")
+    }
+
     @Test("a failed send is retried with the same chats; what is pending at finish is sent before run returns")
     func retryAndFinish() async throws {
         let notifier = ChangeNotifier(replicaID: UUID(), local: AsyncStream.makeStream(of: StoreEvent.self).1)
