@@ -126,6 +126,14 @@ public protocol ChatStore: Service, Sendable {
         chatID: UUID, placement: TurnPlacement, parentID: Int64?, userContent: String?, model: String,
         contextThrough: Int64, reservation: TokenReservation?
     ) async throws -> (user: MessageRecord, assistant: MessageRecord)?
+    /// A new message after the active path, with no tokens to reserve: reads the turn's context and saves its
+    /// start as ``turnContext(chatID:ownerID:limit:placement:)`` then ``beginTurn(chatID:placement:parentID:userContent:model:contextThrough:reservation:)``
+    /// would, the reply's model chosen by `model` from the chat's own. Nil when the chat is gone or (with
+    /// `ownerID`) not that user's; throws ``StorageError/chatBusy`` as `beginTurn` does. An engine that can do
+    /// both in one step does (PostgreSQL: one statement, so one round trip); the default reads, then begins.
+    func beginTurnReadingContext(
+        chatID: UUID, ownerID: UUID?, userContent: String, historyLimit: Int, model: ModelChoice
+    ) async throws -> StartedTurn?
     /// Saves the text a `streaming` reply has so far.
     func updateStreamingContent(messageID: Int64, content: String) async throws
     /// Records how a reply ended, and accounts its upstream call (`outcome.charge`, even when the chat was
@@ -194,6 +202,66 @@ extension ChatStore {
     /// The user's chats that are not archived (GET /chats without `archived`).
     public func chats(ownerID: UUID, limit: Int, offset: Int) async throws -> ChatPage {
         try await self.chats(ownerID: ownerID, archived: false, limit: limit, offset: offset)
+    }
+
+    /// The context read, then the turn begun; a message saved in between makes `beginTurn` throw
+    /// ``StorageError/chatBusy``.
+    public func beginTurnReadingContext(
+        chatID: UUID, ownerID: UUID?, userContent: String, historyLimit: Int, model: ModelChoice
+    ) async throws -> StartedTurn? {
+        guard
+            let read = try await self.turnContext(
+                chatID: chatID, ownerID: ownerID, limit: historyLimit, placement: .activePath),
+            let saved = try await self.beginTurn(
+                chatID: chatID, placement: .activePath, parentID: read.parentID, userContent: userContent,
+                model: model.resolved(chatModel: read.model), contextThrough: read.lastMessageID, reservation: nil)
+        else { return nil }
+        return StartedTurn(
+            user: saved.user, assistant: saved.assistant, history: read.history, systemPrompt: read.systemPrompt,
+            title: read.title)
+    }
+}
+
+/// How a turn's model is chosen: the turn's own, else the chat's if it is on offer, else the default.
+public struct ModelChoice: Sendable, Equatable {
+    /// The turn's own choice (already checked against the offer), if any.
+    public let chosen: String?
+    /// The models on offer when the turn starts.
+    public let offered: [String]
+    public let fallback: String
+
+    public init(chosen: String?, offered: [String], fallback: String) {
+        self.chosen = chosen
+        self.offered = offered
+        self.fallback = fallback
+    }
+
+    public func resolved(chatModel: String?) -> String {
+        self.chosen ?? chatModel.flatMap { self.offered.contains($0) ? $0 : nil } ?? self.fallback
+    }
+}
+
+/// A turn whose start is saved, with what its context is built from
+/// (``ChatStore/beginTurnReadingContext(chatID:ownerID:userContent:historyLimit:model:)``).
+public struct StartedTurn: Sendable, Equatable {
+    /// The user's message and the `streaming` reply after it, as saved.
+    public let user: MessageRecord
+    public let assistant: MessageRecord
+    /// The `complete` messages of the active path before the user's message, newest first.
+    public let history: [MessageRecord]
+    /// The chat's own system prompt (nil: the deployment's) and title (nil: untitled), read with the history.
+    public let systemPrompt: String?
+    public let title: String?
+
+    public init(
+        user: MessageRecord, assistant: MessageRecord, history: [MessageRecord], systemPrompt: String?,
+        title: String?
+    ) {
+        self.user = user
+        self.assistant = assistant
+        self.history = history
+        self.systemPrompt = systemPrompt
+        self.title = title
     }
 }
 

@@ -690,6 +690,62 @@ enum PostgresMigrations {
                 "CREATE INDEX messages_streaming ON messages (chat_id) WHERE status = 'streaming'",
             ]
         ),
+        Migration(
+            version: 17,
+            name: "a new message's turn reads its context and begins in one statement",
+            statements: [
+                // Why: a turn read its context, then called begin_turn, which checked that nothing had been saved
+                // since: two round trips. For a new message after the active path with no quota to admit (the
+                // reservation is computed from the context), this does both under the chat's lock: the history
+                // it returns is the one the new messages follow, so there is nothing to check afterwards.
+                // Rows: the history (r_saved false; newest first, at most p_limit), then the user's message and
+                // the reply (r_saved true); none when the chat is gone or not p_owner's. The reply's model: the
+                // turn's own, else the chat's if on offer, else the default (ModelChoice).
+                """
+                CREATE FUNCTION begin_turn_with_context(
+                    p_chat uuid, p_owner uuid, p_content text, p_chosen text, p_offered text[], p_default text,
+                    p_replica uuid, p_now bigint, p_limit bigint
+                ) RETURNS TABLE (
+                    r_saved boolean, r_system_prompt text, r_title text, r_id bigint, r_chat_id uuid, r_role text,
+                    r_content text, r_created_at bigint, r_status text, r_error text, r_model text,
+                    r_prompt_tokens bigint, r_completion_tokens bigint, r_parent_id bigint, r_on_path boolean
+                ) LANGUAGE plpgsql VOLATILE AS $$
+                DECLARE
+                    v_model text;
+                    v_system text;
+                    v_title text;
+                    v_parent bigint;
+                    v_asked bigint;
+                    v_reply bigint;
+                BEGIN
+                    SELECT c.model, c.system_prompt, c.title INTO v_model, v_system, v_title
+                    FROM chats c WHERE c.id = p_chat AND (p_owner IS NULL OR c.user_id = p_owner) FOR NO KEY UPDATE;
+                    IF NOT FOUND THEN RETURN; END IF;
+                    IF EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = p_chat AND m.status = 'streaming') THEN
+                        RAISE EXCEPTION 'a reply of chat % is being generated', p_chat USING ERRCODE = 'CB001';
+                    END IF;
+                    SELECT max(m.id) INTO v_parent FROM messages m WHERE m.chat_id = p_chat AND m.on_path;
+                    RETURN QUERY
+                        SELECT false, v_system, v_title, m.id, m.chat_id, m.role, m.content, m.created_at, m.status,
+                            m.error, m.model, m.prompt_tokens, m.completion_tokens, m.parent_id, m.on_path
+                        FROM messages m WHERE m.chat_id = p_chat AND m.on_path AND m.status = 'complete'
+                        ORDER BY m.id DESC LIMIT p_limit;
+                    v_asked := nextval('messages_id_seq');
+                    v_reply := nextval('messages_id_seq');
+                    INSERT INTO messages (id, chat_id, role, content, created_at, status, model, replica_id,
+                        reserved_tokens, parent_id)
+                    VALUES (v_asked, p_chat, 'user', p_content, p_now, 'complete', NULL, NULL, NULL, v_parent),
+                        (v_reply, p_chat, 'assistant', '', p_now, 'streaming',
+                        coalesce(p_chosen, CASE WHEN v_model = ANY (p_offered) THEN v_model END, p_default),
+                        p_replica, NULL, v_asked);
+                    RETURN QUERY
+                        SELECT true, v_system, v_title, m.id, m.chat_id, m.role, m.content, m.created_at, m.status,
+                            m.error, m.model, m.prompt_tokens, m.completion_tokens, m.parent_id, m.on_path
+                        FROM messages m WHERE m.id IN (v_asked, v_reply) ORDER BY m.id;
+                END $$
+                """
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

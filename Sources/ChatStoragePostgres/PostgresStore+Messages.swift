@@ -12,22 +12,7 @@ extension PostgresStore {
 
     static func decodeMessage(_ row: PostgresRow) throws -> MessageRecord {
         var cells = RowCells(row, of: "messages")
-        let id = try cells.next(Int64.self)
-        let chatID = try cells.next(UUID.self)
-        let role = try cells.next(String.self)
-        let content = try cells.next(String.self)
-        let createdAt = try cells.next(Int64.self)
-        let status = try cells.next(String.self)
-        let error = try cells.next(String?.self)
-        let model = try cells.next(String?.self)
-        let promptTokens = try cells.next(Int64?.self)
-        let completionTokens = try cells.next(Int64?.self)
-        let parentID = try cells.next(Int64?.self)
-        let onPath = try cells.next(Bool.self)
-        return try self.makeMessage(
-            id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status, error: error,
-            model: model, promptTokens: promptTokens, completionTokens: completionTokens, parentID: parentID,
-            onActivePath: onPath)
+        return try cells.message()
     }
 
     /// A message from its columns, whose role and status must be ones this version knows.
@@ -184,6 +169,27 @@ extension PostgresStore {
         // The message answered first (saved now, or the one regenerated for), then the reply.
         guard messages.count == 2 else { throw StorageError.corruptRow("messages") }
         return (messages[0], messages[1])
+    }
+
+    public func beginTurnReadingContext(
+        chatID: UUID, ownerID: UUID?, userContent: String, historyLimit: Int, model: ModelChoice
+    ) async throws -> StartedTurn? {
+        let rows: [BeginTurnWithContextStatement.Row]
+        do {
+            rows = try await self.write(
+                BeginTurnWithContextStatement(
+                    chatID: chatID, ownerID: ownerID, userContent: userContent, model: model,
+                    replicaID: self.replicaID, now: Timestamp.now().microseconds, historyLimit: Int64(historyLimit)))
+        } catch let error as PSQLError where error.sqlState == "CB001" {
+            throw StorageError.chatBusy
+        }
+        guard let first = rows.first else { return nil }
+        self.notifier.changed([chatID])
+        let saved = rows.filter(\.saved).map(\.message)
+        guard saved.count == 2 else { throw StorageError.corruptRow("messages") }
+        return StartedTurn(
+            user: saved[0], assistant: saved[1], history: rows.filter { !$0.saved }.map(\.message),
+            systemPrompt: first.systemPrompt, title: first.title)
     }
 
     public func updateStreamingContent(messageID: Int64, content: String) async throws {

@@ -68,6 +68,47 @@ struct BeginTurnStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> MessageRecord { try PostgresStore.decodeMessage(row) }
 }
 
+/// `begin_turn_with_context` (migration 17): a new message's turn after the active path, with no quota to
+/// admit, read and begun in one statement.
+struct BeginTurnWithContextStatement: PostgresPreparedStatement {
+    static let sql = "SELECT * FROM begin_turn_with_context($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    static let bindingDataTypes: [PostgresDataType] = [
+        .uuid, .uuid, .text, .text, .textArray, .text, .uuid, .int8, .int8,
+    ]
+
+    let chatID: UUID
+    let ownerID: UUID?
+    let userContent: String
+    let model: ModelChoice
+    let replicaID: UUID
+    let now: Int64
+    let historyLimit: Int64
+
+    typealias Row = (saved: Bool, systemPrompt: String?, title: String?, message: MessageRecord)
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 9)
+        bindings.append(self.chatID)
+        bindings.append(self.ownerID)
+        bindings.append(self.userContent)
+        bindings.append(self.model.chosen)
+        bindings.append(self.model.offered)
+        bindings.append(self.model.fallback)
+        bindings.append(self.replicaID)
+        bindings.append(self.now)
+        bindings.append(self.historyLimit)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        var cells = RowCells(row, of: "messages")
+        let saved = try cells.next(Bool.self)
+        let systemPrompt = try cells.next(String?.self)
+        let title = try cells.next(String?.self)
+        return (saved, systemPrompt, title, try cells.message())
+    }
+}
+
 /// The context of a turn after the active path: the complete messages of the path, newest first, each row with
 /// the chat's newest message id and the path's last message (one snapshot); one row of nulls when the chat has
 /// no complete message, none when it is gone.

@@ -22,6 +22,26 @@ struct RowCells {
 }
 
 extension RowCells {
+    /// The next columns as a message: ``PostgresStore/messageColumns``.
+    mutating func message() throws -> MessageRecord {
+        let id = try self.next(Int64.self)
+        let chatID = try self.next(UUID.self)
+        let role = try self.next(String.self)
+        let content = try self.next(String.self)
+        let createdAt = try self.next(Int64.self)
+        let status = try self.next(String.self)
+        let error = try self.next(String?.self)
+        let model = try self.next(String?.self)
+        let promptTokens = try self.next(Int64?.self)
+        let completionTokens = try self.next(Int64?.self)
+        let parentID = try self.next(Int64?.self)
+        let onPath = try self.next(Bool.self)
+        return try PostgresStore.makeMessage(
+            id: id, chatID: chatID, role: role, content: content, createdAt: createdAt, status: status, error: error,
+            model: model, promptTokens: promptTokens, completionTokens: completionTokens, parentID: parentID,
+            onActivePath: onPath)
+    }
+
     /// The next columns as a message of the active path joined to its row (`LEFT JOIN LATERAL`): id, chat_id,
     /// role, content, created_at, status, error, model, prompt_tokens, completion_tokens, parent_id; nil when
     /// the join found none (those columns are null).

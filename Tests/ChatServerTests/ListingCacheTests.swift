@@ -54,6 +54,16 @@ struct ListingCacheTests {
             ).assistant
                 .id
         }
+        try await expectBump("finishMessage") {
+            try await database.finishMessage(id: reply, outcome: MessageOutcome(content: "first", status: .complete))
+        }
+        try await expectBump("beginTurnReadingContext") {
+            reply = try #require(
+                try await database.beginTurnReadingContext(
+                    chatID: chat.id, ownerID: owner.id, userContent: "again", historyLimit: 10,
+                    model: ModelChoice(chosen: nil, offered: [], fallback: "m"))
+            ).assistant.id
+        }
         try await expectBump("updateStreamingContent") {
             try await database.updateStreamingContent(messageID: reply, content: "partial")
         }

@@ -290,6 +290,55 @@ struct PostgresEngineTests {
     }
 
     @Test(
+        "a new message's turn reads its context and begins in one statement, under the chat's lock",
+        .enabled(if: TestDatabase.isPostgres))
+    func turnStartIsOneStatement() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/start.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let user = try await store.createUser(email: "start@example.com", passwordHash: "h", role: .user)
+        let chat = try await store.createChat(userID: user.id, title: "start")
+        let before = try await store.appendMessage(chatID: chat.id, role: .user, content: "before")
+        // Another transaction holds the chat's row and saves a message under it before it commits.
+        let holder = try Self.psqlInBackground(
+            script: """
+                BEGIN;
+                SELECT 1 FROM chats WHERE id = '\(chat.id.lowercasedString)' FOR NO KEY UPDATE;
+                SELECT pg_sleep(2);
+                INSERT INTO messages (chat_id, role, content, created_at, parent_id)
+                VALUES ('\(chat.id.lowercasedString)', 'assistant', 'meanwhile', 1, \(before.id));
+                COMMIT;
+                """, database: path)
+        try await Self.waitUntil("the other transaction holds the chat") {
+            try Self.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()",
+                database: path) == "1"
+        }
+        let start = Task {
+            try await store.beginTurnReadingContext(
+                chatID: chat.id, ownerID: user.id, userContent: "after", historyLimit: 10,
+                model: ModelChoice(chosen: nil, offered: [], fallback: "m"))
+        }
+        // The turn's one statement waits for the chat's lock before it has read anything.
+        try await Self.waitUntil("the turn's start waits for the chat") {
+            try Self.psql(
+                """
+                SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                    AND query LIKE '%begin_turn_with_context%' AND datname = current_database()
+                """, database: path) == "1"
+        }
+        // Read after the lock, the context holds what the other transaction saved: nothing to find stale and
+        // start again for (read, then begun, the turn would have been refused as busy).
+        let started = try #require(try await start.value)
+        #expect(started.history.map(\.content) == ["meanwhile", "before"])
+        #expect(started.user.parentID == started.history.first?.id)
+        try await Self.waitUntil("the other transaction ended") { !holder.isRunning }
+        #expect(holder.terminationStatus == 0)
+        await store.close()
+    }
+
+    @Test(
         "a chat created while another transaction creates one for the same user waits on the user's row without adding a lock to it",
         .enabled(if: TestDatabase.isPostgres))
     func concurrentChatCreation() async throws {

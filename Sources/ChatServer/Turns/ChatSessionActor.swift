@@ -196,11 +196,11 @@ actor ChatSessionActor {
         let untitled: Bool
     }
 
-    /// Reads the context, then saves the turn's start, reserving the context's tokens and the most the reply
-    /// may write against the user's quotas. While another process is generating a reply in this chat (a
-    /// replica on the same PostgreSQL), or when it saved a message after the context was read, waits for that
-    /// chat to change (its notification, or a second at most) and starts again, so turns of one chat run one
-    /// after the other across processes and each context holds every earlier reply.
+    /// Reads the context and saves the turn's start, reserving the context's tokens and the most the reply may
+    /// write against the user's quotas. While another process is generating a reply in this chat (a replica on
+    /// the same PostgreSQL), or when it saved a message after the context was read, waits for that chat to
+    /// change (its notification, or a second at most) and starts again, so turns of one chat run one after the
+    /// other across processes and each context holds every earlier reply.
     /// The chat's own model and system prompt are read with the context, so a change to them applies from the
     /// next turn on.
     private func beginTurn(_ input: TurnInput, model chosen: String?, account: TurnAccount) async throws
@@ -208,34 +208,15 @@ actor ChatSessionActor {
     {
         while true {
             let seen = self.version
-            guard
-                let read = try await self.database.turnContext(
-                    chatID: self.chatID, ownerID: account.userID, limit: 500, placement: input.placement)
-            else { return nil }
-            // The user's message as it will be saved: the newest of the history (a regenerated reply answers the
-            // newest of it already).
-            let pending = input.userContent.map {
-                MessageRecord(
-                    id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: $0, createdAt: .now(),
-                    status: .complete, parentID: read.parentID)
-            }
-            let model =
-                chosen ?? read.model.flatMap { self.settings.models.offers($0) ? $0 : nil } ?? self.settings.model
-            let context = ContextBuilder.messages(
-                systemPrompt: read.systemPrompt ?? self.settings.systemPrompt,
-                history: (pending.map { [$0] } ?? []) + read.history, budget: self.settings.contextTokens)
-            let promptEstimate = ContextBuilder.estimateTokens(of: context)
             do {
-                guard
-                    let saved = try await self.database.beginTurn(
-                        chatID: self.chatID, placement: input.placement, parentID: read.parentID,
-                        userContent: input.userContent, model: model, contextThrough: read.lastMessageID,
-                        reservation: self.accounting.reservation(
-                            for: account, tokens: promptEstimate + self.settings.maxCompletionTokens))
-                else { return nil }
-                return BegunTurn(
-                    user: saved.user, assistant: saved.assistant, context: context, model: model,
-                    promptEstimate: promptEstimate, untitled: read.title == nil)
+                // A new message with nothing to reserve (the reservation is computed from the context): read
+                // and begun in one step where the store can.
+                if input.placement == .activePath, let content = input.userContent,
+                    !self.accounting.reserves(for: account)
+                {
+                    return try await self.beginReadingContext(content, model: chosen, account: account)
+                }
+                return try await self.readThenBegin(input, model: chosen, account: account)
             } catch StorageError.chatBusy {
                 try Task.checkCancellation()
                 if self.version == seen {
@@ -245,6 +226,61 @@ actor ChatSessionActor {
                 try Task.checkCancellation()
             }
         }
+    }
+
+    /// The most messages of history a context is built from (before the token budget trims it).
+    private static let historyLimit = 500
+
+    private func beginReadingContext(_ content: String, model chosen: String?, account: TurnAccount) async throws
+        -> BegunTurn?
+    {
+        let choice = ModelChoice(
+            chosen: chosen, offered: self.settings.models.entries.map(\.id), fallback: self.settings.model)
+        guard
+            let started = try await self.database.beginTurnReadingContext(
+                chatID: self.chatID, ownerID: account.userID, userContent: content, historyLimit: Self.historyLimit,
+                model: choice)
+        else { return nil }
+        let context = ContextBuilder.messages(
+            systemPrompt: started.systemPrompt ?? self.settings.systemPrompt,
+            history: [started.user] + started.history, budget: self.settings.contextTokens)
+        return BegunTurn(
+            user: started.user, assistant: started.assistant, context: context,
+            model: started.assistant.model ?? choice.resolved(chatModel: nil),
+            promptEstimate: ContextBuilder.estimateTokens(of: context), untitled: started.title == nil)
+    }
+
+    private func readThenBegin(_ input: TurnInput, model chosen: String?, account: TurnAccount) async throws
+        -> BegunTurn?
+    {
+        guard
+            let read = try await self.database.turnContext(
+                chatID: self.chatID, ownerID: account.userID, limit: Self.historyLimit, placement: input.placement)
+        else { return nil }
+        // The user's message as it will be saved: the newest of the history (a regenerated reply answers the
+        // newest of it already).
+        let pending = input.userContent.map {
+            MessageRecord(
+                id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: $0, createdAt: .now(),
+                status: .complete, parentID: read.parentID)
+        }
+        let model = ModelChoice(
+            chosen: chosen, offered: self.settings.models.entries.map(\.id), fallback: self.settings.model
+        ).resolved(chatModel: read.model)
+        let context = ContextBuilder.messages(
+            systemPrompt: read.systemPrompt ?? self.settings.systemPrompt,
+            history: (pending.map { [$0] } ?? []) + read.history, budget: self.settings.contextTokens)
+        let promptEstimate = ContextBuilder.estimateTokens(of: context)
+        guard
+            let saved = try await self.database.beginTurn(
+                chatID: self.chatID, placement: input.placement, parentID: read.parentID,
+                userContent: input.userContent, model: model, contextThrough: read.lastMessageID,
+                reservation: self.accounting.reservation(
+                    for: account, tokens: promptEstimate + self.settings.maxCompletionTokens))
+        else { return nil }
+        return BegunTurn(
+            user: saved.user, assistant: saved.assistant, context: context, model: model,
+            promptEstimate: promptEstimate, untitled: read.title == nil)
     }
 
     /// The turn's metrics: how it ended, and the tokens it was charged.

@@ -35,9 +35,14 @@ struct TurnAccounting: Sendable {
         (text.utf8.count + 3) / 4
     }
 
+    /// Whether a turn of this account reserves tokens against quotas.
+    func reserves(for account: TurnAccount) -> Bool {
+        !account.limits.isUnlimited
+    }
+
     /// A turn's reservation against its user's quotas, or nil when they have none.
     func reservation(for account: TurnAccount, tokens: Int) -> TokenReservation? {
-        guard !account.limits.isUnlimited else { return nil }
+        guard self.reserves(for: account) else { return nil }
         return TokenReservation(
             userID: account.userID, tokens: tokens, today: self.quotas.clock.today, dailyLimit: account.limits.daily,
             monthlyLimit: account.limits.monthly)
