@@ -231,11 +231,16 @@ actor ChatSessionActor {
     /// The most messages of history a context is built from (before the token budget trims it).
     private static let historyLimit = 500
 
+    /// How this turn's model is chosen: its own, else the chat's if on offer now, else the default.
+    private func modelChoice(_ chosen: String?) -> ModelChoice {
+        ModelChoice(chosen: chosen, offered: self.settings.models.entries.map(\.id), fallback: self.settings.model)
+    }
+
+    /// A new message after the active path with nothing to reserve: the store reads and begins together.
     private func beginReadingContext(_ content: String, model chosen: String?, account: TurnAccount) async throws
         -> BegunTurn?
     {
-        let choice = ModelChoice(
-            chosen: chosen, offered: self.settings.models.entries.map(\.id), fallback: self.settings.model)
+        let choice = self.modelChoice(chosen)
         guard
             let started = try await self.database.beginTurnReadingContext(
                 chatID: self.chatID, ownerID: account.userID, userContent: content, historyLimit: Self.historyLimit,
@@ -250,6 +255,7 @@ actor ChatSessionActor {
             promptEstimate: ContextBuilder.estimateTokens(of: context), untitled: started.title == nil)
     }
 
+    /// Any other turn: the context is read first, as the reservation and a branch's path are computed from it.
     private func readThenBegin(_ input: TurnInput, model chosen: String?, account: TurnAccount) async throws
         -> BegunTurn?
     {
@@ -264,9 +270,7 @@ actor ChatSessionActor {
                 id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: $0, createdAt: .now(),
                 status: .complete, parentID: read.parentID)
         }
-        let model = ModelChoice(
-            chosen: chosen, offered: self.settings.models.entries.map(\.id), fallback: self.settings.model
-        ).resolved(chatModel: read.model)
+        let model = self.modelChoice(chosen).resolved(chatModel: read.model)
         let context = ContextBuilder.messages(
             systemPrompt: read.systemPrompt ?? self.settings.systemPrompt,
             history: (pending.map { [$0] } ?? []) + read.history, budget: self.settings.contextTokens)
