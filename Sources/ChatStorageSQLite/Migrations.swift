@@ -287,6 +287,14 @@ public enum Migrations {
                 CREATE INDEX messages_streaming ON messages (chat_id) WHERE status = 'streaming';
                 """
         ),
+        Migration(
+            version: 17,
+            name:
+                "a new message's turn reads its context and begins in one statement (PostgreSQL only: SQLite has no round trips)",
+            sql: """
+                -- The version keeps both engines' numbers equal.
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -49,6 +49,14 @@ struct PostgresEngineTests {
         }
     }
 
+    @Test("both engines number their migrations alike: the same versions, each SQLite name the PostgreSQL one's")
+    func migrationsAlike() {
+        #expect(Migrations.all.map(\.version) == PostgresMigrations.all.map(\.version))
+        for (sqlite, postgres) in zip(Migrations.all, PostgresMigrations.all) {
+            #expect(sqlite.name.hasPrefix(postgres.name), "version \(sqlite.version)")
+        }
+    }
+
     @Test("a server that cannot be reached stops the process at start: exit 1, one line naming it, no password")
     func unreachable() async throws {
         let directory = try makeTemporaryDirectory()
