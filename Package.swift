@@ -121,6 +121,7 @@ let package = Package(
         .target(
             name: "MockGroq",
             dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Synchronization
 
@@ -15,8 +16,8 @@ final class MockGroqState: Sendable {
             maxRequestsInAnyMinute: 0,
             badKeys: 0
         )
-        /// Arrival times (seconds, monotonic) within the last minute.
-        var arrivals: [Double] = []
+        /// Arrival times (seconds, monotonic, oldest first) within the last minute.
+        var arrivals = Deque<Double>()
         /// Every arrival time, for ``MockGroqServer/maxRequests(inAnyWindowOf:)`` (the newest 100,000).
         var history: [Double] = []
         var stopping = false
@@ -52,11 +53,13 @@ final class MockGroqState: Sendable {
     /// Records an arrival and decides its fate (faults are consumed here).
     func arrive(now: Double) -> Decision {
         self.storage.withLock { storage in
+            // Callers read the clock before the lock: kept in order, the window drops from its front only.
+            let now = max(now, storage.history.last ?? now)
             storage.stats.requests += 1
             storage.arrivals.append(now)
             if storage.history.count >= 100_000 { storage.history.removeFirst(10_000) }
             storage.history.append(now)
-            storage.arrivals.removeAll { $0 <= now - 60 }
+            while let oldest = storage.arrivals.first, oldest <= now - 60 { storage.arrivals.removeFirst() }
             storage.stats.maxRequestsInAnyMinute = max(storage.stats.maxRequestsInAnyMinute, storage.arrivals.count)
             let behavior = storage.behavior
             if let limit = behavior.requestsPerMinute, storage.arrivals.count > limit {
