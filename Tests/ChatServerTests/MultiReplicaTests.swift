@@ -489,5 +489,46 @@ struct MultiReplicaTests {
         #expect(try await c(deployment).request(.GET, "/chats", token: token).status == 401)
     }
 
+    @Test(
+        "a role change on replica A and a deletion on B reach the others' user caches at once, not when entries run out"
+    )
+    func userChangesAcrossReplicas() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await Self.deploy(MockGroqBehavior(), directory: directory)
+        defer { Task { await deployment.stop() } }
+        let (a, b, c) = (deployment.replicas[0], deployment.replicas[1], deployment.replicas[2])
+        let admin = try #require(try await a.signUp("admin@example.com"))
+        let token = try #require(try await b.signUp("changed@example.com"))
+        let userID = try #require(Self.json(try await b.request(.GET, "/auth/me", token: token).body)["id"] as? String)
+        let clock = ContinuousClock()
+        // Each replica keeps a user it read for `UserCache.lifetime`; only the notification can beat that.
+        let window = UserCache.lifetime - .milliseconds(150)
+
+        // C reads the user (not an admin) into its cache, then A promotes them.
+        #expect(try await c.request(.GET, "/admin/users", token: token).status == 403)
+        let readByC = clock.now
+        let promoted = try await a.request(
+            .PATCH, "/admin/users/\(userID)/role", token: admin, json: #"{"role": "admin"}"#)
+        #expect(promoted.status == 200, "\(promoted.body)")
+        var status = 0
+        while clock.now - readByC < window, status != 200 {
+            status = try await c.request(.GET, "/admin/users", token: token).status
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(status == 200, "C saw the new role only when its cached entry ran out")
+
+        // Once every entry read so far has run out, A reads the user into its cache, then B deletes them.
+        try await Task.sleep(for: UserCache.lifetime)
+        #expect(try await a.request(.GET, "/auth/me", token: token).status == 200)
+        let readByA = clock.now
+        #expect(try await b.request(.DELETE, "/admin/users/\(userID)", token: admin).status == 204)
+        while clock.now - readByA < window, status != 401 {
+            status = try await a.request(.GET, "/auth/me", token: token).status
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(status == 401, "A still served a deleted user from its cache")
+    }
+
     private func c(_ deployment: Deployment) -> ServerProcess { deployment.replicas[2] }
 }
