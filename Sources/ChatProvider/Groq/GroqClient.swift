@@ -127,7 +127,7 @@ public struct GroqClient: Sendable {
                 ("Content-Type", "application/json"),
                 ("Accept", streaming ? "text/event-stream" : "application/json"),
             ],
-            body: Array(try JSONEncoder().encode(request)),
+            body: try request.jsonBody(),
             connectTimeout: self.configuration.connectTimeout,
             totalTimeout: streaming ? nil : self.configuration.requestTimeout,
             idleTimeout: streaming ? self.configuration.streamIdleTimeout : nil

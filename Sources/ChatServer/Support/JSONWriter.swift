@@ -1,3 +1,4 @@
+import ChatProvider
 import ChatStorage
 import Hummingbird
 import NIOCore
@@ -134,35 +135,11 @@ struct JSONWriter {
     }
 
     private mutating func writeStatic(_ text: StaticString) {
-        self.bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        JSONText.appendStatic(text, to: &self.bytes)
     }
 
     private mutating func writeEscaped(_ string: String) {
-        self.bytes.append(UInt8(ascii: "\""))
-        var string = string
-        string.withUTF8 { bytes in
-            var start = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
-                switch byte {
-                case UInt8(ascii: "\""): self.writeStatic("\\\"")
-                case UInt8(ascii: "\\"): self.writeStatic("\\\\")
-                case UInt8(ascii: "\n"): self.writeStatic("\\n")
-                case UInt8(ascii: "\r"): self.writeStatic("\\r")
-                case UInt8(ascii: "\t"): self.writeStatic("\\t")
-                default:
-                    let hex: StaticString = "0123456789abcdef"
-                    self.writeStatic("\\u00")
-                    self.bytes.append(hex.utf8Start[Int(byte >> 4)])
-                    self.bytes.append(hex.utf8Start[Int(byte & 0x0F)])
-                }
-                start = index + 1
-            }
-            self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
-        }
-        self.bytes.append(UInt8(ascii: "\""))
+        JSONText.appendQuoted(string, to: &self.bytes)
     }
 }
 
