@@ -146,18 +146,17 @@ struct MockCompletionHandler: Sendable {
                         try await writer.write(contentsOf: pending)
                         throw MockStreamDropped()
                     }
-                    if streamFault == .streamError && index == 1 {
-                        pending.append(
-                            ByteBuffer(
-                                string:
-                                    #"data: {"error":{"message":"mock stream error","type":"internal_server_error"}}"#
-                                    + "\n\n"))
-                        try await writer.write(contentsOf: pending)
-                        try await writer.finish(nil)
-                        return
-                    }
-                    if streamFault == .malformedJSON && index == 1 {
-                        pending.append(ByteBuffer(string: "data: {not json\n\n"))
+                    // A fault that ends the stream at the second word: one last line, then the end of the body.
+                    let lastLine: String? =
+                        switch (streamFault, index) {
+                        case (.streamError, 1):
+                            #"data: {"error":{"message":"mock stream error","type":"internal_server_error"}}"#
+                                + "\n\n"
+                        case (.malformedJSON, 1): "data: {not json\n\n"
+                        default: nil
+                        }
+                    if let lastLine {
+                        pending.append(ByteBuffer(string: lastLine))
                         try await writer.write(contentsOf: pending)
                         try await writer.finish(nil)
                         return
