@@ -511,23 +511,33 @@ struct MultiReplicaTests {
         let promoted = try await a.request(
             .PATCH, "/admin/users/\(userID)/role", token: admin, json: #"{"role": "admin"}"#)
         #expect(promoted.status == 200, "\(promoted.body)")
-        var status = 0
-        while clock.now - readByC < window, status != 200 {
-            status = try await c.request(.GET, "/admin/users", token: token).status
-            try await Task.sleep(for: .milliseconds(5))
+        let asAdmin = try await Self.status(becoming: 200, before: readByC + window) {
+            try await c.request(.GET, "/admin/users", token: token).status
         }
-        #expect(status == 200, "C saw the new role only when its cached entry ran out")
+        #expect(asAdmin == 200, "C saw the new role only when its cached entry ran out")
 
         // Once every entry read so far has run out, A reads the user into its cache, then B deletes them.
         try await Task.sleep(for: UserCache.lifetime)
         #expect(try await a.request(.GET, "/auth/me", token: token).status == 200)
         let readByA = clock.now
         #expect(try await b.request(.DELETE, "/admin/users/\(userID)", token: admin).status == 204)
-        while clock.now - readByA < window, status != 401 {
-            status = try await a.request(.GET, "/auth/me", token: token).status
+        let afterDeletion = try await Self.status(becoming: 401, before: readByA + window) {
+            try await a.request(.GET, "/auth/me", token: token).status
+        }
+        #expect(afterDeletion == 401, "A still served a deleted user from its cache")
+    }
+
+    /// Sends `request` every 5 ms until it answers `wanted` or `deadline` passes; the last status (0: none sent).
+    static func status(
+        becoming wanted: Int, before deadline: ContinuousClock.Instant, _ request: () async throws -> Int
+    ) async throws -> Int {
+        var status = 0
+        while ContinuousClock.now < deadline {
+            status = try await request()
+            if status == wanted { break }
             try await Task.sleep(for: .milliseconds(5))
         }
-        #expect(status == 401, "A still served a deleted user from its cache")
+        return status
     }
 
     private func c(_ deployment: Deployment) -> ServerProcess { deployment.replicas[2] }
