@@ -319,6 +319,30 @@ final class BenchTarget: Sendable {
         }
     }
 
+    /// The text of seeded message `index` (~170 bytes).
+    static func seedText(_ index: Int) -> String {
+        "Seeded message \(index): " + String(repeating: "lorem ipsum ", count: 12)
+    }
+
+    /// `count` chats of `messages` seeded messages each (user and assistant in turn), through POST /chats/import,
+    /// 16 chats a request; returns their ids.
+    func importChats(_ count: Int, messages: Int, token: String) async throws -> [String] {
+        let messageList = (0..<messages).map { index in
+            #"{"role": "\#(index.isMultiple(of: 2) ? "user" : "assistant")", "content": "\#(Self.seedText(index))"}"#
+        }.joined(separator: ",")
+        let chat =
+            #"{"format": "ai-chat-backend/chat", "version": 1, "chat": {"title": "bench history"}, "messages": [\#(messageList)]}"#
+        var ids: [String] = []
+        for start in stride(from: 0, to: count, by: 16) {
+            let batch = Array(repeating: chat, count: min(16, count - start)).joined(separator: ",")
+            let answer = try await self.json(.POST, "/chats/import", token: token, json: "[" + batch + "]")
+            let chats = (answer as? [String: Any])?["chats"] as? [[String: Any]] ?? []
+            ids += chats.compactMap { $0["id"] as? String }
+        }
+        guard ids.count == count else { throw BenchError.setup("imported \(ids.count) chats of \(count)") }
+        return ids
+    }
+
     /// Puts `count` messages into a chat: straight into the database when the bench can reach it, else
     /// through AI turns.
     func seedMessages(chatID: String, count: Int, token: String) async throws {
@@ -327,7 +351,7 @@ final class BenchTarget: Sendable {
                 _ = try await store.appendMessage(
                     chatID: id,
                     role: index.isMultiple(of: 2) ? .user : .assistant,
-                    content: "Seeded message \(index): " + String(repeating: "lorem ipsum ", count: 12)
+                    content: Self.seedText(index)
                 )
             }
         } else {

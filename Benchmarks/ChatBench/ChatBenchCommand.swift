@@ -46,6 +46,13 @@ struct ChatBenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "longpoll: clients sending into the waiters' chats (each send is an AI turn).")
     var senders = 64
 
+    @Option(
+        name: .long,
+        help:
+            "send, stream: messages each client's chat holds before the first turn (imported), so turns read a long history."
+    )
+    var history = 0
+
     @Flag(
         name: .customLong("spawn-server"),
         help: "Run the real chat-server binary (built next to chat-bench) as a child process, so RSS is the server's.")
@@ -88,6 +95,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         guard self.duration > 0, self.warmup >= 0 else { throw ValidationError("--duration must be positive") }
         guard self.senders >= 1 else { throw ValidationError("--senders must be at least 1") }
+        guard (0...10_000).contains(self.history) else { throw ValidationError("--history must be 0 to 10000") }
         if self.spawnServer, self.url != nil { throw ValidationError("--spawn-server and --url exclude each other") }
         if self.compareMetering, self.url != nil {
             throw ValidationError("--compare-metering starts its own servers: it excludes --url")
@@ -239,7 +247,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
                 log("running \(scenario.rawValue) with \(settings.concurrency) clients for \(self.duration) s")
                 let outcome = try await ScenarioRunner(
                     target: target, fixtures: fixtures, settings: settings, senders: self.senders,
-                    sampler: sampler
+                    history: self.history, sampler: sampler
                 )
                 .run(scenario)
                 .map { result in
@@ -269,7 +277,17 @@ struct ScenarioRunner: Sendable {
     let fixtures: Fixtures
     let settings: RunSettings
     let senders: Int
+    /// Messages in each send and stream client's chat before its first turn.
+    let history: Int
     let sampler: RSSSampler
+
+    /// One chat per client: empty, or with ``history`` messages.
+    func clientChats(_ count: Int) async throws -> [String] {
+        guard self.history > 0 else {
+            return try await self.target.createChats(count, token: self.fixtures.senderToken)
+        }
+        return try await self.target.importChats(count, messages: self.history, token: self.fixtures.senderToken)
+    }
 
     func load(
         _ name: String,
@@ -322,9 +340,12 @@ struct ScenarioRunner: Sendable {
                 }
             ]
         case .send:
-            let chats = try await target.createChats(concurrency, token: fixtures.senderToken)
+            let chats = try await self.clientChats(concurrency)
+            let note =
+                self.history > 0
+                ? "POST /chat, one chat of \(self.history) messages per client" : "POST /chat, one chat per client"
             return [
-                await self.load("send", concurrency, "POST /chat, one chat per client") { worker, iteration in
+                await self.load("send", concurrency, note) { worker, iteration in
                     await target.status(
                         .POST,
                         "/chat",
@@ -334,7 +355,7 @@ struct ScenarioRunner: Sendable {
                 }
             ]
         case .stream:
-            let chats = try await target.createChats(concurrency, token: fixtures.senderToken)
+            let chats = try await self.clientChats(concurrency)
             return [
                 await self.load("stream", concurrency, "POST /chat as SSE, read to done") { worker, _ in
                     await target.streamTurn(chatID: chats[worker], token: fixtures.senderToken)
