@@ -103,10 +103,10 @@ public protocol ChatStore: Service, Sendable {
     /// while a reply of the chat is being generated (by any process).
     func activateBranch(chatID: UUID, ownerID: UUID, messageID: Int64) async throws -> [Int64]?
     /// The raw material of a turn's context, read together: the `complete` messages of the path the turn
-    /// continues, from the message it goes under (``TurnContext/parentID``) up to the root, newest first, at
-    /// most `limit`; and the id of the chat's newest message of any status (0 for none). Nil when the chat is
-    /// gone or (with `ownerID`) not that user's.
-    func turnContext(chatID: UUID, ownerID: UUID?, limit: Int, placement: TurnPlacement) async throws
+    /// continues, from the message it goes under (``TurnContext/parentID``) up to the root, newest first,
+    /// within `window`; and the id of the chat's newest message of any status (0 for none). Nil when the chat
+    /// is gone or (with `ownerID`) not that user's.
+    func turnContext(chatID: UUID, ownerID: UUID?, window: HistoryWindow, placement: TurnPlacement) async throws
         -> TurnContext?
     /// Saves the turn's start in one transaction: the user's message (unless `userContent` is nil: a
     /// regenerated reply answers the message it goes under) and an empty `streaming` reply after it, under
@@ -127,12 +127,12 @@ public protocol ChatStore: Service, Sendable {
         contextThrough: Int64, reservation: TokenReservation?
     ) async throws -> (user: MessageRecord, assistant: MessageRecord)?
     /// A new message after the active path, with no tokens to reserve: reads the turn's context and saves its
-    /// start as ``turnContext(chatID:ownerID:limit:placement:)`` then ``beginTurn(chatID:placement:parentID:userContent:model:contextThrough:reservation:)``
+    /// start as ``turnContext(chatID:ownerID:window:placement:)`` then ``beginTurn(chatID:placement:parentID:userContent:model:contextThrough:reservation:)``
     /// would, the reply's model chosen by `model` from the chat's own. Nil when the chat is gone or (with
     /// `ownerID`) not that user's; throws ``StorageError/chatBusy`` as `beginTurn` does. An engine that can do
     /// both in one step does (PostgreSQL: one statement, so one round trip); the default reads, then begins.
     func beginTurnReadingContext(
-        chatID: UUID, ownerID: UUID?, userContent: String, historyLimit: Int, model: ModelChoice
+        chatID: UUID, ownerID: UUID?, userContent: String, history: HistoryWindow, model: ModelChoice
     ) async throws -> StartedTurn?
     /// Saves the text a `streaming` reply has so far.
     func updateStreamingContent(messageID: Int64, content: String) async throws
@@ -207,11 +207,11 @@ extension ChatStore {
     /// The context read, then the turn begun; a message saved in between makes `beginTurn` throw
     /// ``StorageError/chatBusy``.
     public func beginTurnReadingContext(
-        chatID: UUID, ownerID: UUID?, userContent: String, historyLimit: Int, model: ModelChoice
+        chatID: UUID, ownerID: UUID?, userContent: String, history: HistoryWindow, model: ModelChoice
     ) async throws -> StartedTurn? {
         guard
             let read = try await self.turnContext(
-                chatID: chatID, ownerID: ownerID, limit: historyLimit, placement: .activePath),
+                chatID: chatID, ownerID: ownerID, window: history, placement: .activePath),
             let saved = try await self.beginTurn(
                 chatID: chatID, placement: .activePath, parentID: read.parentID, userContent: userContent,
                 model: model.resolved(chatModel: read.model), contextThrough: read.lastMessageID, reservation: nil)
@@ -242,7 +242,7 @@ public struct ModelChoice: Sendable, Equatable {
 }
 
 /// A turn whose start is saved, with what its context is built from
-/// (``ChatStore/beginTurnReadingContext(chatID:ownerID:userContent:historyLimit:model:)``).
+/// (``ChatStore/beginTurnReadingContext(chatID:ownerID:userContent:history:model:)``).
 public struct StartedTurn: Sendable, Equatable {
     /// The user's message and the `streaming` reply after it, as saved.
     public let user: MessageRecord
@@ -265,6 +265,28 @@ public struct StartedTurn: Sendable, Equatable {
     }
 }
 
+/// How much of a chat's history a turn reads, newest first: at most ``messages`` messages; and an engine that
+/// reads row by row in this process (SQLite) stops once the messages read reach ``tokens`` by
+/// ``estimatedTokens(_:)`` (the first is always read). A context cut to `tokens` by the same estimate (the
+/// system prompt and the new message count against it too) never needs a message past that point, so a long
+/// chat costs such a turn what fits its context, not its whole history. PostgreSQL returns up to `messages`:
+/// cutting them in SQL (a window sum) cost its server more than the rows it saved (chat-bench, 300-message
+/// chats), so the context builder trims them as before.
+public struct HistoryWindow: Sendable, Equatable {
+    public var messages: Int
+    public var tokens: Int
+
+    public init(messages: Int, tokens: Int = Int(Int32.max)) {
+        self.messages = messages
+        self.tokens = tokens
+    }
+
+    /// A message's tokens without a tokenizer: ~4 bytes of UTF-8 a token, plus 4 for the message's framing.
+    public static func estimatedTokens(_ text: String) -> Int {
+        text.utf8.count / 4 + 4
+    }
+}
+
 /// Where a turn's messages go in the chat's tree.
 public enum TurnPlacement: Sendable, Equatable {
     /// After the last message of the active path (POST /chat).
@@ -275,7 +297,7 @@ public enum TurnPlacement: Sendable, Equatable {
     case branch(from: Int64?)
 }
 
-/// What a turn's context is built from (``ChatStore/turnContext(chatID:ownerID:limit:placement:)``).
+/// What a turn's context is built from (``ChatStore/turnContext(chatID:ownerID:window:placement:)``).
 public struct TurnContext: Sendable, Equatable {
     /// The `complete` messages of the path from ``parentID`` up to the root, newest first.
     public let history: [MessageRecord]

@@ -172,14 +172,14 @@ extension PostgresStore {
     }
 
     public func beginTurnReadingContext(
-        chatID: UUID, ownerID: UUID?, userContent: String, historyLimit: Int, model: ModelChoice
+        chatID: UUID, ownerID: UUID?, userContent: String, history: HistoryWindow, model: ModelChoice
     ) async throws -> StartedTurn? {
         let rows: [BeginTurnWithContextStatement.Row]
         do {
             rows = try await self.write(
                 BeginTurnWithContextStatement(
                     chatID: chatID, ownerID: ownerID, userContent: userContent, model: model,
-                    replicaID: self.replicaID, now: Timestamp.now().microseconds, historyLimit: Int64(historyLimit)))
+                    replicaID: self.replicaID, now: Timestamp.now().microseconds, history: history))
         } catch let error as PSQLError where error.sqlState == "CB001" {
             throw StorageError.chatBusy
         }
@@ -204,13 +204,13 @@ extension PostgresStore {
         return saved
     }
 
-    public func turnContext(chatID: UUID, ownerID: UUID?, limit: Int, placement: TurnPlacement) async throws
-        -> TurnContext?
+    public func turnContext(chatID: UUID, ownerID: UUID?, window: HistoryWindow, placement: TurnPlacement)
+        async throws -> TurnContext?
     {
         let rows: [TurnContextRows.Row]
         switch placement {
         case .activePath:
-            rows = try await self.rows(TurnContextStatement(chatID: chatID, ownerID: ownerID, limit: Int64(limit)))
+            rows = try await self.rows(TurnContextStatement(chatID: chatID, ownerID: ownerID, window: window))
         case .branch(let from):
             // Rare (a regenerated reply, an edited message): not prepared.
             rows = try await self.rows(
@@ -224,7 +224,8 @@ extension PostgresStore {
                     c.system_prompt, c.title, \(unescaped: TurnContextRows.messageColumns)
                 FROM chats c LEFT JOIN LATERAL (
                     SELECT \(unescaped: Self.messageColumns) FROM messages
-                    WHERE id IN (SELECT id FROM path) AND status = 'complete' ORDER BY id DESC LIMIT \(Int64(limit))
+                    WHERE id IN (SELECT id FROM path) AND status = 'complete'
+                    ORDER BY id DESC LIMIT \(Int64(window.messages))
                 ) m ON true
                 WHERE c.id = \(chatID) AND (\(ownerID)::uuid IS NULL OR c.user_id = \(ownerID))
                 ORDER BY m.id DESC

@@ -82,7 +82,7 @@ struct BeginTurnWithContextStatement: PostgresPreparedStatement {
     let model: ModelChoice
     let replicaID: UUID
     let now: Int64
-    let historyLimit: Int64
+    let history: HistoryWindow
 
     typealias Row = (saved: Bool, systemPrompt: String?, title: String?, message: MessageRecord)
 
@@ -96,7 +96,7 @@ struct BeginTurnWithContextStatement: PostgresPreparedStatement {
         bindings.append(self.model.fallback)
         bindings.append(self.replicaID)
         bindings.append(self.now)
-        bindings.append(self.historyLimit)
+        bindings.append(Int64(self.history.messages))
         return bindings
     }
 
@@ -109,7 +109,8 @@ struct BeginTurnWithContextStatement: PostgresPreparedStatement {
     }
 }
 
-/// The context of a turn after the active path: the complete messages of the path, newest first, each row with
+/// The context of a turn after the active path: the complete messages of the path, newest first, at most the
+/// ``HistoryWindow``'s messages (its tokens are not applied: see ``HistoryWindow``), each row with
 /// the chat's newest message id and the path's last message (one snapshot); one row of nulls when the chat has
 /// no complete message, none when it is gone.
 struct TurnContextStatement: PostgresPreparedStatement {
@@ -128,12 +129,12 @@ struct TurnContextStatement: PostgresPreparedStatement {
 
     let chatID: UUID
     let ownerID: UUID?
-    let limit: Int64
+    let window: HistoryWindow
 
     func makeBindings() -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 3)
         bindings.append(self.chatID)
-        bindings.append(self.limit)
+        bindings.append(Int64(self.window.messages))
         bindings.append(self.ownerID)
         return bindings
     }

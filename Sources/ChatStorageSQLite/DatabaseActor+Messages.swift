@@ -294,7 +294,7 @@ extension DatabaseActor {
 
     /// The complete messages of the path the turn continues, newest first, and the chat's newest message id,
     /// read in one job on the database thread (no write comes between them).
-    public func turnContext(chatID: UUID, ownerID: UUID?, limit: Int, placement: TurnPlacement) throws
+    public func turnContext(chatID: UUID, ownerID: UUID?, window: HistoryWindow, placement: TurnPlacement) throws
         -> TurnContext?
     {
         try self.checkOpen()
@@ -313,27 +313,45 @@ extension DatabaseActor {
         switch placement {
         case .activePath:
             parentID = try Self.activeLeaf(chat: chat, on: self.connection)
+            var read = HistoryRead(window)
             history = try self.connection.query(
                 """
                 SELECT \(Self.messageColumns) FROM messages
                 WHERE chat_id = ? AND on_path AND status = 'complete' ORDER BY id DESC LIMIT ?
                 """,
-                [chat, .int(limit)]
-            ) { row in try Self.decodeMessage(row, chatID: chatID) }
+                [chat, .int(window.messages)]
+            ) { row in try read.next { try Self.decodeMessage(row, chatID: chatID) } }
         case .branch(let from):
             parentID = from
+            var read = HistoryRead(window)
             history = try self.connection.query(
                 """
                 \(Self.pathUp)
                 SELECT \(Self.messageColumns) FROM messages
                 WHERE id IN (SELECT id FROM path) AND status = 'complete' ORDER BY id DESC LIMIT ?3
                 """,
-                [from.map { .integer($0) } ?? .null, chat, .int(limit)]
-            ) { row in try Self.decodeMessage(row, chatID: chatID) }
+                [from.map { .integer($0) } ?? .null, chat, .int(window.messages)]
+            ) { row in try read.next { try Self.decodeMessage(row, chatID: chatID) } }
         }
         return TurnContext(
             history: history, lastMessageID: last ?? 0, parentID: parentID, model: settings.0,
             systemPrompt: settings.1, title: settings.2)
+    }
+
+    /// A history read newest first, cut to a ``HistoryWindow``'s tokens: each message is read while the ones
+    /// before it estimate below them (the first always), and the rows after are not stepped to.
+    struct HistoryRead {
+        let tokens: Int
+        var before = 0
+
+        init(_ window: HistoryWindow) { self.tokens = window.tokens }
+
+        mutating func next(_ decode: () throws -> MessageRecord) rethrows -> MessageRecord? {
+            guard self.before < self.tokens else { return nil }
+            let message = try decode()
+            self.before += HistoryWindow.estimatedTokens(message.content)
+            return message
+        }
     }
 
     /// One message of a chat (nil if missing or, with `ownerID`, not that user's chat).

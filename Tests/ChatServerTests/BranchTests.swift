@@ -189,7 +189,8 @@ struct BranchTests {
 
             // The context is read on the active path (ending at r1b), then another request switches to r1.
             let context = try #require(
-                try await database.turnContext(chatID: chat.id, ownerID: nil, limit: 10, placement: .activePath))
+                try await database.turnContext(
+                    chatID: chat.id, ownerID: nil, window: HistoryWindow(messages: 10), placement: .activePath))
             #expect(context.parentID == second.assistant.id)
             #expect(context.history.map(\.content) == ["r1b", "one"])
             let path = try await database.activateBranch(
@@ -202,7 +203,8 @@ struct BranchTests {
             }
             // Read again, the context is the new path, and the turn goes after it.
             let again = try #require(
-                try await database.turnContext(chatID: chat.id, ownerID: nil, limit: 10, placement: .activePath))
+                try await database.turnContext(
+                    chatID: chat.id, ownerID: nil, window: HistoryWindow(messages: 10), placement: .activePath))
             #expect(again.history.map(\.content) == ["r1", "one"])
             let begun = try #require(
                 try await database.beginTurn(

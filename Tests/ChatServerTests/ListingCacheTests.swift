@@ -60,7 +60,7 @@ struct ListingCacheTests {
         try await expectBump("beginTurnReadingContext") {
             reply = try #require(
                 try await database.beginTurnReadingContext(
-                    chatID: chat.id, ownerID: owner.id, userContent: "again", historyLimit: 10,
+                    chatID: chat.id, ownerID: owner.id, userContent: "again", history: HistoryWindow(messages: 10),
                     model: ModelChoice(chosen: nil, offered: [], fallback: "m"))
             ).assistant.id
         }

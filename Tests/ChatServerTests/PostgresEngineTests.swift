@@ -325,7 +325,7 @@ struct PostgresEngineTests {
         }
         let start = Task {
             try await store.beginTurnReadingContext(
-                chatID: chat.id, ownerID: user.id, userContent: "after", historyLimit: 10,
+                chatID: chat.id, ownerID: user.id, userContent: "after", history: HistoryWindow(messages: 10),
                 model: ModelChoice(chosen: nil, offered: [], fallback: "m"))
         }
         // The turn's one statement waits for the chat's lock before it has read anything.

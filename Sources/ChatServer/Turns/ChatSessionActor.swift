@@ -231,6 +231,11 @@ actor ChatSessionActor {
     /// The most messages of history a context is built from (before the token budget trims it).
     private static let historyLimit = 500
 
+    /// The history a turn reads: no more than its context can hold.
+    private var historyWindow: HistoryWindow {
+        HistoryWindow(messages: Self.historyLimit, tokens: self.settings.contextTokens)
+    }
+
     /// How this turn's model is chosen: its own, else the chat's if on offer now, else the default.
     private func modelChoice(_ chosen: String?) -> ModelChoice {
         ModelChoice(chosen: chosen, offered: self.settings.models.entries.map(\.id), fallback: self.settings.model)
@@ -243,7 +248,7 @@ actor ChatSessionActor {
         let choice = self.modelChoice(chosen)
         guard
             let started = try await self.database.beginTurnReadingContext(
-                chatID: self.chatID, ownerID: account.userID, userContent: content, historyLimit: Self.historyLimit,
+                chatID: self.chatID, ownerID: account.userID, userContent: content, history: self.historyWindow,
                 model: choice)
         else { return nil }
         let context = ContextBuilder.messages(
@@ -261,7 +266,7 @@ actor ChatSessionActor {
     {
         guard
             let read = try await self.database.turnContext(
-                chatID: self.chatID, ownerID: account.userID, limit: Self.historyLimit, placement: input.placement)
+                chatID: self.chatID, ownerID: account.userID, window: self.historyWindow, placement: input.placement)
         else { return nil }
         // The user's message as it will be saved: the newest of the history (a regenerated reply answers the
         // newest of it already).

@@ -4,9 +4,10 @@ import ChatStorage
 /// Chooses what the model sees: the system prompt, then the newest messages that fit the token budget,
 /// oldest dropped first, never splitting a message; the newest user message is always included.
 enum ContextBuilder {
-    /// A rough token estimate without a tokenizer: ~4 characters per token plus per-message overhead.
+    /// A rough token estimate without a tokenizer (``HistoryWindow/estimatedTokens(_:)``, which the stores'
+    /// history reads cut by too).
     static func estimateTokens(_ text: String) -> Int {
-        text.utf8.count / 4 + 4
+        HistoryWindow.estimatedTokens(text)
     }
 
     /// The estimate of a whole context: what a turn reserves and is charged when the upstream reports nothing.

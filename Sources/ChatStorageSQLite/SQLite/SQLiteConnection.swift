@@ -87,6 +87,23 @@ public final class SQLiteConnection {
         return rows
     }
 
+    /// Runs a read and maps its rows until `map` answers nil: the rows after that are never stepped to.
+    public func query<T>(
+        _ sql: String,
+        _ arguments: [SQLiteValue] = [],
+        cached: Bool = true,
+        until map: (Row) throws -> T?
+    ) throws -> [T] {
+        let statement = try self.statement(sql, cached: cached)
+        defer { statement.reset() }
+        try statement.bind(arguments)
+        var rows: [T] = []
+        while try statement.step(), let row = try map(Row(statement: statement.handle)) {
+            rows.append(row)
+        }
+        return rows
+    }
+
     /// Runs a query and maps its first row, if any.
     public func queryOne<T>(
         _ sql: String,

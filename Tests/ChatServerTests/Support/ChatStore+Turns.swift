@@ -6,7 +6,9 @@ extension ChatStore {
     func beginTurn(
         chatID: UUID, userContent: String, model: String, contextThrough: Int64, reservation: TokenReservation?
     ) async throws -> (user: MessageRecord, assistant: MessageRecord)? {
-        guard let context = try await self.turnContext(chatID: chatID, ownerID: nil, limit: 1, placement: .activePath)
+        guard
+            let context = try await self.turnContext(
+                chatID: chatID, ownerID: nil, window: HistoryWindow(messages: 1), placement: .activePath)
         else {
             return nil
         }

@@ -12,7 +12,8 @@ func expectOneLine(in store: any ChatStore, ownerID: UUID, chats: [(id: UUID, co
         #expect(messages.map(\.parentID) == [nil] + messages.dropLast().map(\.id))
         #expect(messages.allSatisfy { $0.onActivePath })
         let context = try #require(
-            try await store.turnContext(chatID: chat, ownerID: nil, limit: 10, placement: .activePath))
+            try await store.turnContext(
+                chatID: chat, ownerID: nil, window: HistoryWindow(messages: 10), placement: .activePath))
         #expect(context.parentID == messages.last?.id)
         #expect(try await store.chat(id: chat, ownerID: ownerID)?.messageCount == contents.count)
     }
