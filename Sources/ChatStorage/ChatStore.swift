@@ -276,7 +276,7 @@ public struct HistoryWindow: Sendable, Equatable {
     public var messages: Int
     public var tokens: Int
 
-    public init(messages: Int, tokens: Int = Int(Int32.max)) {
+    public init(messages: Int, tokens: Int = .max) {
         self.messages = messages
         self.tokens = tokens
     }

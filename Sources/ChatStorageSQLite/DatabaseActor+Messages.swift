@@ -309,30 +309,29 @@ extension DatabaseActor {
             $0.isNull(0) ? 0 : $0.int64(0)
         }
         let parentID: Int64?
-        let history: [MessageRecord]
+        let historySQL: String
+        let arguments: [SQLiteValue]
         switch placement {
         case .activePath:
             parentID = try Self.activeLeaf(chat: chat, on: self.connection)
-            var read = HistoryRead(window)
-            history = try self.connection.query(
-                """
+            historySQL = """
                 SELECT \(Self.messageColumns) FROM messages
                 WHERE chat_id = ? AND on_path AND status = 'complete' ORDER BY id DESC LIMIT ?
-                """,
-                [chat, .int(window.messages)]
-            ) { row in try read.next { try Self.decodeMessage(row, chatID: chatID) } }
+                """
+            arguments = [chat, .int(window.messages)]
         case .branch(let from):
             parentID = from
-            var read = HistoryRead(window)
-            history = try self.connection.query(
-                """
+            historySQL = """
                 \(Self.pathUp)
                 SELECT \(Self.messageColumns) FROM messages
                 WHERE id IN (SELECT id FROM path) AND status = 'complete' ORDER BY id DESC LIMIT ?3
-                """,
-                [from.map { .integer($0) } ?? .null, chat, .int(window.messages)]
-            ) { row in try read.next { try Self.decodeMessage(row, chatID: chatID) } }
+                """
+            arguments = [from.map { .integer($0) } ?? .null, chat, .int(window.messages)]
         }
+        var read = HistoryRead(window)
+        let history = try self.connection.query(
+            historySQL, arguments,
+            until: { row in try read.next { try Self.decodeMessage(row, chatID: chatID) } })
         return TurnContext(
             history: history, lastMessageID: last ?? 0, parentID: parentID, model: settings.0,
             systemPrompt: settings.1, title: settings.2)

@@ -77,14 +77,8 @@ public final class SQLiteConnection {
         cached: Bool = true,
         _ map: (Row) throws -> T
     ) throws -> [T] {
-        let statement = try self.statement(sql, cached: cached)
-        defer { statement.reset() }
-        try statement.bind(arguments)
-        var rows: [T] = []
-        while try statement.step() {
-            rows.append(try map(Row(statement: statement.handle)))
-        }
-        return rows
+        // Wrapped, a mapped value is never nil (even when T is itself optional), so every row is read.
+        try self.query(sql, arguments, cached: cached, until: { row -> T? in try map(row) })
     }
 
     /// Runs a read and maps its rows until `map` answers nil: the rows after that are never stepped to.
