@@ -295,6 +295,14 @@ public enum Migrations {
                 -- The version keeps both engines' numbers equal.
                 """
         ),
+        Migration(
+            version: 18,
+            name:
+                "a turn's start returns its new messages from the INSERT (PostgreSQL only: SQLite reads them back by rowid)",
+            sql: """
+                -- The version keeps both engines' numbers equal.
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

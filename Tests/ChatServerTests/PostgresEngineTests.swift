@@ -571,6 +571,64 @@ struct PostgresPlanTests {
         #expect(plan.contains("Index Cond: (chat_id = "), "\(plan)")
         #expect(!plan.contains("BitmapAnd"), "\(plan)")
     }
+
+    @Test(
+        "a turn's start reads no other chat's messages, even with plans cached while the table was empty",
+        .enabled(if: TestDatabase.isPostgres))
+    func turnStartPlansStayIndexed() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/cached.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let owner = try await store.createUser(email: "cached@example.com", passwordHash: "h", role: .user)
+        let chat = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        let other = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        await store.close()
+        // One session, as a pooled connection is: PL/pgSQL caches each statement's plan per session, and after
+        // five calls may keep a generic one (forced here), planned on the table as it was then: empty. Then
+        // another chat gets 30,000 messages (enough that a plan made now would use the indexes), and a second turn of each kind in the first chat counts the rows
+        // its transaction read from messages by sequential scan.
+        let withContext =
+            "SELECT count(*) FROM begin_turn_with_context('\(chat)', NULL, 'hi', NULL, '{m}', 'm', NULL, 0, 500)"
+        // begin_turn's arguments: content, model, replica, now, after, user, reserve, today, month, daily,
+        // monthly, parent, branch. A new message after the last one, and a regeneration of the last question.
+        let plain = """
+            SELECT count(*) FROM begin_turn('\(chat)', 'hi', 'm', NULL, 0, 9223372036854775807, NULL, NULL, 0, 0,
+                NULL, NULL, (SELECT max(id) FROM messages WHERE chat_id = '\(chat)'), false)
+            """
+        let regenerate = """
+            SELECT count(*) FROM begin_turn('\(chat)', NULL, 'm', NULL, 0, 9223372036854775807, NULL, NULL, 0, 0,
+                NULL, NULL, (SELECT max(id) FROM messages WHERE chat_id = '\(chat)' AND role = 'user'), true)
+            """
+        let endReply = "UPDATE messages SET status = 'complete' WHERE chat_id = '\(chat)' AND status = 'streaming'"
+        /// A turn in its own transaction, then the rows that transaction read from messages by sequential scan
+        /// (the counters of pg_stat_xact_user_tables also hold this session's earlier, unflushed ones).
+        func counted(_ turn: String) -> String {
+            """
+            BEGIN;
+            SELECT coalesce(sum(seq_tup_read), 0) AS before FROM pg_stat_xact_user_tables WHERE relname = 'messages' \\gset
+            \(turn);
+            SELECT 'read ' || coalesce(sum(seq_tup_read), 0) - :before FROM pg_stat_xact_user_tables
+            WHERE relname = 'messages';
+            COMMIT;
+            \(endReply);
+            """
+        }
+        let output = try PostgresEngineTests.psql(
+            script: """
+                SET plan_cache_mode = force_generic_plan;
+                \(withContext); \(endReply);
+                \(plain); \(endReply);
+                \(regenerate); \(endReply);
+                INSERT INTO messages (chat_id, role, content, created_at)
+                SELECT '\(other)', 'user', 'filler', 0 FROM generate_series(1, 30000);
+                \(counted(withContext))
+                \(counted(plain))
+                \(counted(regenerate))
+                """, database: path)
+        let reads = output.split(separator: "\n").filter { $0.hasPrefix("read ") }
+        #expect(reads == ["read 0", "read 0", "read 0"], "\(output)")
+    }
 }
 
 @Suite("chat-server copy")
