@@ -1,3 +1,4 @@
+import ChatServer
 import ChatStorage
 import ChatStorageSQLite
 import Foundation
@@ -54,8 +55,8 @@ extension ProcessTests {
         }
         let sent = clock.now - started
         var after = Self.usage(of: pid)
-        // On PostgreSQL the pool may keep the connections it opened meanwhile (DATABASE_MAX_CONNECTIONS, 20).
-        let pool = TestDatabase.isPostgres ? 20 : 0
+        // On PostgreSQL the pool keeps the connections it opened (DATABASE_MAX_CONNECTIONS, 2 × cores + 1).
+        let pool = TestDatabase.isPostgres ? AppConfig.defaultDatabaseConnections : 0
         let recovered = await eventually(within: .seconds(2)) {
             after = Self.usage(of: pid)
             return after.files <= before.files + 20 + pool
