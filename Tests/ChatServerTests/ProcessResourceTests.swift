@@ -55,7 +55,7 @@ extension ProcessTests {
         }
         let sent = clock.now - started
         var after = Self.usage(of: pid)
-        // On PostgreSQL the pool keeps the connections it opened (DATABASE_MAX_CONNECTIONS, 2 × cores + 1).
+        // On PostgreSQL the pool keeps the connections it opened (DATABASE_MAX_CONNECTIONS, 2 × cores + 1, at most 20).
         let pool = TestDatabase.isPostgres ? AppConfig.defaultDatabaseConnections : 0
         let recovered = await eventually(within: .seconds(2)) {
             after = Self.usage(of: pid)
