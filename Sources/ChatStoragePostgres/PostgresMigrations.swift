@@ -756,7 +756,8 @@ enum PostgresMigrations {
                 // table grew until an ANALYZE replaced it: in a fresh database under chat-bench's send load,
                 // some runs read 14 to 22 million rows in 4,000 turns, and PostgreSQL's CPU per turn doubled.
                 // RETURNING hands back the rows it wrote, with no plan to go wrong and one statement fewer.
-                // begin_turn (regenerations, edits, quota turns) read them back the same way and changes alike.
+                // begin_turn (regenerations, edits, quota turns) read them back the same way and now returns them
+                // alike; a regeneration's parent, which it does not insert, is read by `id =`.
                 """
                 CREATE OR REPLACE FUNCTION begin_turn(
                     p_chat uuid, p_content text, p_model text, p_replica uuid, p_now bigint, p_after bigint,

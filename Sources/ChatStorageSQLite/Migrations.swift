@@ -298,7 +298,7 @@ public enum Migrations {
         Migration(
             version: 18,
             name:
-                "a turn's start returns its new messages from the INSERT (PostgreSQL only: SQLite reads them back by rowid)",
+                "a turn's start returns its new messages from the INSERT (PostgreSQL only: SQLite's INSERT already returns them)",
             sql: """
                 -- The version keeps both engines' numbers equal.
                 """

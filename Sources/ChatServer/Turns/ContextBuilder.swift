@@ -4,23 +4,17 @@ import ChatStorage
 /// Chooses what the model sees: the system prompt, then the newest messages that fit the token budget,
 /// oldest dropped first, never splitting a message; the newest user message is always included.
 enum ContextBuilder {
-    /// A rough token estimate without a tokenizer (``HistoryWindow/estimatedTokens(_:)``, which the stores'
-    /// history reads cut by too).
-    static func estimateTokens(_ text: String) -> Int {
-        HistoryWindow.estimatedTokens(text)
-    }
-
     /// The estimate of a whole context: what a turn reserves and is charged when the upstream reports nothing.
     static func estimateTokens(of messages: [ChatMessage]) -> Int {
-        messages.reduce(0) { $0 + self.estimateTokens($1.content) }
+        messages.reduce(0) { $0 + HistoryWindow.estimatedTokens($1.content) }
     }
 
     /// `history` is newest first and ends (at index 0) with the user message that started this turn.
     static func messages(systemPrompt: String, history: [MessageRecord], budget: Int) -> [ChatMessage] {
-        var remaining = budget - self.estimateTokens(systemPrompt)
+        var remaining = budget - HistoryWindow.estimatedTokens(systemPrompt)
         var chosen: [MessageRecord] = []
         for (index, message) in history.enumerated() {
-            let cost = self.estimateTokens(message.content)
+            let cost = HistoryWindow.estimatedTokens(message.content)
             if index > 0 && cost > remaining { break }
             chosen.append(message)
             remaining -= cost
