@@ -307,3 +307,116 @@ struct DeltaFastPathTests {
         #expect(text.utf8.count > 4 * CurlBodyStream.highWatermark)
     }
 }
+
+@Suite("Streamed chunks read without JSONDecoder")
+struct UpstreamJSONTests {
+    /// The wire format as `JSONDecoder` reads it: the oracle the hand-written reading must agree with.
+    struct Oracle: Decodable {
+        struct Choice: Decodable {
+            struct Delta: Decodable { let content: String? }
+            let delta: Delta?
+            let finish_reason: String?
+        }
+        struct XGroq: Decodable { let usage: TokenUsage? }
+        struct ErrorBody: Decodable {
+            let message: String
+            let type: String?
+            let code: String?
+        }
+        let model: String?
+        let choices: [Choice]?
+        let usage: TokenUsage?
+        let x_groq: XGroq?
+        let error: ErrorBody?
+    }
+
+    static func agree(_ payload: String) -> Comment? {
+        let oracle = try? JSONDecoder().decode(Oracle.self, from: Data(payload.utf8))
+        let chunk = ChatEventSequence.StreamChunk(payload)
+        switch (oracle, chunk) {
+        case (nil, nil): return nil
+        case (let oracle?, let chunk?):
+            let same =
+                oracle.model == chunk.model && oracle.usage == chunk.usage && oracle.x_groq?.usage == chunk.xGroqUsage
+                && oracle.error?.message == chunk.errorMessage
+                && oracle.choices?.map { "\($0.delta?.content ?? "∅")|\($0.finish_reason ?? "∅")" }
+                    == chunk.choices?.map { "\($0.content ?? "∅")|\($0.finishReason ?? "∅")" }
+            return same ? nil : "values differ for \(payload)"
+        case (nil, _?): return "accepted what JSONDecoder refuses: \(payload)"
+        case (_?, nil): return "refused what JSONDecoder accepts: \(payload)"
+        }
+    }
+
+    static let lastChunk =
+        #"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"llama-3.3-70b-versatile","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":{"queue_time":0.021,"prompt_tokens":18,"prompt_time":0.0009,"completion_tokens":7,"completion_time":0.02,"total_tokens":25,"total_time":0.021}}}"#
+
+    @Test("the chunks Groq sends, errors and wrong types read as JSONDecoder reads them")
+    func agreesWithJSONDecoder() throws {
+        let chunk = try #require(ChatEventSequence.StreamChunk(Self.lastChunk))
+        #expect(chunk.model == "llama-3.3-70b-versatile")
+        #expect(chunk.xGroqUsage == TokenUsage(promptTokens: 18, completionTokens: 7, totalTokens: 25))
+        #expect(chunk.choices?.first?.finishReason == "stop")
+        let payloads = [
+            Self.lastChunk,
+            #"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+            #"{"choices":[{"delta":null,"finish_reason":"length"}],"usage":null,"x_groq":null}"#,
+            #" {"choices":[{"delta":{"content":"a\u00e9\ud83d\ude80\n"},"finish_reason":null}]} "#,
+            #"{"choices":[{"delta":{"content":null}},{"delta":{"content":"two"}}],"model":null}"#,
+            #"{"error":{"message":"Service unavailable","type":"internal_server_error","code":null}}"#,
+            #"{"error":{"message":"over capacity","type":"server_error","code":"over_capacity"},"choices":[]}"#,
+            #"{"usage":{"prompt_tokens":12.0,"completion_tokens":-0,"total_tokens":1E1}}"#,
+            #"{"usage":{"prompt_tokens":12.5,"completion_tokens":1,"total_tokens":13}}"#,
+            #"{"usage":{"prompt_tokens":1,"completion_tokens":1}}"#,
+            #"{"usage":{"prompt_tokens":"1","completion_tokens":1,"total_tokens":2}}"#,
+            #"{"usage":{"prompt_tokens":99999999999999999999,"completion_tokens":1,"total_tokens":2}}"#,
+            #"{"error":{"type":"x"}}"#, #"{"error":{"message":"m","code":429}}"#, #"{"error":"boom"}"#,
+            #"{"choices":{}}"#, #"{"choices":[1]}"#, #"{"choices":[{"delta":[]}]}"#,
+            #"{"choices":[{"finish_reason":1}]}"#, #"{"model":7}"#, #"{"x_groq":{"usage":[]}}"#,
+            #"[]"#, #""text""#, "", " ", "{", "{}", "{} {}", "{}x", #"{"a":}"#, #"{"a":1,}"#, #"{"a" 1}"#,
+            #"{"a":[1,]}"#, #"{"a":01}"#, #"{"a":-}"#, #"{"a":1.}"#, #"{"a":.5}"#, #"{"a":1e}"#, #"{"a":+1}"#,
+            #"{"a":tru}"#, #"{"a":nul}"#, #"{"a":True}"#, #"{'a':1}"#, #"{"a":"\x"}"#, #"{"a":"\ud83d"}"#,
+            "{\"a\":\"tab\there\"}", "{\"model\":\"tab\there\"}", #"{"a":"unterminated}"#, #"{"q":--1,"r":1-2}"#,
+            #"{"model":"first","model":"second"}"#, #"{"model":"\x"}"#, #"{"model":"\ud83d"}"#, #"{"a":1 , }"#,
+            #"{"a":[{"b":[{"c":[true,false,null,-1.5e-3]}]}]}"#,
+        ]
+        for payload in payloads {
+            if let difference = Self.agree(payload) { Issue.record(difference) }
+        }
+    }
+
+    @Test("every one-byte cut, change and insertion of Groq's last chunk reads as JSONDecoder reads it")
+    func mutationsAgree() {
+        let bytes = Array(Self.lastChunk.utf8)
+        var disagreements: [Comment] = []
+        for index in bytes.indices {
+            var cut = bytes
+            cut.remove(at: index)
+            for variant in [cut]
+                + [UInt8(ascii: "\""), UInt8(ascii: "}"), UInt8(ascii: "1"), 0x0A].flatMap({ byte in
+                    var changed = bytes
+                    changed[index] = byte
+                    var inserted = bytes
+                    inserted.insert(byte, at: index)
+                    return [changed, inserted]
+                })
+            {
+                if let difference = Self.agree(String(decoding: variant, as: UTF8.self)) {
+                    disagreements.append(difference)
+                }
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+    }
+
+    @Test("nesting deeper than the limit is refused, not followed down the stack")
+    func depthLimit() {
+        let deep =
+            String(repeating: "[", count: UpstreamJSON.maximumDepth)
+            + String(
+                repeating: "]", count: UpstreamJSON.maximumDepth)
+        #expect(UpstreamJSON.parse(deep) != nil)
+        let deeper = "[" + deep + "]"
+        #expect(UpstreamJSON.parse(deeper) == nil)
+        #expect(UpstreamJSON.parse(String(repeating: "[", count: 100_000)) == nil)
+    }
+}

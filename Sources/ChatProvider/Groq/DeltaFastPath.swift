@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Extracts the text of the common streamed chunk without a general JSON decoder.
 ///
 /// Most chunks of a streamed completion look like
@@ -109,31 +115,31 @@ enum DeltaFastPath {
         return value
     }
 
-    private static func firstIndex(of needle: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
-        guard pattern.count <= bytes.count else { return nil }
-        var index = 0
-        while index <= bytes.count - pattern.count {
-            if bytes[index] == pattern[0] && (1..<pattern.count).allSatisfy({ bytes[index + $0] == pattern[$0] }) {
-                return index
-            }
-            index += 1
+    /// Where `needle` first occurs in `bytes` at or after `start`: `memchr` finds each candidate first byte and
+    /// `memcmp` checks the rest (these scans run over every streamed chunk).
+    private static func firstIndex(of needle: StaticString, in bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0)
+        -> Int?
+    {
+        guard let base = bytes.baseAddress else { return nil }
+        let length = needle.utf8CodeUnitCount
+        let first = Int32(needle.utf8Start.pointee)
+        var index = start
+        while index + length <= bytes.count {
+            guard let candidate = memchr(base + index, first, bytes.count - length + 1 - index) else { return nil }
+            let position = base.distance(to: candidate.assumingMemoryBound(to: UInt8.self))
+            if memcmp(base + position, needle.utf8Start, length) == 0 { return position }
+            index = position + 1
         }
         return nil
     }
 
+    /// How many times `needle` occurs in `bytes`, without overlaps.
     private static func count(of needle: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
-        guard pattern.count <= bytes.count else { return 0 }
         var found = 0
-        var index = 0
-        while index <= bytes.count - pattern.count {
-            if bytes[index] == pattern[0] && (1..<pattern.count).allSatisfy({ bytes[index + $0] == pattern[$0] }) {
-                found += 1
-                index += pattern.count
-            } else {
-                index += 1
-            }
+        var start = 0
+        while let index = Self.firstIndex(of: needle, in: bytes, from: start) {
+            found += 1
+            start = index + needle.utf8CodeUnitCount
         }
         return found
     }

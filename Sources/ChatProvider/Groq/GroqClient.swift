@@ -260,42 +260,65 @@ public struct ChatEventSequence: AsyncSequence, Sendable {
                 if !content.isEmpty { self.pending.append(.delta(content)) }
                 return
             }
-            guard let chunk = try? JSONDecoder().decode(StreamChunk.self, from: Data(payload.utf8)) else {
+            guard let chunk = StreamChunk(payload) else {
                 throw ProviderError.streamFailed("a stream event is not valid JSON")
             }
-            if let error = chunk.error {
-                throw ProviderError.streamFailed(self.redact(error.message))
+            if let error = chunk.errorMessage {
+                throw ProviderError.streamFailed(self.redact(error))
             }
             if let model = chunk.model { self.model = model }
-            if let usage = chunk.xGroq?.usage ?? chunk.usage { self.usage = usage }
+            if let usage = chunk.xGroqUsage ?? chunk.usage { self.usage = usage }
             for choice in chunk.choices ?? [] {
                 if let reason = choice.finishReason { self.finishReason = reason }
-                if let content = choice.delta?.content, !content.isEmpty {
+                if let content = choice.content, !content.isEmpty {
                     self.pending.append(.delta(content))
                 }
             }
         }
     }
 
-    struct StreamChunk: Decodable {
-        struct Choice: Decodable {
-            struct Delta: Decodable { let content: String? }
-            let delta: Delta?
-            let finishReason: String?
-            enum CodingKeys: String, CodingKey {
-                case delta
-                case finishReason = "finish_reason"
+    /// A streamed chunk the fast path did not take, read from ``UpstreamJSON`` with the types and optionality
+    /// of Groq's wire format; nil when it is not valid JSON or a member has another type.
+    struct StreamChunk {
+        struct Choice {
+            var content: String?
+            var finishReason: String?
+        }
+        var model: String?
+        var choices: [Choice]?
+        var usage: TokenUsage?
+        var xGroqUsage: TokenUsage?
+        var errorMessage: String?
+
+        init?(_ payload: String) {
+            guard let json = UpstreamJSON.parse(payload), json.isObject else { return nil }
+            do {
+                self.model = try json.string("model")
+                self.choices = try json.array("choices")?.map { choice throws(UpstreamJSON.Mismatch) in
+                    guard choice.isObject else { throw UpstreamJSON.Mismatch() }
+                    return Choice(
+                        content: try choice.object("delta")?.string("content"),
+                        finishReason: try choice.string("finish_reason"))
+                }
+                self.usage = try json.object("usage").map(Self.usage)
+                self.xGroqUsage = try json.object("x_groq")?.object("usage").map(Self.usage)
+                if let error = try json.object("error") {
+                    guard let message = try error.string("message") else { return nil }
+                    _ = try error.string("type")
+                    _ = try error.string("code")
+                    self.errorMessage = message
+                }
+            } catch {
+                return nil
             }
         }
-        struct XGroq: Decodable { let usage: TokenUsage? }
-        let model: String?
-        let choices: [Choice]?
-        let usage: TokenUsage?
-        let xGroq: XGroq?
-        let error: GroqClient.ErrorEnvelope.Body?
-        enum CodingKeys: String, CodingKey {
-            case model, choices, usage, error
-            case xGroq = "x_groq"
+
+        /// `TokenUsage` as Groq sends it: all three counts required.
+        private static func usage(_ json: UpstreamJSON) throws(UpstreamJSON.Mismatch) -> TokenUsage {
+            guard let prompt = try json.int("prompt_tokens"), let completion = try json.int("completion_tokens"),
+                let total = try json.int("total_tokens")
+            else { throw UpstreamJSON.Mismatch() }
+            return TokenUsage(promptTokens: prompt, completionTokens: completion, totalTokens: total)
         }
     }
 }
