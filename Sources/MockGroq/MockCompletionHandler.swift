@@ -81,7 +81,7 @@ struct MockCompletionHandler: Sendable {
                     status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"choices\": [ oops")))
             }
             let answer = Completion(
-                id: "chatcmpl-mock-\(UUID().uuidString.lowercased())",
+                id: Self.completionID(),
                 object: "chat.completion",
                 created: Int(Date().timeIntervalSince1970),
                 model: completion.model,
@@ -105,7 +105,7 @@ struct MockCompletionHandler: Sendable {
             body: ResponseBody { writer in
                 var completed = false
                 defer { state.end(completed: completed) }
-                let id = "chatcmpl-mock-\(UUID().uuidString.lowercased())"
+                let id = Self.completionID()
                 let created = Int(Date().timeIntervalSince1970)
                 // Chunks are written by hand: the benchmark runs the mock in its own process, and JSONEncoder per
                 // chunk was a visible share of that process's CPU.
@@ -177,6 +177,12 @@ struct MockCompletionHandler: Sendable {
                 try await writer.finish(nil)
             }
         )
+    }
+
+    /// A completion id in Groq's shape. From the system generator (one `getrandom` call): Foundation's `UUID()`
+    /// opens and reads `/dev/urandom` each time, a visible cost where the benchmark runs the mock.
+    static func completionID() -> String {
+        "chatcmpl-mock-" + String(UInt64.random(in: .min ... .max), radix: 16)
     }
 
     /// The configured reply, or one that names the mock and echoes the last user message.
