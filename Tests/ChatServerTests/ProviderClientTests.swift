@@ -280,6 +280,35 @@ struct DeltaFastPathTests {
         #expect(DeltaFastPath.content(of: chunk) == nil)
     }
 
+    @Test("whatever the fast path reads, the full reading reads the same")
+    func agreesWithFullReading() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = [
+            "a", "é", "🚀", " ", #"\""#, #"\\"#, #"\n"#, #"\u00e9"#, #"\ud83d\ude80"#, "error", #"\"error\""#,
+            #"\"usage\":"#, "finish_reason", "}", "{", ",", "delta",
+        ]
+        let shapes = [
+            #"{"id":"c","choices":[{"index":0,"delta":{"content":"TEXT"},"finish_reason":null}]}"#,
+            #"{"choices":[{"index":0,"delta":{"role":"assistant","content":"TEXT"},"finish_reason":null}],"model":"m"}"#,
+            #"{"choices":[{"delta":{"content":"TEXT"},"logprobs":null,"finish_reason":null}],"x_groq":{"id":"r"}}"#,
+            #"{"choices":[{"delta":{"content":"TEXT"},"finish_reason":null}],"usage":null}"#,
+            #"{"choices":[{"delta":{"content":"TEXT"},"finish_reason":"stop"}]}"#,
+        ]
+        var taken = 0
+        for _ in 0..<2_000 {
+            let text = (0..<Int.random(in: 0...6, using: &generator)).map { _ in
+                pieces.randomElement(using: &generator) ?? ""
+            }.joined()
+            let shape = try #require(shapes.randomElement(using: &generator))
+            let payload = shape.replacingOccurrences(of: "TEXT", with: text)
+            guard let fast = DeltaFastPath.content(of: payload) else { continue }
+            taken += 1
+            let full = ChatEventSequence.StreamChunk(payload)
+            #expect(full?.choices?.first?.content == fast, "\(payload)")
+        }
+        #expect(taken > 500)
+    }
+
     @Test("a streamed body the reader does not take pauses the transfer at the high watermark, and loses nothing")
     func bodyBackPressure() async throws {
         let words = 20_000

@@ -20,24 +20,61 @@ enum DeltaFastPath {
     static func content(of payload: String) -> String? {
         var payload = payload
         return payload.withUTF8 { bytes -> String? in
-            guard bytes.count < 16_384 else { return nil }
-            let counts = Self.deltaOpenings.map { Self.count(of: $0, in: bytes) }
-            guard counts.reduce(0, +) == 1, let opening = counts.firstIndex(of: 1).map({ Self.deltaOpenings[$0] }),
-                Self.count(of: #""finish_reason":null"#, in: bytes) == 1,
-                Self.count(of: #""error""#, in: bytes) == 0,
-                Self.count(of: #""usage""#, in: bytes) == 0,
-                Self.count(of: #""tool_calls""#, in: bytes) == 0,
-                let start = Self.firstIndex(of: opening, in: bytes)
+            guard bytes.count < 16_384, let scan = Self.scan(bytes), scan.openings == 1, scan.finishNulls == 1,
+                let opening = scan.opening
             else { return nil }
             guard let first = bytes.first(where: { $0 != UInt8(ascii: " ") }), first == UInt8(ascii: "{"),
                 let last = bytes.last(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") }),
                 last == UInt8(ascii: "}")
             else { return nil }
-            guard let (content, end) = Self.decodeString(bytes, from: start + opening.utf8CodeUnitCount),
+            guard let (content, end) = Self.decodeString(bytes, from: opening.end),
                 end < bytes.count, bytes[end] == UInt8(ascii: "}")
             else { return nil }
             return content
         }
+    }
+
+    /// What one pass over the payload's quotes found: every marker above starts with a quote, so `memchr`
+    /// visits only those and the byte after each says which marker could start there.
+    private struct Scan {
+        var openings = 0
+        /// The first delta opening: where its content's text starts.
+        var opening: (start: Int, end: Int)?
+        var finishNulls = 0
+    }
+
+    /// Nil as soon as an `error`, `usage` or `tool_calls` key shows up.
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Scan? {
+        guard let base = bytes.baseAddress else { return nil }
+        func matches(_ needle: StaticString, at position: Int) -> Bool {
+            position + needle.utf8CodeUnitCount <= bytes.count
+                && memcmp(base + position, needle.utf8Start, needle.utf8CodeUnitCount) == 0
+        }
+        var scan = Scan()
+        var index = 0
+        while index < bytes.count - 1, let quote = memchr(base + index, Int32(UInt8(ascii: "\"")), bytes.count - index)
+        {
+            let position = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
+            index = position + 1
+            guard position + 1 < bytes.count else { break }
+            switch bytes[position + 1] {
+            case UInt8(ascii: "d"):
+                for candidate in Self.deltaOpenings where matches(candidate, at: position) {
+                    scan.openings += 1
+                    if scan.opening == nil { scan.opening = (position, position + candidate.utf8CodeUnitCount) }
+                }
+            case UInt8(ascii: "f"):
+                if matches(#""finish_reason":null"#, at: position) { scan.finishNulls += 1 }
+            case UInt8(ascii: "e"):
+                if matches(#""error""#, at: position) { return nil }
+            case UInt8(ascii: "u"):
+                if matches(#""usage""#, at: position) { return nil }
+            case UInt8(ascii: "t"):
+                if matches(#""tool_calls""#, at: position) { return nil }
+            default: break
+            }
+        }
+        return scan
     }
 
     /// Decodes a JSON string literal whose opening quote was just before `index`; returns the text and the
@@ -113,34 +150,5 @@ enum DeltaFastPath {
             value = value << 4 | digit
         }
         return value
-    }
-
-    /// Where `needle` first occurs in `bytes` at or after `start`: `memchr` finds each candidate first byte and
-    /// `memcmp` checks the rest (these scans run over every streamed chunk).
-    private static func firstIndex(of needle: StaticString, in bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0)
-        -> Int?
-    {
-        guard let base = bytes.baseAddress else { return nil }
-        let length = needle.utf8CodeUnitCount
-        let first = Int32(needle.utf8Start.pointee)
-        var index = start
-        while index + length <= bytes.count {
-            guard let candidate = memchr(base + index, first, bytes.count - length + 1 - index) else { return nil }
-            let position = base.distance(to: candidate.assumingMemoryBound(to: UInt8.self))
-            if memcmp(base + position, needle.utf8Start, length) == 0 { return position }
-            index = position + 1
-        }
-        return nil
-    }
-
-    /// How many times `needle` occurs in `bytes`, without overlaps.
-    private static func count(of needle: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var found = 0
-        var start = 0
-        while let index = Self.firstIndex(of: needle, in: bytes, from: start) {
-            found += 1
-            start = index + needle.utf8CodeUnitCount
-        }
-        return found
     }
 }
