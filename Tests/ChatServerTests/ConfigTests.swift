@@ -23,7 +23,7 @@ struct ConfigTests {
         #expect(config.groqBaseURL == "https://api.groq.com/openai/v1")
         #expect(config.groqModel == "openai/gpt-oss-20b")
         // Not in the reference backend: twice this machine's cores, plus one, at most 20 (see AppConfig).
-        #expect(config.databaseMaxConnections == min(2 * ProcessInfo.processInfo.activeProcessorCount + 1, 20))
+        #expect(config.databaseMaxConnections == min(2 * System.coreCount + 1, 20))
     }
 
     @Test("variables are read and normalised")

@@ -2,19 +2,21 @@ import ChatAuth
 import ChatStoragePostgres
 import Foundation
 import Logging
+import NIOCore
 
 /// Everything the server reads from its environment, validated once at start.
 ///
 /// Sources, weakest first: defaults, a `.env` file in the working directory, the process environment,
 /// then command-line flags (applied by the caller).
 public struct AppConfig: Sendable {
-    /// Twice this machine's cores, plus one, and at most 20: connections beyond what the database can run at
+    /// Twice this machine's cores (NIO's `System.coreCount`, which follows a container's CPU limit, as the
+    /// password-hashing pool does), plus one, and at most 20: connections beyond what the database can run at
     /// once only queue inside PostgreSQL, where they contend for its locks and cores with the processes that feed
     /// it (on 2 cores shared with PostgreSQL, chat-bench's send on 2 replicas averaged 457 turns/s with 4 or 5
     /// connections each, 431 with 20). The cap keeps a many-core machine's replicas within PostgreSQL's default
     /// `max_connections` (100) as before.
     public static var defaultDatabaseConnections: Int {
-        min(2 * ProcessInfo.processInfo.activeProcessorCount + 1, 20)
+        min(2 * System.coreCount + 1, 20)
     }
 
     public var host = "127.0.0.1"
