@@ -21,13 +21,13 @@ enum DeltaFastPath {
         var payload = payload
         return payload.withUTF8 { bytes -> String? in
             guard bytes.count < 16_384, let scan = Self.scan(bytes), scan.openings == 1, scan.finishNulls == 1,
-                let opening = scan.opening
+                let contentStart = scan.contentStart
             else { return nil }
             guard let first = bytes.first(where: { $0 != UInt8(ascii: " ") }), first == UInt8(ascii: "{"),
                 let last = bytes.last(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") }),
                 last == UInt8(ascii: "}")
             else { return nil }
-            guard let (content, end) = Self.decodeString(bytes, from: opening.end),
+            guard let (content, end) = Self.decodeString(bytes, from: contentStart),
                 end < bytes.count, bytes[end] == UInt8(ascii: "}")
             else { return nil }
             return content
@@ -38,8 +38,8 @@ enum DeltaFastPath {
     /// visits only those and the byte after each says which marker could start there.
     private struct Scan {
         var openings = 0
-        /// The first delta opening: where its content's text starts.
-        var opening: (start: Int, end: Int)?
+        /// Where the first delta opening's content text starts (just after its opening quote).
+        var contentStart: Int?
         var finishNulls = 0
     }
 
@@ -61,7 +61,7 @@ enum DeltaFastPath {
             case UInt8(ascii: "d"):
                 for candidate in Self.deltaOpenings where matches(candidate, at: position) {
                     scan.openings += 1
-                    if scan.opening == nil { scan.opening = (position, position + candidate.utf8CodeUnitCount) }
+                    if scan.contentStart == nil { scan.contentStart = position + candidate.utf8CodeUnitCount }
                 }
             case UInt8(ascii: "f"):
                 if matches(#""finish_reason":null"#, at: position) { scan.finishNulls += 1 }

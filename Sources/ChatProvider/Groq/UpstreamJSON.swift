@@ -119,10 +119,6 @@ enum UpstreamJSON: Equatable, Sendable {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
-        init(bytes: UnsafeBufferPointer<UInt8>) {
-            self.bytes = bytes
-        }
-
         mutating func skipWhitespace() {
             while self.index < self.bytes.count {
                 switch self.bytes[self.index] {
@@ -225,17 +221,18 @@ enum UpstreamJSON: Equatable, Sendable {
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[start])
             else { return nil }
             self.index += 1
-            while self.index < self.bytes.count {
-                switch self.bytes[self.index] {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
-                    UInt8(ascii: "e"), UInt8(ascii: "E"):
-                    self.index += 1
-                default:
-                    return .number(
-                        String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]), as: UTF8.self))
-                }
+            while self.index < self.bytes.count, Self.isNumberByte(self.bytes[self.index]) { self.index += 1 }
+            return .number(
+                String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]), as: UTF8.self))
+        }
+
+        private static func isNumberByte(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
+                UInt8(ascii: "e"), UInt8(ascii: "E"):
+                true
+            default: false
             }
-            return .number(String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start...]), as: UTF8.self))
         }
 
         private mutating func consume(_ byte: UInt8) -> Bool {
