@@ -586,8 +586,9 @@ struct PostgresPlanTests {
         await store.close()
         // One session, as a pooled connection is: PL/pgSQL caches each statement's plan per session, and after
         // five calls may keep a generic one (forced here), planned on the table as it was then: empty. Then
-        // another chat gets 30,000 messages (enough that a plan made now would use the indexes), and a second turn of each kind in the first chat counts the rows
-        // its transaction read from messages by sequential scan.
+        // another chat gets 30,000 messages (enough that a plan made now would use the indexes), and a second
+        // turn of each kind in the first chat counts the rows its transaction read from messages by sequential
+        // scan.
         let withContext =
             "SELECT count(*) FROM begin_turn_with_context('\(chat)', NULL, 'hi', NULL, '{m}', 'm', NULL, 0, 500)"
         // begin_turn's arguments: content, model, replica, now, after, user, reserve, today, month, daily,
