@@ -251,21 +251,13 @@ struct UpdateStreamingContentStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
 }
 
-/// A page of a user's chats (archived or not) and their total in one round trip: the owner's row joined with
-/// its page (a page past the end is one row of nulls).
+/// A page of a user's chats (archived or not) and their total in one round trip, through `chat_page` (migration
+/// 19, which keeps one plan for it): the owner's row joined with its page (a page past the end is one row of
+/// nulls).
 struct ChatPageStatement: PostgresPreparedStatement {
     static let name = "chat_page"
     static let bindingDataTypes: [PostgresDataType] = [.uuid, .int8, .int8, .bool]
-    static let sql = """
-        SELECT CASE WHEN $4 THEN u.archived_count ELSE u.chat_count - u.archived_count END,
-            c.id, c.title, c.message_count, c.created_at, c.updated_at, c.pinned, c.model, c.system_prompt
-        FROM users u LEFT JOIN LATERAL (
-            SELECT id, title, message_count, created_at, updated_at, pinned, model, system_prompt FROM chats
-            WHERE user_id = u.id AND archived = $4
-            ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT $2 OFFSET $3
-        ) c ON true
-        WHERE u.id = $1
-        """
+    static let sql = "SELECT * FROM chat_page($1, $2, $3, $4)"
 
     let ownerID: UUID
     let archived: Bool

@@ -303,6 +303,14 @@ public enum Migrations {
                 -- The version keeps both engines' numbers equal.
                 """
         ),
+        Migration(
+            version: 19,
+            name:
+                "a page of chats is read with one plan per connection (PostgreSQL only: SQLite plans a statement once)",
+            sql: """
+                -- The version keeps both engines' numbers equal.
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
