@@ -630,6 +630,39 @@ struct PostgresPlanTests {
         let reads = output.split(separator: "\n").filter { $0.hasPrefix("read ") }
         #expect(reads == ["read 0", "read 0", "read 0"], "\(output)")
     }
+
+    @Test(
+        "a page of chats is planned once per connection, even when ANALYZE has seen an owner of thousands",
+        .enabled(if: TestDatabase.isPostgres))
+    func chatPageKeepsItsPlan() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/page.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let busy = try await store.createUser(email: "busy@example.com", passwordHash: "h", role: .user)
+        let quiet = try await store.createUser(email: "quiet@example.com", passwordHash: "h", role: .user)
+        for _ in 0..<20 { _ = try await store.createChat(userID: quiet.id, title: nil) }
+        await store.close()
+        // Skewed statistics: a generic plan is costed for an average owner (about 1,000 chats, 10 % of them read
+        // for LIMIT and OFFSET parameters), a custom one for the quiet owner's 20. Without chat_page, PostgreSQL
+        // planned the statement again at each of the twelve executions below.
+        let execute = "EXECUTE page('\(quiet.id.lowercasedString)', 20, 0, false);"
+        let output = try PostgresEngineTests.psql(
+            script: """
+                INSERT INTO chats (id, user_id, created_at, updated_at)
+                SELECT gen_random_uuid(), '\(busy.id.lowercasedString)', 0, g FROM generate_series(1, 2000) AS g;
+                ANALYZE chats;
+                ANALYZE users;
+                PREPARE page(uuid, int8, int8, bool) AS \(ChatPageStatement.sql);
+                \(String(repeating: execute + "\n", count: 12))
+                SELECT 'custom plans ' || custom_plans FROM pg_prepared_statements WHERE name = 'page';
+                """, database: path)
+        let lines = output.split(separator: "\n")
+        // Each execution: the quiet owner's 20 chats, each row led by their total.
+        #expect(lines.filter { $0.hasPrefix("20|") }.count == 12 * 20, "\(output)")
+        // PostgreSQL tries five custom plans before it weighs the generic one.
+        #expect(lines.contains { $0.hasPrefix("custom plans ") && (Int($0.dropFirst(13)) ?? 99) <= 5 }, "\(output)")
+    }
 }
 
 @Suite("chat-server copy")
