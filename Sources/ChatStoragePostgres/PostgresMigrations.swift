@@ -883,12 +883,13 @@ enum PostgresMigrations {
             name: "a page of chats is read with one plan per connection",
             statements: [
                 // Why: a page's LIMIT and OFFSET are parameters, so a generic plan is costed as if it read 10 % of
-                // the owner's chats. Once ANALYZE has seen an owner with thousands, that is far above a custom
-                // plan's cost for LIMIT 20, and PostgreSQL planned the statement again at every execution: in
-                // chat-bench's list scenario (an owner of 10,000 chats), the runs where autovacuum had analyzed
-                // the tables spent 0.30 ms of PostgreSQL's CPU per GET /chats instead of 0.15. Both plans walk
-                // chats_by_user_listing in the page's order, so the function holds the generic one (planned at
-                // its first call on a connection, then kept by PL/pgSQL like any plan of a function).
+                // an average owner's chats. Once ANALYZE has seen an owner with thousands, that is far above a
+                // custom plan's cost for LIMIT 20, and PostgreSQL planned the statement again at every execution:
+                // in chat-bench's list scenario (an owner of 20 chats listed, beside one of 10,000), the runs where
+                // autovacuum had analyzed the tables spent 0.30 ms of PostgreSQL's CPU per GET /chats instead of
+                // 0.15. Both plans walk chats_by_user_listing in the page's order, so the function holds the
+                // generic one (planned at its first call on a connection, then kept by PL/pgSQL like any plan of
+                // a function).
                 """
                 CREATE FUNCTION chat_page(p_owner uuid, p_limit bigint, p_offset bigint, p_archived boolean)
                 RETURNS TABLE (
