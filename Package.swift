@@ -174,6 +174,7 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
+                "ChatBench",
                 "ChatServer",
                 "ChatStorage",
                 "ChatStorageSQLite",

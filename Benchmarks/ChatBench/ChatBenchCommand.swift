@@ -204,6 +204,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         let connections = loadScenarios.map(self.concurrency(for:)).max().map { max($0, 64) + 64 } ?? 128
         let target: BenchTarget
         var sampledPID = self.serverPID
+        var serverPIDs = self.serverPID.map { [$0] } ?? []
         if let url {
             target = .external(url: url, connections: connections)
         } else if self.spawnServer || self.replicas > 1 {
@@ -220,6 +221,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
             )
             target = spawned
             sampledPID = pids.first
+            serverPIDs = pids
         } else {
             log(
                 "starting the server in-process on \(self.databaseDescription) (mock upstream at \(self.upstreamLatency) ms)"
@@ -247,7 +249,8 @@ struct ChatBenchCommand: AsyncParsableCommand {
                 log("running \(scenario.rawValue) with \(settings.concurrency) clients for \(self.duration) s")
                 let outcome = try await ScenarioRunner(
                     target: target, fixtures: fixtures, settings: settings, senders: self.senders,
-                    history: self.history, sampler: sampler
+                    history: self.history, sampler: sampler,
+                    cpuSources: CPUSources(serverPIDs: serverPIDs, postgres: self.databaseURL != nil)
                 )
                 .run(scenario)
                 .map { result in
@@ -280,6 +283,8 @@ struct ScenarioRunner: Sendable {
     /// Messages in each send and stream client's chat before its first turn.
     let history: Int
     let sampler: RSSSampler
+    /// The processes whose CPU a scenario reports besides this one.
+    let cpuSources: CPUSources
 
     /// One chat per client: empty, or with ``history`` messages.
     func clientChats(_ count: Int) async throws -> [String] {
@@ -301,6 +306,7 @@ struct ScenarioRunner: Sendable {
             warmup: self.settings.warmup,
             duration: self.settings.duration,
             sampler: self.sampler,
+            cpuSources: self.cpuSources,
             note: note,
             operation: operation
         )

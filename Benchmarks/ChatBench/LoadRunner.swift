@@ -23,10 +23,12 @@ struct ScenarioResult: Sendable, Encodable {
     /// figure that holds on a shared machine, where throughput follows whatever else runs. Nil where not
     /// measured (startup, long-poll).
     var cpuMillisecondsPerRequest: Double?
+    /// The whole machine's CPU in the measured window (Linux); nil where not measured.
+    var cpu: CPUShares?
     var note: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, concurrency, seconds, requests, errors, note
+        case name, concurrency, seconds, requests, errors, note, cpu
         case requestsPerSecond = "requests_per_second"
         case p50Milliseconds = "p50_ms"
         case p90Milliseconds = "p90_ms"
@@ -79,6 +81,7 @@ func runLoad(
     warmup: Duration,
     duration: Duration,
     sampler: RSSSampler,
+    cpuSources: CPUSources,
     note: String? = nil,
     operation: @escaping @Sendable (_ worker: Int, _ iteration: Int) async -> Int?
 ) async -> ScenarioResult {
@@ -89,7 +92,7 @@ func runLoad(
     sampler.resetPeak()
     let cpuAtStart = Task {
         try? await Task.sleep(until: measureFrom, clock: clock)
-        return sampler.cpuSeconds()
+        return (sampler.cpuSeconds(), CPUReading.take(cpuSources))
     }
     let progress = ProgressLine(name: name)
     defer { progress.finish() }
@@ -112,7 +115,9 @@ func runLoad(
         }
         return await group.reduce(into: [Recorder]()) { $0.append($1) }
     }
-    let cpu = sampler.cpuSeconds() - (await cpuAtStart.value)
+    let (sampledAtStart, machineAtStart) = await cpuAtStart.value
+    let machineAtEnd = CPUReading.take(cpuSources)
+    let cpu = sampler.cpuSeconds() - sampledAtStart
     var total = Recorder()
     for recorder in recorders { total.merge(recorder) }
     return ScenarioResult(
@@ -128,6 +133,9 @@ func runLoad(
         errors: total.errors,
         peakRSSMegabytes: sampler.peakMegabytes,
         cpuMillisecondsPerRequest: total.requests == 0 ? 0 : cpu * 1000 / Double(total.requests),
+        cpu: machineAtStart.flatMap { start in
+            machineAtEnd.flatMap { CPUShares(from: start, to: $0, requests: total.requests) }
+        },
         note: note
     )
 }
@@ -178,16 +186,9 @@ final class RSSSampler: @unchecked Sendable {
         return self.lock.withLock { Double(self.peak) / 1024 }
     }
 
-    /// User + system CPU seconds of the sampled process so far (`/proc/<pid>/stat`, fields 14 and 15).
+    /// User + system CPU seconds of the sampled process so far (`/proc/<pid>/stat`).
     func cpuSeconds() -> Double {
-        let path = self.pid.map { "/proc/\($0)/stat" } ?? "/proc/self/stat"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-            let afterName = text.range(of: ") ", options: .backwards)
-        else { return 0 }
-        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
-        let fields = text[afterName.upperBound...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        CPUReading.processTime(pid: self.pid)?.own ?? 0
     }
 
     static func residentKilobytes(pid: Int32?) -> Int {

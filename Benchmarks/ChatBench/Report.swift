@@ -35,6 +35,9 @@ enum Report {
             lines.append("\(result.name): \(result.note ?? "")")
         }
         lines.append("RSS and CPU: \(rssSource), except startup.")
+        for result in results {
+            if let cpu = result.cpu { lines.append(cpu.summary(of: result.name)) }
+        }
         return lines.joined(separator: "\n")
     }
 
