@@ -311,6 +311,22 @@ public enum Migrations {
                 -- The version keeps both engines' numbers equal.
                 """
         ),
+        Migration(
+            version: 20,
+            name:
+                "a statement's messages are counted chat by chat, through the chat's key (PostgreSQL only: SQLite's triggers count per row)",
+            sql: """
+                -- The version keeps both engines' numbers equal.
+                """
+        ),
+        Migration(
+            version: 21,
+            name:
+                "a chat's messages are found through messages_by_chat whatever ANALYZE last sampled (PostgreSQL only: a setting of PostgreSQL's statistics)",
+            sql: """
+                -- The version keeps both engines' numbers equal.
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

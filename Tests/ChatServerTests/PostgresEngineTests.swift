@@ -632,6 +632,105 @@ struct PostgresPlanTests {
     }
 
     @Test(
+        "counting a statement's messages updates only their chats, on a connection whose first insert was an import",
+        .enabled(if: TestDatabase.isPostgres))
+    func messageCountsStayIndexed() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/counts.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let owner = try await store.createUser(email: "counts@example.com", passwordHash: "h", role: .user)
+        let imported = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        let chat = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        await store.close()
+        // One session, as a pooled connection is: PL/pgSQL plans the triggers' statements at their first execution
+        // there. The first insert and the first delete are an import's 100 messages; before migration 20 the
+        // counting statements were then planned for 100 rows as a hash join over every chat, and kept for the
+        // two rows of each later turn. Each later statement counts the rows its transaction read from chats by
+        // sequential scan.
+        /// A statement in its own transaction, then the rows that transaction read from chats by sequential scan.
+        func counted(_ statement: String) -> String {
+            """
+            BEGIN;
+            SELECT coalesce(sum(seq_tup_read), 0) AS before FROM pg_stat_xact_user_tables WHERE relname = 'chats' \\gset
+            \(statement);
+            SELECT 'read ' || coalesce(sum(seq_tup_read), 0) - :before FROM pg_stat_xact_user_tables
+            WHERE relname = 'chats';
+            COMMIT;
+            """
+        }
+        let turn = """
+            INSERT INTO messages (chat_id, role, content, created_at)
+            VALUES ('\(chat)', 'user', 'hi', 1), ('\(chat)', 'assistant', 'hello', 2)
+            """
+        let deletion = "DELETE FROM messages WHERE id = (SELECT max(id) FROM messages WHERE chat_id = '\(chat)')"
+        let output = try PostgresEngineTests.psql(
+            script: """
+                INSERT INTO chats (id, user_id, created_at, updated_at)
+                SELECT gen_random_uuid(), '\(owner.id.lowercasedString)', 0, g FROM generate_series(1, 2000) AS g;
+                ANALYZE chats;
+                INSERT INTO messages (chat_id, role, content, created_at)
+                SELECT '\(imported)', 'user', 'imported ' || g, g FROM generate_series(1, 100) AS g;
+                DELETE FROM messages WHERE chat_id = '\(imported)';
+                \(counted(turn))
+                \(counted(deletion))
+                SELECT 'counted ' || message_count FROM chats WHERE id = '\(chat)';
+                SELECT 'counted ' || message_count FROM chats WHERE id = '\(imported)';
+                """, database: path)
+        let lines = output.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("read ") } == ["read 0", "read 0"], "\(output)")
+        #expect(lines.filter { $0.hasPrefix("counted ") } == ["counted 1", "counted 0"], "\(output)")
+    }
+
+    @Test(
+        "a turn's start reads its own chat's messages only, with statistics sampled while one chat had them all",
+        .enabled(if: TestDatabase.isPostgres))
+    func turnStartIgnoresStaleSamples() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/sampled.db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let owner = try await store.createUser(email: "sampled@example.com", passwordHash: "h", role: .user)
+        let long = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        let chat = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        await store.close()
+        // As chat-bench's run: ANALYZE sees one chat of 100 messages, then 300 chats get 6 messages each. Before
+        // migration 21 the generic plans of a turn's start then took a chat's messages to be the whole table's,
+        // and walked messages_pkey backwards through every newer message of every chat (some 1,800 rows here).
+        // One turn in the quiet chat, generic plans forced, counts the rows its transaction fetched from
+        // messages through an index.
+        let turn =
+            "SELECT count(*) FROM begin_turn_with_context('\(chat)', NULL, 'hi', NULL, '{m}', 'm', NULL, 0, 500)"
+        let output = try PostgresEngineTests.psql(
+            script: """
+                INSERT INTO messages (chat_id, role, content, created_at)
+                SELECT '\(long)', 'user', 'long ' || g, g FROM generate_series(1, 100) AS g;
+                ANALYZE messages;
+                INSERT INTO chats (id, user_id, created_at, updated_at)
+                SELECT gen_random_uuid(), '\(owner.id.lowercasedString)', 0, g FROM generate_series(1, 300) AS g;
+                INSERT INTO messages (chat_id, role, content, created_at)
+                SELECT '\(chat)', 'user', 'mine ' || g, g FROM generate_series(1, 6) AS g;
+                INSERT INTO messages (chat_id, role, content, created_at)
+                SELECT c.id, 'user', 'other', g FROM chats c, generate_series(1, 6) AS g
+                WHERE c.id NOT IN ('\(long)', '\(chat)');
+                SET plan_cache_mode = force_generic_plan;
+                BEGIN;
+                SELECT coalesce(sum(idx_tup_fetch), 0) AS before FROM pg_stat_xact_user_tables
+                WHERE relname = 'messages' \\gset
+                \(turn);
+                SELECT 'fetched ' || coalesce(sum(idx_tup_fetch), 0) - :before FROM pg_stat_xact_user_tables
+                WHERE relname = 'messages';
+                COMMIT;
+                """, database: path)
+        let prefix = "fetched "
+        let fetched = output.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap {
+            Int($0.dropFirst(prefix.count))
+        }
+        // The chat's own 6 messages, read by the newest-message check and the history: a few dozen at most.
+        #expect(fetched.map { $0 < 50 } == true, "\(output)")
+    }
+
+    @Test(
         "a page of chats is planned once per connection, even when ANALYZE has seen an owner of thousands",
         .enabled(if: TestDatabase.isPostgres))
     func chatPageKeepsItsPlan() async throws {
