@@ -920,10 +920,10 @@ enum PostgresMigrations {
                 // plan, and these statements have no parameters: their plan was sized by the first statement's
                 // transition table. On a connection whose first insert was an import of 100 messages, it was a
                 // hash join over a sequential scan of every chat, kept for the two messages of each later turn:
-                // in chat-bench, a run whose fixtures were seeded through one pooled connection spent 3.8 ms of
-                // PostgreSQL's CPU per turn instead of 1.5, and the scan grows with the deployment. Each chat is
-                // now updated through its primary key, one plan for any statement size; in the order of their
-                // ids, so two statements lock the chats they share in the same order.
+                // in a chat-bench database, whose fixtures import a chat of 100 messages, each turn on such a
+                // connection read all 11,533 chats, and the scan grows with the deployment. Each chat is now
+                // updated through its primary key, one plan for any statement size; in the order of their ids, so
+                // two statements lock the chats they share in the same order.
                 """
                 CREATE OR REPLACE FUNCTION messages_added() RETURNS trigger LANGUAGE plpgsql AS $$
                 DECLARE

@@ -6,8 +6,9 @@ import PostgresNIO
 // (postgres-nio keeps them by name): PostgreSQL does not parse them again, which is most of its work for
 // statements this small, and plans them again only while a plan for the values at hand looks cheaper than its
 // generic one (after five executions; see migration 19, where that was every execution). Their parameter types
-// are given, so a first execution with a NULL does not leave a type to guess. Each has a fixed name: postgres-nio's default, `String(reflecting: Self.self)`, is built again
-// at every execution (~1 % of a replica's CPU in a send run).
+// are given, so a first execution with a NULL does not leave a type to guess. Each has a fixed name:
+// postgres-nio's default, `String(reflecting: Self.self)`, is built again at every execution (~1 % of a
+// replica's CPU in a send run).
 
 /// A chat if it belongs to the owner (the turn route's check).
 struct OwnedChatStatement: PostgresPreparedStatement {

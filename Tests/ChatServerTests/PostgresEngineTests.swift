@@ -531,6 +531,19 @@ struct PostgresPlanTests {
         try PostgresEngineTests.psql("SET enable_seqscan = off; EXPLAIN " + sql, database: path)
     }
 
+    /// `statement` in its own transaction, then a line "`label` N": what that transaction added to `counter` of
+    /// pg_stat_xact_user_tables for `table` (those counters also hold the session's earlier, unflushed ones).
+    static func counting(_ statement: String, _ counter: String, of table: String, as label: String) -> String {
+        """
+        BEGIN;
+        SELECT coalesce(sum(\(counter)), 0) AS before FROM pg_stat_xact_user_tables WHERE relname = '\(table)' \\gset
+        \(statement);
+        SELECT '\(label) ' || coalesce(sum(\(counter)), 0) - :before FROM pg_stat_xact_user_tables
+        WHERE relname = '\(table)';
+        COMMIT;
+        """
+    }
+
     /// The plan of each query on a freshly migrated, empty store.
     static func plans(_ queries: [String]) async throws -> [String] {
         let directory = try makeTemporaryDirectory()
@@ -602,18 +615,9 @@ struct PostgresPlanTests {
                 NULL, NULL, (SELECT max(id) FROM messages WHERE chat_id = '\(chat)' AND role = 'user'), true)
             """
         let endReply = "UPDATE messages SET status = 'complete' WHERE chat_id = '\(chat)' AND status = 'streaming'"
-        /// A turn in its own transaction, then the rows that transaction read from messages by sequential scan
-        /// (the counters of pg_stat_xact_user_tables also hold this session's earlier, unflushed ones).
+        /// A turn in its own transaction, then the rows that transaction read from messages by sequential scan.
         func counted(_ turn: String) -> String {
-            """
-            BEGIN;
-            SELECT coalesce(sum(seq_tup_read), 0) AS before FROM pg_stat_xact_user_tables WHERE relname = 'messages' \\gset
-            \(turn);
-            SELECT 'read ' || coalesce(sum(seq_tup_read), 0) - :before FROM pg_stat_xact_user_tables
-            WHERE relname = 'messages';
-            COMMIT;
-            \(endReply);
-            """
+            Self.counting(turn, "seq_tup_read", of: "messages", as: "read") + "\n\(endReply);"
         }
         let output = try PostgresEngineTests.psql(
             script: """
@@ -650,14 +654,7 @@ struct PostgresPlanTests {
         // sequential scan.
         /// A statement in its own transaction, then the rows that transaction read from chats by sequential scan.
         func counted(_ statement: String) -> String {
-            """
-            BEGIN;
-            SELECT coalesce(sum(seq_tup_read), 0) AS before FROM pg_stat_xact_user_tables WHERE relname = 'chats' \\gset
-            \(statement);
-            SELECT 'read ' || coalesce(sum(seq_tup_read), 0) - :before FROM pg_stat_xact_user_tables
-            WHERE relname = 'chats';
-            COMMIT;
-            """
+            Self.counting(statement, "seq_tup_read", of: "chats", as: "read")
         }
         let turn = """
             INSERT INTO messages (chat_id, role, content, created_at)
@@ -714,13 +711,7 @@ struct PostgresPlanTests {
                 SELECT c.id, 'user', 'other', g FROM chats c, generate_series(1, 6) AS g
                 WHERE c.id NOT IN ('\(long)', '\(chat)');
                 SET plan_cache_mode = force_generic_plan;
-                BEGIN;
-                SELECT coalesce(sum(idx_tup_fetch), 0) AS before FROM pg_stat_xact_user_tables
-                WHERE relname = 'messages' \\gset
-                \(turn);
-                SELECT 'fetched ' || coalesce(sum(idx_tup_fetch), 0) - :before FROM pg_stat_xact_user_tables
-                WHERE relname = 'messages';
-                COMMIT;
+                \(Self.counting(turn, "idx_tup_fetch", of: "messages", as: "fetched"))
                 """, database: path)
         let prefix = "fetched "
         let fetched = output.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap {
