@@ -5,8 +5,9 @@ import Foundation
 /// itself (its clients and the mock upstream; the server too when it runs in-process), each per request measured.
 ///
 /// On a machine the server shares with its database and with chat-bench, throughput follows whatever else runs;
-/// these figures say whether the cores were the limit and which process used them. Read from `/proc` (Linux);
-/// a scenario has none elsewhere.
+/// these figures say whether the cores were the limit and which process used them. With them, how many of each
+/// one's threads were on average ready to run but waiting for a core: latency that is queueing for the CPU, not
+/// work. Read from `/proc` (Linux); a scenario has none elsewhere.
 struct CPUShares: Sendable, Encodable, Equatable {
     /// Cores of the machine (`/proc/stat`'s `cpuN` lines).
     var cores: Int
@@ -22,6 +23,13 @@ struct CPUShares: Sendable, Encodable, Equatable {
     /// Every process named `postgres` on this machine; nil when the run is not on PostgreSQL.
     var postgresMilliseconds: Double?
     var benchMilliseconds: Double
+    /// Threads of the chat-server processes ready to run but waiting for a core, on average over the period
+    /// (their run-queue time over its length); nil as ``serversMilliseconds`` is, or without `schedstat`.
+    var serversWaiting: Double?
+    /// The same for PostgreSQL's processes.
+    var postgresWaiting: Double?
+    /// The same for chat-bench's threads.
+    var benchWaiting: Double?
 
     enum CodingKeys: String, CodingKey {
         case cores, servers
@@ -30,6 +38,9 @@ struct CPUShares: Sendable, Encodable, Equatable {
         case serversMilliseconds = "servers_cpu_ms_per_request"
         case postgresMilliseconds = "postgres_cpu_ms_per_request"
         case benchMilliseconds = "bench_cpu_ms_per_request"
+        case serversWaiting = "servers_threads_waiting"
+        case postgresWaiting = "postgres_threads_waiting"
+        case benchWaiting = "bench_threads_waiting"
     }
 
     /// The shares between two readings, over `requests` requests; nil without requests.
@@ -46,23 +57,38 @@ struct CPUShares: Sendable, Encodable, Equatable {
         self.postgresMilliseconds =
             end.sources.postgres ? perRequest(end.postgres - start.postgres) : nil
         self.benchMilliseconds = perRequest(end.bench - start.bench)
-    }
-
-    /// One line for the report, as "send: 2 cores 96 % busy (1 % stolen); CPU ms per request: chat-server …".
-    func summary(of scenario: String) -> String {
-        var parts: [String] = []
-        if let serversMilliseconds {
-            parts.append(
-                "chat-server\(self.servers > 1 ? " ×\(self.servers)" : "") \(Self.format(serversMilliseconds))")
+        // The machine's time is every core's, so this is the period's length.
+        let seconds = elapsed / Double(max(end.cores, 1))
+        // A process that ended took its threads' waits with it: never below none.
+        let waiting = { (from: Double?, to: Double?) in
+            from.flatMap { from in to.map { max(0, $0 - from) / seconds } }
         }
-        if let postgresMilliseconds { parts.append("PostgreSQL \(Self.format(postgresMilliseconds))") }
-        parts.append("chat-bench \(Self.format(self.benchMilliseconds))")
-        return "\(scenario): \(self.cores) cores \(Int(self.busyPercent.rounded())) % busy "
-            + "(\(Int(self.stolenPercent.rounded())) % stolen); CPU ms per request: " + parts.joined(separator: ", ")
+        self.serversWaiting = self.serversMilliseconds == nil ? nil : waiting(start.serversWaiting, end.serversWaiting)
+        self.postgresWaiting =
+            self.postgresMilliseconds == nil ? nil : waiting(start.postgresWaiting, end.postgresWaiting)
+        self.benchWaiting = waiting(start.benchWaiting, end.benchWaiting)
     }
 
-    private static func format(_ value: Double) -> String {
-        String(format: "%.2f", value)
+    /// One line for the report, as "send: 2 cores 96 % busy (1 % stolen); CPU ms per request: chat-server …;
+    /// threads waiting for a core: chat-server …".
+    func summary(of scenario: String) -> String {
+        let server = "chat-server\(self.servers > 1 ? " ×\(self.servers)" : "")"
+        let cpu = Self.list([
+            (server, self.serversMilliseconds), ("PostgreSQL", self.postgresMilliseconds),
+            ("chat-bench", self.benchMilliseconds),
+        ])
+        let waiting = Self.list([
+            (server, self.serversWaiting), ("PostgreSQL", self.postgresWaiting), ("chat-bench", self.benchWaiting),
+        ])
+        return "\(scenario): \(self.cores) cores \(Int(self.busyPercent.rounded())) % busy "
+            + "(\(Int(self.stolenPercent.rounded())) % stolen); CPU ms per request: \(cpu)"
+            + (waiting.isEmpty ? "" : "; threads waiting for a core: \(waiting)")
+    }
+
+    /// "name value, name value" for the figures that are there, to two decimals.
+    private static func list(_ figures: [(String, Double?)]) -> String {
+        figures.compactMap { name, value in value.map { "\(name) \(String(format: "%.2f", $0))" } }
+            .joined(separator: ", ")
     }
 }
 
@@ -75,7 +101,7 @@ struct CPUSources: Sendable {
 }
 
 /// CPU counters at one moment, in seconds: the machine's (all cores), the chat-server children's, PostgreSQL's
-/// and chat-bench's own.
+/// and chat-bench's own; and the time their threads have spent ready to run but waiting for a core.
 struct CPUReading: Sendable {
     let sources: CPUSources
     var cores = 0
@@ -85,6 +111,11 @@ struct CPUReading: Sendable {
     var servers = 0.0
     var postgres = 0.0
     var bench = 0.0
+    /// Run-queue time of the threads alive now; nil where `schedstat` cannot be read. A thread that ended took
+    /// its own with it, so only long-lived threads (the servers', PostgreSQL's pooled backends) count fully.
+    var serversWaiting: Double?
+    var postgresWaiting: Double?
+    var benchWaiting: Double?
 
     /// Reads the counters now; nil where `/proc` is missing.
     /// - PostgreSQL: every process whose name is `postgres`, with the CPU of the children each has reaped, so a
@@ -106,15 +137,41 @@ struct CPUReading: Sendable {
             }
         }
         reading.servers = sources.serverPIDs.compactMap { Self.processTime(pid: $0)?.own }.reduce(0, +)
+        reading.serversWaiting = Self.sum(sources.serverPIDs.map { Self.runQueueWait(pid: $0) })
         reading.bench = Self.processTime(pid: nil)?.own ?? 0
+        reading.benchWaiting = Self.runQueueWait(pid: nil)
         let processes = sources.postgres ? (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] : []
+        var postgresWaits: [Double?] = []
         for entry in processes {
             guard let pid = Int32(entry), let time = Self.processTime(pid: pid), time.name == "postgres" else {
                 continue
             }
             reading.postgres += time.own + time.reapedChildren
+            postgresWaits.append(Self.runQueueWait(pid: pid))
         }
+        reading.postgresWaiting = Self.sum(postgresWaits)
         return reading
+    }
+
+    /// Seconds the process's threads (this process's for a nil `pid`) have spent on a run queue, waiting for a
+    /// core: the second field of each `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds.
+    static func runQueueWait(pid: Int32?) -> Double? {
+        let directory = pid.map { "/proc/\($0)/task" } ?? "/proc/self/task"
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        // A thread that ends between the listing and its read is left out.
+        let waits = threads.compactMap { thread -> Double? in
+            guard let text = try? String(contentsOfFile: "\(directory)/\(thread)/schedstat", encoding: .utf8) else {
+                return nil
+            }
+            let fields = text.split(separator: " ")
+            return fields.count >= 2 ? Double(fields[1]).map { $0 / 1e9 } : nil
+        }
+        return waits.isEmpty ? nil : waits.reduce(0, +)
+    }
+
+    /// The total, or nil if a part is missing (a process gone, `schedstat` unreadable).
+    private static func sum(_ parts: [Double?]) -> Double? {
+        parts.reduce(Double?(0)) { total, part in total.flatMap { total in part.map { total + $0 } } }
     }
 
     /// A process's name and CPU seconds (`/proc/<pid>/stat`: utime, stime, then cutime and cstime for the

@@ -5,19 +5,34 @@ import Testing
 
 @Suite("chat-bench's CPU shares")
 struct BenchCPUSharesTests {
+    /// A shell that never sleeps, killed when `body` returns.
+    private func withSpinners<T>(_ count: Int, _ body: ([Int32]) async throws -> T) async throws -> T {
+        var spinners: [Process] = []
+        defer {
+            for spinner in spinners {
+                // SIGKILL: the test process may ignore SIGTERM, and a child inherits ignored signals.
+                kill(spinner.processIdentifier, SIGKILL)
+                spinner.waitUntilExit()
+            }
+        }
+        for _ in 0..<count {
+            let spinner = Process()
+            spinner.executableURL = URL(fileURLWithPath: "/bin/sh")
+            spinner.arguments = ["-c", "while :; do :; done"]
+            try spinner.run()
+            spinners.append(spinner)
+        }
+        return try await body(spinners.map(\.processIdentifier))
+    }
+
     @Test("a busy server process's CPU is counted per request, and the cores as busy")
     func busyServerProcess() async throws {
-        let spinner = Process()
-        spinner.executableURL = URL(fileURLWithPath: "/bin/sh")
-        spinner.arguments = ["-c", "while :; do :; done"]
-        try spinner.run()
-        defer {
-            // SIGKILL: the test process may ignore SIGTERM, and a child inherits ignored signals.
-            kill(spinner.processIdentifier, SIGKILL)
-            spinner.waitUntilExit()
-        }
-        #expect(CPUReading.processTime(pid: spinner.processIdentifier)?.name == "sh")
-        let sources = CPUSources(serverPIDs: [spinner.processIdentifier], postgres: false)
+        try await self.withSpinners(1) { pids in try await self.checkOneSpinner(pids[0]) }
+    }
+
+    private func checkOneSpinner(_ pid: Int32) async throws {
+        #expect(CPUReading.processTime(pid: pid)?.name == "sh")
+        let sources = CPUSources(serverPIDs: [pid], postgres: false)
         let start = try #require(CPUReading.take(sources))
         try await Task.sleep(for: .milliseconds(500))
         let end = try #require(CPUReading.take(sources))
@@ -35,5 +50,31 @@ struct BenchCPUSharesTests {
         #expect(shares.summary(of: "send").hasPrefix("send: \(shares.cores) cores "))
         #expect(shares.summary(of: "send").contains("chat-server "))
         #expect(CPUShares(from: start, to: end, requests: 0) == nil)
+        #expect(shares.postgresWaiting == nil)
+        #expect(try #require(shares.serversWaiting) >= 0)
+        #expect(try #require(shares.benchWaiting) >= 0)
+    }
+
+    @Test("server processes that outnumber the cores are counted as waiting for them")
+    func serversWaitingForCores() async throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        // Three more never-sleeping processes than cores: on average three of them wait (more while anything
+        // else runs), and the cores' worth run; the checks leave room for the kernel's tick-grained CPU times.
+        let spinners = cores + 3
+        let shares = try await self.withSpinners(spinners) { pids in
+            let sources = CPUSources(serverPIDs: pids, postgres: false)
+            let start = try #require(CPUReading.take(sources))
+            try await Task.sleep(for: .milliseconds(500))
+            let end = try #require(CPUReading.take(sources))
+            return try #require(CPUShares(from: start, to: end, requests: 10))
+        }
+        #expect(shares.servers == spinners)
+        let waiting = try #require(shares.serversWaiting)
+        #expect(waiting > 2 && waiting < Double(spinners))
+        // Each spinner either runs or waits, so those running (CPU seconds over the half second) and those
+        // waiting add up to all of them.
+        let running = try #require(shares.serversMilliseconds) * 10 / 1000 / 0.5
+        #expect(abs(running + waiting - Double(spinners)) < 0.5)
+        #expect(shares.summary(of: "send").contains("; threads waiting for a core: chat-server ×\(spinners) "))
     }
 }
