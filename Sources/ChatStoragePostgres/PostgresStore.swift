@@ -7,7 +7,6 @@ import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
-import _ConnectionPoolModule
 
 /// The PostgreSQL engine: a ``ChatStore`` over postgres-nio's `PostgresClient` (a connection pool), for
 /// deployments of one or several `chat-server` processes on one database.
@@ -43,8 +42,6 @@ public final class PostgresStore: ChatStore {
     private let isClosed = Mutex(false)
     /// Each write's duration, to its commit.
     private let metrics: StoreMetrics
-    /// How long a statement may wait for a pooled connection (``StorageError/unavailable`` past it).
-    let waits: ConnectionWaits
     /// When ``ping()`` last asked the server, and what went wrong if it did.
     private let lastPing = Mutex<(at: ContinuousClock.Instant, failure: (any Error)?)?>(nil)
 
@@ -56,10 +53,9 @@ public final class PostgresStore: ChatStore {
 
     private init(
         client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), logger: Logger,
-        metrics: StoreMetrics, connectionWait: Duration
+        metrics: StoreMetrics
     ) {
         self.metrics = metrics
-        self.waits = ConnectionWaits(limit: connectionWait)
         self.client = client
         self.location = location
         self.migration = migration
@@ -72,11 +68,9 @@ public final class PostgresStore: ChatStore {
         self.notifier = ChangeNotifier(replicaID: self.replicaID, local: sink)
     }
 
-    /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections. A statement
-    /// waits at most `connectionWait` for one of them (then throws ``StorageError/unavailable``).
+    /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections.
     public static func open(
-        _ location: PostgresLocation, maxConnections: Int = 20, connectionWait: Duration = .seconds(5),
-        logger: Logger, metrics: StoreMetrics = .none
+        _ location: PostgresLocation, maxConnections: Int = 20, logger: Logger, metrics: StoreMetrics = .none
     ) async throws -> PostgresStore {
         let connection: PostgresConnection
         do {
@@ -109,17 +103,15 @@ public final class PostgresStore: ChatStore {
         configuration.options.minimumConnections = maxConnections + 1
         let store = PostgresStore(
             client: PostgresClient(configuration: configuration, backgroundLogger: logger),
-            location: location, migration: migration, logger: logger, metrics: metrics, connectionWait: connectionWait)
-        let watchdog = Task { await store.expireConnectionWaits() }
+            location: location, migration: migration, logger: logger, metrics: metrics)
         do {
             try await store.execute("INSERT INTO replicas (id) VALUES (\(store.replicaID))")
         } catch {
-            watchdog.cancel()
             await store.close()
             throw OpenFailed(location: location, stage: "cannot register this replica", error: error)
         }
         store.background.withLock { tasks in
-            tasks = [watchdog, Task { await store.renewLease() }, Task { await store.listen() }]
+            tasks = [Task { await store.renewLease() }, Task { await store.listen() }]
         }
         store.notifications.withLock { task in
             task = Task {
@@ -209,94 +201,30 @@ public final class PostgresStore: ChatStore {
 
     // MARK: Query helpers
 
-    /// Runs `body` on a pooled connection, in a task of its own, after waiting at most ``waits``' limit for the
-    /// connection (past it: ``StorageError/unavailable``, and the statement is not sent). Cancelled with the
-    /// caller if `cancelledWithCaller` (a read), else run to its end whatever happens to the caller (a write).
-    private func leased<T: Sendable>(
-        cancelledWithCaller: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
-    ) async throws -> T {
-        try self.checkOpen()
-        let waits = self.waits
-        let wait = waits.begin()
-        let task = Task { [client] in
-            try await client.withConnection { connection in
-                guard waits.leased(wait) else { throw StorageError.unavailable }
-                return try await body(connection)
-            }
-        }
-        waits.attach(wait) { task.cancel() }
-        do {
-            let value: T
-            if cancelledWithCaller {
-                value = try await withTaskCancellationHandler {
-                    try await task.value
-                } onCancel: {
-                    task.cancel()
-                }
-            } else {
-                value = try await task.value
-            }
-            _ = waits.end(wait)
-            return value
-        } catch {
-            if waits.end(wait) { throw StorageError.unavailable }
-            // The pool refuses a cancelled task's lease with an error of its own; callers expect this one.
-            if cancelledWithCaller && Task.isCancelled { throw CancellationError() }
-            throw Self.unavailability(error) ?? error
-        }
-    }
-
-    /// Expires the waits for a connection that outlived ``waits``' limit, four times a second, until cancelled.
-    private func expireConnectionWaits() async {
-        while !Task.isCancelled {
-            if self.waits.expire() > 0 {
-                self.logger.warning(
-                    "no database connection came free in time",
-                    metadata: ["limit": "\(self.waits.limit)"])
-            }
-            try? await Task.sleep(for: .milliseconds(250))
-        }
-    }
-
-    /// ``StorageError/unavailable`` for the errors that say the server cannot be reached: the pool gave up
-    /// opening connections (its circuit breaker) or was closed, the connection was closed or broke (a statement
-    /// sent on a connection the server had just ended is failed as closed by the client), or the server ended it or
-    /// refused it (SQLSTATE class 08, connection exceptions; 53300, too many connections; 57P01 to 57P03, a
-    /// server shutting down, crashed or starting).
-    static func unavailability(_ error: any Error) -> StorageError? {
-        if error is ConnectionPoolError { return .unavailable }
-        guard let error = error as? PSQLError else { return nil }
-        switch error.code {
-        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
-            return .unavailable
-        case .server:
-            guard let state = error.sqlState else { return nil }
-            return state.hasPrefix("08") || ["53300", "57P01", "57P02", "57P03"].contains(state) ? .unavailable : nil
-        default: return nil
-        }
-    }
-
     /// Runs a write to its end even when the calling task is cancelled, as the SQLite engine's actor does: a
-    /// turn that is cancelled still saves how it ended.
-    private func uncancelled<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T)
-        async throws -> T
-    {
-        // A deadlock (two writers taking a chat's and a message's row locks in opposite orders: a chat deleted
-        // while its reply is saved) aborts one of them; it is run again, as PostgreSQL advises.
-        var attempt = 1
-        while true {
-            do {
-                let started = ContinuousClock.now
-                let result = try await self.leased(cancelledWithCaller: false, body)
-                self.metrics.commitDuration?.record(duration: ContinuousClock.now - started)
-                return result
-            } catch let error as PSQLError where ["40P01", "40001"].contains(error.sqlState) && attempt < 5 {
-                attempt += 1
-                try? await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
-            } catch let error as PSQLError where error.sqlState == "22021" {
-                // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string.
-                throw StorageError.unsupportedCharacter
-            }
+    /// turn that is cancelled still saves how it ended. The pool would otherwise refuse a cancelled task's lease.
+    private func uncancelled<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try self.checkOpen()
+        do {
+            return try await Task { [metrics] in
+                // A deadlock (two writers taking a chat's and a message's row locks in opposite orders: a chat
+                // deleted while its reply is saved) aborts one of them; it is run again, as PostgreSQL advises.
+                var attempt = 1
+                while true {
+                    do {
+                        let started = ContinuousClock.now
+                        let result = try await operation()
+                        metrics.commitDuration?.record(duration: ContinuousClock.now - started)
+                        return result
+                    } catch let error as PSQLError where ["40P01", "40001"].contains(error.sqlState) && attempt < 5 {
+                        attempt += 1
+                        try? await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
+                    }
+                }
+            }.value
+        } catch let error as PSQLError where error.sqlState == "22021" {
+            // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string.
+            throw StorageError.unsupportedCharacter
         }
     }
 
@@ -304,8 +232,12 @@ public final class PostgresStore: ChatStore {
     func rows<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
         async throws -> [T]
     {
-        try await self.leased(cancelledWithCaller: true) { [logger] connection in
-            try await Self.rows(query, decode, on: connection, logger: logger)
+        try self.checkOpen()
+        do {
+            return try await Self.rows(query, decode, client: self.client, logger: self.logger)
+        } catch  where Task.isCancelled {
+            // The pool refuses a cancelled task's lease with an error of its own; callers expect this one.
+            throw CancellationError()
         }
     }
 
@@ -313,8 +245,11 @@ public final class PostgresStore: ChatStore {
     /// ``rows(_:_:)`` reads: cancelled with its caller.
     func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
-        try await self.leased(cancelledWithCaller: true) { [logger] connection in
-            try await Self.rows(statement, on: connection, logger: logger)
+        try self.checkOpen()
+        do {
+            return try await Self.rows(statement, client: self.client, logger: self.logger)
+        } catch  where Task.isCancelled {
+            throw CancellationError()
         }
     }
 
@@ -322,16 +257,16 @@ public final class PostgresStore: ChatStore {
     /// ``write(_:_:)``.
     func write<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
-        try await self.uncancelled { [logger] connection in
-            try await Self.rows(statement, on: connection, logger: logger)
+        try await self.uncancelled { [client, logger] in
+            try await Self.rows(statement, client: client, logger: logger)
         }
     }
 
     private static func rows<Statement: PostgresPreparedStatement>(
-        _ statement: Statement, on connection: PostgresConnection, logger: Logger
+        _ statement: Statement, client: PostgresClient, logger: Logger
     ) async throws -> [Statement.Row] {
         var result: [Statement.Row] = []
-        for try await row in try await connection.execute(statement, logger: logger) { result.append(row) }
+        for try await row in try await client.execute(statement, logger: logger) { result.append(row) }
         return result
     }
 
@@ -346,8 +281,8 @@ public final class PostgresStore: ChatStore {
     func write<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
         async throws -> [T]
     {
-        try await self.uncancelled { [logger] connection in
-            try await Self.rows(query, decode, on: connection, logger: logger)
+        try await self.uncancelled { [client, logger] in
+            try await Self.rows(query, decode, client: client, logger: logger)
         }
     }
 
@@ -356,8 +291,7 @@ public final class PostgresStore: ChatStore {
         _ = try await self.write(query) { _ in () }
     }
 
-    /// Every row of a query on the pool, whether or not the store is closing (its last statements), waiting for
-    /// a connection as long as the pool does.
+    /// Every row of a query on the pool, whether or not the store is closing (its last statements).
     static func rows<T>(
         _ query: PostgresQuery, _ decode: (PostgresRow) throws -> T, client: PostgresClient, logger: Logger
     ) async throws -> [T] {
@@ -368,22 +302,11 @@ public final class PostgresStore: ChatStore {
         return result
     }
 
-    private static func rows<T>(
-        _ query: PostgresQuery, _ decode: (PostgresRow) throws -> T, on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [T] {
-        var result: [T] = []
-        for try await row in try await connection.query(query, logger: logger) {
-            result.append(try decode(row))
-        }
-        return result
-    }
-
     /// Runs `body` in one transaction (committed when it returns, rolled back when it throws).
     func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
-        try await self.uncancelled { [logger] connection in
+        try await self.uncancelled { [client, logger] in
             do {
-                return try await connection.withTransaction(logger: logger) { connection in
+                return try await client.withTransaction(logger: logger) { connection in
                     try await body(Transaction(connection: connection, logger: logger))
                 }
             } catch let error as PostgresTransactionError {
