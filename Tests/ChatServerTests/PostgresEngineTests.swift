@@ -544,6 +544,20 @@ struct PostgresPlanTests {
         """
     }
 
+    /// A migrated store in `directory` with one owner and two empty chats, closed so that psql can take its
+    /// database over: the path standing for it, and the owner's and the chats' ids (lower-case).
+    static func ownerWithTwoChats(in directory: String, named name: String) async throws -> (
+        path: String, owner: String, first: String, second: String
+    ) {
+        let path = directory + "/\(name).db"
+        let store = try await TestDatabase.openStore(standingInFor: path)
+        let owner = try await store.createUser(email: "\(name)@example.com", passwordHash: "h", role: .user)
+        let first = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        let second = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
+        await store.close()
+        return (path, owner.id.lowercasedString, first, second)
+    }
+
     /// The plan of each query on a freshly migrated, empty store.
     static func plans(_ queries: [String]) async throws -> [String] {
         let directory = try makeTemporaryDirectory()
@@ -591,12 +605,7 @@ struct PostgresPlanTests {
     func turnStartPlansStayIndexed() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let path = directory + "/cached.db"
-        let store = try await TestDatabase.openStore(standingInFor: path)
-        let owner = try await store.createUser(email: "cached@example.com", passwordHash: "h", role: .user)
-        let chat = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
-        let other = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
-        await store.close()
+        let (path, _, chat, other) = try await Self.ownerWithTwoChats(in: directory, named: "cached")
         // One session, as a pooled connection is: PL/pgSQL caches each statement's plan per session, and after
         // five calls may keep a generic one (forced here), planned on the table as it was then: empty. Then
         // another chat gets 30,000 messages (enough that a plan made now would use the indexes), and a second
@@ -641,12 +650,7 @@ struct PostgresPlanTests {
     func messageCountsStayIndexed() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let path = directory + "/counts.db"
-        let store = try await TestDatabase.openStore(standingInFor: path)
-        let owner = try await store.createUser(email: "counts@example.com", passwordHash: "h", role: .user)
-        let imported = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
-        let chat = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
-        await store.close()
+        let (path, owner, imported, chat) = try await Self.ownerWithTwoChats(in: directory, named: "counts")
         // One session, as a pooled connection is: PL/pgSQL plans the triggers' statements at their first execution
         // there. The first insert and the first delete are an import's 100 messages; before migration 20 the
         // counting statements were then planned for 100 rows as a hash join over every chat, and kept for the
@@ -664,7 +668,7 @@ struct PostgresPlanTests {
         let output = try PostgresEngineTests.psql(
             script: """
                 INSERT INTO chats (id, user_id, created_at, updated_at)
-                SELECT gen_random_uuid(), '\(owner.id.lowercasedString)', 0, g FROM generate_series(1, 2000) AS g;
+                SELECT gen_random_uuid(), '\(owner)', 0, g FROM generate_series(1, 2000) AS g;
                 ANALYZE chats;
                 INSERT INTO messages (chat_id, role, content, created_at)
                 SELECT '\(imported)', 'user', 'imported ' || g, g FROM generate_series(1, 100) AS g;
@@ -685,12 +689,7 @@ struct PostgresPlanTests {
     func turnStartIgnoresStaleSamples() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let path = directory + "/sampled.db"
-        let store = try await TestDatabase.openStore(standingInFor: path)
-        let owner = try await store.createUser(email: "sampled@example.com", passwordHash: "h", role: .user)
-        let long = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
-        let chat = try await store.createChat(userID: owner.id, title: nil).id.lowercasedString
-        await store.close()
+        let (path, owner, long, chat) = try await Self.ownerWithTwoChats(in: directory, named: "sampled")
         // As chat-bench's run: ANALYZE sees one chat of 100 messages, then 300 chats get 6 messages each. Before
         // migration 21 the generic plans of a turn's start then took a chat's messages to be the whole table's,
         // and walked messages_pkey backwards through every newer message of every chat (some 1,800 rows here).
@@ -704,7 +703,7 @@ struct PostgresPlanTests {
                 SELECT '\(long)', 'user', 'long ' || g, g FROM generate_series(1, 100) AS g;
                 ANALYZE messages;
                 INSERT INTO chats (id, user_id, created_at, updated_at)
-                SELECT gen_random_uuid(), '\(owner.id.lowercasedString)', 0, g FROM generate_series(1, 300) AS g;
+                SELECT gen_random_uuid(), '\(owner)', 0, g FROM generate_series(1, 300) AS g;
                 INSERT INTO messages (chat_id, role, content, created_at)
                 SELECT '\(chat)', 'user', 'mine ' || g, g FROM generate_series(1, 6) AS g;
                 INSERT INTO messages (chat_id, role, content, created_at)
