@@ -11,7 +11,8 @@ public enum StoreOpener {
     {
         if let postgres = config.postgres {
             return try await PostgresStore.open(
-                postgres, maxConnections: config.databaseMaxConnections, logger: logger, metrics: metrics)
+                postgres, maxConnections: config.databaseMaxConnections,
+                connectionWait: .seconds(config.databaseWaitSeconds), logger: logger, metrics: metrics)
         }
         return try await DatabaseActor.open(path: config.databasePath, metrics: metrics)
     }

@@ -227,6 +227,9 @@ public enum StorageError: Error, Equatable, Sendable {
     case unsupportedCharacter
     /// The user's tokens used and reserved have reached this quota (``TokenReservation``).
     case quotaExceeded(QuotaPeriod)
+    /// The database server did not answer: unreachable, or no connection to it came free in time. Nothing was
+    /// written unless the server had already received the statement (then its outcome is unknown).
+    case unavailable
 }
 
 extension UUID {

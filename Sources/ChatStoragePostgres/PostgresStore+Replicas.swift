@@ -55,12 +55,12 @@ extension PostgresStore {
     }
 
     /// Holds a connection listening on `chat_events` and passes every notification on as a ``StoreEvent``;
-    /// reconnects after a failure (and then says ``StoreEvent/resynchronized``, as notifications may have
-    /// been missed meanwhile).
+    /// reconnects after a failure, or once its connection closed under it (``StatementWatch``), and then says
+    /// ``StoreEvent/resynchronized``, as notifications may have been missed meanwhile.
     func listen() async {
         while !Task.isCancelled {
             do {
-                try await self.client.withConnection { connection in
+                try await self.leased(cancelledWithCaller: true) { connection in
                     try await connection.listen(on: "chat_events") { notifications in
                         self.deliver(.resynchronized)
                         for try await notification in notifications {
@@ -90,12 +90,11 @@ extension PostgresStore {
     /// Sends ``ChangeNotifier``'s payloads in one transaction that does not wait for its commit to be flushed.
     /// Also while the store closes: ``close()`` sends the last ones before it stops the pool.
     func notify(_ payloads: [String]) async throws {
-        _ = try await Self.rows(
+        try await self.closingWrite(
             """
             SELECT set_config('synchronous_commit', 'off', true),
                 (SELECT count(pg_notify('chat_events', payload)) FROM unnest(\(payloads)::text[]) AS payload)
-            """,
-            { _ in () }, client: self.client, logger: self.logger)
+            """)
     }
 
     public func requestCancel(chatID: UUID) async throws {

@@ -7,6 +7,7 @@ import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import _ConnectionPoolModule
 
 /// The PostgreSQL engine: a ``ChatStore`` over postgres-nio's `PostgresClient` (a connection pool), for
 /// deployments of one or several `chat-server` processes on one database.
@@ -39,9 +40,13 @@ public final class PostgresStore: ChatStore {
     private let notifications = Mutex<Task<Void, Never>?>(nil)
     /// The heartbeat and the listener, started once the replica is registered.
     private let background = Mutex<[Task<Void, Never>]>([])
+    /// Gives up on overdue statements (``watch``) until the store's last statements have ended.
+    private let watchdog = Mutex<Task<Void, Never>?>(nil)
     private let isClosed = Mutex(false)
     /// Each write's duration, to its commit.
     private let metrics: StoreMetrics
+    /// How long a statement may wait for a pooled connection, or on a closed one (``StorageError/unavailable``).
+    let watch: StatementWatch
     /// When ``ping()`` last asked the server, and what went wrong if it did.
     private let lastPing = Mutex<(at: ContinuousClock.Instant, failure: (any Error)?)?>(nil)
 
@@ -53,9 +58,10 @@ public final class PostgresStore: ChatStore {
 
     private init(
         client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), logger: Logger,
-        metrics: StoreMetrics
+        metrics: StoreMetrics, connectionWait: Duration
     ) {
         self.metrics = metrics
+        self.watch = StatementWatch(limit: connectionWait)
         self.client = client
         self.location = location
         self.migration = migration
@@ -68,9 +74,11 @@ public final class PostgresStore: ChatStore {
         self.notifier = ChangeNotifier(replicaID: self.replicaID, local: sink)
     }
 
-    /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections.
+    /// Connects, migrates the schema, then opens a pool of at most `maxConnections` connections. A statement
+    /// waits at most `connectionWait` for one of them (then throws ``StorageError/unavailable``).
     public static func open(
-        _ location: PostgresLocation, maxConnections: Int = 20, logger: Logger, metrics: StoreMetrics = .none
+        _ location: PostgresLocation, maxConnections: Int = 20, connectionWait: Duration = .seconds(5),
+        logger: Logger, metrics: StoreMetrics = .none
     ) async throws -> PostgresStore {
         let connection: PostgresConnection
         do {
@@ -103,7 +111,8 @@ public final class PostgresStore: ChatStore {
         configuration.options.minimumConnections = maxConnections + 1
         let store = PostgresStore(
             client: PostgresClient(configuration: configuration, backgroundLogger: logger),
-            location: location, migration: migration, logger: logger, metrics: metrics)
+            location: location, migration: migration, logger: logger, metrics: metrics, connectionWait: connectionWait)
+        store.watchdog.withLock { $0 = Task { await store.watchStatements() } }
         do {
             try await store.execute("INSERT INTO replicas (id) VALUES (\(store.replicaID))")
         } catch {
@@ -183,14 +192,17 @@ public final class PostgresStore: ChatStore {
         self.notifier.finish()
         await self.notifications.withLock { $0 }?.value
         // Leaving on purpose: the others need not wait for the lease to run out.
-        _ = try? await Self.rows(
-            "DELETE FROM replicas WHERE id = \(self.replicaID)", { _ in () }, client: self.client, logger: self.logger)
+        try? await self.closingWrite("DELETE FROM replicas WHERE id = \(self.replicaID)")
         self.eventSink.finish()
         // Stopping the pool closes its connections, the listener's too (a notification sequence does not end
         // on cancellation alone), so every background task ends.
         self.pool.cancel()
         await self.pool.value
         for task in background { await task.value }
+        // Last: until here a statement stranded on a closed connection is still given up on.
+        let watchdog = self.watchdog.withLock { $0 }
+        watchdog?.cancel()
+        await watchdog?.value
     }
 
     public func run() async throws {
@@ -201,30 +213,114 @@ public final class PostgresStore: ChatStore {
 
     // MARK: Query helpers
 
-    /// Runs a write to its end even when the calling task is cancelled, as the SQLite engine's actor does: a
-    /// turn that is cancelled still saves how it ended. The pool would otherwise refuse a cancelled task's lease.
-    private func uncancelled<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try self.checkOpen()
-        do {
-            return try await Task { [metrics] in
-                // A deadlock (two writers taking a chat's and a message's row locks in opposite orders: a chat
-                // deleted while its reply is saved) aborts one of them; it is run again, as PostgreSQL advises.
-                var attempt = 1
+    /// Runs `body` on a pooled connection, in a task of its own. Cancelled with the caller if
+    /// `cancelledWithCaller` (a read), else run to its end whatever happens to the caller (a write).
+    ///
+    /// Bounded by ``watch``: past its limit waiting for a connection, the caller gets
+    /// ``StorageError/unavailable`` and the statement is not sent; a connection leased already closed is given
+    /// back and another one asked for (nothing was sent on it); a statement whose connection closed under it and
+    /// that the driver does not answer is given up on after the watch's grace.
+    /// `whileClosing`: also once ``close()`` began (its last statements).
+    func leased<T: Sendable>(
+        cancelledWithCaller: Bool, whileClosing: Bool = false,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        if !whileClosing { try self.checkOpen() }
+        let watch = self.watch
+        let outcome = StatementOutcome<T>()
+        let id = watch.begin { outcome.resolve(.failure(StorageError.unavailable)) }
+        let task = Task { [client] in
+            do {
                 while true {
-                    do {
-                        let started = ContinuousClock.now
-                        let result = try await operation()
-                        metrics.commitDuration?.record(duration: ContinuousClock.now - started)
-                        return result
-                    } catch let error as PSQLError where ["40P01", "40001"].contains(error.sqlState) && attempt < 5 {
-                        attempt += 1
-                        try? await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
+                    let lease = try await client.withConnection { connection -> (StatementWatch.Lease, T?) in
+                        let lease = watch.leased(id, on: connection)
+                        guard lease == .run else { return (lease, nil) }
+                        return (lease, try await body(connection))
+                    }
+                    switch lease {
+                    case (.run, let value?): return outcome.resolve(.success(value))
+                    case (.closed, _): try await Task.sleep(for: .milliseconds(10))
+                    default: return outcome.resolve(.failure(StorageError.unavailable))
                     }
                 }
-            }.value
-        } catch let error as PSQLError where error.sqlState == "22021" {
-            // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string.
-            throw StorageError.unsupportedCharacter
+            } catch {
+                outcome.resolve(.failure(error))
+            }
+        }
+        defer {
+            watch.end(id)
+            // Ends a wait for a connection that was given up on (a finished task ignores it).
+            task.cancel()
+        }
+        do {
+            if cancelledWithCaller {
+                return try await withTaskCancellationHandler {
+                    try await outcome.value
+                } onCancel: {
+                    task.cancel()
+                }
+            }
+            return try await outcome.value
+        } catch StorageError.unavailable {
+            throw StorageError.unavailable
+        } catch {
+            // The pool refuses a cancelled task's lease with an error of its own; callers expect this one.
+            if cancelledWithCaller && Task.isCancelled { throw CancellationError() }
+            throw Self.unavailability(error) ?? error
+        }
+    }
+
+    /// Gives up on the statements ``watch`` finds overdue, four times a second, until cancelled.
+    private func watchStatements() async {
+        while !Task.isCancelled {
+            if self.watch.tick() > 0 {
+                self.logger.warning(
+                    "gave up on statements that got no connection in time, or whose connection closed under them",
+                    metadata: ["limit": "\(self.watch.limit)"])
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// ``StorageError/unavailable`` for the errors that say the server cannot be reached: the pool gave up
+    /// opening connections (its circuit breaker) or was closed, the connection was closed or broke (a statement
+    /// sent on a connection the server had just ended is failed as closed by the client), or the server ended it or
+    /// refused it (SQLSTATE class 08, connection exceptions; 53300, too many connections; 57P01 to 57P03, a
+    /// server shutting down, crashed or starting).
+    static func unavailability(_ error: any Error) -> StorageError? {
+        if error is ConnectionPoolError { return .unavailable }
+        guard let error = error as? PSQLError else { return nil }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            return .unavailable
+        case .server:
+            guard let state = error.sqlState else { return nil }
+            return state.hasPrefix("08") || ["53300", "57P01", "57P02", "57P03"].contains(state) ? .unavailable : nil
+        default: return nil
+        }
+    }
+
+    /// Runs a write to its end even when the calling task is cancelled, as the SQLite engine's actor does: a
+    /// turn that is cancelled still saves how it ended.
+    private func uncancelled<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        // A deadlock (two writers taking a chat's and a message's row locks in opposite orders: a chat deleted
+        // while its reply is saved) aborts one of them; it is run again, as PostgreSQL advises.
+        var attempt = 1
+        while true {
+            do {
+                let started = ContinuousClock.now
+                let result = try await self.leased(cancelledWithCaller: false, body)
+                self.metrics.commitDuration?.record(duration: ContinuousClock.now - started)
+                return result
+            } catch let error as PSQLError where ["40P01", "40001"].contains(error.sqlState) && attempt < 5 {
+                attempt += 1
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
+            } catch let error as PSQLError where error.sqlState == "22021" {
+                // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string.
+                throw StorageError.unsupportedCharacter
+            }
         }
     }
 
@@ -232,12 +328,8 @@ public final class PostgresStore: ChatStore {
     func rows<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
         async throws -> [T]
     {
-        try self.checkOpen()
-        do {
-            return try await Self.rows(query, decode, client: self.client, logger: self.logger)
-        } catch  where Task.isCancelled {
-            // The pool refuses a cancelled task's lease with an error of its own; callers expect this one.
-            throw CancellationError()
+        try await self.leased(cancelledWithCaller: true) { [logger] connection in
+            try await Self.rows(query, decode, on: connection, logger: logger)
         }
     }
 
@@ -245,11 +337,8 @@ public final class PostgresStore: ChatStore {
     /// ``rows(_:_:)`` reads: cancelled with its caller.
     func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
-        try self.checkOpen()
-        do {
-            return try await Self.rows(statement, client: self.client, logger: self.logger)
-        } catch  where Task.isCancelled {
-            throw CancellationError()
+        try await self.leased(cancelledWithCaller: true) { [logger] connection in
+            try await Self.rows(statement, on: connection, logger: logger)
         }
     }
 
@@ -257,16 +346,16 @@ public final class PostgresStore: ChatStore {
     /// ``write(_:_:)``.
     func write<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
-        try await self.uncancelled { [client, logger] in
-            try await Self.rows(statement, client: client, logger: logger)
+        try await self.uncancelled { [logger] connection in
+            try await Self.rows(statement, on: connection, logger: logger)
         }
     }
 
     private static func rows<Statement: PostgresPreparedStatement>(
-        _ statement: Statement, client: PostgresClient, logger: Logger
+        _ statement: Statement, on connection: PostgresConnection, logger: Logger
     ) async throws -> [Statement.Row] {
         var result: [Statement.Row] = []
-        for try await row in try await client.execute(statement, logger: logger) { result.append(row) }
+        for try await row in try await connection.execute(statement, logger: logger) { result.append(row) }
         return result
     }
 
@@ -281,8 +370,8 @@ public final class PostgresStore: ChatStore {
     func write<T: Sendable>(_ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
         async throws -> [T]
     {
-        try await self.uncancelled { [client, logger] in
-            try await Self.rows(query, decode, client: client, logger: logger)
+        try await self.uncancelled { [logger] connection in
+            try await Self.rows(query, decode, on: connection, logger: logger)
         }
     }
 
@@ -291,12 +380,19 @@ public final class PostgresStore: ChatStore {
         _ = try await self.write(query) { _ in () }
     }
 
-    /// Every row of a query on the pool, whether or not the store is closing (its last statements).
-    static func rows<T>(
-        _ query: PostgresQuery, _ decode: (PostgresRow) throws -> T, client: PostgresClient, logger: Logger
+    /// A write that runs to its end, whether or not the store is closing (its last statements).
+    func closingWrite(_ query: PostgresQuery) async throws {
+        _ = try await self.leased(cancelledWithCaller: false, whileClosing: true) { [logger] connection in
+            try await Self.rows(query, { _ in () }, on: connection, logger: logger)
+        }
+    }
+
+    private static func rows<T>(
+        _ query: PostgresQuery, _ decode: (PostgresRow) throws -> T, on connection: PostgresConnection,
+        logger: Logger
     ) async throws -> [T] {
         var result: [T] = []
-        for try await row in try await client.query(query, logger: logger) {
+        for try await row in try await connection.query(query, logger: logger) {
             result.append(try decode(row))
         }
         return result
@@ -304,9 +400,9 @@ public final class PostgresStore: ChatStore {
 
     /// Runs `body` in one transaction (committed when it returns, rolled back when it throws).
     func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
-        try await self.uncancelled { [client, logger] in
+        try await self.uncancelled { [logger] connection in
             do {
-                return try await client.withTransaction(logger: logger) { connection in
+                return try await connection.withTransaction(logger: logger) { connection in
                     try await body(Transaction(connection: connection, logger: logger))
                 }
             } catch let error as PostgresTransactionError {

@@ -24,6 +24,7 @@ struct ConfigTests {
         #expect(config.groqModel == "openai/gpt-oss-20b")
         // Not in the reference backend: twice this machine's cores, plus one, at most 20 (see AppConfig).
         #expect(config.databaseMaxConnections == min(2 * System.coreCount + 1, 20))
+        #expect(config.databaseWaitSeconds == 5)
     }
 
     @Test("variables are read and normalised")
@@ -33,7 +34,7 @@ struct ConfigTests {
             "JWT_SECRET_KEY": String(repeating: "k", count: 40), "ACCESS_TOKEN_EXPIRE_MINUTES": "15",
             "ADMIN_EMAILS": " Root@Example.com, ops@example.com ,", "LOG_LEVEL": "DEBUG", "GROQ_API_KEY": "gsk_test",
             "GROQ_BASE_URL": "http://127.0.0.1:9999/openai/v1/", "GROQ_MODEL": "llama-3.3-70b-versatile",
-            "DATABASE_MAX_CONNECTIONS": "40",
+            "DATABASE_MAX_CONNECTIONS": "40", "DATABASE_WAIT_SECONDS": "12",
         ])
         #expect(config.host == "0.0.0.0")
         #expect(config.port == 9000)
@@ -45,6 +46,7 @@ struct ConfigTests {
         #expect(config.groqBaseURL == "http://127.0.0.1:9999/openai/v1")
         #expect(config.groqModel == "llama-3.3-70b-versatile")
         #expect(config.databaseMaxConnections == 40)
+        #expect(config.databaseWaitSeconds == 12)
     }
 
     @Test("DATABASE_URL accepts sqlite URLs and plain paths")
@@ -62,6 +64,7 @@ struct ConfigTests {
             ("PORT", "eighty"), ("PORT", "70000"), ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"), ("LOG_LEVEL", "loud"),
             ("JWT_SECRET_KEY", "short"), ("ADMIN_EMAILS", "root"), ("GROQ_BASE_URL", "ftp://x"),
             ("DATABASE_URL", "mysql://db"), ("PASSWORD_HASH_COST", "4"), ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("DATABASE_WAIT_SECONDS", "0"), ("DATABASE_WAIT_SECONDS", "301"),
         ]
     )
     func badValues(variable: String, value: String) {

@@ -2,6 +2,8 @@ import ChatServer
 import ChatStorage
 import ChatStorageSQLite
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
 import Logging
 import NIOHTTP1
 import Testing
@@ -194,6 +196,91 @@ struct PostgresEngineTests {
         let seen = try await reader.value
         #expect(seen == Set(all.map(\.id)), "the reader that follows after= skipped ids that committed late")
         await store.close()
+    }
+
+    @Test(
+        "a database that stops answering: reads, writes and the health check fail as unavailable within the wait limit, then work again once it is back",
+        .enabled(if: TestDatabase.isPostgres), .timeLimit(.minutes(2)))
+    func databaseOutage() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/outage.db"
+        let location = try #require(TestDatabase.postgres(standingInFor: path))
+        let store = try await PostgresStore.open(
+            location, maxConnections: 2, connectionWait: .seconds(1), logger: testLogger())
+        let user = try await store.createUser(email: "outage@example.com", passwordHash: "h", role: .user)
+        _ = try await store.createChat(userID: user.id, title: "before")
+        // No new connection to the database from now on, and the store's own connections are closed: the pool
+        // keeps trying to reconnect, and would queue every statement until its circuit breaker trips (60 s).
+        try Self.adminPSQL("ALTER DATABASE \(location.database) ALLOW_CONNECTIONS false")
+        try Self.adminPSQL(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(location.database)'")
+        defer { try? Self.adminPSQL("ALTER DATABASE \(location.database) ALLOW_CONNECTIONS true") }
+        let clock = ContinuousClock()
+        for attempt in 0..<2 {
+            let started = clock.now
+            await #expect(throws: StorageError.unavailable, "read, attempt \(attempt)") {
+                _ = try await store.chats(ownerID: user.id, archived: false, limit: 20, offset: 0)
+            }
+            await #expect(throws: StorageError.unavailable, "write, attempt \(attempt)") {
+                _ = try await store.createChat(userID: user.id, title: "during")
+            }
+            await #expect(throws: StorageError.unavailable, "health, attempt \(attempt)") {
+                try await Task.sleep(for: .seconds(1.1))  // past the health check's one-second reuse
+                try await store.ping()
+            }
+            // The wait limit (1 s) and the watchdog's tick (a quarter of a second), each of the three; far below
+            // the pool's own minute.
+            #expect(clock.now - started < .seconds(8), "attempt \(attempt)")
+        }
+        try Self.adminPSQL("ALTER DATABASE \(location.database) ALLOW_CONNECTIONS true")
+        // Back: the pool reconnects (its backoff is a few seconds by now), and nothing written meanwhile is there.
+        let deadline = clock.now + .seconds(20)
+        var page: ChatPage?
+        while page == nil && clock.now < deadline {
+            page = try? await store.chats(ownerID: user.id, archived: false, limit: 20, offset: 0)
+            if page == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(page?.chats.map(\.title) == ["before"])
+        _ = try await store.createChat(userID: user.id, title: "after")
+        #expect(try await store.chats(ownerID: user.id, archived: false, limit: 20, offset: 0).total == 2)
+        await store.close()
+    }
+
+    @Test(
+        "over HTTP, while the database does not answer: 503 with Retry-After and a detail (GET /chats, POST /chat, /health), and served again once it is back",
+        .enabled(if: TestDatabase.isPostgres), .timeLimit(.minutes(2)))
+    func databaseOutageOverHTTP() async throws {
+        try await withTurnApp(configure: { $0.databaseWaitSeconds = 1 }) { client, backend, _ in
+            let database = try #require(backend.config.postgres?.database)
+            let (_, token) = try await client.signUp("outage-http@example.com")
+            let chatID = try await client.createChat(token: token, title: "before")
+            try Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
+            try Self.adminPSQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+            defer { try? Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS true") }
+            try await Task.sleep(for: .seconds(1.1))  // past the health check's one-second reuse
+            let requests: [(HTTPRequest.Method, String, String?)] = [
+                (.get, "/chats", nil),
+                (.post, "/chat", #"{"chat_id": "\#(chatID)", "message": "during"}"#),
+                (.get, "/health", nil),
+            ]
+            for (method, path, json) in requests {
+                let response = try await client.send(method, path, token: token, json: json)
+                #expect(response.status == .serviceUnavailable, "\(method) \(path): \(response.text)")
+                #expect(response.headers[.retryAfter] != nil, "\(method) \(path)")
+                #expect(try JSONBody(response).string("detail")?.isEmpty == false, "\(method) \(path)")
+            }
+            try Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            var listed = try await client.send(.get, "/chats", token: token)
+            while listed.status != .ok && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                listed = try await client.send(.get, "/chats", token: token)
+            }
+            #expect(listed.status == .ok)
+            #expect(listed.text.contains("\"before\""), "\(listed.text)")
+        }
     }
 
     @Test(
@@ -481,6 +568,20 @@ struct PostgresEngineTests {
     /// Runs one statement through psql on the store's database; its output, trimmed.
     static func psql(_ sql: String, database path: String) throws -> String {
         try Self.psql(arguments: ["-c", sql], input: nil, database: path)
+    }
+
+    /// Runs a statement through psql on the throwaway server's administrative database.
+    static func adminPSQL(_ sql: String) throws {
+        let admin = try #require(ProcessInfo.processInfo.environment["TEST_DATABASE_URL"])
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        psql.arguments = [admin, "-q", "-c", sql]
+        psql.standardOutput = FileHandle.nullDevice
+        try psql.run()
+        psql.waitUntilExit()
+        guard psql.terminationStatus == 0 else {
+            throw StorageError.corruptRow("psql exited \(psql.terminationStatus)")
+        }
     }
 
     /// Runs a script through psql on the store's database, stopping at its first error.

@@ -28,6 +28,8 @@ public struct AppConfig: Sendable {
     public var postgres: PostgresLocation?
     /// PostgreSQL connections this process opens at most (`DATABASE_MAX_CONNECTIONS`).
     public var databaseMaxConnections = AppConfig.defaultDatabaseConnections
+    /// Seconds a request waits for a PostgreSQL connection before it is answered 503 (`DATABASE_WAIT_SECONDS`).
+    public var databaseWaitSeconds = 5
     /// HMAC key for tokens; nil means "generate one and keep it in the database".
     public var jwtSecret: String?
     public var accessTokenExpireMinutes = 60
@@ -98,7 +100,8 @@ public struct AppConfig: Sendable {
 
     /// The variables this type reads, for documentation and `.env.example`.
     public static let variables = [
-        "HOST", "PORT", "DATABASE_URL", "DATABASE_MAX_CONNECTIONS", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES",
+        "HOST", "PORT", "DATABASE_URL", "DATABASE_MAX_CONNECTIONS", "DATABASE_WAIT_SECONDS", "JWT_SECRET_KEY",
+        "ACCESS_TOKEN_EXPIRE_MINUTES",
         "ADMIN_EMAILS", "LOG_LEVEL",
         "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
@@ -147,6 +150,7 @@ public struct AppConfig: Sendable {
         if let connections = try integer("DATABASE_MAX_CONNECTIONS", in: 1...1_000) {
             self.databaseMaxConnections = connections
         }
+        if let wait = try integer("DATABASE_WAIT_SECONDS", in: 1...300) { self.databaseWaitSeconds = wait }
         if let secret = value("JWT_SECRET_KEY") {
             guard secret.utf8.count >= 32 else {
                 throw ConfigurationError(

@@ -49,7 +49,8 @@ struct MetaController {
             try await self.backend.database.ping()
         } catch {
             context.logger.error("health check failed", metadata: ["error": "\(error)"])
-            throw APIError(.serviceUnavailable, "Degraded: the database cannot take writes")
+            throw APIError(
+                .serviceUnavailable, "Degraded: the database cannot take writes", headers: [.retryAfter: "5"])
         }
         return HealthResponse(status: "healthy")
     }

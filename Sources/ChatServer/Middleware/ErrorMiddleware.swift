@@ -7,7 +7,7 @@ import NIOHTTP1
 ///
 /// ``APIError`` renders itself; Hummingbird's own errors keep their status (413 for large bodies), except
 /// the router's 404 for a path that exists under other methods, which becomes 405 with `Allow`; NIO's
-/// parser errors are 400; anything else is a fault: logged with the request id and answered with a generic 500 that reveals nothing internal.
+/// parser errors are 400; a database that did not answer in time is 503 with `Retry-After`; anything else is a fault: logged with the request id and answered with a generic 500 that reveals nothing internal.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let routes: RouteTable
@@ -32,6 +32,8 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             let message = error.body ?? error.status.reasonPhrase
             return try APIError(error.status, message, headers: error.headers).response(from: request, context: context)
+        } catch StorageError.unavailable {
+            return try APIError.databaseUnavailable.response(from: request, context: context)
         } catch StorageError.unsupportedCharacter {
             return try APIError(
                 .unprocessableContent,

@@ -136,6 +136,13 @@ actor ChatSessionActor {
             requester.yield(.failed(self.isShuttingDown ? .restarting : .turnCancelled, message: nil))
             requester.finish()
             return
+        } catch StorageError.unavailable {
+            self.logger.warning(
+                "could not start a turn: the database did not answer",
+                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)"])
+            requester.yield(.failed(.databaseUnavailable, message: nil))
+            requester.finish()
+            return
         } catch {
             self.logger.error(
                 "could not start a turn",

@@ -41,6 +41,9 @@ extension APIError {
     /// 503 for work refused or cut short because this server is shutting down.
     static let restarting = APIError(
         .serviceUnavailable, "The server is restarting; try again in a few seconds", headers: [.retryAfter: "5"])
+    /// 503 for a request the database did not answer in time (``StorageError/unavailable``).
+    static let databaseUnavailable = APIError(
+        .serviceUnavailable, "The database is not answering; try again in a few seconds", headers: [.retryAfter: "5"])
 }
 
 extension Duration {
