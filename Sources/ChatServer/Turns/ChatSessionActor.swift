@@ -115,41 +115,16 @@ actor ChatSessionActor {
         }
         // Stopped while still queued (user disabled, server shutting down): nothing was saved, nothing starts.
         if Task.isCancelled {
-            requester.yield(.failed(self.isShuttingDown ? .restarting : .turnCancelled, message: nil))
-            requester.finish()
-            return
+            return Self.refuse(requester, self.isShuttingDown ? .restarting : .turnCancelled)
         }
         let begun: BegunTurn
         do {
             guard let saved = try await self.beginTurn(input, model: model, account: account) else {
-                requester.yield(.failed(.chatNotFound, message: nil))
-                requester.finish()
-                return
+                return Self.refuse(requester, .chatNotFound)
             }
             begun = saved
-        } catch StorageError.quotaExceeded(let period) {
-            self.accounting.metrics?.turnEnded(.refused)
-            requester.yield(.failed(self.accounting.quotas.refusal(period, limits: account.limits), message: nil))
-            requester.finish()
-            return
-        } catch is CancellationError {
-            requester.yield(.failed(self.isShuttingDown ? .restarting : .turnCancelled, message: nil))
-            requester.finish()
-            return
-        } catch StorageError.unavailable {
-            self.logger.warning(
-                "could not start a turn: the database did not answer",
-                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)"])
-            requester.yield(.failed(.databaseUnavailable, message: nil))
-            requester.finish()
-            return
         } catch {
-            self.logger.error(
-                "could not start a turn",
-                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
-            requester.yield(.failed(APIError(.internalServerError, "Internal server error"), message: nil))
-            requester.finish()
-            return
+            return Self.refuse(requester, self.startFailure(error, account: account, requestID: requestID))
         }
 
         var turn = RunningTurn(number: number, assistantID: begun.assistant.id)
@@ -201,6 +176,33 @@ actor ChatSessionActor {
         let promptEstimate: Int
         /// The chat had no title when the context was read.
         let untitled: Bool
+    }
+
+    /// Ends a turn that did not start: its requester is told `failure`.
+    private static func refuse(_ requester: AsyncStream<TurnEvent>.Continuation, _ failure: APIError) {
+        requester.yield(.failed(failure, message: nil))
+        requester.finish()
+    }
+
+    /// What the requester of a turn whose start threw `error` is told (logged and counted here).
+    private func startFailure(_ error: any Error, account: TurnAccount, requestID: String) -> APIError {
+        switch error {
+        case StorageError.quotaExceeded(let period):
+            self.accounting.metrics?.turnEnded(.refused)
+            return self.accounting.quotas.refusal(period, limits: account.limits)
+        case is CancellationError:
+            return self.isShuttingDown ? .restarting : .turnCancelled
+        case StorageError.unavailable:
+            self.logger.warning(
+                "could not start a turn: the database did not answer",
+                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)"])
+            return .databaseUnavailable
+        default:
+            self.logger.error(
+                "could not start a turn",
+                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
+            return APIError(.internalServerError, "Internal server error")
+        }
     }
 
     /// Reads the context and saves the turn's start, reserving the context's tokens and the most the reply may
