@@ -212,10 +212,8 @@ struct PostgresEngineTests {
         _ = try await store.createChat(userID: user.id, title: "before")
         // No new connection to the database from now on, and the store's own connections are closed: the pool
         // keeps trying to reconnect, and would queue every statement until its circuit breaker trips (60 s).
-        try Self.adminPSQL("ALTER DATABASE \(location.database) ALLOW_CONNECTIONS false")
-        try Self.adminPSQL(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(location.database)'")
-        defer { try? Self.adminPSQL("ALTER DATABASE \(location.database) ALLOW_CONNECTIONS true") }
+        try Self.cutOff(location.database)
+        defer { try? Self.reopen(location.database) }
         let clock = ContinuousClock()
         for attempt in 0..<2 {
             let started = clock.now
@@ -233,7 +231,7 @@ struct PostgresEngineTests {
             // the pool's own minute.
             #expect(clock.now - started < .seconds(8), "attempt \(attempt)")
         }
-        try Self.adminPSQL("ALTER DATABASE \(location.database) ALLOW_CONNECTIONS true")
+        try Self.reopen(location.database)
         // Back: the pool reconnects (its backoff is a few seconds by now), and nothing written meanwhile is there.
         let deadline = clock.now + .seconds(20)
         var page: ChatPage?
@@ -255,9 +253,8 @@ struct PostgresEngineTests {
             let database = try #require(backend.config.postgres?.database)
             let (_, token) = try await client.signUp("outage-http@example.com")
             let chatID = try await client.createChat(token: token, title: "before")
-            try Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
-            try Self.adminPSQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
-            defer { try? Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS true") }
+            try Self.cutOff(database)
+            defer { try? Self.reopen(database) }
             try await Task.sleep(for: .seconds(1.1))  // past the health check's one-second reuse
             let requests: [(HTTPRequest.Method, String, String?)] = [
                 (.get, "/chats", nil),
@@ -270,7 +267,7 @@ struct PostgresEngineTests {
                 #expect(response.headers[.retryAfter] != nil, "\(method) \(path)")
                 #expect(try JSONBody(response).string("detail")?.isEmpty == false, "\(method) \(path)")
             }
-            try Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+            try Self.reopen(database)
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(20)
             var listed = try await client.send(.get, "/chats", token: token)
@@ -570,18 +567,20 @@ struct PostgresEngineTests {
         try Self.psql(arguments: ["-c", sql], input: nil, database: path)
     }
 
+    /// An outage of `database`: closed to new connections (``reopen(_:)`` undoes it), and its backends ended.
+    static func cutOff(_ database: String) throws {
+        try Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
+        try Self.adminPSQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+    }
+
+    static func reopen(_ database: String) throws {
+        try Self.adminPSQL("ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+    }
+
     /// Runs a statement through psql on the throwaway server's administrative database.
     static func adminPSQL(_ sql: String) throws {
         let admin = try #require(ProcessInfo.processInfo.environment["TEST_DATABASE_URL"])
-        let psql = Process()
-        psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        psql.arguments = [admin, "-q", "-c", sql]
-        psql.standardOutput = FileHandle.nullDevice
-        try psql.run()
-        psql.waitUntilExit()
-        guard psql.terminationStatus == 0 else {
-            throw StorageError.corruptRow("psql exited \(psql.terminationStatus)")
-        }
+        _ = try Self.psql(arguments: ["-c", sql], input: nil, url: admin)
     }
 
     /// Runs a script through psql on the store's database, stopping at its first error.
@@ -605,9 +604,13 @@ struct PostgresEngineTests {
     }
 
     private static func psql(arguments: [String], input: String?, database path: String) throws -> String {
+        try Self.psql(arguments: arguments, input: input, url: TestDatabase.url(standingInFor: path))
+    }
+
+    private static func psql(arguments: [String], input: String?, url: String) throws -> String {
         let psql = Process()
         psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        psql.arguments = [TestDatabase.url(standingInFor: path), "-q", "-A", "-t"] + arguments
+        psql.arguments = [url, "-q", "-A", "-t"] + arguments
         let output = Pipe()
         psql.standardOutput = output
         let stdin = Pipe()
