@@ -98,19 +98,6 @@ public struct AppConfig: Sendable {
 
     public init() {}
 
-    /// The variables this type reads, for documentation and `.env.example`.
-    public static let variables = [
-        "HOST", "PORT", "DATABASE_URL", "DATABASE_MAX_CONNECTIONS", "DATABASE_WAIT_SECONDS", "JWT_SECRET_KEY",
-        "ACCESS_TOKEN_EXPIRE_MINUTES",
-        "ADMIN_EMAILS", "LOG_LEVEL",
-        "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
-        "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
-        "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "REGISTRATIONS_PER_MINUTE",
-        "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "LISTING_CACHE_MB", "MAX_CONNECTIONS",
-        "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
-        "FORWARDED_ALLOW_IPS", "DAILY_TOKEN_QUOTA", "MONTHLY_TOKEN_QUOTA", "METRICS_TOKEN",
-    ]
-
     /// Reads `.env` from the working directory (if present) under the process environment.
     public static func fromEnvironment(dotEnvPath: String = ".env") throws -> AppConfig {
         var environment: [String: String] = [:]

@@ -119,9 +119,6 @@ public final class SQLiteConnection {
         return value
     }
 
-    /// The rowid of the last row inserted on this connection.
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
-
     /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`; rolls back if it throws.
     ///
     /// IMMEDIATE takes the write lock up front, so a transaction never fails half-way with `SQLITE_BUSY`

@@ -22,9 +22,6 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         )
     }
 
-    /// The primary result code (`SQLITE_CONSTRAINT`, `SQLITE_BUSY`, ...).
-    public var primaryCode: Int32 { self.extendedCode & 0xFF }
-
     // The extended codes are function-like macros in sqlite3.h, which Swift does not import.
     static let constraintPrimaryKey = SQLITE_CONSTRAINT | (6 << 8)
     static let constraintUnique = SQLITE_CONSTRAINT | (8 << 8)

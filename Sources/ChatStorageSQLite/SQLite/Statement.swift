@@ -97,10 +97,6 @@ public struct Row {
         Int(sqlite3_column_int64(self.statement, column))
     }
 
-    public func double(_ column: Int32) -> Double {
-        sqlite3_column_double(self.statement, column)
-    }
-
     public func text(_ column: Int32) -> String {
         guard let bytes = sqlite3_column_text(self.statement, column) else { return "" }
         let count = Int(sqlite3_column_bytes(self.statement, column))
