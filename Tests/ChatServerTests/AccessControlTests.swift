@@ -119,19 +119,21 @@ struct AccessControlTests {
         return #"{"title": "t"}"#
     }
 
-    @Test("POST /chat into another user's chat is 404, like a missing chat")
-    func sendIntoOthersChat() async throws {
+    @Test("without a provider POST /chat is 503 into any chat, the sender's, another user's or a missing one")
+    func sendWithoutProvider() async throws {
+        // Ownership with a provider: sendIntoOthersChatWithProvider. Without one, no chat is looked up, so the
+        // answer cannot tell another user's chat from a missing one.
         try await withApp { client, _ in
             let (_, owner) = try await client.signUp("owner2@example.com")
             let (_, other) = try await client.signUp("other2@example.com")
             let chatID = try await client.createChat(token: owner)
-            let foreign = try await client.send(
-                .post, "/chat", token: other, json: #"{"chat_id": "\#(chatID)", "message": "hi"}"#)
-            let missing = try await client.send(
-                .post, "/chat", token: other,
-                json: #"{"chat_id": "\#(UUID().lowercasedString)", "message": "hi"}"#)
-            // Without a provider the turn itself is 503, but ownership is checked first.
-            #expect(foreign.status == missing.status)
+            for (token, target) in [(owner, chatID), (other, chatID), (other, UUID().lowercasedString)] {
+                let response = try await client.send(
+                    .post, "/chat", token: token, json: #"{"chat_id": "\#(target)", "message": "hi"}"#)
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.detail == "AI provider not configured")
+            }
+            #expect(try await client.send(.get, "/chats/\(chatID)/messages", token: owner).text == "[]")
         }
     }
 

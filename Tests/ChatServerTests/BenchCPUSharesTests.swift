@@ -46,13 +46,16 @@ struct BenchCPUSharesTests {
         #expect(shares.busyPercent > 0 && shares.busyPercent <= 100)
         #expect(shares.stolenPercent >= 0 && shares.stolenPercent <= shares.busyPercent)
         #expect(shares.postgresMilliseconds == nil)
-        #expect(shares.benchMilliseconds >= 0)
+        // The bench (this test process) slept through the period: far less than the spinner's CPU.
+        #expect(shares.benchMilliseconds < server / 2)
         #expect(shares.summary(of: "send").hasPrefix("send: \(shares.cores) cores "))
         #expect(shares.summary(of: "send").contains("chat-server "))
         #expect(CPUShares(from: start, to: end, requests: 0) == nil)
         #expect(shares.postgresWaiting == nil)
-        #expect(try #require(shares.serversWaiting) >= 0)
-        #expect(try #require(shares.benchWaiting) >= 0)
+        // One spinner on an otherwise quiet machine with more than one core runs nearly all the time; the
+        // sleeping bench has no thread waiting for long.
+        #expect(try #require(shares.serversWaiting) < 0.5)
+        #expect(try #require(shares.benchWaiting) < 0.5)
     }
 
     @Test("server processes that outnumber the cores are counted as waiting for them")
