@@ -1,5 +1,4 @@
 import ChatProvider
-import ChatServer
 import ChatStorage
 import Foundation
 import HTTPTypes
@@ -7,6 +6,8 @@ import Hummingbird
 import HummingbirdTesting
 import MockGroq
 import Testing
+
+@testable import ChatServer
 
 /// Regenerate and edit with branches, the active path and the tree, on the suite's engine, over real HTTP
 /// against the mock upstream.
@@ -216,7 +217,7 @@ struct BranchTests {
 
     @Test("concurrent regenerate and send run one after the other; each context is its own path; long-poll sees both")
     func concurrentRegenerateAndSend() async throws {
-        try await withTurnApp(behavior: MockGroqBehavior(latencyMilliseconds: 200)) { client, _, mock in
+        try await withTurnApp(behavior: MockGroqBehavior(latencyMilliseconds: 200)) { client, backend, mock in
             let (_, token) = try await client.signUp("race@example.com")
             let first = try await Self.turn(client, "/chat", token: token, json: #"{"message": "start"}"#)
             let chat = try #require(first.body?.string("chat_id"))
@@ -225,7 +226,7 @@ struct BranchTests {
 
             // A long-poll after the newest message: it must see the next message whatever branch it starts.
             async let polled = client.send(.get, "/chats/\(chat)/messages?after=\(reply)&wait=30", token: token)
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(await eventually(within: .seconds(5)) { backend.userWaits.totals().longPolls == 1 })
             func run(_ path: String, _ json: String) async throws -> [SSEEvent] {
                 let (head, body) = try await streaming.open("POST", path, token: token, json: json)
                 #expect(head.status == 200)

@@ -32,7 +32,7 @@ struct MultiReplicaTests {
                         database: directory + "/shared.db",
                         environment: ProcessTests.mockEnvironment(mock).merging([
                             "USER_MESSAGES_PER_MINUTE": "0", "LOGIN_ATTEMPTS_PER_MINUTE": "0",
-                            "ADMIN_EMAILS": "admin@example.com",
+                            "ADMIN_EMAILS": "admin@example.com", "METRICS_TOKEN": ServerProcess.metricsToken,
                         ]) { $1 }.merging(environment) { $1 }))
             }
         } catch {
@@ -110,7 +110,8 @@ struct MultiReplicaTests {
 
         async let first = a.request(
             .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "first"}"#)
-        try await Task.sleep(for: .milliseconds(100))
+        // The first turn has begun once its call reaches the upstream.
+        #expect(await eventually(within: .seconds(5)) { deployment.mock.conversations.count == 1 })
         async let second = b.request(
             .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "second"}"#)
         let (one, two) = try await (first, second)
@@ -146,7 +147,7 @@ struct MultiReplicaTests {
             let response = try await b.request(.GET, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
             return (response.status, response.body, clock.now)
         }()
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await eventually(within: .seconds(5)) { try await b.gauge("chat_long_polls_parked") == 1 })
         let streaming = try StreamingClient(port: a.port)
         var reader = try await streaming.sendMessage("go", chatID: chatID, token: token)
         let start = try #require(try await reader.next())
@@ -415,7 +416,7 @@ struct MultiReplicaTests {
         let clock = ContinuousClock()
         let started = clock.now
         async let onA = a.request(.POST, "/chat", token: token, json: #"{"chat_id": "\#(first)", "message": "a"}"#)
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(await eventually(within: .seconds(5)) { deployment.mock.stats.rateLimited == 1 })
         let onB = try await b.request(.POST, "/chat", token: token, json: #"{"chat_id": "\#(second)", "message": "b"}"#)
         let answeredB = clock.now - started
         #expect(onB.status == 200)
@@ -480,7 +481,7 @@ struct MultiReplicaTests {
             Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
         let clock = ContinuousClock()
         async let parked = b.request(.GET, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await eventually(within: .seconds(5)) { try await b.gauge("chat_long_polls_parked") == 1 })
         let loggedOut = clock.now
         #expect(try await a.request(.POST, "/auth/logout", token: token).status == 200)
         let ended = try await parked
@@ -500,6 +501,7 @@ struct MultiReplicaTests {
         let (a, b, c) = (deployment.replicas[0], deployment.replicas[1], deployment.replicas[2])
         let admin = try #require(try await a.signUp("admin@example.com"))
         let token = try #require(try await b.signUp("changed@example.com"))
+        let deletedToken = try #require(try await b.signUp("deleted@example.com"))
         let userID = try #require(Self.json(try await b.request(.GET, "/auth/me", token: token).body)["id"] as? String)
         let clock = ContinuousClock()
         // Each replica keeps a user it read for `UserCache.lifetime`; only the notification can beat that.
@@ -516,13 +518,14 @@ struct MultiReplicaTests {
         }
         #expect(asAdmin == 200, "C saw the new role only when its cached entry ran out")
 
-        // Once every entry read so far has run out, A reads the user into its cache, then B deletes them.
-        try await Task.sleep(for: UserCache.lifetime)
-        #expect(try await a.request(.GET, "/auth/me", token: token).status == 200)
+        // A reads a user it never read before into its cache, then B deletes them.
+        let deleted = try await a.request(.GET, "/auth/me", token: deletedToken)
         let readByA = clock.now
-        #expect(try await b.request(.DELETE, "/admin/users/\(userID)", token: admin).status == 204)
+        #expect(deleted.status == 200)
+        let deletedID = try #require(Self.json(deleted.body)["id"] as? String)
+        #expect(try await b.request(.DELETE, "/admin/users/\(deletedID)", token: admin).status == 204)
         let afterDeletion = try await Self.status(becoming: 401, before: readByA + window) {
-            try await a.request(.GET, "/auth/me", token: token).status
+            try await a.request(.GET, "/auth/me", token: deletedToken).status
         }
         #expect(afterDeletion == 401, "A still served a deleted user from its cache")
     }

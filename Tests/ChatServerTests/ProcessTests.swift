@@ -25,7 +25,9 @@ struct ProcessTests {
         do {
             let server = try await ServerProcess.start(
                 database: database,
-                environment: Self.mockEnvironment(mock).merging(["SHUTDOWN_GRACE_SECONDS": "1"]) { $1 })
+                environment: Self.mockEnvironment(mock).merging([
+                    "SHUTDOWN_GRACE_SECONDS": "1", "METRICS_TOKEN": ServerProcess.metricsToken,
+                ]) { $1 })
             return (server, mock)
         } catch {
             await mock.stop()
@@ -74,9 +76,11 @@ struct ProcessTests {
         let abandoned = Task {
             try await server.request(.POST, "/chat", token: token, json: #"{"message": "bye", "stream": true}"#)
         }
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await eventually(within: .seconds(5)) { mock.stats.inFlight == 4 })
         abandoned.cancel()
-        try await Task.sleep(for: .milliseconds(300))
+        // Its connection closed: three streams' and the scrape's own are left.
+        #expect(
+            try await eventually(within: .seconds(5)) { try await server.gauge("chat_http_connections_open") == 4 })
         server.signal(SIGTERM)
         // The listener closes at once: within a moment new connections are refused, while the streams go on.
         var refused = false
@@ -123,9 +127,11 @@ struct ProcessTests {
         let clients = (0..<2).map { _ in
             Task { try await server.request(.POST, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(await eventually(within: .seconds(5)) { mock.stats.inFlight == 2 })
         for client in clients { client.cancel() }
-        try await Task.sleep(for: .milliseconds(100))
+        // Only the scrape's own connection is left.
+        #expect(
+            try await eventually(within: .seconds(5)) { try await server.gauge("chat_http_connections_open") == 1 })
         // No connection is open now: the server drains at once, but the replies still run.
         server.signal(SIGTERM)
         #expect(await server.exitStatus(within: .seconds(10)) == 0, "\(server.log.suffix(2000))")

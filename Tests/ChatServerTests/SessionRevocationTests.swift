@@ -53,14 +53,14 @@ struct SessionRevocationTests {
 
     @Test("logout ends the user's parked long-poll with 401 at once")
     func logoutEndsLongPoll() async throws {
-        try await withTurnApp { client, _, _ in
+        try await withTurnApp { client, backend, _ in
             let (_, token) = try await client.signUp("leaver@example.com")
             let chat = try await client.createChat(token: token)
             let clock = ContinuousClock()
             let started = clock.now
             let poll = try await RawConnection.open(
                 port: try #require(client.port), "GET", "/chats/\(chat)/messages?after=0&wait=30", token: token)
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await eventually(within: .seconds(5)) { backend.userWaits.totals().longPolls == 1 })
             #expect(try await client.send(.post, "/auth/logout", token: token).status == .ok)
             #expect(await poll.status(within: .seconds(5)) == 401)
             #expect(clock.now - started < .seconds(5))

@@ -28,7 +28,7 @@ struct ShutdownTruthTests {
     func cancelDuringGrace() async throws {
         let reply = Array(repeating: "word", count: 60).joined(separator: " ")
         try await withTurnApp(behavior: MockGroqBehavior(chunkDelayMilliseconds: 100, reply: reply)) {
-            client, backend, _ in
+            client, backend, mock in
             let (_, token) = try await client.signUp("grace@example.com")
             let chatID = try await client.createChat(token: token)
             let turn = try await RawConnection.open(
@@ -37,7 +37,8 @@ struct ShutdownTruthTests {
             let sessions = try #require(backend.sessions)
             let chat = try #require(UUID(uuidString: chatID))
             #expect(await eventually(within: .seconds(3)) { sessions.existingSession(for: chat) != nil })
-            try await Task.sleep(for: .milliseconds(400))
+            // The reply is being streamed from the upstream.
+            #expect(await eventually(within: .seconds(3)) { mock.stats.inFlight == 1 })
             let shutdown = sessions.beginShutdown(grace: .seconds(10))
             let cancelled = try await client.send(.post, "/chats/\(chatID)/cancel", token: token)
             #expect(cancelled.status == .ok)
@@ -70,13 +71,17 @@ struct ShutdownTruthTests {
             #expect(try await client.send(.get, "/health").status == .ok)
             let other = try SQLiteConnection(path: backend.config.databasePath, busyTimeoutMilliseconds: 100)
             try other.execute("BEGIN IMMEDIATE")
-            try await Task.sleep(for: .milliseconds(1100))
-            let degraded = try await client.send(.get, "/health")
-            #expect(degraded.status == .serviceUnavailable)
+            // The write check is repeated at most once a second: the lock shows at the next one.
+            var degraded = try await client.send(.get, "/health")
+            #expect(
+                try await eventually(within: .seconds(5)) {
+                    degraded = try await client.send(.get, "/health")
+                    return degraded.status == .serviceUnavailable
+                })
             #expect(degraded.detail?.contains("Degraded") == true)
             try other.execute("ROLLBACK")
-            try await Task.sleep(for: .milliseconds(1100))
-            #expect(try await client.send(.get, "/health").status == .ok)
+            #expect(
+                try await eventually(within: .seconds(5)) { try await client.send(.get, "/health").status == .ok })
         }
     }
 }

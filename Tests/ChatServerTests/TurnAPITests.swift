@@ -59,7 +59,8 @@ struct TurnAPITests {
             let chatID = try await client.createChat(token: token, title: "ordered")
             async let first = client.send(
                 .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "first"}"#)
-            try await Task.sleep(for: .milliseconds(30))
+            // The first turn has begun once its call reaches the upstream.
+            #expect(await eventually(within: .seconds(5)) { mock.conversations.count == 1 })
             async let second = client.send(
                 .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "second"}"#)
             let (one, two) = try await (first, second)
@@ -150,7 +151,7 @@ struct TurnAPITests {
 
     @Test("a parked long-poll wakes within 100 ms of a new message; an idle one returns [] after wait")
     func longPoll() async throws {
-        try await withTurnApp(behavior: MockGroqBehavior(latencyMilliseconds: 300)) { client, _, _ in
+        try await withTurnApp(behavior: MockGroqBehavior(latencyMilliseconds: 300)) { client, backend, _ in
             let (_, token) = try await client.signUp("poll@example.com")
             let chatID = try await client.createChat(token: token)
 
@@ -164,7 +165,7 @@ struct TurnAPITests {
                 let response = try await client.send(.get, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
                 return (response, clock.now)
             }()
-            try await Task.sleep(for: .milliseconds(200))
+            #expect(await eventually(within: .seconds(5)) { backend.userWaits.totals().longPolls == 1 })
             let streaming = try StreamingClient(port: try #require(client.port))
             var reader = try await streaming.sendMessage("wake up", chatID: chatID, token: token)
             let start = try #require(try await reader.next())

@@ -41,6 +41,18 @@ struct UserCacheTests {
         }
     }
 
+    @Test("an entry is served for UserCache.lifetime after its read, then runs out (changes by another process)")
+    func entriesRunOut() {
+        let cache = UserCache()
+        let id = UUID()
+        let storedAt = ContinuousClock.now
+        cache.store(Self.record(id, tokenVersion: 3), now: storedAt)
+        #expect(cache.user(id: id, now: storedAt)?.tokenVersion == 3)
+        #expect(cache.user(id: id, now: storedAt + UserCache.lifetime - .milliseconds(1))?.tokenVersion == 3)
+        #expect(cache.user(id: id, now: storedAt + UserCache.lifetime) == nil)
+        #expect(UserCache.lifetime == .seconds(1))
+    }
+
     @Test("twenty requests that miss together make one read; the next request is served from the cache")
     func missesShareOneRead() async throws {
         let reader = Reader(cache: UserCache(), id: UUID())

@@ -106,6 +106,16 @@ final class ServerProcess: Sendable {
         return (Int(response.status.code), String(buffer: body))
     }
 
+    /// What `METRICS_TOKEN` a test sets to read the server's gauges (``gauge(_:)``).
+    static let metricsToken = "metrics-token-for-the-tests"
+
+    /// The value of an unlabelled gauge in GET /metrics (the server must run with ``metricsToken``).
+    func gauge(_ name: String) async throws -> Double? {
+        let request = try await self.request(.GET, "/metrics", token: Self.metricsToken)
+        let line = request.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.dropFirst(name.count + 1)) }
+    }
+
     /// Registers and logs in; returns the token (nil if either step did not succeed).
     func signUp(_ email: String, password: String = "correct horse battery") async throws -> String? {
         let credentials = #"{"email": "\#(email)", "password": "\#(password)"}"#
