@@ -161,8 +161,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
 
     /// Ends every long-poll and event stream of the user (their session was revoked or changed); with
     /// `stopTurns`, also stops the user's running and queued replies (the account was disabled).
-    func endWaits(of userID: UUID, stopTurns: Bool) async throws {
-        self.userWaits.revoke(userID)
+    func endWaits(of userID: UUID, _ reason: Revocation, stopTurns: Bool) async throws {
+        self.userWaits.revoke(userID, reason)
         guard stopTurns, let sessions = self.sessions else { return }
         for chatID in try await self.database.chatIDs(ownerID: userID) {
             await sessions.existingSession(for: chatID)?.cancelAllTurns()

@@ -101,4 +101,38 @@ struct SessionRevocationTests {
             #expect((saved["content"] as? String ?? "").count < reply.count)
         }
     }
+
+    @Test("a role change ends the user's long-poll and stream with 409 saying so; the token still works")
+    func roleChangeEndsWaitsTruthfully() async throws {
+        let reply = Array(repeating: "word", count: 60).joined(separator: " ")
+        try await withTurnApp(
+            behavior: MockGroqBehavior(chunkDelayMilliseconds: 100, reply: reply),
+            configure: { $0.adminEmails = ["root@example.com"] }
+        ) { client, backend, _ in
+            let (_, admin) = try await client.signUp("root@example.com")
+            let (userID, token) = try await client.signUp("promoted@example.com")
+            let port = try #require(client.port)
+            let idle = try await client.createChat(token: token)
+            let poll = try await RawConnection.open(
+                port: port, "GET", "/chats/\(idle)/messages?after=0&wait=30", token: token)
+            let streaming = try StreamingClient(port: port)
+            var reader = try await streaming.sendMessage("tell me", token: token)
+            while let event = try await reader.next(), event.event != "delta" {}
+            #expect(await eventually(within: .seconds(5)) { backend.userWaits.totals() == (1, 1) })
+
+            let promoted = try await client.send(
+                .patch, "/admin/users/\(userID)/role", token: admin, json: #"{"role": "admin"}"#)
+            #expect(promoted.status == .ok)
+            var last: SSEEvent?
+            while let event = try await reader.next() { last = event }
+            #expect(last?.event == "error")
+            #expect(last?.json["status"] as? Int == 409)
+            #expect((last?.json["detail"] as? String)?.hasPrefix("Your role changed") == true)
+            #expect(await poll.status(within: .seconds(5)) == 409)
+            #expect(poll.text.contains("Your role changed while this request waited"))
+            // What they said is true: the session goes on, now as an admin.
+            #expect(try await client.send(.get, "/auth/me", token: token).status == .ok)
+            #expect(try await client.send(.get, "/admin/users", token: token).status == .ok)
+        }
+    }
 }

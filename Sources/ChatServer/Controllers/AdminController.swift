@@ -91,7 +91,7 @@ struct AdminController {
                 throw APIError.conflict("Cannot disable the last admin")
             }
             // A disabled user's streams and long-polls end now (401), and their replies stop.
-            if disabled { try await self.backend.endWaits(of: userID, stopTurns: true) }
+            if disabled { try await self.backend.endWaits(of: userID, .sessionEnded, stopTurns: true) }
             context.logger.notice(
                 disabled ? "user disabled" : "user enabled",
                 metadata: [
@@ -131,7 +131,7 @@ struct AdminController {
         if user.role == .admin, !user.disabled, try await database.activeAdminCount() <= 1 {
             throw APIError.conflict("Cannot delete the last admin")
         }
-        try await self.backend.endWaits(of: userID, stopTurns: true)
+        try await self.backend.endWaits(of: userID, .sessionEnded, stopTurns: true)
         do {
             guard try await database.deleteUser(id: userID) else { throw APIError.userNotFound }
         } catch StorageError.lastAdmin {
@@ -163,8 +163,8 @@ struct AdminController {
             guard let user = try await self.backend.database.setRole(userID: userID, role: role) else {
                 throw APIError.userNotFound
             }
-            // Waiting requests were authorised under the old role: they end, and the user reconnects.
-            try await self.backend.endWaits(of: userID, stopTurns: false)
+            // Waiting requests were authorised under the old role: they end (409), and the user reconnects.
+            try await self.backend.endWaits(of: userID, .roleChanged, stopTurns: false)
             context.logger.notice(
                 "role changed",
                 metadata: [

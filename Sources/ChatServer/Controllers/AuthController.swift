@@ -167,7 +167,7 @@ struct AuthController {
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> MessageOnlyResponse {
         let user = try context.requireUser()
         try await self.backend.database.revokeTokens(userID: user.id)
-        try await self.backend.endWaits(of: user.id, stopTurns: false)
+        try await self.backend.endWaits(of: user.id, .sessionEnded, stopTurns: false)
         return MessageOnlyResponse(message: "Successfully logged out")
     }
 

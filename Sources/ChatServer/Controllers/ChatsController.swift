@@ -201,7 +201,7 @@ struct ChatsController {
             }
             return .json(JSONArray(found.map(MessageResponse.init)).encoded)
         } catch is CancellationError where revocation.isCancelled {
-            throw APIError.unauthorized("Your session has ended; log in again")
+            throw (revocation.reason ?? .sessionEnded).longPollError
         } catch is CancellationError {
             // The client went away: nobody reads this answer; the request log shows 499, not a server fault.
             throw APIError(

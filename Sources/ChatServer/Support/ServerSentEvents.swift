@@ -70,9 +70,8 @@ enum ServerSentEvents {
                 }
                 if !ended && !gone.isCancelled {
                     let error =
-                        revocation.isCancelled
-                        ? APIError.unauthorized("Your session has ended; log in again")
-                        : APIError.conflict(
+                        revocation.reason?.streamError(offset: offset)
+                        ?? APIError.conflict(
                             "This stream fell behind the reply; reattach with Last-Event-ID: \(offset)")
                     try await writer.write(self.encode(.failed(error, message: nil), chatID: chatID))
                 }

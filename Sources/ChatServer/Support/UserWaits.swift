@@ -5,9 +5,10 @@ import Synchronization
 /// The long-polls and event streams each user has open.
 ///
 /// - Caps parked long-polls per user (`LONG_POLLS_PER_USER`): one user cannot hold the server's connections.
-/// - Ends them when the user's sessions are revoked (logout, disabled, deleted, role changed): each
-///   registration's ``RequestCancellation`` is cancelled, and the request answers 401 (a long-poll) or ends
-///   with `event: error` 401 (a stream).
+/// - Ends them when the user's sessions are revoked (logout, disabled, deleted): each registration's
+///   ``RequestCancellation`` is cancelled, and the request answers 401 (a long-poll) or ends with
+///   `event: error` 401 (a stream). A role change ends them too, as authorised under the old role, with 409:
+///   the token stays valid, so the client sends the request again or reattaches.
 ///
 /// Safe from any task; the lock is held only to update the table, never while a request is ended.
 final class UserWaits: Sendable {
@@ -61,27 +62,29 @@ final class UserWaits: Sendable {
         }
     }
 
-    /// Ends every waiting request of the user.
-    func revoke(_ userID: UUID) {
+    /// Ends every waiting request of the user, for `reason`.
+    func revoke(_ userID: UUID, _ reason: Revocation) {
         let entries = self.state.withLock { $0.byUser.removeValue(forKey: userID) } ?? [:]
-        for entry in entries.values { entry.cancellation.cancel() }
+        for entry in entries.values { entry.cancellation.cancel(reason) }
     }
 
     /// Ends the user's waiting requests whose session `current` (the user as now stored, nil if deleted) no
     /// longer admits: all of them if the user is gone or disabled, else those authenticated with another token
     /// version or role. For changes made by another process, which this one learns of after the fact.
     func revoke(_ userID: UUID, unlessValidFor current: UserRecord?) {
-        let ended: [Entry] = self.state.withLock { state in
+        let ended: [(Entry, Revocation)] = self.state.withLock { state in
             guard let entries = state.byUser[userID] else { return [] }
-            let stale = entries.filter { _, entry in
-                guard let current, !current.disabled else { return true }
-                return entry.tokenVersion != current.tokenVersion || entry.role != current.role
+            let stale = entries.compactMap { id, entry -> (Int, Entry, Revocation)? in
+                guard let current, !current.disabled, entry.tokenVersion == current.tokenVersion else {
+                    return (id, entry, .sessionEnded)
+                }
+                return entry.role == current.role ? nil : (id, entry, .roleChanged)
             }
-            for id in stale.keys { state.byUser[userID]?[id] = nil }
+            for (id, _, _) in stale { state.byUser[userID]?[id] = nil }
             if state.byUser[userID]?.isEmpty == true { state.byUser[userID] = nil }
-            return Array(stale.values)
+            return stale.map { ($0.1, $0.2) }
         }
-        for entry in ended { entry.cancellation.cancel() }
+        for (entry, reason) in ended { entry.cancellation.cancel(reason) }
     }
 
     /// Every user's long-polls and event streams open now (the metrics' gauges, read at scrape time).
@@ -107,29 +110,56 @@ final class UserWaits: Sendable {
 /// event stream) and runs that action once, when cancelled — at once if it was cancelled before the binding.
 final class RequestCancellation: Sendable {
     private struct State {
-        var isCancelled = false
+        var reason: Revocation?
         var actions: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
 
-    var isCancelled: Bool { self.state.withLock { $0.isCancelled } }
+    var isCancelled: Bool { self.reason != nil }
+    /// Why it was cancelled (the first reason given); nil while it is not.
+    var reason: Revocation? { self.state.withLock { $0.reason } }
 
     func bind(_ action: @escaping @Sendable () -> Void) {
         let runNow = self.state.withLock { state in
-            if !state.isCancelled { state.actions.append(action) }
-            return state.isCancelled
+            if state.reason == nil { state.actions.append(action) }
+            return state.reason != nil
         }
         if runNow { action() }
     }
 
-    func cancel() {
+    func cancel(_ reason: Revocation = .sessionEnded) {
         let actions = self.state.withLock { state in
-            guard !state.isCancelled else { return [@Sendable () -> Void]() }
-            state.isCancelled = true
+            guard state.reason == nil else { return [@Sendable () -> Void]() }
+            state.reason = reason
             defer { state.actions = [] }
             return state.actions
         }
         for action in actions { action() }
+    }
+}
+
+/// Why a user's waiting requests were ended (``UserWaits``).
+enum Revocation: Sendable, Equatable {
+    /// Logout, a password change, disabled or deleted: the token no longer works.
+    case sessionEnded
+    /// An admin changed the user's role: the token still works, under the new role.
+    case roleChanged
+
+    /// The answer of a long-poll ended this way.
+    var longPollError: APIError {
+        switch self {
+        case .sessionEnded: APIError.unauthorized("Your session has ended; log in again")
+        case .roleChanged: APIError.conflict("Your role changed while this request waited; send it again")
+        }
+    }
+
+    /// The error event of a stream ended this way, which had sent the reply up to `offset`.
+    func streamError(offset: Int) -> APIError {
+        switch self {
+        case .sessionEnded: APIError.unauthorized("Your session has ended; log in again")
+        case .roleChanged:
+            APIError.conflict("Your role changed while this stream was open; reattach with Last-Event-ID: \(offset)")
+        }
     }
 }
