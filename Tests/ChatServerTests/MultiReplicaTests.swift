@@ -434,6 +434,14 @@ struct MultiReplicaTests {
         let deployment = running.deployment
         defer { Task { await deployment.stop() } }
         let (a, b, token, chatID) = (deployment.replicas[0], deployment.replicas[1], running.token, running.chatID)
+        // A client follows the reply from replica B.
+        let replyID = try #require(
+            Self.list(try await b.request(.GET, "/chats/\(chatID)/messages", token: token).body).last?["id"] as? Int)
+        let follower = try StreamingClient(port: b.port)
+        let (head, body) = try await follower.open(
+            "GET", "/chats/\(chatID)/messages/\(replyID)/stream", token: token)
+        #expect(head.status == 200)
+        var followed = SSEReader(body)
         let clock = ContinuousClock()
         a.signal(SIGKILL)
         let killedAt = clock.now
@@ -446,6 +454,12 @@ struct MultiReplicaTests {
         let elapsed = clock.now - killedAt
         #expect(status == "failed")
         #expect(elapsed <= PostgresStore.lease + PostgresStore.heartbeat + .seconds(1), "failed after \(elapsed)")
+        // The follower on B is told the reply failed, as a live stream's client would be.
+        var last: SSEEvent?
+        while let event = try await followed.next() { last = event }
+        #expect(last?.event == "error")
+        #expect(last?.json["status"] as? Int == 503)
+        #expect(last?.json["detail"] as? String == "interrupted: the server generating it stopped")
         #expect(try await b.request(.GET, "/health").status == 200)
         #expect(try await deployment.replicas[2].request(.GET, "/chats", token: token).status == 200)
     }

@@ -208,6 +208,29 @@ struct TurnAPITests {
         }
     }
 
+    @Test("reattaching to a failed reply ends with an error event, as the live stream did, not with done")
+    func reattachToFailedReply() async throws {
+        try await withTurnApp(behavior: MockGroqBehavior(fault: .serverError)) { client, _, _ in
+            let (_, token) = try await client.signUp("failed-reattach@example.com")
+            let turn = try await client.send(.post, "/chat", token: token, json: #"{"message": "hello"}"#)
+            #expect(turn.status == .badGateway)
+            let chats = try JSONBody(try await client.send(.get, "/chats", token: token)).object["chats"]
+            let chatID = try #require((chats as? [[String: Any]])?.first?["id"] as? String)
+            let messages = try JSONBody(try await client.send(.get, "/chats/\(chatID)/messages", token: token))
+                .array.compactMap { $0 as? [String: Any] }
+            let reply = try #require(messages.last)
+            #expect(reply["status"] as? String == "failed")
+            let replyID = try #require(reply["id"] as? Int)
+            let reattached = try await client.send(
+                .get, "/chats/\(chatID)/messages/\(replyID)/stream", token: token)
+            let events = parseServerSentEvents(reattached.text)
+            #expect(events.last?.event == "error", "\(reattached.text)")
+            #expect(events.last?.json["status"] as? Int == 502)
+            #expect(events.last?.json["detail"] as? String == reply["error"] as? String)
+            #expect(!events.contains { $0.event == "done" })
+        }
+    }
+
     @Test(
         "upstream faults give the documented status while other users keep being served",
         arguments: [

@@ -277,7 +277,7 @@ struct ChatTurnController {
             continuation.yield(
                 .delta(String(scalars[scalars.index(scalars.startIndex, offsetBy: offset)...]), offset: length))
         }
-        continuation.yield(.finished(saved, usage: nil))
+        continuation.yield(.ended(saved))
         continuation.finish()
         return ServerSentEvents.response(
             chatID: chatID, events: events, continuation: continuation, follower: self.follower(user),
@@ -320,7 +320,7 @@ struct ChatTurnController {
                 sent = scalars.count
             }
             guard message.status == .streaming else {
-                continuation.yield(.finished(message, usage: nil))
+                continuation.yield(.ended(message))
                 return
             }
         }
