@@ -36,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // glibc's allocator statistics and malloc_trim (MemoryTrimService).
+        .systemLibrary(name: "CMalloc"),
 
         // Storage: the ChatStore protocol every engine implements, and the records it speaks in.
         .target(
@@ -85,6 +87,7 @@ let package = Package(
         .target(
             name: "ChatServer",
             dependencies: [
+                "CMalloc",
                 "ChatStorage",
                 "ChatStorageSQLite",
                 "ChatStoragePostgres",

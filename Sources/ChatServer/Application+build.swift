@@ -30,7 +30,7 @@ public func buildApplication(
         ),
         // Stopped in reverse order after the server drains: turns end (and are saved) first, then the
         // provider, the database last.
-        services: [backend.database] + (backend.provider.map { [$0, backend.models] } ?? [])
+        services: [backend.database, MemoryTrimService()] + (backend.provider.map { [$0, backend.models] } ?? [])
             + (backend.sessions.map {
                 [TurnDrainService(sessions: $0, grace: .seconds(backend.config.shutdownGraceSeconds))]
             } ?? []),

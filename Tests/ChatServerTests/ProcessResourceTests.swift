@@ -20,7 +20,7 @@ extension ProcessTests {
         return (files, rssKB / 1024)
     }
 
-    @Test("4,000 long-polls whose clients close at once: connections, memory and /health recover within 2 s")
+    @Test("4,000 long-polls whose clients close at once: files back within 2 s, memory within 3 s, /health answers")
     func abortedLongPolls() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
@@ -39,19 +39,19 @@ extension ProcessTests {
             "GET /chats/\(chatID)/messages?after=0&wait=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"
         let clock = ContinuousClock()
         let started = clock.now
-        for _ in 0..<40 {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<100 {
-                    group.addTask {
-                        let connection = try await RawConnection.connect(port: server.port)
-                        try await connection.send(request)
-                        // Give the request time to park, then go away without reading.
-                        try await Task.sleep(for: .milliseconds(50))
-                        await connection.close()
-                    }
+        // All at once, as an attacker would: the server holds 4,000 parked requests together (about 90 MB more),
+        // and must give that memory back once they are gone.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4000 {
+                group.addTask {
+                    let connection = try await RawConnection.connect(port: server.port)
+                    try await connection.send(request)
+                    // Give the request time to park, then go away without reading.
+                    try await Task.sleep(for: .milliseconds(50))
+                    await connection.close()
                 }
-                try await group.waitForAll()
             }
+            try await group.waitForAll()
         }
         let sent = clock.now - started
         var after = Self.usage(of: pid)
@@ -61,9 +61,14 @@ extension ProcessTests {
             after = Self.usage(of: pid)
             return after.files <= before.files + 20 + pool
         }
-        print("aborted long-polls: 4000 in \(sent); before \(before), after \(after)")
         #expect(recovered, "open files \(before.files) → \(after.files)")
-        #expect(after.rssMB < before.rssMB + 40, "RSS \(before.rssMB) MB → \(after.rssMB) MB")
+        // The heap's free pages go back to the system at the next check of MemoryTrimService (every second).
+        let returned = await eventually(within: .seconds(3)) {
+            after = Self.usage(of: pid)
+            return after.rssMB < before.rssMB + 40
+        }
+        print("aborted long-polls: 4000 in \(sent); before \(before), after \(after)")
+        #expect(returned, "RSS \(before.rssMB) MB → \(after.rssMB) MB")
         // On PostgreSQL the open-files check above passes while the pool may still finish reads that were already
         // running when their clients left (the suite runs debug binaries), so /health gets longer there.
         let healthTimeout: Duration = TestDatabase.isPostgres ? .seconds(6) : .seconds(2)
