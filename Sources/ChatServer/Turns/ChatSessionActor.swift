@@ -424,8 +424,9 @@ actor ChatSessionActor {
             failure: APIError(.internalServerError, "Internal server error"))
     }
 
-    private func append(_ text: String) {
+    private func append(_ delta: String) {
         guard var running = self.running else { return }
+        let text = delta.replacingNUL
         let count = text.unicodeScalars.count
         running.content += text
         running.length += count
