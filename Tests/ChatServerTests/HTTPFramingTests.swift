@@ -91,6 +91,23 @@ struct HTTPFramingTests {
         }
     }
 
+    @Test("a doubtful head pipelined behind a good request is answered after that request's response, not inside it")
+    func pipelinedDoubtfulHead() async throws {
+        try await withApp(.live) { client, _ in
+            let connection = try await RawConnection.connect(port: try #require(client.port))
+            try await connection.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\n\r\n")
+            #expect(await connection.closed(within: .seconds(3)))
+            // Each answer's status line starts the text or follows the JSON body before it.
+            let text = connection.text
+            let statusLines = try NSRegularExpression(pattern: #"(?:^|\})HTTP/1\.1 (\d{3}) "#)
+                .matches(in: text, range: NSRange(text.startIndex..., in: text))
+                .compactMap { Range($0.range(at: 1), in: text).map { String(text[$0]) } }
+            #expect(statusLines == ["200", "400"], "\(text)")
+            #expect(text.contains(#"{"status":"healthy"}HTTP/1.1 400"#), "\(text)")
+            #expect(text.hasSuffix(#"{"detail":"An HTTP/1.1 request must have exactly one Host header"}"#), "\(text)")
+        }
+    }
+
     @Test("HTTP/1.0 without keep-alive, and Connection: Close in any case, close after the response")
     func http10() async throws {
         try await withApp(.live) { client, _ in

@@ -57,7 +57,8 @@ final class RequestFramingHandler: ChannelDuplexHandler, RemovableChannelHandler
         if case .end = self.unwrapOutboundIn(data) { ended = true } else { ended = false }
         context.write(data, promise: promise)
         guard ended else { return }
-        self.unanswered -= 1
+        // Never below 0: a second answer to one request (Hummingbird's own 400 after a body it could not parse).
+        self.unanswered = max(0, self.unanswered - 1)
         if self.unanswered == 0, let (status, detail) = self.waiting {
             self.waiting = nil
             self.refusal = Self.answer(status, detail, context: context, handler: self)
