@@ -128,6 +128,9 @@ struct NULTextTests {
             description: "a path id", method: .get, path: { _ in "/chats/a%00b" }, body: nil, status: 422,
             location: "path.chat_id"),
         Case(
+            description: "export: format", method: .get, path: { "/chats/\($0.chat)/export?format=a%00b" }, body: nil,
+            status: 422, location: "query.format"),
+        Case(
             description: "own usage: from", method: .get, path: { _ in "/auth/me/usage?from=a%00b" }, body: nil,
             status: 422, location: "query.from"),
         // Imports: every text that is stored.
