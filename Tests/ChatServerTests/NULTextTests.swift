@@ -20,6 +20,7 @@ struct NULTextTests {
         let userID: String
     }
 
+    /// One field of one route with a NUL in it, and the answer it must get on both engines.
     struct Case: Sendable, CustomStringConvertible {
         let description: String
         let method: HTTPRequest.Method
