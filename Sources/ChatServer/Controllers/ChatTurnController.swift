@@ -35,7 +35,7 @@ struct ChatTurnController {
 
         func validationIssues() -> [ValidationIssue] {
             var issues = [
-                ValidationIssue.length(of: self.message, in: ChatTurnController.messageLength, at: ["body", "message"])
+                ValidationIssue.text(of: self.message, in: ChatTurnController.messageLength, at: ["body", "message"])
             ]
             .compactMap { $0 }
             if let chatID, UUID(canonical: chatID) == nil {
@@ -105,7 +105,7 @@ struct ChatTurnController {
         let model: String?
 
         func validationIssues() -> [ValidationIssue] {
-            [ValidationIssue.length(of: self.content, in: ChatTurnController.messageLength, at: ["body", "content"])]
+            [ValidationIssue.text(of: self.content, in: ChatTurnController.messageLength, at: ["body", "content"])]
                 .compactMap { $0 }
         }
     }

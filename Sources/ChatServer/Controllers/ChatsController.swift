@@ -22,7 +22,7 @@ struct ChatsController {
 
         func validationIssues() -> [ValidationIssue] {
             guard let title else { return [] }
-            return [ValidationIssue.length(of: title, in: ChatsController.titleLength, at: ["body", "title"])]
+            return [ValidationIssue.text(of: title, in: ChatsController.titleLength, at: ["body", "title"])]
                 .compactMap { $0 }
         }
     }
@@ -70,12 +70,12 @@ struct ChatsController {
                 ValidationIssue(loc: ["body", .key(name)], msg: "Input should not be null", type: "value_error")
             }
             if let title = self.changes.title {
-                issues += [ValidationIssue.length(of: title, in: ChatsController.titleLength, at: ["body", "title"])]
+                issues += [ValidationIssue.text(of: title, in: ChatsController.titleLength, at: ["body", "title"])]
                     .compactMap { $0 }
             }
             if case .some(.some(let prompt)) = self.changes.systemPrompt {
                 issues += [
-                    ValidationIssue.length(
+                    ValidationIssue.text(
                         of: prompt, in: ChatsController.systemPromptLength, at: ["body", "system_prompt"])
                 ].compactMap { $0 }
             }

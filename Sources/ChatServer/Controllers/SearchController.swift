@@ -14,6 +14,7 @@ struct SearchController {
         guard let text = request.uri.queryParameters["q"].map(String.init) else {
             throw APIError.validation(.missing(["query", "q"]))
         }
+        if let issue = ValidationIssue.storable(text, at: ["query", "q"]) { throw APIError.validation(issue) }
         let limit = try request.integerQuery("limit", default: 20, in: 1...100)
         let offset = try request.integerQuery("offset", default: 0, in: 0...1_000)
         let query: SearchQuery

@@ -31,6 +31,20 @@ public struct ValidationIssue: Encodable, Sendable, Equatable {
         ValidationIssue(loc: loc, msg: "Field required", type: "missing")
     }
 
+    /// The one rule for text that reaches the database, whatever the engine: no NUL (U+0000), which
+    /// PostgreSQL's `text` cannot hold, so that both engines give the same 422 naming the field.
+    static func storable(_ value: some StringProtocol, at loc: [Location]) -> ValidationIssue? {
+        guard value.utf8.contains(0) else { return nil }
+        return ValidationIssue(loc: loc, msg: Self.nulMessage, type: "value_error")
+    }
+
+    static let nulMessage = "String should not contain the NUL character (U+0000)"
+
+    /// A text field that reaches the database: its length (``length(of:in:at:)``), then ``storable(_:at:)``.
+    static func text(of value: String, in range: ClosedRange<Int>, at loc: [Location]) -> ValidationIssue? {
+        Self.length(of: value, in: range, at: loc) ?? Self.storable(value, at: loc)
+    }
+
     /// Length checks count Unicode scalars (as Python counts characters).
     static func length(
         of value: String,

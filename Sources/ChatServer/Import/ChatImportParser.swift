@@ -129,7 +129,7 @@ struct ChatImportParser {
             }
             let content = try Self.text(message["content"], at: at + ["content"])
             var status = (message["status"] as? String).flatMap(MessageStatus.init(rawValue:)) ?? .complete
-            var error = message["error"] as? String
+            var error = try Self.storable(message["error"] as? String, at: at + ["error"])
             if status == .streaming {
                 // Exported while it was being generated: it will never finish here.
                 status = .failed
@@ -139,7 +139,8 @@ struct ChatImportParser {
                 MessageImport(
                     role: role, content: content,
                     createdAt: try Self.time(message["created_at"], at: at + ["created_at"]) ?? createdAt,
-                    status: status, model: message["model"] as? String, error: error, parent: parent,
+                    status: status, model: try Self.storable(message["model"] as? String, at: at + ["model"]),
+                    error: error, parent: parent,
                     onActivePath: message["active"] as? Bool ?? true))
         }
         var systemPrompt: String?
@@ -149,10 +150,10 @@ struct ChatImportParser {
                     location: location + ["chat", "system_prompt"],
                     message: "Should have 1 to \(ChatsController.systemPromptLength.upperBound) characters")
             }
-            systemPrompt = prompt
+            systemPrompt = try Self.storable(prompt, at: location + ["chat", "system_prompt"])
         }
         var imported = ChatImport(
-            title: Self.title(chat["title"] as? String), createdAt: createdAt,
+            title: try Self.title(chat["title"] as? String, at: location + ["chat", "title"]), createdAt: createdAt,
             updatedAt: try Self.time(chat["updated_at"], at: location + ["chat", "updated_at"]) ?? createdAt,
             pinned: chat["pinned"] as? Bool ?? false, archived: chat["archived"] as? Bool ?? false,
             model: (chat["model"] as? String).flatMap { self.offers($0) ? $0 : nil }, systemPrompt: systemPrompt,
@@ -215,7 +216,7 @@ struct ChatImportParser {
             stack.append(contentsOf: order(children[id] ?? []).reversed().map { ($0, place) })
         }
         return ChatImport(
-            title: Self.title(object["title"] as? String), createdAt: createdAt,
+            title: try Self.title(object["title"] as? String, at: location + ["title"]), createdAt: createdAt,
             updatedAt: Self.epoch(object["update_time"]) ?? createdAt,
             archived: object["is_archived"] as? Bool ?? false,
             messages: messages)
@@ -240,21 +241,23 @@ struct ChatImportParser {
             if role != .system || !text.isEmpty { skipped += 1 }
             return nil
         }
+        let at = location + ["mapping", .key(message["id"] as? String ?? "?")]
         guard text.unicodeScalars.count <= Self.maximumMessageLength else {
-            throw Problem(
-                location: location + ["mapping", .key(message["id"] as? String ?? "?")],
-                message: "A message is longer than \(Self.maximumMessageLength) characters")
+            throw Problem(location: at, message: "A message is longer than \(Self.maximumMessageLength) characters")
         }
         return MessageImport(
-            role: role, content: text, createdAt: Self.epoch(message["create_time"]) ?? createdAt,
-            model: role == .assistant ? metadata?["model_slug"] as? String : nil)
+            role: role, content: try Self.storable(text, at: at + ["message", "content", "parts"]) ?? text,
+            createdAt: Self.epoch(message["create_time"]) ?? createdAt,
+            model: role == .assistant
+                ? try Self.storable(metadata?["model_slug"] as? String, at: at + ["message", "metadata", "model_slug"])
+                : nil)
     }
 
     // MARK: Values
 
     /// A title as this server keeps them: one line, at most 200 characters; nil for none.
-    private static func title(_ raw: String?) -> String? {
-        guard let raw else { return nil }
+    private static func title(_ raw: String?, at location: [ValidationIssue.Location]) throws(Problem) -> String? {
+        guard let raw = try Self.storable(raw, at: location) else { return nil }
         let line = raw.split(whereSeparator: \.isNewline).joined(separator: " ")
             .trimmingCharacters(in: .whitespaces)
         guard !line.isEmpty else { return nil }
@@ -268,7 +271,13 @@ struct ChatImportParser {
         guard text.unicodeScalars.count <= Self.maximumMessageLength else {
             throw Problem(location: location, message: "Longer than \(Self.maximumMessageLength) characters")
         }
-        return text
+        return try Self.storable(text, at: location) ?? text
+    }
+
+    /// Text as it will be stored, refused when it holds what no engine stores (``ValidationIssue/storable(_:at:)``).
+    private static func storable(_ text: String?, at location: [ValidationIssue.Location]) throws(Problem) -> String? {
+        guard let text, let issue = ValidationIssue.storable(text, at: location) else { return text }
+        throw Problem(location: issue.loc, message: issue.msg)
     }
 
     /// Seconds since 1970 (ChatGPT's times, fractional).

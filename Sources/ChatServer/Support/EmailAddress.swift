@@ -10,16 +10,31 @@ public enum EmailAddress {
         String(email.trimmingWhitespace()).precomposedStringWithCanonicalMapping.lowercased()
     }
 
-    /// Characters that display as nothing or control the display: zero-width spaces and joiners, the soft
-    /// hyphen, bidirectional controls, byte-order marks and other format and control characters. Two
-    /// addresses that differ only by them would look identical, so they are refused.
+    /// Characters that display as nothing, as blank space, or control the display: spaces of every width (the
+    /// no-break, figure, ideographic and Ogham spaces: General Category Zs), line and paragraph separators,
+    /// zero-width spaces and joiners, the soft hyphen, bidirectional controls, byte-order marks and other
+    /// format and control characters, and the blanks that are letters or symbols by category (the Braille
+    /// pattern blank U+2800, the Hangul fillers). Two addresses that differ only by them would look identical,
+    /// so they are refused.
     static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
-        case .format, .control, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned:
+        case .spaceSeparator, .format, .control, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate,
+            .unassigned:
             true
         default:
-            scalar.properties.isDefaultIgnorableCodePoint
+            scalar.properties.isDefaultIgnorableCodePoint || scalar.properties.isWhitespace
+                || Self.blanks.contains(scalar.value)
         }
+    }
+
+    /// Blank by their glyph, though neither spaces nor format characters by category.
+    private static let blanks: Set<UInt32> = [0x2800, 0x115F, 0x1160, 0x3164, 0xFFA0]
+
+    /// Why `email` holds a character no address may hold (``isInvisible(_:)``), or nil. Login and the token
+    /// route refuse such input (422) as registration does: no account can have it.
+    public static func characterProblem(in email: some StringProtocol) -> String? {
+        guard email.unicodeScalars.contains(where: Self.isInvisible) else { return nil }
+        return "The email address contains spaces, invisible or control characters."
     }
 
     public static func isValid(_ email: some StringProtocol) -> Bool {
@@ -29,9 +44,7 @@ public enum EmailAddress {
     /// Why `email` is not an address, or nil if it is one.
     public static func problem(with email: some StringProtocol) -> String? {
         guard email.utf8.count <= maximumLength else { return "The email address is too long." }
-        guard !email.unicodeScalars.contains(where: Self.isInvisible) else {
-            return "The email address contains invisible or control characters."
-        }
+        if let problem = Self.characterProblem(in: email) { return problem }
         guard let at = email.lastIndex(of: "@") else { return "An email address must have an @-sign." }
         let local = email[..<at]
         let domain = email[email.index(after: at)...]

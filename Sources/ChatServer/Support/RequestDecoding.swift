@@ -77,7 +77,8 @@ extension Request {
             throw APIError(.contentTooLarge, "Request body too large")
         } catch let error as HTTPParserError {
             context.logger.debug("malformed request body", metadata: ["error": "\(error)"])
-            throw APIError(.badRequest, "Malformed request body")
+            // The framing is lost: nothing more can be read from this connection.
+            throw APIError(.badRequest, "Malformed request body", headers: [.connection: "close"])
         } catch {
             context.logger.debug("client went away during the request body", metadata: ["error": "\(error)"])
             throw APIError(.badRequest, "The request body ended before it was complete")

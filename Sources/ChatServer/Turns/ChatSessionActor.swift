@@ -133,7 +133,7 @@ actor ChatSessionActor {
         self.running = turn
         self.changed()
 
-        let outcome = await self.generate(begun, account: account, requestID: requestID)
+        let outcome = await self.generateHoldingTitle(begun, account: account, requestID: requestID)
         self.record(outcome)
         let saved: MessageRecord?
         do {
@@ -155,7 +155,9 @@ actor ChatSessionActor {
         for waiter in final.cancellationWaiters { waiter.resume(returning: saved) }
 
         // A titled chat stays titled: a turn into one does not look for a title to write.
-        if begun.untitled, outcome.message.status == .complete, self.titleTask == nil, !self.isShuttingDown {
+        if begun.untitled, !begun.holdsTitle, outcome.message.status == .complete, self.titleTask == nil,
+            !self.isShuttingDown
+        {
             let titles = self.titles
             let chatID = self.chatID
             self.titleTask = Task {
@@ -176,6 +178,8 @@ actor ChatSessionActor {
         let promptEstimate: Int
         /// The chat had no title when the context was read.
         let untitled: Bool
+        /// The turn's reservation holds the chat's title too: it is made during the turn.
+        var holdsTitle = false
     }
 
     /// Ends a turn that did not start: its requester is told `failure`.
@@ -205,11 +209,13 @@ actor ChatSessionActor {
         }
     }
 
-    /// Reads the context and saves the turn's start, reserving the context's tokens and the most the reply may
-    /// write against the user's quotas. While another process is generating a reply in this chat (a replica on
-    /// the same PostgreSQL), or when it saved a message after the context was read, waits for that chat to
-    /// change (its notification, or a second at most) and starts again, so turns of one chat run one after the
-    /// other across processes and each context holds every earlier reply.
+    /// Reads the context and saves the turn's start, reserving against the user's quotas the most the turn can
+    /// cost: its prompt's bound in tokens (``ContextBuilder/maximumTokens(of:)``), the most the reply may write,
+    /// and in an untitled chat the title's bound (``TitleGenerator/maximumTokens(source:)``). While another
+    /// process is generating a reply in this chat (a replica on the same PostgreSQL), or when it saved a message
+    /// after the context was read, waits for that chat to change (its notification, or a second at most) and
+    /// starts again, so turns of one chat run one after the other across processes and each context holds every
+    /// earlier reply.
     /// The chat's own model and system prompt are read with the context, so a change to them applies from the
     /// next turn on.
     private func beginTurn(_ input: TurnInput, model chosen: String?, account: TurnAccount) async throws
@@ -289,16 +295,23 @@ actor ChatSessionActor {
             systemPrompt: read.systemPrompt ?? self.settings.systemPrompt,
             history: (pending.map { [$0] } ?? []) + read.history, budget: self.settings.contextTokens)
         let promptEstimate = ContextBuilder.estimateTokens(of: context)
+        // The most this turn can cost: its prompt's bound, the most its reply may write, and an untitled chat's
+        // title call (its source is this message when the path before it is empty).
+        let untitled = read.title == nil
+        let titleBound =
+            untitled ? TitleGenerator.maximumTokens(source: read.history.isEmpty ? input.userContent : nil) : 0
+        let reservation = self.accounting.reservation(
+            for: account,
+            tokens: ContextBuilder.maximumTokens(of: context) + self.settings.maxCompletionTokens + titleBound)
         guard
             let saved = try await self.database.beginTurn(
                 chatID: self.chatID, placement: input.placement, parentID: read.parentID,
                 userContent: input.userContent, model: model, contextThrough: read.lastMessageID,
-                reservation: self.accounting.reservation(
-                    for: account, tokens: promptEstimate + self.settings.maxCompletionTokens))
+                reservation: reservation)
         else { return nil }
         return BegunTurn(
             user: saved.user, assistant: saved.assistant, context: context, model: model,
-            promptEstimate: promptEstimate, untitled: read.title == nil)
+            promptEstimate: promptEstimate, untitled: untitled, holdsTitle: untitled && reservation != nil)
     }
 
     /// The turn's metrics: how it ended, and the tokens it was charged.
@@ -323,6 +336,23 @@ actor ChatSessionActor {
         var failure: APIError?
         /// Cut short by the server's shutdown.
         var interrupted = false
+    }
+
+    /// ``generate(_:account:requestID:)``; a title held in the turn's reservation is made beside the reply and
+    /// written before the reply ends (which gives the reservation back). A reply that does not complete, or a
+    /// turn cancelled meanwhile, stops the title's call.
+    private func generateHoldingTitle(_ begun: BegunTurn, account: TurnAccount, requestID: String) async -> Outcome {
+        guard begun.holdsTitle else { return await self.generate(begun, account: account, requestID: requestID) }
+        let (titles, chatID) = (self.titles, self.chatID)
+        let titling = Task { await titles.name(chatID) }
+        return await withTaskCancellationHandler {
+            let outcome = await self.generate(begun, account: account, requestID: requestID)
+            if outcome.message.status != .complete { titling.cancel() }
+            if let named = await titling.value { await titles.save(named) }
+            return outcome
+        } onCancel: {
+            titling.cancel()
+        }
     }
 
     /// Calls the provider and follows the stream; never throws: every ending is an outcome to save, with the
@@ -424,8 +454,9 @@ actor ChatSessionActor {
             failure: APIError(.internalServerError, "Internal server error"))
     }
 
-    private func append(_ text: String) {
+    private func append(_ delta: String) {
         guard var running = self.running else { return }
+        let text = delta.replacingNUL
         let count = text.unicodeScalars.count
         running.content += text
         running.length += count

@@ -1,4 +1,5 @@
 import CSQLite
+import ChatStorage
 
 /// A prepared statement. Prepared in `init`, finalized in `deinit`.
 ///
@@ -44,7 +45,9 @@ final class Statement {
             case .integer(let int): code = sqlite3_bind_int64(self.handle, index, int)
             case .real(let double): code = sqlite3_bind_double(self.handle, index, double)
             case .text(let string):
-                // withCString exposes the whole UTF-8 storage; the explicit length keeps interior NULs.
+                // PostgreSQL's text cannot hold U+0000: neither engine stores it, so both refuse it alike (the
+                // routes refuse it first, naming the field).
+                if string.utf8.contains(0) { throw StorageError.unsupportedCharacter }
                 code = string.withCString { pointer in
                     sqlite3_bind_text(self.handle, index, pointer, Int32(string.utf8.count), csqlite_transient())
                 }
