@@ -980,8 +980,9 @@ enum PostgresMigrations {
         ),
         Migration(
             version: 22,
-            name:
-                "an import is written in short slices into hidden chats (SQLite only: PostgreSQL writes an import in one transaction without stalling other writers)",
+            name: "imports that do not hold the writer long",
+            // Nothing here: PostgreSQL writes an import in one transaction beside other writers (row locks, not
+            // one writer); SQLite's version writes it in slices into hidden chats.
             statements: []
         ),
     ]

@@ -329,7 +329,8 @@ public enum Migrations {
         ),
         Migration(
             version: 22,
-            name: "an import is written in short slices into chats that stay hidden until one commit publishes them",
+            name:
+                "imports that do not hold the writer long: written in short slices into hidden chats, published by one commit",
             sql: """
                 -- NULL: a chat as every read path sees it. Otherwise the id of the import still writing it: no read
                 -- path shows it nor counts it until the import's last commit clears the id; a failed import's
