@@ -1,6 +1,7 @@
 import ChatStorage
 import Foundation
 import Hummingbird
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -84,7 +85,9 @@ struct ImportController {
         return ImportResponse(chats: chats, messages: parsed.messageCount, skipped: parsed.skipped)
     }
 
-    /// The file's chats; the file itself is released when this returns, before they are written.
+    /// The file's chats; the file itself is released when this returns, before they are written. Parsed on
+    /// NIO's blocking-work thread pool: a 32 MB file is a second or more of CPU, which on the cooperative pool
+    /// (one thread per core) would stall every other request's task while two imports run.
     private func parse(
         _ request: Request, context: AppRequestContext, ndjson: Bool
     ) async throws -> ChatImportParser.Parsed {
@@ -92,7 +95,9 @@ struct ImportController {
         let models = self.backend.models
         let parser = ChatImportParser(now: .now(), offers: { models.offers($0) })
         do {
-            return try body.withUnsafeReadableBytes { bytes in try parser.parse(bytes, ndjson: ndjson) }
+            return try await NIOThreadPool.singleton.runIfActive {
+                try body.withUnsafeReadableBytes { bytes in try parser.parse(bytes, ndjson: ndjson) }
+            }
         } catch let error as ChatImportParser.Problem {
             throw APIError.validation(ValidationIssue(loc: error.location, msg: error.message, type: "value_error"))
         }

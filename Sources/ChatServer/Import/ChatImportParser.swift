@@ -13,20 +13,20 @@ import Foundation
 /// One pass over the bytes in place (``JSONPullReader``) after a syntax check: only the chats' own fields and
 /// messages are materialised (a ChatGPT node as a compact ``ChatGPTNode``), never a tree of the whole document,
 /// so an import costs about its file's size in memory, not many times it.
-struct ChatImportParser {
+struct ChatImportParser: Sendable {
     /// What an import may hold.
     static let maximumChats = 1_000
     static let maximumMessages = 100_000
     static let maximumMessageLength = 100_000
 
     /// A problem with the file, for a 422: where (`loc`) and what.
-    struct Problem: Error {
+    struct Problem: Error, Sendable {
         let location: [ValidationIssue.Location]
         let message: String
     }
 
     /// The chats, and how many messages were left out (not text).
-    struct Parsed {
+    struct Parsed: Sendable {
         var chats: [ChatImport] = []
         var skipped = 0
         private(set) var messageCount = 0
@@ -39,7 +39,7 @@ struct ChatImportParser {
 
     let now: Timestamp
     /// The models a chat may keep as its own; another is dropped (the chat then uses the default).
-    let offers: (String) -> Bool
+    let offers: @Sendable (String) -> Bool
 
     /// Parses the file's bytes (borrowed for the call).
     func parse(_ bytes: UnsafeRawBufferPointer, ndjson: Bool) throws(Problem) -> Parsed {
