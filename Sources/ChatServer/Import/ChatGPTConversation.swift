@@ -38,19 +38,7 @@ extension ChatImportParser {
             throw Problem(location: location + ["mapping"], message: "Expected an object of message nodes")
         }
         let createdAt = Self.epoch(object["create_time"]) ?? self.now
-        var nodes: [ChatGPTNode] = []
-        var indexOfKey: [String: Int] = [:]
-        var reader = JSONPullReader(bytes, range: mappingRange)
-        try reader.beginObject()
-        while let key = try reader.nextKey() {
-            let node = try self.chatGPTNode(key, try reader.item(), bytes, createdAt: createdAt)
-            if let existing = indexOfKey[key] {
-                nodes[existing] = node
-            } else {
-                indexOfKey[key] = nodes.count
-                nodes.append(node)
-            }
-        }
+        let (nodes, indexOfKey) = try self.chatGPTNodes(bytes, mappingRange, createdAt: createdAt)
         guard let currentNode = object["current_node"]?.string, indexOfKey[currentNode] != nil else {
             throw Problem(location: location + ["current_node"], message: "Expected the id of a node of the mapping")
         }
@@ -93,6 +81,26 @@ extension ChatImportParser {
             title: Self.title(object["title"]?.string), createdAt: createdAt,
             updatedAt: Self.epoch(object["update_time"]) ?? createdAt, archived: object["is_archived"]?.bool ?? false,
             messages: messages)
+    }
+
+    /// The mapping's nodes, and each one's index by key (a repeated key's last node counts).
+    private func chatGPTNodes(
+        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, createdAt: Timestamp
+    ) throws -> (nodes: [ChatGPTNode], indexOfKey: [String: Int]) {
+        var nodes: [ChatGPTNode] = []
+        var indexOfKey: [String: Int] = [:]
+        var reader = JSONPullReader(bytes, range: range)
+        try reader.beginObject()
+        while let key = try reader.nextKey() {
+            let node = try self.chatGPTNode(key, try reader.item(), bytes, createdAt: createdAt)
+            if let existing = indexOfKey[key] {
+                nodes[existing] = node
+            } else {
+                indexOfKey[key] = nodes.count
+                nodes.append(node)
+            }
+        }
+        return (nodes, indexOfKey)
     }
 
     /// The branch that ends at `current` (by node), walked up to the root; bounded: a cycle cannot loop.
