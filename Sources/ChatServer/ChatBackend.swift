@@ -67,6 +67,11 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         if promoted > 0 {
             logger.info("promoted users listed in ADMIN_EMAILS", metadata: ["count": "\(promoted)"])
         }
+        let unfinished = try await database.removeUnfinishedImports()
+        if unfinished > 0 {
+            logger.warning(
+                "chats of imports interrupted by the last shutdown were removed", metadata: ["count": "\(unfinished)"])
+        }
         let interrupted = try await database.failInterruptedTurns()
         if interrupted > 0 {
             logger.warning(

@@ -144,6 +144,10 @@ public protocol ChatStore: Service, Sendable {
     /// Marks replies left `streaming` by a stopped server `failed`; returns how many.
     @discardableResult
     func failInterruptedTurns() async throws -> Int
+    /// Removes what imports a stopped server left unpublished (their chats were never visible); returns how
+    /// many chats. Run at start.
+    @discardableResult
+    func removeUnfinishedImports() async throws -> Int
     /// The chat's reply being generated (status `streaming`), by whichever process, if any.
     func streamingReply(chatID: UUID) async throws -> MessageRecord?
     /// Every message with this status, oldest first.

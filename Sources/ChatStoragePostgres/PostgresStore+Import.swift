@@ -3,6 +3,9 @@ import Foundation
 import PostgresNIO
 
 extension PostgresStore {
+    /// Nothing to remove: an import is one transaction, which a stopped server's connection rolled back.
+    public func removeUnfinishedImports() async throws -> Int { 0 }
+
     /// One transaction; each chat's messages in one statement (arrays unnested in order, so ids grow with it).
     public func importChats(ownerID: UUID, _ chats: [ChatImport]) async throws -> [ChatRecord] {
         let nul = chats.contains { chat in

@@ -48,13 +48,13 @@ extension DatabaseActor {
         try self.checkOpen()
         guard let ownerID else {
             return try self.connection.queryOne(
-                "SELECT \(Self.chatColumns) FROM chats WHERE id = ?",
+                "SELECT \(Self.chatColumns) FROM chats WHERE id = ? AND import_id IS NULL",
                 [.text(id.lowercasedString)],
                 Self.decodeChat
             )
         }
         return try self.connection.queryOne(
-            "SELECT \(Self.chatColumns) FROM chats WHERE id = ? AND user_id = ?",
+            "SELECT \(Self.chatColumns) FROM chats WHERE id = ? AND user_id = ? AND import_id IS NULL",
             [.text(id.lowercasedString), .text(ownerID.lowercasedString)],
             Self.decodeChat
         )
@@ -81,7 +81,7 @@ extension DatabaseActor {
     }
 
     public static let listChatsSQL = """
-        SELECT \(chatColumns) FROM chats WHERE user_id = ? AND archived = ?
+        SELECT \(chatColumns) FROM chats WHERE user_id = ? AND archived = ? AND import_id IS NULL
         ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ? OFFSET ?
         """
 
@@ -99,7 +99,7 @@ extension DatabaseActor {
                 archived = coalesce(?5, archived),
                 model = CASE WHEN ?6 THEN ?7 ELSE model END,
                 system_prompt = CASE WHEN ?8 THEN ?9 ELSE system_prompt END
-            WHERE id = ?10 AND user_id = ?11
+            WHERE id = ?10 AND user_id = ?11 AND import_id IS NULL
             RETURNING \(Self.chatColumns)
             """,
             [

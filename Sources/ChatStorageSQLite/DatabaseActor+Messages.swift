@@ -103,12 +103,12 @@ extension DatabaseActor {
         let version: Int64?
         if let ownerID {
             version = try self.connection.queryOne(
-                "SELECT messages_version FROM chats WHERE id = ? AND user_id = ?",
+                "SELECT messages_version FROM chats WHERE id = ? AND user_id = ? AND import_id IS NULL",
                 [chatArgument, .text(ownerID.lowercasedString)]
             ) { $0.int64(0) }
         } else {
             version = try self.connection.queryOne(
-                "SELECT messages_version FROM chats WHERE id = ?", [chatArgument]
+                "SELECT messages_version FROM chats WHERE id = ? AND import_id IS NULL", [chatArgument]
             ) { $0.int64(0) }
         }
         guard let version else { return nil }
@@ -151,10 +151,12 @@ extension DatabaseActor {
     {
         if let ownerID {
             return try connection.queryOne(
-                "SELECT 1 FROM chats WHERE id = ? AND user_id = ?", [chat, .text(ownerID.lowercasedString)]
+                "SELECT 1 FROM chats WHERE id = ? AND user_id = ? AND import_id IS NULL",
+                [chat, .text(ownerID.lowercasedString)]
             ) { _ in true } != nil
         }
-        return try connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat]) { _ in true } != nil
+        return try connection.queryOne("SELECT 1 FROM chats WHERE id = ? AND import_id IS NULL", [chat]) { _ in true }
+            != nil
     }
 
     public func activateBranch(chatID: UUID, ownerID: UUID, messageID: Int64) async throws -> [Int64]? {
@@ -185,7 +187,10 @@ extension DatabaseActor {
         let chat = SQLiteValue.text(chatID.lowercasedString)
         let now = Timestamp.now().microseconds
         return try await self.write { connection in
-            guard try connection.queryOne("SELECT 1 FROM chats WHERE id = ?", [chat], { _ in true }) != nil else {
+            guard
+                try connection.queryOne(
+                    "SELECT 1 FROM chats WHERE id = ? AND import_id IS NULL", [chat], { _ in true }) != nil
+            else {
                 return nil
             }
             if try connection.queryOne(
@@ -301,7 +306,7 @@ extension DatabaseActor {
         let chat = SQLiteValue.text(chatID.lowercasedString)
         guard
             let settings = try self.connection.queryOne(
-                "SELECT model, system_prompt, title FROM chats WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+                "SELECT model, system_prompt, title FROM chats WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2) AND import_id IS NULL",
                 [chat, ownerID.map { .text($0.lowercasedString) } ?? .null],
                 { ($0.optionalText(0), $0.optionalText(1), $0.optionalText(2)) })
         else { return nil }
@@ -359,7 +364,7 @@ extension DatabaseActor {
         var sql = "SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND chat_id = ?"
         var arguments: [SQLiteValue] = [.integer(id), .text(chatID.lowercasedString)]
         if let ownerID {
-            sql += " AND chat_id IN (SELECT id FROM chats WHERE user_id = ?)"
+            sql += " AND chat_id IN (SELECT id FROM chats WHERE user_id = ? AND import_id IS NULL)"
             arguments.append(.text(ownerID.lowercasedString))
         }
         return try self.connection.queryOne(sql, arguments, Self.decodeMessage)

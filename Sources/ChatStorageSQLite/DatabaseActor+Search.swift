@@ -8,7 +8,7 @@ extension DatabaseActor {
         return try self.connection.query(
             """
             SELECT c.id, c.title, c.updated_at FROM chats_fts JOIN chats c ON c.rowid = chats_fts.rowid
-            WHERE chats_fts MATCH ?1 AND c.user_id = ?2 ORDER BY chats_fts.rowid DESC LIMIT ?3
+            WHERE chats_fts MATCH ?1 AND c.user_id = ?2 AND c.import_id IS NULL ORDER BY chats_fts.rowid DESC LIMIT ?3
             """,
             [.text(query.fts5Expression), .text(ownerID.lowercasedString), .int(candidates)]
         ) { row in
@@ -44,7 +44,7 @@ extension DatabaseActor {
     public static let searchMessagesSQL = """
         SELECT m.id, m.chat_id, c.title, m.role, substr(m.content, 1, ?4), m.created_at
         FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN chats c ON c.id = m.chat_id
-        WHERE messages_fts MATCH ?1 AND c.user_id = ?2
+        WHERE messages_fts MATCH ?1 AND c.user_id = ?2 AND c.import_id IS NULL
         ORDER BY messages_fts.rowid DESC LIMIT ?3
         """
 }

@@ -327,6 +327,42 @@ public enum Migrations {
                 -- The version keeps both engines' numbers equal.
                 """
         ),
+        Migration(
+            version: 22,
+            name:
+                "imports that do not hold the writer long: written in short slices into hidden chats, published by one commit",
+            sql: """
+                -- NULL: a chat as every read path sees it. Otherwise the id of the import still writing it: no read
+                -- path shows it nor counts it until the import's last commit clears the id; a failed import's
+                -- rows (and, at start, those a crash left) are removed.
+                ALTER TABLE chats ADD COLUMN import_id TEXT;
+                CREATE INDEX chats_staged ON chats (import_id) WHERE import_id IS NOT NULL;
+                DROP TRIGGER chats_count_insert;
+                CREATE TRIGGER chats_count_insert AFTER INSERT ON chats WHEN NEW.import_id IS NULL BEGIN
+                    UPDATE users SET chat_count = chat_count + 1 WHERE id = NEW.user_id;
+                END;
+                DROP TRIGGER chats_count_delete;
+                CREATE TRIGGER chats_count_delete AFTER DELETE ON chats WHEN OLD.import_id IS NULL BEGIN
+                    UPDATE users SET chat_count = chat_count - 1 WHERE id = OLD.user_id;
+                END;
+                DROP TRIGGER chats_archived_insert;
+                CREATE TRIGGER chats_archived_insert AFTER INSERT ON chats
+                WHEN NEW.archived = 1 AND NEW.import_id IS NULL BEGIN
+                    UPDATE users SET archived_count = archived_count + 1 WHERE id = NEW.user_id;
+                END;
+                DROP TRIGGER chats_archived_delete;
+                CREATE TRIGGER chats_archived_delete AFTER DELETE ON chats
+                WHEN OLD.archived = 1 AND OLD.import_id IS NULL BEGIN
+                    UPDATE users SET archived_count = archived_count - 1 WHERE id = OLD.user_id;
+                END;
+                -- Publishing counts the chat as its insert would have.
+                CREATE TRIGGER chats_publish AFTER UPDATE OF import_id ON chats
+                WHEN OLD.import_id IS NOT NULL AND NEW.import_id IS NULL BEGIN
+                    UPDATE users SET chat_count = chat_count + 1, archived_count = archived_count + NEW.archived
+                    WHERE id = NEW.user_id;
+                END;
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -282,4 +282,46 @@ struct ImportTests {
             #expect(try await Self.chatCount(client, token) == 1)
         }
     }
+
+    @Test(
+        "the file's JSON is read as before: escapes and surrogate pairs decoded, a repeated key's last value kept; invalid JSON anywhere (a lone surrogate, text after the value, 100,000 nested arrays) is 422 before any other problem"
+    )
+    func jsonEdges() async throws {
+        try await withApp { client, backend in
+            let (ownerID, token) = try await client.signUp("edges@example.com")
+            let owner = try #require(UUID(uuidString: ownerID))
+            let escaped =
+                #"{"format": "ai-chat-backend/chat", "version": 7, "chat": {"title": "caf\u00e9 \ud83d\ude42"}, "#
+                + #""messages": [{"role": "user", "content": "a\"b\\c\/d\n\te\u0041"}], "version": 1.0}"#
+            let imported = try await Self.post(client, token, escaped)
+            #expect(imported.status == .created, "\(imported.text)")
+            let chat = try #require((try JSONBody(imported)["chats"] as? [[String: Any]])?.first)
+            #expect(chat["title"] as? String == "café 🙂")
+            let chatID = try #require(UUID(uuidString: chat["id"] as? String ?? ""))
+            let messages = try await backend.database.messages(chatID: chatID, ownerID: owner, limit: 5) ?? []
+            #expect(messages.map(\.content) == ["a\"b\\c/d\n\teA"])
+            let valid = #"{"format": "ai-chat-backend/chat", "version": 1, "chat": {}, "messages": []}"#
+            let invalid: [(String, String, String)] = [
+                (
+                    #"{"format": "ai-chat-backend/chat", "version": 1, "chat": {"title": "\ud800x"}, "messages": []}"#,
+                    "application/json", "body"
+                ),
+                (valid + " x", "application/json", "body"),
+                (
+                    String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000), "application/json",
+                    "body"
+                ),
+                // A chat of neither format first, then a syntax error: the syntax error is what is said.
+                (#"[{"title": "no format"}, {"#, "application/json", "body"),
+                (valid + "\n" + "{\"format\": 1,", "application/x-ndjson", "body.1"),
+            ]
+            for (file, type, location) in invalid {
+                let response = try await Self.post(client, token, file, type: type)
+                #expect(response.status == .unprocessableContent, "\(file.prefix(80)): \(response.text)")
+                #expect(response.validationLocations == [location], "\(file.prefix(80)): \(response.text)")
+                #expect(response.text.contains("Not valid JSON"), "\(file.prefix(80)): \(response.text)")
+            }
+            #expect(try await Self.chatCount(client, token) == 1)
+        }
+    }
 }
