@@ -67,6 +67,9 @@ public struct AppConfig: Sendable {
     public var loginAttemptsPerMinute = 10
     /// Registrations per minute per client address; 0 means unlimited.
     public var registrationsPerMinute = 10
+    /// Registrations per minute from all clients together (on PostgreSQL, for every replica together), so a
+    /// flood from many addresses cannot spend the hashing threads on sign-ups; 0 means unlimited.
+    public var registrationsPerMinuteTotal = 300
     /// Password hashes (registrations, logins) waiting for the hashing threads at most; more answer 503 at once.
     public var passwordHashQueueLimit = 64
     /// Long-polls one user may have parked at once; 0 means unlimited.
@@ -106,7 +109,8 @@ public struct AppConfig: Sendable {
         "GROQ_API_KEY", "GROQ_BASE_URL", "GROQ_MODEL", "GROQ_TIMEOUT", "GROQ_RPM", "GROQ_TPM", "GROQ_MAX_CONCURRENCY",
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
         "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "REGISTRATIONS_PER_MINUTE",
-        "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "LISTING_CACHE_MB", "MAX_CONNECTIONS",
+        "REGISTRATIONS_PER_MINUTE_TOTAL", "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "LISTING_CACHE_MB",
+        "MAX_CONNECTIONS",
         "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
         "FORWARDED_ALLOW_IPS", "DAILY_TOKEN_QUOTA", "MONTHLY_TOKEN_QUOTA", "METRICS_TOKEN",
     ]
@@ -223,6 +227,9 @@ public struct AppConfig: Sendable {
         if let rate = try integer("USER_MESSAGES_PER_MINUTE", in: 0...1_000_000) { self.userMessagesPerMinute = rate }
         if let rate = try integer("LOGIN_ATTEMPTS_PER_MINUTE", in: 0...1_000_000) { self.loginAttemptsPerMinute = rate }
         if let rate = try integer("REGISTRATIONS_PER_MINUTE", in: 0...1_000_000) { self.registrationsPerMinute = rate }
+        if let rate = try integer("REGISTRATIONS_PER_MINUTE_TOTAL", in: 0...1_000_000) {
+            self.registrationsPerMinuteTotal = rate
+        }
         if let queue = try integer("PASSWORD_HASH_QUEUE", in: 1...100_000) { self.passwordHashQueueLimit = queue }
         if let polls = try integer("LONG_POLLS_PER_USER", in: 0...100_000) { self.longPollsPerUser = polls }
         if let megabytes = try integer("LISTING_CACHE_MB", in: 0...65_536) { self.listingCacheMegabytes = megabytes }

@@ -80,11 +80,13 @@ extension RawConnection {
     /// Opens a connection and sends one request (`Connection: close`), for requests that must run beside
     /// others: the HummingbirdTesting client sends its requests one after another on one connection.
     static func open(
-        port: Int, _ method: String, _ path: String, token: String? = nil, json: String? = nil
+        port: Int, _ method: String, _ path: String, token: String? = nil, json: String? = nil,
+        forwardedFor: String? = nil
     ) async throws -> RawConnection {
         let connection = try await RawConnection.connect(port: port)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
+        if let forwardedFor { head += "X-Forwarded-For: \(forwardedFor)\r\n" }
         if let json { head += "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n" }
         try await connection.send(head + "\r\n" + (json ?? ""))
         return connection
