@@ -78,6 +78,9 @@ public struct AppConfig: Sendable {
     public var listingCacheMegabytes = 32
     /// Open connections at most; further clients wait in the listen backlog.
     public var maxConnections = 4096
+    /// Open connections from one client address at most (a trusted proxy's are not counted); past it a new
+    /// connection is answered 429 and closed at once. 0 means unlimited.
+    public var maxConnectionsPerAddress = 512
     /// A connection with no request in progress is closed after this long. It also bounds how long a
     /// client may take to send a request's head, so a slowloris cannot hold a connection.
     public var idleTimeoutSeconds = 75
@@ -110,7 +113,7 @@ public struct AppConfig: Sendable {
         "GROQ_MAX_RETRIES", "GROQ_QUEUE_TIMEOUT", "SYSTEM_PROMPT", "CONTEXT_TOKENS", "MAX_COMPLETION_TOKENS",
         "PASSWORD_HASH_COST", "USER_MESSAGES_PER_MINUTE", "LOGIN_ATTEMPTS_PER_MINUTE", "REGISTRATIONS_PER_MINUTE",
         "REGISTRATIONS_PER_MINUTE_TOTAL", "PASSWORD_HASH_QUEUE", "LONG_POLLS_PER_USER", "LISTING_CACHE_MB",
-        "MAX_CONNECTIONS",
+        "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_ADDRESS",
         "IDLE_TIMEOUT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
         "FORWARDED_ALLOW_IPS", "DAILY_TOKEN_QUOTA", "MONTHLY_TOKEN_QUOTA", "METRICS_TOKEN",
     ]
@@ -234,6 +237,9 @@ public struct AppConfig: Sendable {
         if let polls = try integer("LONG_POLLS_PER_USER", in: 0...100_000) { self.longPollsPerUser = polls }
         if let megabytes = try integer("LISTING_CACHE_MB", in: 0...65_536) { self.listingCacheMegabytes = megabytes }
         if let connections = try integer("MAX_CONNECTIONS", in: 1...1_000_000) { self.maxConnections = connections }
+        if let connections = try integer("MAX_CONNECTIONS_PER_ADDRESS", in: 0...1_000_000) {
+            self.maxConnectionsPerAddress = connections
+        }
         if let seconds = try integer("IDLE_TIMEOUT_SECONDS", in: 1...86_400) { self.idleTimeoutSeconds = seconds }
         if let seconds = try integer("REQUEST_READ_TIMEOUT_SECONDS", in: 1...3600) {
             self.requestReadTimeoutSeconds = seconds

@@ -21,9 +21,12 @@ final class RawConnection: Sendable {
 
     /// With `reading: false` the connection never reads what the server sends (a client that stopped reading),
     /// and its receive buffer is small, so the server's writes back up quickly.
-    static func connect(port: Int, reading: Bool = true) async throws -> RawConnection {
+    /// `from`: the local address to connect from (any of 127.0.0.0/8 reaches a server on 127.0.0.1), for tests
+    /// of limits per client address.
+    static func connect(port: Int, reading: Bool = true, from source: String? = nil) async throws -> RawConnection {
         let collector = Collector()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
         if !reading {
             bootstrap = bootstrap.channelOption(ChannelOptions.autoRead, value: false)
                 .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096)
