@@ -6,6 +6,9 @@ import Logging
 /// Registration, login (JSON and OAuth2 form), logout and the current user.
 struct AuthController {
     let backend: ChatBackend
+    /// At most one "registrations limited" line a minute per client address (and one for the deployment's
+    /// ceiling): a flood of refused registrations must not become a flood of log lines.
+    let refusalLogs = RateLimiter(perMinute: 1)
 
     func addRoutes(to group: RouterGroup<AppRequestContext>, authenticated: RouterGroup<AppRequestContext>) {
         group.post("register", use: self.register)
@@ -88,11 +91,15 @@ struct AuthController {
         // deployment's.
         let client = self.client(request, context)
         if let wait = try await self.backend.registrationRate.acquireForDeployment(["address:" + client]) {
-            context.logger.notice("registrations limited", metadata: ["client": "\(client)"])
+            if self.refusalLogs.acquire(["address:" + client]) == nil {
+                context.logger.notice("registrations limited", metadata: ["client": "\(client)"])
+            }
             throw APIError.tooManyRequests("Too many registrations; try again later", retryAfter: wait)
         }
         if let wait = try await self.backend.registrationTotal.acquireForDeployment(["deployment"]) {
-            context.logger.notice("registrations limited for every client", metadata: ["client": "\(client)"])
+            if self.refusalLogs.acquire(["deployment"]) == nil {
+                context.logger.notice("registrations limited for every client", metadata: ["client": "\(client)"])
+            }
             throw APIError.tooManyRequests(
                 "Too many registrations on this service right now; try again later", retryAfter: wait)
         }
