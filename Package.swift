@@ -66,6 +66,7 @@ let package = Package(
             name: "ChatAuth",
             dependencies: [
                 "CCrypto",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -31,7 +31,8 @@ public struct ScryptParameters: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Thrown at once, without waiting, when ``PasswordHasher/queueLimit`` derivations are already waiting or
-/// running: the caller answers 503 with `Retry-After` instead of queueing without bound.
+/// running (or half of them are sign-ups and this is another): the caller answers 503 with `Retry-After`
+/// instead of queueing without bound.
 public struct PasswordHashingBusy: Error, Sendable {}
 
 /// Hashes and verifies passwords with scrypt (OpenSSL `EVP_PBE_scrypt`).
@@ -41,8 +42,10 @@ public struct PasswordHashingBusy: Error, Sendable {}
 /// keyboard. Verification compares in constant time.
 ///
 /// Every derivation runs on a dedicated `NIOThreadPool` (one thread fewer than the machine has cores), so a
-/// burst of logins neither blocks Swift's cooperative pool nor takes every core from request handling. At most
-/// `queueLimit` derivations wait or run at once; more fail with ``PasswordHashingBusy`` at once.
+/// burst of logins neither blocks Swift's cooperative pool nor takes every core from request handling. Which
+/// derivation gets a thread next is decided by ``HashingLanes``: sign-ins (``verify(_:against:)``,
+/// ``burnVerification(_:)``) before sign-ups, which may hold at most half of the `queueLimit` places. More than
+/// `queueLimit` fail with ``PasswordHashingBusy`` at once.
 ///
 /// Timing: every failed verification takes at least as long as one derivation at the current parameters
 /// (``burnVerification(_:)`` for an unknown email does one), so a hash made before the cost was raised does
@@ -51,38 +54,48 @@ public struct PasswordHasher: Sendable {
     public let parameters: ScryptParameters
     public let queueLimit: Int
     private let threadPool: NIOThreadPool
-    private let pending: Pending
+    private let lanes: HashingLanes
     private let currentCost = DerivationTimes()
     private static let keyLength = 32
     private static let saltLength = 16
 
-    /// The process-wide pool for password hashing: `max(1, cores - 1)` threads.
+    /// The threads of ``sharedThreadPool``: `max(1, cores - 1)`.
+    public static let sharedThreadCount = max(1, System.coreCount - 1)
+
+    /// The process-wide pool for password hashing.
     public static let sharedThreadPool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: max(1, System.coreCount - 1))
+        let pool = NIOThreadPool(numberOfThreads: sharedThreadCount)
         pool.start()
         return pool
     }()
 
+    /// `threads` must be the number of threads of `threadPool`: at most that many derivations are handed to it
+    /// at once, so the order in which they run is decided here rather than in the pool's own queue.
     public init(
         parameters: ScryptParameters = .recommended, queueLimit: Int = 64,
-        threadPool: NIOThreadPool = Self.sharedThreadPool
+        threadPool: NIOThreadPool = Self.sharedThreadPool, threads: Int = Self.sharedThreadCount
     ) {
         self.parameters = parameters
         self.queueLimit = queueLimit
         self.threadPool = threadPool
-        self.pending = Pending(limit: queueLimit)
+        self.lanes = HashingLanes(threads: threads, queueLimit: queueLimit)
     }
+
+    /// Derivations waiting and running now, per purpose.
+    public var load: HashingLoad { self.lanes.load }
 
     /// Unicode NFC: `é` typed as one code point or as `e` + combining accent is the same password.
     public static func normalize(_ password: String) -> String {
         password.precomposedStringWithCanonicalMapping
     }
 
-    /// Hashes `password` (normalised) with a fresh salt and the current parameters.
-    public func hash(_ password: String) async throws -> String {
+    /// Hashes `password` (normalised) with a fresh salt and the current parameters; `purpose` places it in the
+    /// queue (a new account by default; `.signIn` to upgrade the hash of someone who just signed in).
+    public func hash(_ password: String, for purpose: HashingPurpose = .signUp) async throws -> String {
         let parameters = self.parameters
         let salt = try SecureRandom.bytes(Self.saltLength)
-        let key = try await self.derive(Array(Self.normalize(password).utf8), salt: salt, parameters: parameters)
+        let key = try await self.derive(
+            Array(Self.normalize(password).utf8), salt: salt, parameters: parameters, for: purpose)
         return Self.encode(parameters: parameters, salt: salt, key: key)
     }
 
@@ -98,7 +111,8 @@ public struct PasswordHasher: Sendable {
         var candidates = [normalized]
         if normalized != password { candidates.append(password) }
         for candidate in candidates {
-            let key = try await self.derive(Array(candidate.utf8), salt: stored.salt, parameters: stored.parameters)
+            let key = try await self.derive(
+                Array(candidate.utf8), salt: stored.salt, parameters: stored.parameters, for: .signIn)
             if constantTimeEquals(key, stored.key) { return true }
         }
         if stored.parameters != self.parameters {
@@ -119,19 +133,21 @@ public struct PasswordHasher: Sendable {
     public func burnVerification(_ password: String) async throws {
         _ = try await self.derive(
             Array(Self.normalize(password).utf8), salt: [UInt8](repeating: 0, count: Self.saltLength),
-            parameters: self.parameters)
+            parameters: self.parameters, for: .signIn)
     }
 
-    /// One derivation on the pool, admitted only under the queue limit; times derivations at the current cost.
-    private func derive(_ password: [UInt8], salt: [UInt8], parameters: ScryptParameters) async throws -> [UInt8] {
-        guard self.pending.enter() else { throw PasswordHashingBusy() }
-        defer { self.pending.leave() }
+    /// One derivation on the pool, in its turn (see ``HashingLanes``); times derivations at the current cost.
+    private func derive(
+        _ password: [UInt8], salt: [UInt8], parameters: ScryptParameters, for purpose: HashingPurpose
+    ) async throws -> [UInt8] {
         let current = parameters == self.parameters ? self.currentCost : nil
-        return try await self.threadPool.runIfActive {
-            let started = ContinuousClock.now
-            let key = try Self.derive(password: password, salt: salt, parameters: parameters)
-            current?.record(ContinuousClock.now - started)
-            return key
+        return try await self.lanes.withTurn(purpose) {
+            try await self.threadPool.runIfActive {
+                let started = ContinuousClock.now
+                let key = try Self.derive(password: password, salt: salt, parameters: parameters)
+                current?.record(ContinuousClock.now - started)
+                return key
+            }
         }
     }
 
@@ -187,28 +203,6 @@ public struct PasswordHasher: Sendable {
         let parameters = ScryptParameters(logN: logN, r: r, p: p)
         guard parameters.isSupported else { return nil }
         return (parameters, salt, key)
-    }
-}
-
-/// Derivations waiting or running, against the limit.
-private final class Pending: Sendable {
-    private let count = Mutex(0)
-    let limit: Int
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    func enter() -> Bool {
-        self.count.withLock { count in
-            guard count < self.limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func leave() {
-        self.count.withLock { $0 -= 1 }
     }
 }
 

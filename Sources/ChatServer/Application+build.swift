@@ -18,14 +18,18 @@ public func buildApplication(
             idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
             requestReadTimeout: .seconds(Int64(config.requestReadTimeoutSeconds)),
             bodyLimits: BodyLimits(standard: AppRequestContext.maxBodySize, imports: config.importMaxMegabytes << 20),
-            connections: backend.metrics?.connections
+            connections: backend.metrics?.connections,
+            connectionGuard: ConnectionGuard(
+                maxConnections: config.maxConnections, perAddress: config.maxConnectionsPerAddress,
+                trustedProxies: config.forwardedAllowIPs, logger: backend.logger)
         ),
         configuration: .init(
             address: .hostname(config.host, port: config.port),
             // No `Server` header: the server's name and version are nobody's business.
             serverName: nil,
             backlog: 1024,
-            // Connections beyond the cap wait in the listen backlog until one closes.
+            // Connections beyond the cap wait in the listen backlog until one closes (near it, the guard above
+            // closes the connections idle longest).
             availableConnectionsDelegate: .maximum(config.maxConnections, logger: backend.logger)
         ),
         // Stopped in reverse order after the server drains: turns end (and are saved) first, then the

@@ -22,6 +22,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     let loginFailures: LoginThrottle
     /// Registrations per client address (`REGISTRATIONS_PER_MINUTE`).
     let registrationRate: RateLimiter
+    /// Registrations from every client together (`REGISTRATIONS_PER_MINUTE_TOTAL`), one key for the deployment.
+    let registrationTotal: RateLimiter
     /// Open long-polls and event streams per user: the long-poll cap, and revocation.
     let userWaits: UserWaits
     /// Encoded message listings, served while the chat's messages are unchanged (`LISTING_CACHE_MB`).
@@ -121,6 +123,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             registrationRate: RateLimiter(
                 perMinute: config.registrationsPerMinute,
                 shared: (database as? any RateLedger).map { ($0, "registrations") }),
+            registrationTotal: RateLimiter(
+                perMinute: config.registrationsPerMinuteTotal,
+                shared: (database as? any RateLedger).map { ($0, "registrations-total") }),
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
             listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20),
             quotas: quotas,

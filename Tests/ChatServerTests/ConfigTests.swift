@@ -34,7 +34,8 @@ struct ConfigTests {
             "JWT_SECRET_KEY": String(repeating: "k", count: 40), "ACCESS_TOKEN_EXPIRE_MINUTES": "15",
             "ADMIN_EMAILS": " Root@Example.com, ops@example.com ,", "LOG_LEVEL": "DEBUG", "GROQ_API_KEY": "gsk_test",
             "GROQ_BASE_URL": "http://127.0.0.1:9999/openai/v1/", "GROQ_MODEL": "llama-3.3-70b-versatile",
-            "DATABASE_MAX_CONNECTIONS": "40", "DATABASE_WAIT_SECONDS": "12",
+            "DATABASE_MAX_CONNECTIONS": "40", "DATABASE_WAIT_SECONDS": "12", "REGISTRATIONS_PER_MINUTE_TOTAL": "0",
+            "MAX_CONNECTIONS_PER_ADDRESS": "64",
         ])
         #expect(config.host == "0.0.0.0")
         #expect(config.port == 9000)
@@ -47,6 +48,8 @@ struct ConfigTests {
         #expect(config.groqModel == "llama-3.3-70b-versatile")
         #expect(config.databaseMaxConnections == 40)
         #expect(config.databaseWaitSeconds == 12)
+        #expect(config.registrationsPerMinuteTotal == 0)
+        #expect(config.maxConnectionsPerAddress == 64)
     }
 
     @Test("DATABASE_URL accepts sqlite URLs and plain paths")
@@ -64,7 +67,8 @@ struct ConfigTests {
             ("PORT", "eighty"), ("PORT", "70000"), ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"), ("LOG_LEVEL", "loud"),
             ("JWT_SECRET_KEY", "short"), ("ADMIN_EMAILS", "root"), ("GROQ_BASE_URL", "ftp://x"),
             ("DATABASE_URL", "mysql://db"), ("PASSWORD_HASH_COST", "4"), ("DATABASE_MAX_CONNECTIONS", "0"),
-            ("DATABASE_WAIT_SECONDS", "0"), ("DATABASE_WAIT_SECONDS", "301"),
+            ("DATABASE_WAIT_SECONDS", "0"), ("DATABASE_WAIT_SECONDS", "301"), ("REGISTRATIONS_PER_MINUTE_TOTAL", "-1"),
+            ("MAX_CONNECTIONS_PER_ADDRESS", "many"),
         ]
     )
     func badValues(variable: String, value: String) {

@@ -34,6 +34,80 @@ struct LoginProtectionTests {
         }
     }
 
+    @Test("REGISTRATIONS_PER_MINUTE_TOTAL: every address together; an address over its own limit spends none of it")
+    func registrationTotal() async throws {
+        try await withApp(
+            .live,
+            configure: {
+                $0.registrationsPerMinute = 2
+                $0.registrationsPerMinuteTotal = 3
+                $0.forwardedAllowIPs = ["127.0.0.1"]
+            }
+        ) { client, _ in
+            func register(_ email: String, from address: String) async throws -> TestResponse {
+                try await client.send(
+                    .post, "/auth/register", json: #"{"email": "\#(email)", "password": "correct horse battery"}"#,
+                    headers: [HTTPField.Name("X-Forwarded-For")!: address])
+            }
+            #expect(try await register("a1@example.com", from: "203.0.113.1").status == .created)
+            #expect(try await register("a2@example.com", from: "203.0.113.1").status == .created)
+            let own = try await register("a3@example.com", from: "203.0.113.1")
+            #expect(own.status == .tooManyRequests)
+            #expect(own.detail == "Too many registrations; try again later")
+            // The third of the deployment's three: the refused a3 did not count.
+            #expect(try await register("b1@example.com", from: "198.51.100.2").status == .created)
+            for (email, address) in [("b2@example.com", "198.51.100.2"), ("c1@example.com", "192.0.2.3")] {
+                let limited = try await register(email, from: address)
+                #expect(limited.status == .tooManyRequests, "\(email)")
+                #expect(limited.detail == "Too many registrations on this service right now; try again later")
+                #expect(limited.headers[.retryAfter].flatMap { Int($0) }.map { (1...60).contains($0) } == true)
+            }
+            #expect(
+                try await client.send(
+                    .post, "/auth/login", json: #"{"email": "c1@example.com", "password": "correct horse battery"}"#
+                ).status == .unauthorized)
+        }
+    }
+
+    @Test("a registration flood from 30 addresses: a returning user's login is served ahead of the queued sign-ups")
+    func loginAheadOfRegistrationFlood() async throws {
+        try await withApp(
+            .live,
+            configure: {
+                $0.passwordHashCost = 14
+                $0.registrationsPerMinute = 1
+                $0.forwardedAllowIPs = ["127.0.0.1"]
+            }
+        ) { client, backend in
+            let port = try #require(client.port)
+            try await client.register("returning@example.com")
+            var flood: [RawConnection] = []
+            for index in 0..<30 {
+                flood.append(
+                    try await RawConnection.open(
+                        port: port, "POST", "/auth/register",
+                        json: #"{"email": "s\#(index)@example.com", "password": "correct horse battery"}"#,
+                        forwardedFor: "198.51.100.\(index + 1)"))
+            }
+            let passwords = backend.passwords
+            #expect(await eventually(within: .seconds(10)) { passwords.load.waiting[.signUp, default: 0] >= 16 })
+            let queuedBefore = passwords.load.waiting[.signUp, default: 0]
+            let login = try await client.send(
+                .post, "/auth/login", json: #"{"email": "returning@example.com", "password": "correct horse battery"}"#,
+                headers: [HTTPField.Name("X-Forwarded-For")!: "192.0.2.77"])
+            let queuedAfter = passwords.load.waiting[.signUp, default: 0]
+            #expect(login.status == .ok)
+            // Served next: the sign-ups running when it came (one per hashing thread at most) and perhaps the one
+            // that started while its answer went out. Queued behind them all, it would have seen the queue empty.
+            #expect(
+                queuedBefore - queuedAfter <= PasswordHasher.sharedThreadCount + 1,
+                "sign-ups queued: \(queuedBefore) when the login came, \(queuedAfter) when it was answered")
+            for connection in flood {
+                #expect(await connection.status(within: .seconds(30)) == 201)
+            }
+        }
+    }
+
     @Test("a full hashing queue answers 503 with Retry-After at once instead of queueing")
     func hashingQueueBound() async throws {
         try await withApp(

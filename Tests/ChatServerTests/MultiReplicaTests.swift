@@ -401,7 +401,7 @@ struct MultiReplicaTests {
     }
 
     @Test(
-        "USER_MESSAGES_PER_MINUTE, REGISTRATIONS_PER_MINUTE and LOGIN_ATTEMPTS_PER_MINUTE hold for the three replicas together"
+        "USER_MESSAGES_PER_MINUTE, REGISTRATIONS_PER_MINUTE(_TOTAL) and LOGIN_ATTEMPTS_PER_MINUTE hold for the three replicas together"
     )
     func sharedUserLimits() async throws {
         let directory = try makeTemporaryDirectory()
@@ -410,6 +410,7 @@ struct MultiReplicaTests {
             MockGroqBehavior(), directory: directory,
             environment: [
                 "USER_MESSAGES_PER_MINUTE": "3", "REGISTRATIONS_PER_MINUTE": "4", "LOGIN_ATTEMPTS_PER_MINUTE": "3",
+                "REGISTRATIONS_PER_MINUTE_TOTAL": "6", "FORWARDED_ALLOW_IPS": "127.0.0.1",
             ])
         defer { Task { await deployment.stop() } }
         // Registrations from one address, round robin: 4 in the minute for the deployment, not 4 per replica.
@@ -423,6 +424,17 @@ struct MultiReplicaTests {
         }
         #expect(registered.filter { $0 == 201 }.count == 4, "\(registered)")
         #expect(registered.filter { $0 == 429 }.count == 5, "\(registered)")
+        // Nine more from nine addresses, round robin: the deployment's ceiling of 6 leaves room for 2 (the five
+        // refused above spent none), not for 6 per replica.
+        var spread: [(status: Int, body: String)] = []
+        for index in 0..<9 {
+            spread.append(
+                try await deployment.replicas[index % 3].request(
+                    .POST, "/auth/register", json: #"{"email": "s\#(index)@example.com", "password": "long enough 1"}"#,
+                    headers: ["X-Forwarded-For": "198.51.100.\(index + 1)"]))
+        }
+        #expect(spread.map(\.status) == [201, 201] + Array(repeating: 429, count: 7), "\(spread.map(\.status))")
+        #expect(spread.dropFirst(2).allSatisfy { $0.body.contains("Too many registrations on this service") })
 
         let login = try await deployment.replicas[0].request(
             .POST, "/auth/login", json: #"{"email": "r0@example.com", "password": "long enough 1"}"#)

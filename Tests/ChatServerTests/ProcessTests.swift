@@ -35,28 +35,36 @@ struct ProcessTests {
         }
     }
 
-    @Test("MAX_CONNECTIONS: a connection over the cap waits in the backlog until another closes")
+    @Test("MAX_CONNECTIONS: with every connection streaming a reply, one more waits in the backlog until one closes")
     func connectionCap() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
+        let mock = try await MockGroqServer.start(
+            behavior: MockGroqBehavior(
+                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 60).joined(separator: " ")))
+        defer { Task { await mock.stop() } }
         let server = try await ServerProcess.start(
-            database: directory + "/cap.db", environment: ["MAX_CONNECTIONS": "2"])
+            database: directory + "/cap.db",
+            environment: Self.mockEnvironment(mock).merging(["MAX_CONNECTIONS": "2"]) { $1 })
         defer { server.signal(SIGKILL) }
-        let request = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
-        let first = try await RawConnection.connect(port: server.port)
-        try await first.send(request)
-        #expect(await first.answered(within: .seconds(2)))
-        let second = try await RawConnection.connect(port: server.port)
-        try await second.send(request)
-        #expect(await second.answered(within: .seconds(2)))
+        let token = try #require(try await server.signUp("cap@example.com"))
+        // Two connections busy with replies (idle ones would be closed to make room: ConnectionLimitTests).
+        var streams: [RawConnection] = []
+        for _ in 0..<2 {
+            let stream = try await RawConnection.open(
+                port: server.port, "POST", "/chat", token: token, json: #"{"message": "go", "stream": true}"#)
+            #expect(await eventually(within: .seconds(5)) { stream.text.contains("event: delta") })
+            streams.append(stream)
+        }
 
         let third = try await RawConnection.connect(port: server.port)
-        try await third.send(request)
+        try await third.send("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(!(await third.answered(within: .milliseconds(700))), "served over the cap: \(third.text)")
-        await first.close()
+        #expect(streams.allSatisfy { $0.channel.isActive })
+        await streams[0].close()
         #expect(await third.answered(within: .seconds(3)))
         #expect(third.text.hasPrefix("HTTP/1.1 200"))
-        await second.close()
+        await streams[1].close()
         await third.close()
     }
 

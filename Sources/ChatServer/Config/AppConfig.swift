@@ -67,6 +67,9 @@ public struct AppConfig: Sendable {
     public var loginAttemptsPerMinute = 10
     /// Registrations per minute per client address; 0 means unlimited.
     public var registrationsPerMinute = 10
+    /// Registrations per minute from all clients together (on PostgreSQL, for every replica together), so a
+    /// flood from many addresses cannot spend the hashing threads on sign-ups; 0 means unlimited.
+    public var registrationsPerMinuteTotal = 300
     /// Password hashes (registrations, logins) waiting for the hashing threads at most; more answer 503 at once.
     public var passwordHashQueueLimit = 64
     /// Long-polls one user may have parked at once; 0 means unlimited.
@@ -75,6 +78,9 @@ public struct AppConfig: Sendable {
     public var listingCacheMegabytes = 32
     /// Open connections at most; further clients wait in the listen backlog.
     public var maxConnections = 4096
+    /// Open connections from one client address at most (a trusted proxy's are not counted); past it a new
+    /// connection is answered 429 and closed at once. 0 means unlimited.
+    public var maxConnectionsPerAddress = 512
     /// A connection with no request in progress is closed after this long. It also bounds how long a
     /// client may take to send a request's head, so a slowloris cannot hold a connection.
     public var idleTimeoutSeconds = 75
@@ -210,10 +216,16 @@ public struct AppConfig: Sendable {
         if let rate = try integer("USER_MESSAGES_PER_MINUTE", in: 0...1_000_000) { self.userMessagesPerMinute = rate }
         if let rate = try integer("LOGIN_ATTEMPTS_PER_MINUTE", in: 0...1_000_000) { self.loginAttemptsPerMinute = rate }
         if let rate = try integer("REGISTRATIONS_PER_MINUTE", in: 0...1_000_000) { self.registrationsPerMinute = rate }
+        if let rate = try integer("REGISTRATIONS_PER_MINUTE_TOTAL", in: 0...1_000_000) {
+            self.registrationsPerMinuteTotal = rate
+        }
         if let queue = try integer("PASSWORD_HASH_QUEUE", in: 1...100_000) { self.passwordHashQueueLimit = queue }
         if let polls = try integer("LONG_POLLS_PER_USER", in: 0...100_000) { self.longPollsPerUser = polls }
         if let megabytes = try integer("LISTING_CACHE_MB", in: 0...65_536) { self.listingCacheMegabytes = megabytes }
         if let connections = try integer("MAX_CONNECTIONS", in: 1...1_000_000) { self.maxConnections = connections }
+        if let connections = try integer("MAX_CONNECTIONS_PER_ADDRESS", in: 0...1_000_000) {
+            self.maxConnectionsPerAddress = connections
+        }
         if let seconds = try integer("IDLE_TIMEOUT_SECONDS", in: 1...86_400) { self.idleTimeoutSeconds = seconds }
         if let seconds = try integer("REQUEST_READ_TIMEOUT_SECONDS", in: 1...3600) {
             self.requestReadTimeoutSeconds = seconds

@@ -13,6 +13,9 @@ import NIOHTTP1
 ///   `Connection: close` in any case, close the connection after the response.
 /// - ``DeclaredBodyLimitHandler``: 413 at the head for a declared `Content-Length` over the limit.
 /// - ``ClientDisconnectWatcher``: waiting requests learn at once that their client has gone.
+/// - ``ConnectionActivityHandler``: tells ``ConnectionGuard`` which connections are idle, so that near
+///   `MAX_CONNECTIONS` the ones idle longest are closed; a connection over `MAX_CONNECTIONS_PER_ADDRESS` gets
+///   ``ConnectionRefusal`` instead.
 struct ChatHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -21,10 +24,12 @@ struct ChatHTTP1Channel: ServerChildChannel {
     let bodyLimits: BodyLimits
     /// Counts open connections (for GET /metrics), when metrics are on.
     let connections: ConnectionCount?
+    let connectionGuard: ConnectionGuard
 
     /// The server builder for ``Application``.
     static func builder(
-        idleTimeout: TimeAmount, requestReadTimeout: TimeAmount, bodyLimits: BodyLimits, connections: ConnectionCount?
+        idleTimeout: TimeAmount, requestReadTimeout: TimeAmount, bodyLimits: BodyLimits, connections: ConnectionCount?,
+        connectionGuard: ConnectionGuard
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             ChatHTTP1Channel(
@@ -40,7 +45,8 @@ struct ChatHTTP1Channel: ServerChildChannel {
                 ),
                 requestReadTimeout: requestReadTimeout,
                 bodyLimits: bodyLimits,
-                connections: connections
+                connections: connections,
+                connectionGuard: connectionGuard
             )
         }
     }
@@ -52,9 +58,17 @@ struct ChatHTTP1Channel: ServerChildChannel {
             connections.opened()
             channel.closeFuture.whenComplete { _ in connections.closed() }
         }
+        let connectionGuard = self.connectionGuard
+        let activity = connectionGuard.opened(channel)
+        if let activity { channel.closeFuture.whenComplete { _ in connectionGuard.closed(activity) } }
         return self.inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             // Runs on the channel's event loop, right after Hummingbird built the pipeline.
             let pipeline = channel.pipeline.syncOperations
+            guard let activity else {
+                // Over its address's cap. (Failing the setup instead would reach the listener as an error.)
+                try pipeline.addHandler(ConnectionRefusal(), position: .first)
+                return value
+            }
             let deadline = RequestReadDeadline(timeout: readTimeout)
             try pipeline.addHandler(RequestBytesObserver(deadline: deadline), position: .first)
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
@@ -64,6 +78,7 @@ struct ChatHTTP1Channel: ServerChildChannel {
             let connectionState = try pipeline.handler(type: HTTPConnectionStateHandler.self)
             try pipeline.addHandlers(
                 [
+                    ConnectionActivityHandler(activity: activity),
                     RequestReadDeadlineHandler(deadline: deadline),
                     DeclaredBodyLimitHandler(limits: bodyLimits),
                     ClientDisconnectWatcher(),

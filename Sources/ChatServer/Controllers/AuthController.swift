@@ -6,6 +6,9 @@ import Logging
 /// Registration, login (JSON and OAuth2 form), logout and the current user.
 struct AuthController {
     let backend: ChatBackend
+    /// At most one "registrations limited" line a minute per client address (and one for the deployment's
+    /// ceiling): a flood of refused registrations must not become a flood of log lines.
+    let refusalLogs = RateLimiter(perMinute: 1)
 
     func addRoutes(to group: RouterGroup<AppRequestContext>, authenticated: RouterGroup<AppRequestContext>) {
         group.post("register", use: self.register)
@@ -91,14 +94,25 @@ struct AuthController {
     @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<UserResponse>
     {
         let body = try await request.decodeJSON(as: RegisterRequest.self, context: context)
-        // Each registration costs a scrypt hash: limited per client address before any is computed.
+        // Each registration costs a scrypt hash: limited per client address, then for the whole deployment,
+        // before any is computed. The address comes first, so an address over its own limit spends none of the
+        // deployment's.
         let client = self.client(request, context)
         if let wait = try await self.backend.registrationRate.acquireForDeployment(["address:" + client]) {
-            context.logger.notice("registrations limited", metadata: ["client": "\(client)"])
+            if self.refusalLogs.acquire(["address:" + client]) == nil {
+                context.logger.notice("registrations limited", metadata: ["client": "\(client)"])
+            }
             throw APIError.tooManyRequests("Too many registrations; try again later", retryAfter: wait)
         }
+        if let wait = try await self.backend.registrationTotal.acquireForDeployment(["deployment"]) {
+            if self.refusalLogs.acquire(["deployment"]) == nil {
+                context.logger.notice("registrations limited for every client", metadata: ["client": "\(client)"])
+            }
+            throw APIError.tooManyRequests(
+                "Too many registrations on this service right now; try again later", retryAfter: wait)
+        }
         let email = EmailAddress.normalize(body.email)
-        let hash = try await Self.hashing { try await self.backend.passwords.hash(body.password) }
+        let hash = try await Self.hashing { try await self.backend.passwords.hash(body.password, for: .signUp) }
         let role: UserRole = self.backend.config.adminEmails.contains(email) ? .admin : .user
         do {
             let user = try await self.backend.database.createUser(email: email, passwordHash: hash, role: role)
@@ -152,7 +166,7 @@ struct AuthController {
         guard !user.disabled else { throw APIError.forbidden("This account is disabled") }
         if passwords.needsRehash(user.passwordHash) {
             // The cost was raised since this hash was made: store a stronger one now that we know the password.
-            if let upgraded = try? await passwords.hash(password) {
+            if let upgraded = try? await passwords.hash(password, for: .signIn) {
                 try await database.updatePasswordHash(userID: user.id, passwordHash: upgraded)
             }
         }

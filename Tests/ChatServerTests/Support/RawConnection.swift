@@ -21,9 +21,12 @@ final class RawConnection: Sendable {
 
     /// With `reading: false` the connection never reads what the server sends (a client that stopped reading),
     /// and its receive buffer is small, so the server's writes back up quickly.
-    static func connect(port: Int, reading: Bool = true) async throws -> RawConnection {
+    /// `from`: the local address to connect from (any of 127.0.0.0/8 reaches a server on 127.0.0.1), for tests
+    /// of limits per client address.
+    static func connect(port: Int, reading: Bool = true, from source: String? = nil) async throws -> RawConnection {
         let collector = Collector()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
         if !reading {
             bootstrap = bootstrap.channelOption(ChannelOptions.autoRead, value: false)
                 .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096)
@@ -91,11 +94,13 @@ extension RawConnection {
     /// Opens a connection and sends one request (`Connection: close`), for requests that must run beside
     /// others: the HummingbirdTesting client sends its requests one after another on one connection.
     static func open(
-        port: Int, _ method: String, _ path: String, token: String? = nil, json: String? = nil
+        port: Int, _ method: String, _ path: String, token: String? = nil, json: String? = nil,
+        forwardedFor: String? = nil
     ) async throws -> RawConnection {
         let connection = try await RawConnection.connect(port: port)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
+        if let forwardedFor { head += "X-Forwarded-For: \(forwardedFor)\r\n" }
         if let json { head += "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n" }
         try await connection.send(head + "\r\n" + (json ?? ""))
         return connection

@@ -39,6 +39,7 @@ final class ServerProcess: Sendable {
         env["PASSWORD_HASH_COST"] = "10"
         // Tests register many users from 127.0.0.1; the limit has tests of its own.
         env["REGISTRATIONS_PER_MINUTE"] = "0"
+        env["REGISTRATIONS_PER_MINUTE_TOTAL"] = "0"
         env.merge(environment) { _, new in new }
         process.environment = env
         process.standardOutput = log
@@ -90,10 +91,11 @@ final class ServerProcess: Sendable {
     /// Sends one request on a fresh connection; the body is read whole.
     func request(
         _ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil,
-        timeout: Duration = .seconds(30)
+        headers: [String: String] = [:], timeout: Duration = .seconds(30)
     ) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(self.port)\(path)")
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         // No pooled connection stays open behind the test's back (the connection-cap test counts them).
         request.headers.add(name: "Connection", value: "close")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }

@@ -30,6 +30,7 @@ func testConfig(directory: String, adminEmails: [String] = []) -> AppConfig {
     // Many users log in from 127.0.0.1 in a test; the limits have tests of their own.
     config.loginAttemptsPerMinute = 0
     config.registrationsPerMinute = 0
+    config.registrationsPerMinuteTotal = 0
     config.userMessagesPerMinute = 0
     return config
 }
