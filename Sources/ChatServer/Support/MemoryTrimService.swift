@@ -16,11 +16,12 @@ struct MemoryTrimService: Service {
     var interval: Duration = .seconds(1)
     var threshold = 16 << 20
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
+    /// Checks until graceful shutdown (which ends it normally: a service that throws stops the process with 1).
+    func run() async {
+        await cancelWhenGracefulShutdown {
             var level = chat_malloc_free_bytes()
             while !Task.isCancelled {
-                try await Task.sleep(for: self.interval)
+                do { try await Task.sleep(for: self.interval) } catch { return }
                 let free = chat_malloc_free_bytes()
                 if free < level {
                     level = free
