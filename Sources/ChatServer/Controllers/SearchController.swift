@@ -11,7 +11,7 @@ struct SearchController {
 
     @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> SearchResponse {
         let user = try context.requireUser()
-        guard let text = request.uri.queryParameters["q"].map(String.init) else {
+        guard let text = try request.textQuery("q") else {
             throw APIError.validation(.missing(["query", "q"]))
         }
         let limit = try request.integerQuery("limit", default: 20, in: 1...100)
