@@ -24,6 +24,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     let registrationRate: RateLimiter
     /// Open long-polls and event streams per user: the long-poll cap, and revocation.
     let userWaits: UserWaits
+    /// Searches running per user (`SEARCHES_PER_USER`).
+    let searches: UserSlots
     /// Encoded message listings, served while the chat's messages are unchanged (`LISTING_CACHE_MB`).
     let listingCache: MessageListingCache
     /// Token quotas and the clock that tells their days.
@@ -117,6 +119,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 perMinute: config.registrationsPerMinute,
                 shared: (database as? any RateLedger).map { ($0, "registrations") }),
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
+            searches: UserSlots(perUser: config.searchesPerUser),
             listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20),
             quotas: quotas,
             metrics: metrics,

@@ -72,10 +72,11 @@ public struct SearchQuery: Sendable, Equatable {
         self.terms = terms
     }
 
-    /// The query in SQLite FTS5's syntax: each term a quoted phrase (`*` after it for a prefix), all ANDed.
-    public var fts5Expression: String {
+    /// The query in SQLite FTS5's syntax, every term looked for in `column` only: each term a quoted phrase
+    /// (`*` after it for a prefix), all ANDed, in any order (`column : "a" AND column : "b c" *`).
+    public func fts5Expression(column: String) -> String {
         self.terms.map { term in
-            "\"" + term.words.joined(separator: " ") + "\"" + (term.prefix ? " *" : "")
+            column + " : \"" + term.words.joined(separator: " ") + "\"" + (term.prefix ? " *" : "")
         }.joined(separator: " AND ")
     }
 
