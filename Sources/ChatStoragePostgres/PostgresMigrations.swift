@@ -980,7 +980,7 @@ enum PostgresMigrations {
         ),
         Migration(
             version: 22,
-            name: "full-text search within the owner's rows: an owner lexeme in messages.search and chats.search",
+            name: "full-text search within the owner's rows: each indexed message and title holds its owner's token",
             statements: [
                 // Why: a search's `chats.user_id = owner` was a filter on the index's matches. For an owner with a
                 // few hundred messages and a phrase found in another user's 400,000, the planner walked

@@ -329,7 +329,7 @@ public enum Migrations {
         ),
         Migration(
             version: 22,
-            name: "full-text search within the owner's rows: an owner token in both indexes",
+            name: "full-text search within the owner's rows: each indexed message and title holds its owner's token",
             sql: """
                 -- Until now the index matched every user's rows and the owner was filtered afterwards, so a search
                 -- cost as much as every user's matches. Each indexed row now holds its owner's token ('o' and the
