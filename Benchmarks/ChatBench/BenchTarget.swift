@@ -99,6 +99,8 @@ final class BenchTarget: Sendable {
         "LOGIN_ATTEMPTS_PER_MINUTE": "0",
         // One bench user parks the long-poll scenario's 1,000 waiters; clients register from one address.
         "LONG_POLLS_PER_USER": "0",
+        // The search scenario's 16 clients search as one user (the corpus's owner).
+        "SEARCHES_PER_USER": "0",
         "REGISTRATIONS_PER_MINUTE": "0",
     ]
 
