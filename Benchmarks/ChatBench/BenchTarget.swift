@@ -99,6 +99,8 @@ final class BenchTarget: Sendable {
         "LOGIN_ATTEMPTS_PER_MINUTE": "0",
         // One bench user parks the long-poll scenario's 1,000 waiters; clients register from one address.
         "LONG_POLLS_PER_USER": "0",
+        // The search scenario's 16 clients search as one user (the corpus's owner).
+        "SEARCHES_PER_USER": "0",
         "REGISTRATIONS_PER_MINUTE": "0",
         "REGISTRATIONS_PER_MINUTE_TOTAL": "0",
         // Up to 1,064 pooled connections (the stream and long-poll scenarios' 1,000 clients), all from 127.0.0.1.

@@ -98,7 +98,8 @@ struct SplitMix {
 
 /// GET /chats/search at the scenario's concurrency (16 by default), cycling through ``SearchCorpus/queries``;
 /// around it GET /chats for the same user with 64 clients, before and after the searches with the full-text
-/// index, then (on SQLite) after dropping it, so the index's cost to the listing is a ratio within one run.
+/// index, then (on SQLite) after dropping it, so the index's cost to the listing is a ratio within one run;
+/// between them, another user's GET /chats while one user runs 16 searches at once (``crowds(queries:)``).
 struct SearchScenario {
     let runner: ScenarioRunner
     let corpus: SearchCorpus
@@ -120,21 +121,50 @@ struct SearchScenario {
             await target.status(
                 .GET, "/chats/search?q=\(queries[(worker + iteration) % queries.count])&limit=20", token: token)
         }
+        let crowds = try await self.crowds(queries: queries)
         // The listing again, right before the index is dropped, so the two figures compared are neighbours.
         let again = await self.runner.load(
             "list-search-user-again", 64, "GET /chats?limit=20, with the search index, after the searches",
             operation: list)
-        guard let path = target.sqlitePath else { return [withIndex, search, again] }
+        guard let path = target.sqlitePath else { return [withIndex, search] + crowds + [again] }
         // The same listing once the index is gone (its tables and the triggers that keep it).
         let connection = try SQLiteConnection(path: path)
         try connection.execute(
             """
             DROP TRIGGER messages_fts_insert; DROP TRIGGER messages_fts_delete; DROP TRIGGER messages_fts_update;
             DROP TRIGGER chats_fts_insert; DROP TRIGGER chats_fts_delete; DROP TRIGGER chats_fts_update;
+            DROP TRIGGER messages_fts_chat_delete;
             DROP TABLE messages_fts; DROP TABLE chats_fts;
             """)
         let withoutIndex = await self.runner.load(
             "list-search-user-no-index", 64, "GET /chats?limit=20, search index dropped", operation: list)
-        return [withIndex, search, again, withoutIndex]
+        return [withIndex, search] + crowds + [again, withoutIndex]
+    }
+
+    /// What 16 concurrent searches of one user cost another user's GET /chats (4 clients, latency measured):
+    /// first a user with no messages searching for a phrase found all over the corpus (its owner's rows, not
+    /// theirs), then the corpus's owner cycling through the queries. The bench runs with `SEARCHES_PER_USER=0`,
+    /// so all 16 run (the default cap of 2 would refuse 14 of them at once).
+    private func crowds(queries: [String]) async throws -> [ScenarioResult] {
+        let target = self.runner.target
+        let owner = self.corpus.token
+        let other = self.runner.fixtures.smallToken
+        let stranger = try await target.user("bench-search-stranger-\(UUID().uuidString.prefix(8))@example.com")
+        var results: [ScenarioResult] = []
+        for (name, token) in [("stranger", stranger), ("owner", owner)] {
+            async let searches = self.runner.load(
+                "search-\(name)-16", 16, "GET /chats/search by the \(name) of the corpus (16 at once)"
+            ) { worker, iteration in
+                let query = name == "owner" ? queries[(worker + iteration) % queries.count] : "%22and%20you%22"
+                return await target.status(.GET, "/chats/search?q=\(query)&limit=20", token: token)
+            }
+            async let lists = self.runner.load(
+                "list-during-\(name)-search", 4, "another user's GET /chats?limit=20 meanwhile"
+            ) { _, _ in
+                await target.status(.GET, "/chats?limit=20", token: other)
+            }
+            results += await [searches, lists]
+        }
+        return results
     }
 }

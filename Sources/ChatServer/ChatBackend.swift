@@ -26,6 +26,8 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     let registrationTotal: RateLimiter
     /// Open long-polls and event streams per user: the long-poll cap, and revocation.
     let userWaits: UserWaits
+    /// Searches running per user (`SEARCHES_PER_USER`).
+    let searches: UserSlots
     /// Encoded message listings, served while the chat's messages are unchanged (`LISTING_CACHE_MB`).
     let listingCache: MessageListingCache
     /// Token quotas and the clock that tells their days.
@@ -127,6 +129,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 perMinute: config.registrationsPerMinuteTotal,
                 shared: (database as? any RateLedger).map { ($0, "registrations-total") }),
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
+            searches: UserSlots(perUser: config.searchesPerUser),
             listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20),
             quotas: quotas,
             metrics: metrics,

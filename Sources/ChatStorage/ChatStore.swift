@@ -155,11 +155,16 @@ public protocol ChatStore: Service, Sendable {
 
     // MARK: Search
 
-    /// The owner's newest `candidates` chats whose title matches, newest first.
-    func searchTitles(ownerID: UUID, query: SearchQuery, candidates: Int) async throws -> [SearchHit]
+    /// The owner's newest `candidates` chats whose title matches, newest first. The index is searched within
+    /// the owner's rows only, so the work is bounded by them, not by other users' rows. Throws
+    /// ``StorageError/searchTimedOut`` when it runs past `deadline`.
+    func searchTitles(ownerID: UUID, query: SearchQuery, candidates: Int, deadline: ContinuousClock.Instant)
+        async throws -> [SearchHit]
     /// The owner's newest `candidates` messages that match, newest first, each text cut at
-    /// ``searchTextLength`` characters. A reply being generated is found once it has ended.
-    func searchMessages(ownerID: UUID, query: SearchQuery, candidates: Int) async throws -> [SearchHit]
+    /// ``searchTextLength`` characters, searched as ``searchTitles(ownerID:query:candidates:deadline:)`` are.
+    /// A reply being generated is found once it has ended.
+    func searchMessages(ownerID: UUID, query: SearchQuery, candidates: Int, deadline: ContinuousClock.Instant)
+        async throws -> [SearchHit]
 
     // MARK: Usage and quotas
 
@@ -195,10 +200,16 @@ extension ChatStore {
     /// ranked by ``SearchQuery/score(of:averageWords:)`` (newer first among equals); a page of the whole.
     ///
     /// Only the newest ``searchCandidates`` matches of each part are ranked, so a word found in every message
-    /// costs what a rarer one does; the ranking is the server's, the same on every engine.
-    public func search(ownerID: UUID, query: SearchQuery, limit: Int, offset: Int) async throws -> [SearchHit] {
-        let titles = try await self.searchTitles(ownerID: ownerID, query: query, candidates: searchCandidates)
-        let messages = try await self.searchMessages(ownerID: ownerID, query: query, candidates: searchCandidates)
+    /// costs what a rarer one does; the ranking is the server's, the same on every engine. Throws
+    /// ``StorageError/searchTimedOut`` once the two parts together run past `timeLimit`.
+    public func search(ownerID: UUID, query: SearchQuery, limit: Int, offset: Int, timeLimit: Duration)
+        async throws -> [SearchHit]
+    {
+        let deadline = ContinuousClock.now + timeLimit
+        let titles = try await self.searchTitles(
+            ownerID: ownerID, query: query, candidates: searchCandidates, deadline: deadline)
+        let messages = try await self.searchMessages(
+            ownerID: ownerID, query: query, candidates: searchCandidates, deadline: deadline)
         let ranked = query.rank(titles) + query.rank(messages)
         return Array(ranked.dropFirst(offset).prefix(limit))
     }

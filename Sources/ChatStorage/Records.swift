@@ -230,6 +230,8 @@ public enum StorageError: Error, Equatable, Sendable {
     /// The database server did not answer: unreachable, or no connection to it came free in time. Nothing was
     /// written unless the server had already received the statement (then its outcome is unknown).
     case unavailable
+    /// A search ran past its time limit and was stopped (``ChatStore/search(ownerID:query:limit:offset:timeLimit:)``).
+    case searchTimedOut
 }
 
 extension UUID {

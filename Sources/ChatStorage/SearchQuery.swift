@@ -72,10 +72,11 @@ public struct SearchQuery: Sendable, Equatable {
         self.terms = terms
     }
 
-    /// The query in SQLite FTS5's syntax: each term a quoted phrase (`*` after it for a prefix), all ANDed.
-    public var fts5Expression: String {
+    /// The query in SQLite FTS5's syntax, every term looked for in `column` only: each term a quoted phrase
+    /// (`*` after it for a prefix), all ANDed, in any order (`column : "a" AND column : "b c" *`).
+    public func fts5Expression(column: String) -> String {
         self.terms.map { term in
-            "\"" + term.words.joined(separator: " ") + "\"" + (term.prefix ? " *" : "")
+            column + " : \"" + term.words.joined(separator: " ") + "\"" + (term.prefix ? " *" : "")
         }.joined(separator: " AND ")
     }
 
@@ -147,36 +148,49 @@ public struct SearchQuery: Sendable, Equatable {
     }
 
     /// How well `text` answers the query: BM25's term-frequency part (k1 = 1.2, b = 0.75) summed over the
-    /// terms, a phrase counting where its words stand together. Every text ranked holds every term, so the
-    /// terms' rarity (BM25's IDF) would not change their order much; it is left out, which spares counting
-    /// each term's rows in the whole index.
+    /// terms, a phrase counting where its words stand together; with several terms, the places where they all
+    /// stand together in the query's order count once more, so a text with the words side by side in that order
+    /// comes before one where they are apart. Every text ranked holds every term, so the terms' rarity (BM25's
+    /// IDF) would not change their order much; it is left out, which spares counting each term's rows in the
+    /// whole index.
     public func score(of text: String, averageWords: Double) -> Double {
         self.score(words: Self.words(of: text).map(\.word), averageWords: averageWords)
     }
 
+    /// A word the query looks for at one place of a phrase: equal to `word`, or starting with it (`prefix`).
+    private typealias Searched = (word: String, prefix: Bool)
+
     private func score(words: [String], averageWords: Double) -> Double {
         guard !words.isEmpty else { return 0 }
         let lengthFactor = 1.2 * (0.25 + 0.75 * Double(words.count) / max(averageWords, 1))
-        var score = 0.0
-        for term in self.terms {
-            var frequency = 0.0
-            let count = term.words.count
-            var position = 0
-            while position + count <= words.count {
-                var all = true
-                for (offset, searched) in term.words.enumerated()
-                where !Self.word(
-                    words[position + offset], matches: searched, prefix: term.prefix && offset == count - 1)
-                {
-                    all = false
-                    break
-                }
-                if all { frequency += 1 }
-                position += 1
-            }
-            score += frequency * 2.2 / (frequency + lengthFactor)
+        func part(_ phrase: [Searched]) -> Double {
+            let frequency = Self.frequency(of: phrase, in: words)
+            return frequency * 2.2 / (frequency + lengthFactor)
         }
+        var score = self.terms.reduce(0) { $0 + part(Self.searched($1)) }
+        if self.terms.count > 1 { score += part(self.terms.flatMap(Self.searched)) }
         return score
+    }
+
+    private static func searched(_ term: Term) -> [Searched] {
+        term.words.enumerated().map { ($1, term.prefix && $0 == term.words.count - 1) }
+    }
+
+    /// How many times `phrase` stands in `words`, its words adjacent and in order.
+    private static func frequency(of phrase: [Searched], in words: [String]) -> Double {
+        var frequency = 0.0
+        var position = 0
+        while position + phrase.count <= words.count {
+            var all = true
+            for (offset, searched) in phrase.enumerated()
+            where !Self.word(words[position + offset], matches: searched.word, prefix: searched.prefix) {
+                all = false
+                break
+            }
+            if all { frequency += 1 }
+            position += 1
+        }
+        return frequency
     }
 
     /// `hits` best first by ``score(of:averageWords:)``, newer first among equals.

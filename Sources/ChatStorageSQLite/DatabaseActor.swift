@@ -132,6 +132,12 @@ public actor DatabaseActor: ChatStore {
         return try self.connection.query("EXPLAIN QUERY PLAN " + sql, arguments, cached: false) { $0.text(3) }
     }
 
+    /// The virtual-machine instructions the statement `sql` ran since the last call, for tests that measure a
+    /// statement's work (``SQLiteConnection/virtualMachineSteps(of:)``).
+    public func virtualMachineSteps(of sql: String) -> Int {
+        self.connection.virtualMachineSteps(of: sql)
+    }
+
     /// `PRAGMA integrity_check`: `["ok"]` for a sound file, else one line per problem.
     public func integrityCheck() throws -> [String] {
         try self.checkOpen()

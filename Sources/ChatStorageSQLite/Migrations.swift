@@ -363,6 +363,82 @@ public enum Migrations {
                 END;
                 """
         ),
+        Migration(
+            version: 23,
+            name: "full-text search within the owner's rows: each indexed message and title holds its owner's token",
+            sql: """
+                -- Until now the index matched every user's rows and the owner was filtered afterwards, so a search
+                -- cost as much as every user's matches. Each indexed row now holds its owner's token ('o' and the
+                -- user id's hex digits) in an `owner` column, and a search's MATCH asks for it: FTS5 reads the
+                -- owner's entries only. The indexes are rebuilt from views that give each row its owner.
+                DROP TRIGGER messages_fts_insert;
+                DROP TRIGGER messages_fts_delete;
+                DROP TRIGGER messages_fts_update;
+                DROP TRIGGER chats_fts_insert;
+                DROP TRIGGER chats_fts_delete;
+                DROP TRIGGER chats_fts_update;
+                DROP TABLE messages_fts;
+                DROP TABLE chats_fts;
+                CREATE VIEW messages_fts_source AS
+                    SELECT m.id AS id, 'o' || replace(c.user_id, '-', '') AS owner, m.content AS content
+                    FROM messages m JOIN chats c ON c.id = m.chat_id WHERE m.status <> 'streaming';
+                CREATE VIEW chats_fts_source AS
+                    SELECT rowid AS chat_rowid, 'o' || replace(user_id, '-', '') AS owner, title
+                    FROM chats WHERE title IS NOT NULL;
+                CREATE VIRTUAL TABLE messages_fts USING fts5(
+                    owner, content, content = 'messages_fts_source', content_rowid = 'id',
+                    tokenize = 'unicode61 remove_diacritics 0'
+                );
+                CREATE VIRTUAL TABLE chats_fts USING fts5(
+                    owner, title, content = 'chats_fts_source', content_rowid = 'chat_rowid',
+                    tokenize = 'unicode61 remove_diacritics 0'
+                );
+                INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+                INSERT INTO chats_fts (chats_fts) VALUES ('rebuild');
+                CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN NEW.status <> 'streaming' BEGIN
+                    INSERT INTO messages_fts (rowid, owner, content)
+                    SELECT NEW.id, 'o' || replace(c.user_id, '-', ''), NEW.content FROM chats c WHERE c.id = NEW.chat_id;
+                END;
+                -- A chat's deletion takes its messages out of the index before its row goes (the messages then go
+                -- by cascade, when their owner can no longer be read): a message deleted on its own still has its
+                -- chat, and only then does its own trigger act.
+                CREATE TRIGGER messages_fts_chat_delete BEFORE DELETE ON chats BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, owner, content)
+                    SELECT 'delete', m.id, 'o' || replace(OLD.user_id, '-', ''), m.content
+                    FROM messages m WHERE m.chat_id = OLD.id AND m.status <> 'streaming';
+                END;
+                CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN OLD.status <> 'streaming' BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, owner, content)
+                    SELECT 'delete', OLD.id, 'o' || replace(c.user_id, '-', ''), OLD.content
+                    FROM chats c WHERE c.id = OLD.chat_id;
+                END;
+                CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+                WHEN OLD.status <> 'streaming' OR NEW.status <> 'streaming' BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, owner, content)
+                    SELECT 'delete', OLD.id, 'o' || replace(c.user_id, '-', ''), OLD.content
+                    FROM chats c WHERE c.id = OLD.chat_id AND OLD.status <> 'streaming';
+                    INSERT INTO messages_fts (rowid, owner, content)
+                    SELECT NEW.id, 'o' || replace(c.user_id, '-', ''), NEW.content
+                    FROM chats c WHERE c.id = NEW.chat_id AND NEW.status <> 'streaming';
+                END;
+                CREATE TRIGGER chats_fts_insert AFTER INSERT ON chats WHEN NEW.title IS NOT NULL BEGIN
+                    INSERT INTO chats_fts (rowid, owner, title)
+                    VALUES (NEW.rowid, 'o' || replace(NEW.user_id, '-', ''), NEW.title);
+                END;
+                CREATE TRIGGER chats_fts_delete AFTER DELETE ON chats WHEN OLD.title IS NOT NULL BEGIN
+                    INSERT INTO chats_fts (chats_fts, rowid, owner, title)
+                    VALUES ('delete', OLD.rowid, 'o' || replace(OLD.user_id, '-', ''), OLD.title);
+                END;
+                CREATE TRIGGER chats_fts_update AFTER UPDATE OF title ON chats
+                WHEN OLD.title IS NOT NEW.title BEGIN
+                    INSERT INTO chats_fts (chats_fts, rowid, owner, title)
+                    SELECT 'delete', OLD.rowid, 'o' || replace(OLD.user_id, '-', ''), OLD.title
+                    WHERE OLD.title IS NOT NULL;
+                    INSERT INTO chats_fts (rowid, owner, title)
+                    SELECT NEW.rowid, 'o' || replace(NEW.user_id, '-', ''), NEW.title WHERE NEW.title IS NOT NULL;
+                END;
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -84,8 +84,10 @@ struct ImportLoadTests {
             let own = try await store.chats(ownerID: importer.id, archived: false, limit: 20, offset: 0)
             let chat = try await store.chat(id: stagedChat, ownerID: importer.id)
             let messages = try await store.messages(chatID: stagedChat, ownerID: importer.id, limit: 5)
-            let found = try await store.searchMessages(ownerID: importer.id, query: search, candidates: 5)
-            let titles = try await store.searchTitles(ownerID: importer.id, query: titleSearch, candidates: 5)
+            let found = try await store.searchMessages(
+                ownerID: importer.id, query: search, candidates: 5, deadline: .now + .seconds(5))
+            let titles = try await store.searchTitles(
+                ownerID: importer.id, query: titleSearch, candidates: 5, deadline: .now + .seconds(5))
             guard try staged().contains(stagedChat) else { continue }
             #expect(own.total == 0 && own.chats.isEmpty)
             #expect(chat == nil && messages == nil)

@@ -558,6 +558,16 @@ struct PostgresEngineTests {
             id: begun.assistant.id, outcome: MessageOutcome(content: "a5", status: .complete))
         #expect(saved?.content == "a5")
         #expect(try await version() == before + 3)
+        // The migrated messages and the new ones carry their owner into the search (migration 23).
+        for word in ["b2", "a5"] {
+            let found = try await store.searchMessages(
+                ownerID: ownerID, query: SearchQuery(parsing: word), candidates: 10, deadline: .now + .seconds(60))
+            #expect(found.map(\.text) == [word])
+            #expect(
+                try await store.searchMessages(
+                    ownerID: UUID(), query: SearchQuery(parsing: word), candidates: 10, deadline: .now + .seconds(60)
+                ).isEmpty)
+        }
         let chat = try #require(try await store.chat(id: first, ownerID: ownerID))
         #expect(chat.messageCount == 5)
         #expect(chat.updatedAt > Timestamp(microseconds: 1))

@@ -95,6 +95,72 @@ struct SearchTests {
         }
     }
 
+    @Test(
+        "plain words are all required in any order, as a browser encodes them (+) or not (%20); quotes ask for a phrase"
+    )
+    func wordsInAnyOrder() async throws {
+        try await withApp { client, backend in
+            let database = backend.database
+            let (ownerID, token) = try await client.signUp("order@example.com")
+            let owner = try #require(UUID(uuidString: ownerID))
+            let notes = try await database.createChat(userID: owner, title: "Weekly notes")
+            let fox = try await database.appendMessage(
+                chatID: notes.id, role: .user, content: "the quick brown fox jumps over the fence")
+            _ = try await database.appendMessage(chatID: notes.id, role: .assistant, content: "a lazy cat sleeps")
+
+            func found(_ rawQuery: String) async throws -> (kinds: [String], messageIDs: [Int]) {
+                let response = try await client.send(.get, "/chats/search?q=\(rawQuery)", token: token)
+                #expect(response.status == .ok, "\(rawQuery): \(response.text)")
+                let results = Results(response: response)
+                return (results.kinds, results.messageIDs)
+            }
+            // The issue's cases, as an HTML form, Python's requests or URLSearchParams send them, and with %20.
+            for raw in ["quick+fox", "fox+quick", "quick%20fox", "fox%20quick", "FOX+Quick", "jumps+the+quick"] {
+                #expect(try await found(raw).messageIDs == [Int(fox.id)], "\(raw)")
+            }
+            for raw in ["quick+dog", "quick%20dog", "dog+quick"] {
+                #expect(try await found(raw).kinds.isEmpty, "\(raw)")
+            }
+            for raw in ["notes+weekly", "weekly+notes", "notes%20weekly"] {
+                #expect(try await found(raw).kinds == ["title"], "\(raw)")
+            }
+            #expect(try await found("notes+monthly").kinds.isEmpty)
+            // Quotes still ask for the words side by side, in order.
+            #expect(try await found("%22quick+brown%22").messageIDs == [Int(fox.id)])
+            #expect(try await found("%22quick+fox%22").kinds.isEmpty)
+            #expect(try await found("%22brown+quick%22").kinds.isEmpty)
+            #expect(try await found("%22notes+weekly%22").kinds.isEmpty)
+            #expect(try await found("%22weekly+notes%22").kinds == ["title"])
+            // An encoded plus sign is the character itself: punctuation inside a word, so the phrase of its parts.
+            #expect(try await found("quick%2Bbrown").messageIDs == [Int(fox.id)])
+            #expect(try await found("quick%2Bfox").kinds.isEmpty)
+            // Broken percent-encoding is the client's mistake.
+            let broken = try await client.send(.get, "/chats/search?q=quick%2", token: token)
+            #expect(broken.status == .unprocessableContent)
+            #expect(broken.validationLocations == ["query.q"])
+        }
+    }
+
+    @Test(
+        "ranking: the words side by side in the query's order first, then apart or reversed, newer first among equals")
+    func adjacentWordsRankFirst() async throws {
+        try await withApp { client, backend in
+            let database = backend.database
+            let (ownerID, token) = try await client.signUp("rank@example.com")
+            let owner = try #require(UUID(uuidString: ownerID))
+            let chat = try await database.createChat(userID: owner, title: nil)
+            // Same length and the same counts of each word: only where they stand tells them apart. The best is
+            // the oldest, so newest-first alone would put it last.
+            let adjacent = try await database.appendMessage(chatID: chat.id, role: .user, content: "one quick fox two")
+            let apart = try await database.appendMessage(chatID: chat.id, role: .user, content: "quick one two fox")
+            let reversed = try await database.appendMessage(chatID: chat.id, role: .user, content: "one fox quick two")
+            let results = try await Self.search(client, token, "quick fox")
+            #expect(results.messageIDs == [Int(adjacent.id), Int(reversed.id), Int(apart.id)])
+            let reverse = try await Self.search(client, token, "fox quick")
+            #expect(reverse.messageIDs == [Int(reversed.id), Int(apart.id), Int(adjacent.id)])
+        }
+    }
+
     @Test("bad queries are 422 naming q; other parameters are checked")
     func badQueries() async throws {
         try await withApp { client, _ in
@@ -165,12 +231,16 @@ struct SearchTests {
                 .init(words: ["don", "t"], prefix: false), .init(words: ["trav"], prefix: true),
                 .init(words: ["e", "mail"], prefix: false),
             ])
-        #expect(query.fts5Expression == #""lisbon" AND "pastel de nata" AND "don t" AND "trav" * AND "e mail""#)
+        #expect(
+            query.fts5Expression(column: "content")
+                == #"content : "lisbon" AND content : "pastel de nata" AND content : "don t" AND content : "trav" * AND content : "e mail""#
+        )
         #expect(
             query.tsqueryExpression
                 == "('lisbon') & ('pastel' <-> 'de' <-> 'nata') & ('don' <-> 't') & ('trav':*) & ('e' <-> 'mail')")
         let hostile = try SearchQuery(parsing: #"a") OR ("b' | 'c"#)
-        #expect(hostile.fts5Expression == #""a" AND "or" AND "b" AND "c""#)
+        #expect(
+            hostile.fts5Expression(column: "title") == #"title : "a" AND title : "or" AND title : "b" AND title : "c""#)
         #expect(hostile.tsqueryExpression == "('a') & ('or') & ('b') & ('c')")
         #expect(
             query.snippet(of: "We could travel to Lisbon", width: 24)

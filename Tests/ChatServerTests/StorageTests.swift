@@ -69,6 +69,14 @@ struct StorageTests {
         try await expectOneLine(
             in: database, ownerID: user, chats: [(first, ["a1", "a2", "a3"]), (second, ["b1", "b2"])])
         #expect(try await database.integrityCheck() == "ok")
+        // The search index was rebuilt with each message's owner (migration 23).
+        let found = try await database.searchMessages(
+            ownerID: user, query: SearchQuery(parsing: "b2"), candidates: 10, deadline: .now + .seconds(60))
+        #expect(found.map(\.text) == ["b2"])
+        #expect(
+            try await database.searchMessages(
+                ownerID: UUID(), query: SearchQuery(parsing: "b2"), candidates: 10, deadline: .now + .seconds(60)
+            ).isEmpty)
     }
 
     @Test("a file from a newer version is refused")

@@ -74,6 +74,10 @@ public struct AppConfig: Sendable {
     public var passwordHashQueueLimit = 64
     /// Long-polls one user may have parked at once; 0 means unlimited.
     public var longPollsPerUser = 16
+    /// Searches (GET /chats/search) one user may have running at once; more answer 429. 0 means unlimited.
+    public var searchesPerUser = 2
+    /// A search is stopped after this many milliseconds and answered 503.
+    public var searchTimeoutMilliseconds = 1000
     /// Megabytes of encoded message listings kept for repeated reads of unchanged chats; 0 turns it off.
     public var listingCacheMegabytes = 32
     /// Open connections at most; further clients wait in the listen backlog.
@@ -221,6 +225,10 @@ public struct AppConfig: Sendable {
         }
         if let queue = try integer("PASSWORD_HASH_QUEUE", in: 1...100_000) { self.passwordHashQueueLimit = queue }
         if let polls = try integer("LONG_POLLS_PER_USER", in: 0...100_000) { self.longPollsPerUser = polls }
+        if let searches = try integer("SEARCHES_PER_USER", in: 0...10_000) { self.searchesPerUser = searches }
+        if let milliseconds = try integer("SEARCH_TIMEOUT_MS", in: 1...600_000) {
+            self.searchTimeoutMilliseconds = milliseconds
+        }
         if let megabytes = try integer("LISTING_CACHE_MB", in: 0...65_536) { self.listingCacheMegabytes = megabytes }
         if let connections = try integer("MAX_CONNECTIONS", in: 1...1_000_000) { self.maxConnections = connections }
         if let connections = try integer("MAX_CONNECTIONS_PER_ADDRESS", in: 0...1_000_000) {

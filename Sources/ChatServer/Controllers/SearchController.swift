@@ -1,7 +1,8 @@
 import ChatStorage
 import Hummingbird
 
-/// GET /chats/search: full-text search over the caller's own chat titles and messages.
+/// GET /chats/search: full-text search over the caller's own chat titles and messages, at most
+/// `SEARCHES_PER_USER` at once per user (429 beyond), each stopped after `SEARCH_TIMEOUT_MS` (503).
 struct SearchController {
     let backend: ChatBackend
 
@@ -11,7 +12,7 @@ struct SearchController {
 
     @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> SearchResponse {
         let user = try context.requireUser()
-        guard let text = request.uri.queryParameters["q"].map(String.init) else {
+        guard let text = try request.textQuery("q") else {
             throw APIError.validation(.missing(["query", "q"]))
         }
         if let issue = ValidationIssue.storable(text, at: ["query", "q"]) { throw APIError.validation(issue) }
@@ -23,7 +24,27 @@ struct SearchController {
         } catch {
             throw APIError.validation(ValidationIssue(loc: ["query", "q"], msg: error.message, type: "value_error"))
         }
-        let hits = try await self.backend.database.search(ownerID: user.id, query: query, limit: limit, offset: offset)
+        let config = self.backend.config
+        let database = self.backend.database
+        let hits: [SearchHit]?
+        do {
+            hits = try await self.backend.searches.run(for: user.id) {
+                try await database.search(
+                    ownerID: user.id, query: query, limit: limit, offset: offset,
+                    timeLimit: .milliseconds(config.searchTimeoutMilliseconds))
+            }
+        } catch StorageError.searchTimedOut {
+            throw APIError(
+                .serviceUnavailable,
+                "The search took longer than \(config.searchTimeoutMilliseconds) ms and was stopped; "
+                    + "try rarer words, fewer prefixes, or again later",
+                headers: [.retryAfter: "1"])
+        }
+        guard let hits else {
+            throw APIError.tooManyRequests(
+                "Too many searches running: at most \(config.searchesPerUser) at once per user",
+                retryAfter: .seconds(1))
+        }
         return SearchResponse(query: text, results: hits.map { SearchResult($0, query: query) })
     }
 }

@@ -149,6 +149,27 @@ extension ValidationIssue {
 
 /// Query and path parameters, checked the way FastAPI checks them (422 with `loc: ["query", name]`).
 extension Request {
+    /// A text parameter read as a form encodes it (`application/x-www-form-urlencoded`, what browsers, HTML
+    /// forms and most HTTP clients send): `+` is a space, `%2B` a plus sign. Nil when absent; 422 when its
+    /// percent-encoding is broken. (The router's own decoding keeps `+`, which made `q=quick+fox` one word pair
+    /// joined by punctuation, so a phrase.)
+    func textQuery(_ name: String) throws(APIError) -> String? {
+        guard let query = self.uri.query else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.first == name[...] else { continue }
+            let raw = parts.count > 1 ? parts[1] : ""
+            guard let value = raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                throw .validation(
+                    ValidationIssue(
+                        loc: ["query", .key(name)], msg: "Input should be valid percent-encoded UTF-8",
+                        type: "string_type"))
+            }
+            return value
+        }
+        return nil
+    }
+
     /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`, in any case, as FastAPI reads them).
     func booleanQuery(_ name: String, default defaultValue: Bool) throws(APIError) -> Bool {
         guard let raw = self.uri.queryParameters[name[...]] else { return defaultValue }

@@ -137,6 +137,37 @@ public final class SQLiteConnection {
         }
     }
 
+    /// Runs `body` with its statements stopped once `deadline` has passed: SQLite's progress handler, called
+    /// every `interval` virtual-machine instructions, then interrupts the running statement, which fails with
+    /// `SQLITE_INTERRUPT` (``SQLiteError/isInterrupt``). FTS5 reads its index through statements of its own,
+    /// which count too: a long match is stopped within it (about every millisecond at the default interval).
+    public func stopping<T>(at deadline: ContinuousClock.Instant, interval: Int32 = 100, _ body: () throws -> T)
+        throws -> T
+    {
+        let limit = UnsafeMutablePointer<ContinuousClock.Instant>.allocate(capacity: 1)
+        limit.initialize(to: deadline)
+        defer {
+            sqlite3_progress_handler(self.handle, 0, nil, nil)
+            limit.deinitialize(count: 1)
+            limit.deallocate()
+        }
+        sqlite3_progress_handler(
+            self.handle, interval,
+            { context in
+                guard let context else { return 0 }
+                return ContinuousClock.now >= context.assumingMemoryBound(to: ContinuousClock.Instant.self).pointee
+                    ? 1 : 0
+            }, limit)
+        return try body()
+    }
+
+    /// The virtual-machine instructions the cached statement `sql` ran since the last call (0 if it never ran):
+    /// how much work it did, the rows it visited included.
+    public func virtualMachineSteps(of sql: String) -> Int {
+        guard let statement = self.statements[sql] else { return 0 }
+        return Int(sqlite3_stmt_status(statement.handle, SQLITE_STMTSTATUS_VM_STEP, 1))
+    }
+
     /// Prepared statements are cached by their SQL text and prepared with `SQLITE_PREPARE_PERSISTENT`.
     private func statement(_ sql: String, cached: Bool) throws -> Statement {
         guard cached else { return try Statement(connection: self, sql: sql, persistent: false) }

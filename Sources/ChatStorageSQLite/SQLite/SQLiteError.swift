@@ -26,6 +26,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     static let constraintPrimaryKey = SQLITE_CONSTRAINT | (6 << 8)
     static let constraintUnique = SQLITE_CONSTRAINT | (8 << 8)
 
+    /// A statement stopped by `sqlite3_interrupt` or the progress handler (``SQLiteConnection/stopping(at:interval:_:)``).
+    public var isInterrupt: Bool { self.extendedCode == SQLITE_INTERRUPT }
+
     public var isUniqueConstraintViolation: Bool {
         self.extendedCode == Self.constraintUnique || self.extendedCode == Self.constraintPrimaryKey
     }
