@@ -83,9 +83,7 @@ struct ConnectionLimitTests {
     func idleLongestClosedFirst() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let mock = try await MockGroqServer.start(
-            behavior: MockGroqBehavior(
-                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 60).joined(separator: " ")))
+        let mock = try await MockGroqServer.start(behavior: ProcessTests.sixSecondReplies)
         defer { Task { await mock.stop() } }
         let server = try await ServerProcess.start(
             database: directory + "/near.db",

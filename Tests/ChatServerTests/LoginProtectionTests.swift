@@ -7,6 +7,15 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 
+extension TestClientProtocol {
+    /// POST /auth/register from `address` (the app trusts 127.0.0.1's X-Forwarded-For).
+    fileprivate func register(_ email: String, from address: String) async throws -> TestResponse {
+        try await self.send(
+            .post, "/auth/register", json: #"{"email": "\#(email)", "password": "correct horse battery"}"#,
+            headers: [HTTPField.Name("X-Forwarded-For")!: address])
+    }
+}
+
 /// Registration limits, the bounded hashing queue, and login timing that tells nothing.
 @Suite("Login and registration protection")
 struct LoginProtectionTests {
@@ -20,9 +29,7 @@ struct LoginProtectionTests {
             }
         ) { client, _ in
             func register(_ email: String, from address: String) async throws -> TestResponse {
-                try await client.send(
-                    .post, "/auth/register", json: #"{"email": "\#(email)", "password": "correct horse battery"}"#,
-                    headers: [HTTPField.Name("X-Forwarded-For")!: address])
+                try await client.register(email, from: address)
             }
             #expect(try await register("a@example.com", from: "203.0.113.1").status == .created)
             #expect(try await register("b@example.com", from: "203.0.113.1").status == .created)
@@ -45,9 +52,7 @@ struct LoginProtectionTests {
             }
         ) { client, _ in
             func register(_ email: String, from address: String) async throws -> TestResponse {
-                try await client.send(
-                    .post, "/auth/register", json: #"{"email": "\#(email)", "password": "correct horse battery"}"#,
-                    headers: [HTTPField.Name("X-Forwarded-For")!: address])
+                try await client.register(email, from: address)
             }
             #expect(try await register("a1@example.com", from: "203.0.113.1").status == .created)
             #expect(try await register("a2@example.com", from: "203.0.113.1").status == .created)

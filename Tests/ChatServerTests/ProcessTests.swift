@@ -17,6 +17,10 @@ struct ProcessTests {
         ["GROQ_API_KEY": mock.apiKey, "GROQ_BASE_URL": mock.baseURL, "GROQ_MAX_RETRIES": "0"]
     }
 
+    /// Replies of 60 words, one every 100 ms: a connection that streams one is busy for 6 s.
+    static let sixSecondReplies = MockGroqBehavior(
+        chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 60).joined(separator: " "))
+
     /// A server with a 1 s shutdown grace period whose replies take about 4 s (40 words, one every 100 ms).
     static func startForShutdown(database: String) async throws -> (ServerProcess, MockGroqServer) {
         let mock = try await MockGroqServer.start(
@@ -39,9 +43,7 @@ struct ProcessTests {
     func connectionCap() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let mock = try await MockGroqServer.start(
-            behavior: MockGroqBehavior(
-                chunkDelayMilliseconds: 100, reply: Array(repeating: "word", count: 60).joined(separator: " ")))
+        let mock = try await MockGroqServer.start(behavior: ProcessTests.sixSecondReplies)
         defer { Task { await mock.stop() } }
         let server = try await ServerProcess.start(
             database: directory + "/cap.db",
