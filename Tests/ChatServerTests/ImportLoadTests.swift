@@ -117,12 +117,16 @@ struct ImportLoadTests {
             // The first import's head and half its body: it holds the user's slot from its head on, and until the
             // rest of the body is sent it cannot end, whatever the engine's speed.
             let file = Array(Self.file(chats: 300, messages: 50).utf8)
-            let running = try await RawConnection.connect(port: port)
-            try await running.send(
-                "POST /chats/import HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                    + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: \(file.count)\r\n\r\n"
-                    + String(decoding: file[..<(file.count / 2)], as: UTF8.self))
+            func openRunning() async throws -> RawConnection {
+                let connection = try await RawConnection.connect(port: port)
+                try await connection.send(
+                    "POST /chats/import HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                        + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: \(file.count)\r\n\r\n"
+                        + String(decoding: file[..<(file.count / 2)], as: UTF8.self))
+                return connection
+            }
+            var running = try await openRunning()
             // An empty file is 422 when nothing of the user's runs; while their import runs it is refused first.
             let clock = ContinuousClock()
             let started = clock.now
@@ -133,6 +137,11 @@ struct ImportLoadTests {
                     refusal = probe
                 } else {
                     #expect(probe.status == .unprocessableContent, "\(probe.text)")
+                    if !running.text.isEmpty {
+                        // Its head arrived while a probe held the user's slot: refused (429); send it again.
+                        await running.close()
+                        running = try await openRunning()
+                    }
                     try await Task.sleep(for: .milliseconds(5))
                 }
             }
