@@ -4,10 +4,6 @@ import Hummingbird
 import NIOPosix
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// POST /chats/import: chats from this server's export or ChatGPT's `conversations.json`, all of them or none
 /// (SQLite writes them in short slices that stay invisible until one publishing commit; PostgreSQL in one
 /// transaction).
