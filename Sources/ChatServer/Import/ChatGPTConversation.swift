@@ -175,10 +175,11 @@ extension ChatImportParser {
         }
         let messageID = message["id"]?.string ?? "?"
         guard text.unicodeScalars.count <= Self.maximumMessageLength else { return .tooLong(messageID: messageID) }
-        if text.utf8.contains(0) {
+        // The one rule for text an engine cannot store (ValidationIssue.storable); `loc` is added when reached.
+        if ValidationIssue.storable(text, at: []) != nil {
             return .unstorable(messageID: messageID, field: ["message", "content", "parts"])
         }
-        if role == .assistant, modelSlug?.utf8.contains(0) == true {
+        if role == .assistant, let modelSlug, ValidationIssue.storable(modelSlug, at: []) != nil {
             return .unstorable(messageID: messageID, field: ["message", "metadata", "model_slug"])
         }
         return .kept(
