@@ -259,37 +259,51 @@ extension UUID {
     }
 
     /// Parses the canonical 8-4-4-4-12 form, in either case, without `sscanf` (see `lowercasedString`).
-    public init?(canonical text: some StringProtocol) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        var high: UInt8?
-        var count = 0
-        for character in text.utf8 {
-            count += 1
-            if count == 9 || count == 14 || count == 19 || count == 24 {
-                guard character == UInt8(ascii: "-") else { return nil }
-                continue
+    public init?(canonical text: String) {
+        var text = text
+        guard let uuid = text.withUTF8({ UUID(canonicalUTF8: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = uuid
+    }
+
+    /// Parses the canonical form from a slice of a string (a notification's payload), without copying it.
+    public init?(canonical text: Substring) {
+        var text = text
+        guard let uuid = text.withUTF8({ UUID(canonicalUTF8: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = uuid
+    }
+
+    /// Parses the canonical form from its UTF-8 bytes (a database column's text, read in place).
+    ///
+    /// Not generic and with no allocation: listings parse two ids per row, and a generic parser over
+    /// `StringProtocol` was a fifth of the CPU time of `GET /chats` in a profile.
+    public init?(canonicalUTF8 bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == 36 else { return nil }
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let parsed = withUnsafeMutableBytes(of: &uuid) { output -> Bool in
+            var input = 0
+            for index in 0..<16 {
+                if input == 8 || input == 13 || input == 18 || input == 23 {
+                    guard bytes[input] == UInt8(ascii: "-") else { return false }
+                    input += 1
+                }
+                guard let high = Self.nibble(bytes[input]), let low = Self.nibble(bytes[input + 1]) else {
+                    return false
+                }
+                output[index] = high << 4 | low
+                input += 2
             }
-            let nibble: UInt8
-            switch character {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            if let first = high {
-                bytes.append(first << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
+            return true
         }
-        guard count == 36, bytes.count == 16 else { return nil }
-        self.init(
-            uuid: (
-                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
-                bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
-            )
-        )
+        guard parsed else { return nil }
+        self.init(uuid: uuid)
+    }
+
+    private static func nibble(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }

@@ -6,7 +6,7 @@ extension DatabaseActor {
         "id, user_id, title, message_count, created_at, updated_at, pinned, archived, model, system_prompt"
 
     static func decodeChat(_ row: Row) throws -> ChatRecord {
-        guard let id = UUID(canonical: row.text(0)), let userID = UUID(canonical: row.text(1)) else {
+        guard let id = row.uuid(0), let userID = row.uuid(1) else {
             throw StorageError.corruptRow("chats")
         }
         return ChatRecord(

@@ -11,7 +11,7 @@ extension DatabaseActor {
 
     /// `chatID`, when the query selected one chat's messages, saves parsing the same id on every row.
     static func decodeMessage(_ row: Row, chatID knownChatID: UUID?) throws -> MessageRecord {
-        guard let chatID = knownChatID ?? UUID(canonical: row.text(1)), let role = row.text(2, as: MessageRole.self),
+        guard let chatID = knownChatID ?? row.uuid(1), let role = row.text(2, as: MessageRole.self),
             let status = row.text(5, as: MessageStatus.self)
         else {
             throw StorageError.corruptRow("messages")

@@ -20,7 +20,7 @@ extension DatabaseActor {
                     .int(candidates),
                 ]
             ) { row in
-                guard let chatID = UUID(canonical: row.text(0)) else { throw StorageError.corruptRow("chats") }
+                guard let chatID = row.uuid(0) else { throw StorageError.corruptRow("chats") }
                 let title = row.text(1)
                 return SearchHit(
                     chatID: chatID, chatTitle: title, messageID: nil, role: nil, text: title,
@@ -45,7 +45,7 @@ extension DatabaseActor {
                     .int(candidates), .int(searchTextLength),
                 ]
             ) { row in
-                guard let chatID = UUID(canonical: row.text(1)), let role = MessageRole(rawValue: row.text(3)) else {
+                guard let chatID = row.uuid(1), let role = MessageRole(rawValue: row.text(3)) else {
                     throw StorageError.corruptRow("messages")
                 }
                 return SearchHit(

@@ -96,7 +96,7 @@ extension DatabaseActor {
             """,
             range + [.int(limit), .int(offset)]
         ) { row in
-            guard let id = UUID(canonical: row.text(0)) else { throw StorageError.corruptRow("usage_daily") }
+            guard let id = row.uuid(0) else { throw StorageError.corruptRow("usage_daily") }
             return UserUsage(
                 userID: id, email: row.text(1),
                 totals: UsageTotals(

@@ -6,7 +6,7 @@ extension DatabaseActor {
         "id, email, password_hash, role, token_version, created_at, disabled, daily_token_quota, monthly_token_quota"
 
     static func decodeUser(_ row: Row) throws -> UserRecord {
-        guard let id = UUID(canonical: row.text(0)), let role = UserRole(rawValue: row.text(3)) else {
+        guard let id = row.uuid(0), let role = UserRole(rawValue: row.text(3)) else {
             throw StorageError.corruptRow("users")
         }
         return UserRecord(
@@ -225,7 +225,7 @@ extension DatabaseActor {
         return try self.connection.query(
             "SELECT id FROM chats WHERE user_id = ?", [.text(ownerID.lowercasedString)]
         ) { row in
-            guard let id = UUID(canonical: row.text(0)) else { throw StorageError.corruptRow("chats") }
+            guard let id = row.uuid(0) else { throw StorageError.corruptRow("chats") }
             return id
         }
     }

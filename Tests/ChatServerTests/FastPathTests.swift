@@ -40,12 +40,17 @@ struct FastPathTests {
             #expect(id.lowercasedString == id.uuidString.lowercased())
             #expect(UUID(canonical: id.uuidString) == id)
             #expect(UUID(canonical: id.lowercasedString) == id)
+            #expect(UUID(canonical: "x:\(id.uuidString):y".dropFirst(2).dropLast(2)) == id)
         }
         for bad in [
             "", "not-a-uuid", "123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-4266141740000",
             "123e4567xe89b-12d3-a456-426614174000", "g23e4567-e89b-12d3-a456-426614174000",
+            "123e4567-e89b-12d3-a456-42661417400G", "123e45670e89b-12d3-a456-42661417400",
+            "123e4567-e89b-12d3-a4560426614174000", "{23e4567-e89b-12d3-a456-426614174000",
+            "123e4567-e89b-12d3-a456-4266141740é",
         ] {
             #expect(UUID(canonical: bad) == nil, "\(bad)")
+            #expect(UUID(canonical: Substring(bad)) == nil, "\(bad)")
         }
     }
 

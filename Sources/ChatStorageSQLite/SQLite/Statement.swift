@@ -1,5 +1,6 @@
 import CSQLite
 import ChatStorage
+import Foundation
 
 /// A prepared statement. Prepared in `init`, finalized in `deinit`.
 ///
@@ -112,6 +113,13 @@ public struct Row {
         guard let bytes = sqlite3_column_text(self.statement, column) else { return nil }
         let text = UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(self.statement, column)))
         return T.allCases.first { $0.rawValue.utf8.elementsEqual(text) }
+    }
+
+    /// The column's text parsed as a canonical UUID in place (no string is made); nil when it is not one.
+    public func uuid(_ column: Int32) -> UUID? {
+        guard let bytes = sqlite3_column_text(self.statement, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(self.statement, column))
+        return UUID(canonicalUTF8: UnsafeRawBufferPointer(start: bytes, count: count))
     }
 
     public func optionalText(_ column: Int32) -> String? {
