@@ -79,7 +79,8 @@ bench: release
 	.build/release/chat-bench --spawn-server $(BENCH_ARGS)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
-	Benchmarks/wrk/read-path .build/release/chat-server .build/release/mock-groq
+	$(RELEASE_BUILD) --product bare-route
+	Benchmarks/wrk/read-path .build/release/chat-server .build/release/mock-groq .build/release/bare-route
 
 # schemathesis against a fresh server's /openapi.json (installs schemathesis into .build/fuzz-venv).
 fuzz-api: release

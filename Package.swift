@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "chat-server", targets: ["ChatServerCLI"]),
         .executable(name: "mock-groq", targets: ["MockGroqCLI"]),
         .executable(name: "chat-bench", targets: ["ChatBench"]),
+        .executable(name: "bare-route", targets: ["BareRoute"]),
         .library(name: "ChatServer", targets: ["ChatServer"]),
     ],
     dependencies: [
@@ -177,6 +178,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Benchmarks/ChatBench",
+            swiftSettings: swiftSettings
+        ),
+        // bare-route: one Hummingbird route without middleware, the floor Benchmarks/wrk/read-path compares with.
+        .executableTarget(
+            name: "BareRoute",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/BareRoute",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -263,5 +263,24 @@ struct StorageTests {
         #expect(Timestamp(microseconds: 0).iso8601 == "1970-01-01T00:00:00.000000Z")
         #expect(Timestamp(microseconds: 1_795_571_547_123_456).iso8601 == "2026-11-25T01:52:27.123456Z")
         #expect(Timestamp(microseconds: -1).iso8601 == "1969-12-31T23:59:59.999999Z")
+        #expect(Timestamp(microseconds: 951_782_400_000_000).iso8601 == "2000-02-29T00:00:00.000000Z")
+        #expect(Timestamp(microseconds: 4_107_542_399_999_999).iso8601 == "2100-02-28T23:59:59.999999Z")
+        #expect(Timestamp(microseconds: 4_107_542_400_000_000).iso8601 == "2100-03-01T00:00:00.000000Z")
+    }
+
+    @Test("timestamps format as the C library's gmtime_r would, 1900 to 2400")
+    func timestampsMatchGmtime() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let microseconds = Int64.random(in: -2_208_988_800_000_000...13_569_465_600_000_000, using: &generator)
+            let timestamp = Timestamp(microseconds: microseconds)
+            var seconds = time_t(timestamp.secondsSinceEpoch)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            let expected = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(microseconds - Int64(seconds) * 1_000_000))
+            #expect(timestamp.iso8601 == expected)
+        }
     }
 }

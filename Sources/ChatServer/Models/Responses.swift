@@ -61,8 +61,8 @@ struct ChatResponse: JSONResponse, Equatable {
     let id: String
     let userID: String
     let title: String?
-    let createdAt: String
-    let updatedAt: String
+    let createdAt: Timestamp
+    let updatedAt: Timestamp
     let messageCount: Int
     let pinned: Bool
     let archived: Bool
@@ -74,8 +74,8 @@ struct ChatResponse: JSONResponse, Equatable {
         self.id = chat.id.lowercasedString
         self.userID = chat.userID.lowercasedString
         self.title = chat.title
-        self.createdAt = chat.createdAt.iso8601
-        self.updatedAt = chat.updatedAt.iso8601
+        self.createdAt = chat.createdAt
+        self.updatedAt = chat.updatedAt
         self.messageCount = chat.messageCount
         self.pinned = chat.pinned
         self.archived = chat.archived
