@@ -17,7 +17,7 @@ help:
 	@echo "make run     install missing system packages, build (release) and start the server on ./ai_chat.db"
 	@echo "make demo    like run, with AI replies from the in-repo mock Groq server (offline, ./demo.db)"
 	@echo "make test    install missing system packages, build and run the test suites (on SQLite, then PostgreSQL)"
-	@echo "make bench   build (release) and run chat-bench against the real binary (README: Performance)"
+	@echo "make bench   build (release) and run chat-bench against the real binary (docs/performance.md)"
 	@echo "make fuzz-api  run schemathesis against the running API's OpenAPI document (in a virtualenv)"
 	@echo "make lint    check formatting with swift format (.swift-format)"
 	@echo "make format  format the sources in place"

@@ -160,7 +160,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // chat-bench: the benchmark executable (README "Performance").
+        // chat-bench: the benchmark executable (docs/performance.md).
         .executableTarget(
             name: "ChatBench",
             dependencies: [

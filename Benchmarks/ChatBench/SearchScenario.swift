@@ -25,7 +25,7 @@ struct SearchCorpus: Sendable {
 
     /// The queries the clients cycle through: common, middling and rare words, two words, a phrase and a
     /// prefix (of a word, as people type them: `topic12*` would match 111 of the synthetic words, a cost of its
-    /// own that the README states).
+    /// own that docs/architecture.md states).
     static let queries = [
         "the", "lisbon", "topic1500", "swift database", "\"and you\"", "holi*", "garden recipe", "topic600",
     ]

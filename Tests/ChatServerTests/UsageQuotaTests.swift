@@ -27,14 +27,14 @@ final class TestClock: Sendable {
     }
 }
 
-/// What the server estimates for text the upstream did not count (README "Usage"): a context message is
-/// `bytes / 4 + 4`, a completion `(bytes + 3) / 4`.
+/// What the server estimates for text the upstream did not count (docs/architecture.md, "Usage, quotas and
+/// metrics"): a context message is `bytes / 4 + 4`, a completion `(bytes + 3) / 4`.
 private func contextEstimate(_ texts: String...) -> Int { texts.reduce(0) { $0 + $1.utf8.count / 4 + 4 } }
 private func completionEstimate(_ text: String) -> Int { (text.utf8.count + 3) / 4 }
 /// What the mock reports: each word's UTF-8 bytes / 4, rounded up (at least 1 in all), and the reply's words.
 private func mockPrompt(_ texts: String...) -> Int { MockGroqServer.promptTokens(texts) }
-/// What a turn in a titled chat reserves (README "Usage"): its context's UTF-8 bytes, 8 tokens of framing a
-/// message and 64 a request, and MAX_COMPLETION_TOKENS.
+/// What a turn in a titled chat reserves (docs/architecture.md, "Usage, quotas and metrics"): its context's
+/// UTF-8 bytes, 8 tokens of framing a message and 64 a request, and MAX_COMPLETION_TOKENS.
 private func reservationBound(_ texts: String..., maxCompletion: Int) -> Int {
     texts.reduce(64 + maxCompletion) { $0 + $1.utf8.count + 8 }
 }
