@@ -49,13 +49,15 @@ public protocol ChatStore: Service, Sendable {
     func updatePasswordHash(userID: UUID, passwordHash: String) async throws
     /// Users oldest first, and how many there are.
     func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int)
-    /// Sets a role and bumps the token version; throws ``StorageError/lastAdmin`` for the last active admin.
+    /// Sets a role (tokens stay valid: they carry no role); ``StorageError/lastAdmin`` for the last active admin
+    /// (``AccountRules``).
     func setRole(userID: UUID, role: UserRole) async throws -> UserRecord?
     func setRole(email: String, role: UserRole) async throws -> UserRecord?
     /// Makes the listed (registered) users admins; returns how many changed.
     func promoteAdmins(emails: [String]) async throws -> Int
     func activeAdminCount() async throws -> Int
-    /// Disables or enables a user (disabling bumps the token version); ``StorageError/lastAdmin`` as above.
+    /// Disables or enables a user (disabling an enabled user bumps the token version); ``StorageError/lastAdmin``
+    /// as above.
     func setDisabled(userID: UUID, disabled: Bool) async throws -> UserRecord?
     /// Deletes the user with their chats and messages; ``StorageError/lastAdmin`` for the last active admin.
     func deleteUser(id: UUID) async throws -> Bool

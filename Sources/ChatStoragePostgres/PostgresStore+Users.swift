@@ -114,9 +114,7 @@ extension PostgresStore {
                     "SELECT \(unescaped: Self.userColumns) FROM users WHERE lower(email) = lower(\(email)) FOR UPDATE"
                 }
             guard let current = try await transaction.one(select, Self.decodeUser) else { return nil }
-            if current.role == .admin && role != .admin {
-                try await Self.requireAnotherActiveAdmin(than: current, transaction)
-            }
+            try await AccountRules.check(.role(role), of: current) { try await Self.activeAdminCount(transaction) }
             return try await transaction.one(
                 "UPDATE users SET role = \(role.rawValue) WHERE id = \(current.id) RETURNING \(unescaped: Self.userColumns)",
                 Self.decodeUser)
@@ -135,13 +133,11 @@ extension PostgresStore {
         ).count
     }
 
-    /// Throws ``StorageError/lastAdmin`` if `user` is the only admin who is not disabled.
-    private static func requireAnotherActiveAdmin(than user: UserRecord, _ transaction: Transaction) async throws {
-        guard user.role == .admin, !user.disabled else { return }
-        let count =
+    /// Admins who are not disabled, read in `transaction` (which holds the admin-change lock).
+    private static func activeAdminCount(_ transaction: Transaction) async throws -> Int {
+        Int(
             try await transaction.one(
-                "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled", { try $0.decode(Int64.self) }) ?? 0
-        if count <= 1 { throw StorageError.lastAdmin }
+                "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled", { try $0.decode(Int64.self) }) ?? 0)
     }
 
     public func activeAdminCount() async throws -> Int {
@@ -155,9 +151,10 @@ extension PostgresStore {
         defer { self.users.remove(userID) }
         return try await self.transaction { transaction in
             guard let current = try await Self.lockForAdminChange(userID, transaction) else { return nil }
-            if disabled { try await Self.requireAnotherActiveAdmin(than: current, transaction) }
-            // Disabling bumps the token version, which revokes every token issued before.
-            let bump: Int64 = disabled && !current.disabled ? 1 : 0
+            try await AccountRules.check(.disabled(disabled), of: current) {
+                try await Self.activeAdminCount(transaction)
+            }
+            let bump = AccountRules.tokenVersionBump(current, .disabled(disabled))
             return try await transaction.one(
                 """
                 UPDATE users SET disabled = \(disabled), token_version = token_version + \(bump)
@@ -171,7 +168,7 @@ extension PostgresStore {
         defer { self.users.remove(userID) }
         let deletedChats: [UUID]? = try await self.transaction { transaction in
             guard let current = try await Self.lockForAdminChange(userID, transaction) else { return nil }
-            try await Self.requireAnotherActiveAdmin(than: current, transaction)
+            try await AccountRules.check(.deletion, of: current) { try await Self.activeAdminCount(transaction) }
             let chats = try await transaction.rows("SELECT id FROM chats WHERE user_id = \(userID)") {
                 try $0.decode(UUID.self)
             }

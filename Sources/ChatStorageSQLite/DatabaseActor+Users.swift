@@ -145,7 +145,7 @@ extension DatabaseActor {
                 Self.decodeUser
             )
         else { return nil }
-        if current.role == .admin && role != .admin { try self.requireAnotherActiveAdmin(than: current) }
+        try AccountRules.check(.role(role), of: current, activeAdmins: self.activeAdminCount)
         return try self.connection.queryOne(
             "UPDATE users SET role = ? WHERE id = ? RETURNING \(Self.userColumns)",
             [.text(role.rawValue), .text(current.id.lowercasedString)],
@@ -171,13 +171,6 @@ extension DatabaseActor {
         }
     }
 
-    /// Throws ``StorageError/lastAdmin`` if `user` is the only admin who is not disabled (a disabled admin
-    /// can be demoted, disabled or deleted freely: it cannot administer anything).
-    private func requireAnotherActiveAdmin(than user: UserRecord) throws {
-        guard user.role == .admin, !user.disabled else { return }
-        if try self.activeAdminCount() <= 1 { throw StorageError.lastAdmin }
-    }
-
     /// Admins who are not disabled.
     public func activeAdminCount() throws -> Int {
         try self.checkOpen()
@@ -194,14 +187,13 @@ extension DatabaseActor {
         let id = SQLiteValue.text(userID.lowercasedString)
         return try self.connection.transaction {
             guard let current = try self.user(id: userID) else { return nil }
-            if disabled { try self.requireAnotherActiveAdmin(than: current) }
+            try AccountRules.check(.disabled(disabled), of: current, activeAdmins: self.activeAdminCount)
             return try self.connection.queryOne(
                 """
                 UPDATE users SET disabled = ?, token_version = token_version + ?
                 WHERE id = ? RETURNING \(Self.userColumns)
                 """,
-                // Disabling bumps the token version, which revokes every token issued before.
-                [.int(disabled ? 1 : 0), .int(disabled && !current.disabled ? 1 : 0), id],
+                [.int(disabled ? 1 : 0), .integer(AccountRules.tokenVersionBump(current, .disabled(disabled))), id],
                 Self.decodeUser
             )
         }
@@ -214,7 +206,7 @@ extension DatabaseActor {
         defer { self.users.remove(userID) }
         return try self.connection.transaction {
             guard let current = try self.user(id: userID) else { return false }
-            try self.requireAnotherActiveAdmin(than: current)
+            try AccountRules.check(.deletion, of: current, activeAdmins: self.activeAdminCount)
             return try self.connection.run("DELETE FROM users WHERE id = ?", [.text(userID.lowercasedString)]) == 1
         }
     }

@@ -128,11 +128,9 @@ struct AdminController {
         let database = self.backend.database
         guard let user = try await database.user(id: userID) else { throw APIError.userNotFound }
         // Checked again inside the deleting transaction; checked first so that no reply is stopped in vain.
-        if user.role == .admin, !user.disabled, try await database.activeAdminCount() <= 1 {
-            throw APIError.conflict("Cannot delete the last admin")
-        }
-        try await self.backend.endWaits(of: userID, .sessionEnded, stopTurns: true)
         do {
+            try await AccountRules.check(.deletion, of: user, activeAdmins: database.activeAdminCount)
+            try await self.backend.endWaits(of: userID, .sessionEnded, stopTurns: true)
             guard try await database.deleteUser(id: userID) else { throw APIError.userNotFound }
         } catch StorageError.lastAdmin {
             throw APIError.conflict("Cannot delete the last admin")
