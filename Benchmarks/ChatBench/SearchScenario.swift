@@ -143,19 +143,24 @@ struct SearchScenario {
 
     /// What 16 concurrent searches of one user cost another user's GET /chats (4 clients, latency measured):
     /// first a user with no messages searching for a phrase found all over the corpus (its owner's rows, not
-    /// theirs), then the corpus's owner cycling through the queries. The bench runs with `SEARCHES_PER_USER=0`,
-    /// so all 16 run (the default cap of 2 would refuse 14 of them at once).
+    /// theirs), then the same user with 16 prefixes of two or three letters in one query (each matching words
+    /// all over the corpus), then the corpus's owner cycling through the queries. The bench runs with
+    /// `SEARCHES_PER_USER=0`, so all 16 run (the default cap of 2 would refuse 14 of them at once).
     private func crowds(queries: [String]) async throws -> [ScenarioResult] {
         let target = self.runner.target
         let owner = self.corpus.token
         let other = self.runner.fixtures.smallToken
         let stranger = try await target.user("bench-search-stranger-\(UUID().uuidString.prefix(8))@example.com")
         var results: [ScenarioResult] = []
-        for (name, token) in [("stranger", stranger), ("owner", owner)] {
+        let phrase = "%22and%20you%22"
+        let prefixes = ["th", "an", "yo", "wa", "fo", "ar", "wi", "hi", "ha", "fr", "on", "wo", "bu", "no", "wh", "top"]
+            .map { $0 + "%2A" }.joined(separator: "%20")
+        let crowds = [("stranger", stranger, phrase), ("stranger-prefixes", stranger, prefixes), ("owner", owner, "")]
+        for (name, token, fixed) in crowds {
             async let searches = self.runner.load(
                 "search-\(name)-16", 16, "GET /chats/search by the \(name) of the corpus (16 at once)"
             ) { worker, iteration in
-                let query = name == "owner" ? queries[(worker + iteration) % queries.count] : "%22and%20you%22"
+                let query = fixed.isEmpty ? queries[(worker + iteration) % queries.count] : fixed
                 return await target.status(.GET, "/chats/search?q=\(query)&limit=20", token: token)
             }
             async let lists = self.runner.load(

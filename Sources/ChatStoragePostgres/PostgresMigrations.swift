@@ -1036,6 +1036,13 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(
+            version: 24,
+            name: "prefix searches read one list per prefix of two or three characters",
+            // Nothing here: SQLite's FTS5 gains prefix indexes. A PostgreSQL search runs on its own pooled
+            // connection, so a slow prefix match does not hold up other requests.
+            statements: []
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

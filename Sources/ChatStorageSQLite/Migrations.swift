@@ -439,6 +439,30 @@ public enum Migrations {
                 END;
                 """
         ),
+        Migration(
+            version: 24,
+            name: "prefix searches read one list per prefix of two or three characters (FTS5 prefix indexes)",
+            sql: """
+                -- A prefix term (`lo*`) made FTS5 merge the lists of every indexed word that starts with it, over
+                -- every user's rows, before the owner's token could narrow anything: a user with no messages could
+                -- hold the one connection for a second with a query of 16 such terms. With prefix indexes a term of
+                -- two or three characters is one list, walked alongside the owner's like any word (about 3x the
+                -- index work per indexed word; longer prefixes match few words, and merging them stays cheap). The
+                -- triggers of migration 23 write to these tables by name and stay as they are.
+                DROP TABLE messages_fts;
+                DROP TABLE chats_fts;
+                CREATE VIRTUAL TABLE messages_fts USING fts5(
+                    owner, content, content = 'messages_fts_source', content_rowid = 'id',
+                    tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3'
+                );
+                CREATE VIRTUAL TABLE chats_fts USING fts5(
+                    owner, title, content = 'chats_fts_source', content_rowid = 'chat_rowid',
+                    tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3'
+                );
+                INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+                INSERT INTO chats_fts (chats_fts) VALUES ('rebuild');
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -73,10 +73,29 @@ struct StorageTests {
         let found = try await database.searchMessages(
             ownerID: user, query: SearchQuery(parsing: "b2"), candidates: 10, deadline: .now + .seconds(60))
         #expect(found.map(\.text) == ["b2"])
+        // And again with FTS5's prefix indexes (migration 24), through which a prefix term is read.
+        let prefixed = try await database.searchMessages(
+            ownerID: user, query: SearchQuery(parsing: "b2*"), candidates: 10, deadline: .now + .seconds(60))
+        #expect(prefixed.map(\.text) == ["b2"])
         #expect(
             try await database.searchMessages(
                 ownerID: UUID(), query: SearchQuery(parsing: "b2"), candidates: 10, deadline: .now + .seconds(60)
             ).isEmpty)
+    }
+
+    @Test("the search indexes keep prefix indexes of two and three characters, so a short prefix is one list")
+    func searchPrefixIndexes() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let path = directory + "/prefix.db"
+        await (try await DatabaseActor.open(path: path)).close()
+        let connection = try SQLiteConnection(path: path)
+        for table in ["messages_fts", "chats_fts"] {
+            let sql = try connection.queryOne("SELECT sql FROM sqlite_master WHERE name = ?", [.text(table)]) {
+                $0.text(0)
+            }
+            #expect(sql?.contains("prefix = '2 3'") == true, "\(table): \(sql ?? "missing")")
+        }
     }
 
     @Test("a file from a newer version is refused")
