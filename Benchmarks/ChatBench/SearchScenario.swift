@@ -153,8 +153,10 @@ struct SearchScenario {
         let stranger = try await target.user("bench-search-stranger-\(UUID().uuidString.prefix(8))@example.com")
         var results: [ScenarioResult] = []
         let phrase = "%22and%20you%22"
-        let prefixes = ["th", "an", "yo", "wa", "fo", "ar", "wi", "hi", "ha", "fr", "on", "wo", "bu", "no", "wh", "top"]
-            .map { $0 + "%2A" }.joined(separator: "%20")
+        let prefixes = [
+            "th", "an", "yo", "wa", "fo", "ar", "wi", "hi", "ha", "fr", "on", "wo", "bu", "no", "wh", "top",
+        ]
+        .map { $0 + "%2A" }.joined(separator: "%20")
         let crowds = [("stranger", stranger, phrase), ("stranger-prefixes", stranger, prefixes), ("owner", owner, "")]
         for (name, token, fixed) in crowds {
             async let searches = self.runner.load(
