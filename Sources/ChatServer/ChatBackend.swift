@@ -83,7 +83,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         }
         let provider = try Self.makeProvider(
             config: config, logger: logger, queueWait: metrics?.providerQueueWait,
-            shared: (database as? any UpstreamLedger).map { DeploymentUpstreamBudget(ledger: $0, logger: logger) })
+            shared: database.shared.map { DeploymentUpstreamBudget(ledger: $0, logger: logger) })
         let models = ModelCatalog(
             configured: config.offeredModels, defaultModel: config.groqModel, logger: logger,
             upstream: { [provider] in
@@ -119,15 +119,15 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             sessions: sessions,
             messageRate: RateLimiter(
                 perMinute: config.userMessagesPerMinute,
-                shared: (database as? any RateLedger).map { ($0, "messages") }),
+                shared: database.shared.map { ($0, "messages") }),
             loginFailures: LoginThrottle(
-                perMinute: config.loginAttemptsPerMinute, shared: database as? any RateLedger),
+                perMinute: config.loginAttemptsPerMinute, shared: database.shared),
             registrationRate: RateLimiter(
                 perMinute: config.registrationsPerMinute,
-                shared: (database as? any RateLedger).map { ($0, "registrations") }),
+                shared: database.shared.map { ($0, "registrations") }),
             registrationTotal: RateLimiter(
                 perMinute: config.registrationsPerMinuteTotal,
-                shared: (database as? any RateLedger).map { ($0, "registrations-total") }),
+                shared: database.shared.map { ($0, "registrations-total") }),
             userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
             searches: UserSlots(perUser: config.searchesPerUser),
             listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20),
@@ -135,7 +135,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             metrics: metrics,
             models: models
         )
-        if let events = database.events {
+        if let events = database.shared?.events {
             // Lives as long as the store: the stream ends when the store closes.
             Task {
                 for await event in events { backend.handle(event) }
@@ -218,9 +218,9 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
         if let session = self.sessions?.existingSession(for: chatID), let saved = await session.cancelRunningTurn() {
             return .saved(saved)
         }
-        guard self.database.events != nil, let running = try await self.database.streamingReply(chatID: chatID)
+        guard let shared = self.database.shared, let running = try await self.database.streamingReply(chatID: chatID)
         else { return .nothingRunning }
-        try await self.database.requestCancel(chatID: chatID)
+        try await shared.requestCancel(chatID: chatID)
         return .requested(running)
     }
 

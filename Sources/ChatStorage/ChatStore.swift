@@ -23,11 +23,11 @@ public protocol ChatStore: Service, Sendable {
 
     // MARK: Other processes
 
-    /// Changes committed by any process sharing the store (this one included), as they commit; nil when the
-    /// engine is owned by this process alone (SQLite). One consumer; ends when the store closes.
-    var events: AsyncStream<StoreEvent>? { get }
-    /// Asks whichever process is generating the chat's reply to cancel it (it saves it `cancelled`).
-    func requestCancel(chatID: UUID) async throws
+    /// The store as the processes sharing it (PostgreSQL replicas) use it together: its change events, the
+    /// cancelling of another process's reply, the deployment-wide rate and upstream ledgers. Nil when the store
+    /// belongs to this process alone (SQLite): then every reply, rate count and upstream call is this
+    /// process's own, and nothing changes the store behind its back.
+    var shared: (any SharedStore)? { get }
     /// Closes the store; later calls throw.
     func close() async
 

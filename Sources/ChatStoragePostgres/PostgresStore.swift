@@ -31,7 +31,7 @@ public final class PostgresStore: ChatStore {
     public let migration: (from: Int, to: Int)
     /// This process among the replicas (`replicas.id`; `messages.replica_id` of the replies it generates).
     public let replicaID = UUID()
-    public let events: AsyncStream<StoreEvent>?
+    public let events: AsyncStream<StoreEvent>
     let eventSink: AsyncStream<StoreEvent>.Continuation
     /// Carries each committed change of messages to the other replicas.
     let notifier: ChangeNotifier

@@ -86,11 +86,9 @@ public actor DatabaseActor: ChatStore {
         let migration: (from: Int, to: Int)
     }
 
-    /// One process owns the file: nothing to hear from others.
-    public nonisolated var events: AsyncStream<StoreEvent>? { nil }
-
-    /// One process owns the file: a reply being generated is this process's (and the caller cancels it).
-    public nonisolated func requestCancel(chatID: UUID) {}
+    /// One process owns the file: nothing to hear from others, a reply being generated is this process's, and
+    /// its rate limits and upstream calls are counted in its memory.
+    public nonisolated var shared: (any SharedStore)? { nil }
 
     /// Checks that the database answers and can take a write: it takes the write lock (`BEGIN IMMEDIATE`,
     /// waiting at most the busy timeout) and releases it at once, writing nothing. A database that another

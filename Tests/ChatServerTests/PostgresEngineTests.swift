@@ -118,7 +118,6 @@ struct PostgresEngineTests {
                 var counts: [UUID: Int] = [:]
                 var allSeenAt: ContinuousClock.Instant?
                 let deadline = ContinuousClock.now + .seconds(20)
-                guard let events else { return counts }
                 for await event in events {
                     if case .messagesChanged(let chat) = event, expected.contains(chat) {
                         counts[chat, default: 0] += 1
