@@ -1,5 +1,5 @@
 import ChatAuth
-import ChatStoragePostgres
+import ChatStorage
 import Foundation
 import Logging
 import NIOCore

@@ -1,11 +1,12 @@
 import Foundation
-import NIOSSL
-import PostgresNIO
 
 /// Where a PostgreSQL server is and how to log in, from a `postgresql://` or `postgres://` URL:
 /// `postgresql://user:password@host:port/database?sslmode=disable|prefer|require|verify-full`, with the
 /// host either a name, an address, or a Unix-socket directory (percent-encoded in the host, or given as
 /// `?host=/var/run/postgresql`, as libpq reads it). The description never holds the password.
+///
+/// Only the parsed URL, so that the configuration can hold it without depending on the engine; the
+/// PostgreSQL engine turns it into postgres-nio's configurations (PostgresLocation+Driver.swift).
 public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public enum SSLMode: String, Sendable, CaseIterable {
         /// Plain TCP.
@@ -83,51 +84,5 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             case .unixSocket(let directory, let port): "\(directory)/.s.PGSQL.\(port)"
             }
         return "postgresql://\(self.username)@\(place)/\(self.database)"
-    }
-
-    private var tlsConfiguration: TLSConfiguration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if self.sslMode != .verifyFull { tls.certificateVerification = .none }
-        return tls
-    }
-
-    /// For the pool.
-    func clientConfiguration() -> PostgresClient.Configuration {
-        switch self.endpoint {
-        case .tcp(let host, let port):
-            let tls: PostgresClient.Configuration.TLS =
-                switch self.sslMode {
-                case .disable: .disable
-                case .prefer: .prefer(self.tlsConfiguration)
-                case .require, .verifyFull: .require(self.tlsConfiguration)
-                }
-            return PostgresClient.Configuration(
-                host: host, port: port, username: self.username, password: self.password, database: self.database,
-                tls: tls)
-        case .unixSocket(let directory, let port):
-            return PostgresClient.Configuration(
-                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: self.username, password: self.password,
-                database: self.database)
-        }
-    }
-
-    /// For the single connection that migrates at start (and reports a failure to connect at once).
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
-        switch self.endpoint {
-        case .tcp(let host, let port):
-            let tls: PostgresConnection.Configuration.TLS =
-                switch self.sslMode {
-                case .disable: .disable
-                case .prefer: .prefer(try NIOSSLContext(configuration: self.tlsConfiguration))
-                case .require, .verifyFull: .require(try NIOSSLContext(configuration: self.tlsConfiguration))
-                }
-            return PostgresConnection.Configuration(
-                host: host, port: port, username: self.username, password: self.password, database: self.database,
-                tls: tls)
-        case .unixSocket(let directory, let port):
-            return PostgresConnection.Configuration(
-                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: self.username, password: self.password,
-                database: self.database)
-        }
     }
 }
