@@ -85,14 +85,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The HTTP application: configuration, controllers, middleware, OpenAPI.
+        // The HTTP application: configuration, controllers, middleware, OpenAPI. It speaks `ChatStore` and
+        // names no engine: ChatComposition hands it the store.
         .target(
             name: "ChatServer",
             dependencies: [
                 "CMalloc",
                 "ChatStorage",
-                "ChatStorageSQLite",
-                "ChatStoragePostgres",
                 "ChatAuth",
                 "ChatProvider",
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -126,6 +125,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The composition root: opens the engine the configuration selects and hands it to the HTTP application
+        // (`StoreOpener`, `ChatBackend.open`). The one target that depends on both engines and on ChatServer.
+        .target(
+            name: "ChatComposition",
+            dependencies: [
+                "ChatServer",
+                "ChatStorage",
+                "ChatStorageSQLite",
+                "ChatStoragePostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A Groq-compatible mock upstream for tests, the benchmark and `make demo`.
         .target(
             name: "MockGroq",
@@ -150,6 +162,7 @@ let package = Package(
         .executableTarget(
             name: "ChatServerCLI",
             dependencies: [
+                "ChatComposition",
                 "ChatServer",
                 "ChatStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -164,6 +177,7 @@ let package = Package(
         .executableTarget(
             name: "ChatBench",
             dependencies: [
+                "ChatComposition",
                 "ChatServer",
                 "ChatStorage",
                 "ChatStorageSQLite",
@@ -194,6 +208,7 @@ let package = Package(
             name: "ChatServerTests",
             dependencies: [
                 "ChatBench",
+                "ChatComposition",
                 "ChatServer",
                 "ChatStorage",
                 "ChatStorageSQLite",

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ChatComposition
 import ChatServer
 import ChatStorage
 import Foundation
@@ -142,7 +143,7 @@ final class BenchTarget: Sendable {
         var config = try AppConfig(environment: environment)
         let sqlitePath = config.postgres == nil ? config.databasePath : nil
         config.port = 0
-        let backend = try await ChatBackend.bootstrap(config: config, logger: quiet)
+        let backend = try await ChatBackend.open(config: config, logger: quiet)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let app = buildApplication(backend) { port in
             portContinuation.yield(port)

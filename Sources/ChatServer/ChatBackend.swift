@@ -43,15 +43,15 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
     public static let name = "AI Chat Backend"
     public static let version = "0.1.0"
 
-    /// Opens and migrates the database, resolves the token secret and promotes `ADMIN_EMAILS`.
-    /// `clock` tells the UTC day of usage and quotas (tests move it across midnight).
-    public static func bootstrap(config: AppConfig, logger: Logger, clock: UsageClock = .system) async throws
-        -> ChatBackend
-    {
-        let metrics = config.metricsToken == nil ? nil : ServerMetrics()
-        let quotas = QuotaPolicy(
-            dailyDefault: config.dailyTokenQuota, monthlyDefault: config.monthlyTokenQuota, clock: clock)
-        let database = try await StoreOpener.open(config, logger: logger, metrics: metrics?.store ?? .none)
+    /// Assembles the backend around a store the composition root opened (`ChatComposition`, which names the
+    /// engines): resolves the token secret, promotes `ADMIN_EMAILS`, clears what a stopped server left, and
+    /// builds the provider, the sessions and the limiters. `metrics` are the ones the store was opened with
+    /// (``ServerMetrics/configured(by:)``); `clock` tells the UTC day of usage and quotas (tests move it across
+    /// midnight).
+    public static func bootstrap(
+        config: AppConfig, database: any ChatStore, metrics: ServerMetrics?, logger: Logger,
+        clock: UsageClock = .system
+    ) async throws -> ChatBackend {
         logger.info(
             "database ready",
             metadata: [
@@ -60,6 +60,41 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 "schema": "\(database.migration.to)",
             ]
         )
+        let secret = try await Self.prepare(database, config: config, logger: logger)
+        let provider = try Self.makeProvider(
+            config: config, logger: logger, queueWait: metrics?.providerQueueWait,
+            shared: database.shared.map { DeploymentUpstreamBudget(ledger: $0, logger: logger) })
+        let models = ModelCatalog(
+            configured: config.offeredModels, defaultModel: config.groqModel, logger: logger,
+            upstream: { [provider] in
+                guard let provider else { throw ProviderError.notConfigured }
+                return try await provider.listModels()
+            })
+        let quotas = QuotaPolicy(
+            dailyDefault: config.dailyTokenQuota, monthlyDefault: config.monthlyTokenQuota, clock: clock)
+        let sessions = provider.map { provider in
+            Self.makeSessions(
+                config: config, database: database, provider: provider, models: models, quotas: quotas,
+                metrics: metrics, logger: logger)
+        }
+        let backend = ChatBackend(
+            config: config, database: database, secret: secret, logger: logger, provider: provider,
+            sessions: sessions, quotas: quotas, metrics: metrics, models: models)
+        if let events = database.shared?.events {
+            // Lives as long as the store: the stream ends when the store closes.
+            Task {
+                for await event in events { backend.handle(event) }
+            }
+        }
+        return backend
+    }
+
+    /// The start-up work on the store: the token secret (`JWT_SECRET_KEY`, else the one generated and kept in
+    /// the store), `ADMIN_EMAILS` promoted, and what the last shutdown interrupted (unfinished imports,
+    /// `streaming` replies) cleared.
+    private static func prepare(_ database: any ChatStore, config: AppConfig, logger: Logger) async throws
+        -> [UInt8]
+    {
         let secret: [UInt8]
         if let configured = config.jwtSecret {
             secret = Array(configured.utf8)
@@ -81,67 +116,60 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
             logger.warning(
                 "replies interrupted by the last shutdown were marked failed", metadata: ["count": "\(interrupted)"])
         }
-        let provider = try Self.makeProvider(
-            config: config, logger: logger, queueWait: metrics?.providerQueueWait,
-            shared: database.shared.map { DeploymentUpstreamBudget(ledger: $0, logger: logger) })
-        let models = ModelCatalog(
-            configured: config.offeredModels, defaultModel: config.groqModel, logger: logger,
-            upstream: { [provider] in
-                guard let provider else { throw ProviderError.notConfigured }
-                return try await provider.listModels()
-            })
-        let sessions = provider.map { provider in
-            ChatSessionRegistry(
-                database: database,
-                provider: provider,
-                settings: TurnSettings(
-                    model: config.groqModel,
-                    models: models,
-                    systemPrompt: config.systemPrompt,
-                    contextTokens: config.contextTokens,
-                    maxCompletionTokens: config.maxCompletionTokens,
-                    flushInterval: .milliseconds(500)
-                ),
-                quotas: quotas,
-                metrics: metrics,
-                logger: logger
-            )
-        }
-        let backend = ChatBackend(
-            config: config,
+        return secret
+    }
+
+    /// The parts built from the configuration alone: tokens, password hashing, the limiters (counted in the
+    /// store when it is shared, ``ChatStore/shared``), the per-user slots and the listing cache.
+    private init(
+        config: AppConfig, database: any ChatStore, secret: [UInt8], logger: Logger, provider: ProviderActor?,
+        sessions: ChatSessionRegistry?, quotas: QuotaPolicy, metrics: ServerMetrics?, models: ModelCatalog
+    ) {
+        let ledger: (any RateLedger)? = database.shared
+        self.config = config
+        self.database = database
+        self.tokens = TokenService(secret: secret, lifetimeMinutes: config.accessTokenExpireMinutes)
+        self.passwords = PasswordHasher(
+            parameters: ScryptParameters(logN: config.passwordHashCost, r: 8, p: 1),
+            queueLimit: config.passwordHashQueueLimit)
+        self.logger = logger
+        self.provider = provider
+        self.sessions = sessions
+        self.messageRate = RateLimiter(
+            perMinute: config.userMessagesPerMinute, shared: ledger.map { ($0, "messages") })
+        self.loginFailures = LoginThrottle(perMinute: config.loginAttemptsPerMinute, shared: ledger)
+        self.registrationRate = RateLimiter(
+            perMinute: config.registrationsPerMinute, shared: ledger.map { ($0, "registrations") })
+        self.registrationTotal = RateLimiter(
+            perMinute: config.registrationsPerMinuteTotal, shared: ledger.map { ($0, "registrations-total") })
+        self.userWaits = UserWaits(longPollsPerUser: config.longPollsPerUser)
+        self.searches = UserSlots(perUser: config.searchesPerUser)
+        self.listingCache = MessageListingCache(capacity: config.listingCacheMegabytes << 20)
+        self.quotas = quotas
+        self.metrics = metrics
+        self.models = models
+    }
+
+    /// The registry of chat sessions, which run the turns (only with a provider).
+    private static func makeSessions(
+        config: AppConfig, database: any ChatStore, provider: ProviderActor, models: ModelCatalog,
+        quotas: QuotaPolicy, metrics: ServerMetrics?, logger: Logger
+    ) -> ChatSessionRegistry {
+        ChatSessionRegistry(
             database: database,
-            tokens: TokenService(secret: secret, lifetimeMinutes: config.accessTokenExpireMinutes),
-            passwords: PasswordHasher(
-                parameters: ScryptParameters(logN: config.passwordHashCost, r: 8, p: 1),
-                queueLimit: config.passwordHashQueueLimit),
-            logger: logger,
             provider: provider,
-            sessions: sessions,
-            messageRate: RateLimiter(
-                perMinute: config.userMessagesPerMinute,
-                shared: database.shared.map { ($0, "messages") }),
-            loginFailures: LoginThrottle(
-                perMinute: config.loginAttemptsPerMinute, shared: database.shared),
-            registrationRate: RateLimiter(
-                perMinute: config.registrationsPerMinute,
-                shared: database.shared.map { ($0, "registrations") }),
-            registrationTotal: RateLimiter(
-                perMinute: config.registrationsPerMinuteTotal,
-                shared: database.shared.map { ($0, "registrations-total") }),
-            userWaits: UserWaits(longPollsPerUser: config.longPollsPerUser),
-            searches: UserSlots(perUser: config.searchesPerUser),
-            listingCache: MessageListingCache(capacity: config.listingCacheMegabytes << 20),
+            settings: TurnSettings(
+                model: config.groqModel,
+                models: models,
+                systemPrompt: config.systemPrompt,
+                contextTokens: config.contextTokens,
+                maxCompletionTokens: config.maxCompletionTokens,
+                flushInterval: .milliseconds(500)
+            ),
             quotas: quotas,
             metrics: metrics,
-            models: models
+            logger: logger
         )
-        if let events = database.shared?.events {
-            // Lives as long as the store: the stream ends when the store closes.
-            Task {
-                for await event in events { backend.handle(event) }
-            }
-        }
-        return backend
     }
 
     /// A change committed by any process sharing the store (PostgreSQL replicas): wakes this process's waiters

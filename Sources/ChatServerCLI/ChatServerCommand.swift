@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatComposition
 import ChatServer
 import ChatStorage
 import Foundation
@@ -72,7 +73,7 @@ struct Serve: AsyncParsableCommand {
         }
         let backend: ChatBackend
         do {
-            backend = try await ChatBackend.bootstrap(config: config, logger: logger)
+            backend = try await ChatBackend.open(config: config, logger: logger)
         } catch {
             // One line that names the problem (a server that cannot be reached, a refused login, a newer schema).
             FileHandle.standardError.write(Data("chat-server: \(error)\n".utf8))
@@ -193,11 +194,7 @@ struct Copy: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             do {
-                guard
-                    let store = try await StoreOpener.open(config, logger: Logger(label: "chat-server"))
-                        as? any StoreCopying
-                else { throw StoreCopier.Refused(description: "this engine cannot be copied") }
-                return store
+                return try await StoreOpener.openCopyable(config, logger: Logger(label: "chat-server"))
             } catch {
                 FileHandle.standardError.write(Data("chat-server: --\(role): \(error)\n".utf8))
                 throw ExitCode(1)

@@ -1,3 +1,4 @@
+import ChatComposition
 import ChatServer
 import ChatStorage
 import Foundation
@@ -45,12 +46,12 @@ struct AdminAPITests {
     func adminAtStart() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        let first = try await ChatBackend.bootstrap(config: testConfig(directory: directory), logger: testLogger())
+        let first = try await ChatBackend.open(config: testConfig(directory: directory), logger: testLogger())
         _ = try await buildApplication(first).test(.router) { client in
             try await client.register("later@example.com")
         }
         await first.database.close()
-        let second = try await ChatBackend.bootstrap(
+        let second = try await ChatBackend.open(
             config: testConfig(directory: directory, adminEmails: ["later@example.com"]),
             logger: testLogger()
         )

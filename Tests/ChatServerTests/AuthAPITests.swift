@@ -1,4 +1,5 @@
 import ChatAuth
+import ChatComposition
 import ChatServer
 import ChatStorage
 import Foundation
@@ -231,13 +232,13 @@ struct AuthAPITests {
         let config = testConfig(directory: directory)
         let token: String
         do {
-            let backend = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+            let backend = try await ChatBackend.open(config: config, logger: testLogger())
             token = try await buildApplication(backend).test(.router) { client in
                 try await client.signUp("henry@example.com").token
             }
             await backend.database.close()
         }
-        let restarted = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+        let restarted = try await ChatBackend.open(config: config, logger: testLogger())
         // The test harness shuts the app's services (the database among them) down when the closure returns.
         let (status, secret) = try await buildApplication(restarted).test(.router) { client in
             (
@@ -264,13 +265,13 @@ struct AuthAPITests {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
         var config = testConfig(directory: directory)
-        let weak = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+        let weak = try await ChatBackend.open(config: config, logger: testLogger())
         _ = try await buildApplication(weak).test(.router) { client in
             try await client.register("jack@example.com")
         }
         await weak.database.close()
         config.passwordHashCost = 11
-        let stronger = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+        let stronger = try await ChatBackend.open(config: config, logger: testLogger())
         let hash = try await buildApplication(stronger).test(.router) { client in
             _ = try await client.login("jack@example.com")
             return try await stronger.database.user(email: "jack@example.com")?.passwordHash

@@ -1,3 +1,4 @@
+import ChatComposition
 import ChatServer
 import ChatStorage
 import ChatStorageSQLite
@@ -64,7 +65,7 @@ struct CommandLineTests {
             config.databasePath = directory + "/cli.db"
             return config
         }()
-        let backend = try await ChatServer.ChatBackend.bootstrap(config: config, logger: testLogger())
+        let backend = try await ChatServer.ChatBackend.open(config: config, logger: testLogger())
         _ = try await backend.database.createUser(email: "first@example.com", passwordHash: "x", role: .user)
         await backend.database.close()
 

@@ -1,4 +1,5 @@
 import ChatAuth
+import ChatComposition
 import ChatServer
 import Foundation
 import HTTPTypes
@@ -146,13 +147,13 @@ struct LoginProtectionTests {
         defer { removeTemporaryDirectory(directory) }
         // Registered at cost 10.
         var config = testConfig(directory: directory)
-        let old = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+        let old = try await ChatBackend.open(config: config, logger: testLogger())
         try await buildApplication(old).test(.router) { client in
             _ = try await client.register("old@example.com")
         }
         // The server now runs at cost 15.
         config.passwordHashCost = 15
-        let raised = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+        let raised = try await ChatBackend.open(config: config, logger: testLogger())
         try await buildApplication(raised).test(.router) { client in
             func time(_ email: String) async throws -> Duration {
                 let clock = ContinuousClock()

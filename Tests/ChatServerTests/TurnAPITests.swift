@@ -418,10 +418,10 @@ struct TurnUnitTests {
             // No finishMessage: the process "crashes" here.
             await database.close()
         }
-        var config = testConfig(directory: directory)
-        config.databasePath = path
-        config.postgres = TestDatabase.postgres(standingInFor: path)
-        let backend = try await ChatBackend.bootstrap(config: config, logger: testLogger())
+        // The store opened here and handed in, as the composition root hands in the one it opens.
+        let backend = try await ChatBackend.bootstrap(
+            config: testConfig(directory: directory), database: try await TestDatabase.openStore(standingInFor: path),
+            metrics: nil, logger: testLogger())
         let owner = try #require(try await backend.database.users(limit: 1, offset: 0).users.first)
         let chat = try #require(try await backend.database.chats(ownerID: owner.id, limit: 1, offset: 0).chats.first)
         let messages = try #require(try await backend.database.messages(chatID: chat.id, ownerID: nil, limit: 10))

@@ -11,7 +11,7 @@ import Synchronization
 /// Labels carry route patterns, methods, statuses, outcomes and kinds only: never a user, an email, a chat or
 /// any other value a client chooses. Gauges of current state (queue, streams, memory) are read at scrape time,
 /// so keeping them costs nothing between scrapes.
-final class ServerMetrics: Sendable {
+public final class ServerMetrics: Sendable {
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
         .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
@@ -54,7 +54,8 @@ final class ServerMetrics: Sendable {
     private let promptTokens: CoreMetrics.Counter
     private let completionTokens: CoreMetrics.Counter
     let providerQueueWait: Metrics.Timer
-    let store: StoreMetrics
+    /// The store's figures: the composition root hands them to the engine it opens.
+    public let store: StoreMetrics
     private let gauges: Gauges
     private let http = Mutex<[HTTPKey: (CoreMetrics.Counter, Metrics.Timer)]>([:])
 
@@ -65,6 +66,11 @@ final class ServerMetrics: Sendable {
         let longPolls: CoreMetrics.Gauge
         let connections: CoreMetrics.Gauge
         let residentMemory: CoreMetrics.Gauge
+    }
+
+    /// The metrics `config` asks for: nil unless `METRICS_TOKEN` is set (then nothing is recorded at all).
+    public static func configured(by config: AppConfig) -> ServerMetrics? {
+        config.metricsToken == nil ? nil : ServerMetrics()
     }
 
     init() {

@@ -1,3 +1,4 @@
+import ChatComposition
 import ChatServer
 import ChatStorage
 import Foundation
@@ -53,7 +54,7 @@ func withApp(
     defer { removeTemporaryDirectory(directory) }
     var config = testConfig(directory: directory, adminEmails: adminEmails)
     configure(&config)
-    let backend = try await ChatBackend.bootstrap(config: config, logger: testLogger(), clock: clock)
+    let backend = try await ChatBackend.open(config: config, logger: testLogger(), clock: clock)
     let app = buildApplication(backend)
     try await app.test(mode) { client in
         try await body(client, backend)

@@ -1,3 +1,4 @@
+import ChatServer
 import ChatStorage
 import ChatStoragePostgres
 import ChatStorageSQLite
@@ -8,6 +9,13 @@ import Logging
 public enum StoreOpener {
     public static func open(_ config: AppConfig, logger: Logger, metrics: StoreMetrics = .none) async throws
         -> any ChatStore
+    {
+        try await Self.openCopyable(config, logger: logger, metrics: metrics)
+    }
+
+    /// The same store, as `chat-server copy` reads and writes it: every engine can be copied.
+    public static func openCopyable(_ config: AppConfig, logger: Logger, metrics: StoreMetrics = .none)
+        async throws -> any StoreCopying
     {
         if let postgres = config.postgres {
             return try await PostgresStore.open(
