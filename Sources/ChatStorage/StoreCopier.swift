@@ -1,4 +1,3 @@
-import ChatStorage
 import Foundation
 
 /// Copies a whole deployment from one store to another (`chat-server copy`): users with their password
