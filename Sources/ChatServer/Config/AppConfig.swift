@@ -118,157 +118,19 @@ public struct AppConfig: Sendable {
         return try AppConfig(environment: environment)
     }
 
-    /// Builds a configuration from variables; unset or empty variables keep their defaults.
+    /// Builds a configuration from variables; unset or empty variables keep their defaults. Variables are read
+    /// area by area (AppConfig+Environment.swift), always in the same order; the first invalid one is reported.
     public init(environment: [String: String]) throws(ConfigurationError) {
-        func value(_ name: String) -> String? {
-            guard let raw = environment[name]?.trimmingWhitespace(), !raw.isEmpty else { return nil }
-            return String(raw)
-        }
-        /// A comma-separated list, entries trimmed, empty entries dropped; nil when the variable is unset.
-        func list(_ name: String) -> [String]? {
-            value(name).map { raw in
-                raw.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
-            }
-        }
-        func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
-            guard let raw = value(name) else { return nil }
-            guard let number = Int(raw), range.contains(number) else {
-                throw ConfigurationError(
-                    variable: name,
-                    problem: "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(raw)\""
-                )
-            }
-            return number
-        }
-
-        if let host = value("HOST") { self.host = host }
-        if let port = try integer("PORT", in: 1...65535) { self.port = port }
-        if let url = value("DATABASE_URL") { try self.setDatabase(url: url) }
-        if let connections = try integer("DATABASE_MAX_CONNECTIONS", in: 1...1_000) {
-            self.databaseMaxConnections = connections
-        }
-        if let wait = try integer("DATABASE_WAIT_SECONDS", in: 1...300) { self.databaseWaitSeconds = wait }
-        if let secret = value("JWT_SECRET_KEY") {
-            guard secret.utf8.count >= 32 else {
-                throw ConfigurationError(
-                    variable: "JWT_SECRET_KEY",
-                    problem: "must be at least 32 bytes (e.g. `openssl rand -hex 32`), or unset to keep a generated one"
-                )
-            }
-            self.jwtSecret = secret
-        }
-        if let minutes = try integer("ACCESS_TOKEN_EXPIRE_MINUTES", in: 1...525_600) {
-            self.accessTokenExpireMinutes = minutes
-        }
-        if let emails = list("ADMIN_EMAILS") {
-            var normalized: [String] = []
-            for email in emails {
-                guard EmailAddress.isValid(email) else {
-                    throw ConfigurationError(variable: "ADMIN_EMAILS", problem: "\"\(email)\" is not an email address")
-                }
-                normalized.append(EmailAddress.normalize(email))
-            }
-            self.adminEmails = normalized
-        }
-        if let level = value("LOG_LEVEL") {
-            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
-                throw ConfigurationError(
-                    variable: "LOG_LEVEL",
-                    problem:
-                        "expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(level)\""
-                )
-            }
-            self.logLevel = parsed
-        }
-        self.groqAPIKey = value("GROQ_API_KEY")
-        if let baseURL = value("GROQ_BASE_URL") {
-            guard let url = URL(string: baseURL), url.scheme == "https" || url.scheme == "http", url.host != nil else {
-                throw ConfigurationError(
-                    variable: "GROQ_BASE_URL", problem: "expected an http(s) URL, got \"\(baseURL)\"")
-            }
-            self.groqBaseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        }
-        if let model = value("GROQ_MODEL") { self.groqModel = model }
-        if let models = list("ALLOWED_MODELS") {
-            var unique: [String] = []
-            for model in models where !unique.contains(model) {
-                guard model.utf8.count <= 200, !model.unicodeScalars.contains(where: { $0.properties.isWhitespace })
-                else {
-                    throw ConfigurationError(variable: "ALLOWED_MODELS", problem: "\"\(model)\" is not a model id")
-                }
-                unique.append(model)
-            }
-            guard unique.contains(self.groqModel) else {
-                throw ConfigurationError(
-                    variable: "ALLOWED_MODELS",
-                    problem: "must include GROQ_MODEL (\"\(self.groqModel)\"), the model of chats that pick none")
-            }
-            self.allowedModels = unique
-        }
-        if let cost = try integer("PASSWORD_HASH_COST", in: 10...20) { self.passwordHashCost = cost }
-        if let seconds = try integer("GROQ_TIMEOUT", in: 1...3600) { self.groqTimeoutSeconds = seconds }
-        if let rpm = try integer("GROQ_RPM", in: 0...1_000_000) { self.groqRequestsPerMinute = rpm }
-        if let tpm = try integer("GROQ_TPM", in: 0...100_000_000) { self.groqTokensPerMinute = tpm }
-        if let concurrency = try integer("GROQ_MAX_CONCURRENCY", in: 1...10_000) {
-            self.groqMaxConcurrency = concurrency
-        }
-        if let retries = try integer("GROQ_MAX_RETRIES", in: 0...10) { self.groqMaxRetries = retries }
-        if let seconds = try integer("GROQ_QUEUE_TIMEOUT", in: 1...3600) { self.groqQueueTimeoutSeconds = seconds }
-        if let prompt = value("SYSTEM_PROMPT") { self.systemPrompt = prompt }
-        if let tokens = try integer("CONTEXT_TOKENS", in: 256...1_000_000) { self.contextTokens = tokens }
-        if let tokens = try integer("MAX_COMPLETION_TOKENS", in: 16...131_072) { self.maxCompletionTokens = tokens }
-        if let rate = try integer("USER_MESSAGES_PER_MINUTE", in: 0...1_000_000) { self.userMessagesPerMinute = rate }
-        if let rate = try integer("LOGIN_ATTEMPTS_PER_MINUTE", in: 0...1_000_000) { self.loginAttemptsPerMinute = rate }
-        if let rate = try integer("REGISTRATIONS_PER_MINUTE", in: 0...1_000_000) { self.registrationsPerMinute = rate }
-        if let rate = try integer("REGISTRATIONS_PER_MINUTE_TOTAL", in: 0...1_000_000) {
-            self.registrationsPerMinuteTotal = rate
-        }
-        if let queue = try integer("PASSWORD_HASH_QUEUE", in: 1...100_000) { self.passwordHashQueueLimit = queue }
-        if let polls = try integer("LONG_POLLS_PER_USER", in: 0...100_000) { self.longPollsPerUser = polls }
-        if let searches = try integer("SEARCHES_PER_USER", in: 0...10_000) { self.searchesPerUser = searches }
-        if let milliseconds = try integer("SEARCH_TIMEOUT_MS", in: 1...600_000) {
-            self.searchTimeoutMilliseconds = milliseconds
-        }
-        if let megabytes = try integer("LISTING_CACHE_MB", in: 0...65_536) { self.listingCacheMegabytes = megabytes }
-        if let connections = try integer("MAX_CONNECTIONS", in: 1...1_000_000) { self.maxConnections = connections }
-        if let connections = try integer("MAX_CONNECTIONS_PER_ADDRESS", in: 0...1_000_000) {
-            self.maxConnectionsPerAddress = connections
-        }
-        if let seconds = try integer("IDLE_TIMEOUT_SECONDS", in: 1...86_400) { self.idleTimeoutSeconds = seconds }
-        if let seconds = try integer("REQUEST_READ_TIMEOUT_SECONDS", in: 1...3600) {
-            self.requestReadTimeoutSeconds = seconds
-        }
-        if let seconds = try integer("SHUTDOWN_GRACE_SECONDS", in: 0...3600) { self.shutdownGraceSeconds = seconds }
-        if let megabytes = try integer("IMPORT_MAX_MB", in: 1...1024) { self.importMaxMegabytes = megabytes }
-        if let origins = list("CORS_ORIGINS") {
-            var allowed: [String] = []
-            for origin in origins {
-                guard
-                    origin == "*"
-                        || (URL(string: origin)?.scheme).map({ ["http", "https"].contains($0) }) == true
-                else {
-                    throw ConfigurationError(
-                        variable: "CORS_ORIGINS", problem: "\"\(origin)\" is not an origin like https://app.example.com"
-                    )
-                }
-                allowed.append(origin.hasSuffix("/") ? String(origin.dropLast()) : origin)
-            }
-            self.corsOrigins = allowed
-        }
-        if let proxies = list("FORWARDED_ALLOW_IPS") { self.forwardedAllowIPs = Set(proxies) }
-        if let quota = try integer("DAILY_TOKEN_QUOTA", in: 0...1_000_000_000_000) {
-            self.dailyTokenQuota = Int64(quota)
-        }
-        if let quota = try integer("MONTHLY_TOKEN_QUOTA", in: 0...1_000_000_000_000) {
-            self.monthlyTokenQuota = Int64(quota)
-        }
-        if let token = value("METRICS_TOKEN") {
-            guard token.utf8.count >= 16 else {
-                throw ConfigurationError(
-                    variable: "METRICS_TOKEN", problem: "must be at least 16 characters (e.g. `openssl rand -hex 16`)")
-            }
-            self.metricsToken = token
-        }
+        let variables = EnvironmentVariables(environment: environment)
+        try self.readListenerAndDatabase(variables)
+        try self.readAccounts(variables)
+        try self.readUpstreamModels(variables)
+        if let cost = try variables.integer("PASSWORD_HASH_COST", in: 10...20) { self.passwordHashCost = cost }
+        try self.readUpstreamLimits(variables)
+        try self.readConversation(variables)
+        try self.readAbuseLimits(variables)
+        try self.readConnections(variables)
+        try self.readQuotasAndMetrics(variables)
     }
 
     /// Selects the engine: `postgresql://` / `postgres://` → PostgreSQL, else a SQLite path or URL.
