@@ -36,33 +36,55 @@ struct MockCompletionHandler: Sendable {
         let elapsed = ContinuousClock.now - Self.start
         let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         self.state.record(conversation: completion.messages.map { MockGroqMessage(role: $0.role, content: $0.content) })
-        let decision = self.state.arrive(now: now)
+        switch await self.admit(self.state.arrive(now: now), model: completion.model) {
+        case .respond(let response):
+            return response
+        case .answer(let behavior, let fault):
+            return try await self.answer(completion, behavior: behavior, fault: fault)
+        }
+    }
 
-        let behavior: MockGroqBehavior
-        var fault: MockGroqBehavior.Fault?
+    /// What becomes of a request once the state has decided on it.
+    enum Admission {
+        /// Answered at once (a limit or a fault that replaces the completion).
+        case respond(Response)
+        /// Answered with a completion, spoiled by `fault` if there is one.
+        case answer(MockGroqBehavior, fault: MockGroqBehavior.Fault?)
+    }
+
+    /// Turns the state's decision into an answer: the faults that replace a completion answer here (a hang
+    /// once the mock stops), the others go on to ``answer(_:behavior:fault:)``.
+    private func admit(_ decision: MockGroqState.Decision, model: String) async -> Admission {
         switch decision {
         case .overLimit(let current):
-            return self.rateLimited(current, model: completion.model)
+            return .respond(self.rateLimited(current, model: model))
         case .fault(.rateLimit, let current):
-            return self.rateLimited(current, model: completion.model)
+            return .respond(self.rateLimited(current, model: model))
         case .fault(.serverError, _):
-            return Self.error(
-                .internalServerError, message: "Internal Server Error", type: "internal_server_error", code: nil)
+            return .respond(
+                Self.error(
+                    .internalServerError, message: "Internal Server Error", type: "internal_server_error", code: nil))
         case .fault(.unauthorized, _):
-            return Self.error(
-                .unauthorized, message: "Invalid API Key", type: "invalid_request_error", code: "invalid_api_key")
+            return .respond(
+                Self.error(
+                    .unauthorized, message: "Invalid API Key", type: "invalid_request_error", code: "invalid_api_key"))
         case .fault(.hang, _):
             while !self.state.isStopping && !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(50))
             }
-            return Self.error(.serviceUnavailable, message: "mock stopping", type: "internal_server_error", code: nil)
+            return .respond(
+                Self.error(.serviceUnavailable, message: "mock stopping", type: "internal_server_error", code: nil))
         case .fault(let other, let current):
-            behavior = current
-            fault = other
+            return .answer(current, fault: other)
         case .answer(let current):
-            behavior = current
+            return .answer(current, fault: nil)
         }
+    }
 
+    /// The completion, after the behavior's latency: one JSON body, or a stream when the request asked for one.
+    private func answer(
+        _ completion: CompletionRequest, behavior: MockGroqBehavior, fault: MockGroqBehavior.Fault?
+    ) async throws -> Response {
         self.state.begin()
         if behavior.latencyMilliseconds > 0 {
             try? await Task.sleep(for: .milliseconds(behavior.latencyMilliseconds))
@@ -77,107 +99,47 @@ struct MockCompletionHandler: Sendable {
         guard completion.stream == true else {
             defer { self.state.end(completed: fault == nil) }
             headers[.contentType] = "application/json"
-            if fault == .malformedJSON {
-                return Response(
-                    status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"choices\": [ oops")))
-            }
-            let answer = Completion(
-                id: Self.completionID(),
-                object: "chat.completion",
-                created: Int(Date().timeIntervalSince1970),
-                model: completion.model,
-                choices: [.init(index: 0, message: .init(role: "assistant", content: reply), finish_reason: "stop")],
-                usage: usage,
-                x_groq: .init(id: "req_mock")
-            )
-            return Response(
-                status: .ok, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(answer))))
+            return try Self.whole(reply, usage: usage, model: completion.model, headers: headers, fault: fault)
         }
-
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let state = self.state
         let model = completion.model
-        let streamFault = fault
+        let chunkDelay = behavior.chunkDelayMilliseconds
         return Response(
             status: .ok,
             headers: headers,
             body: ResponseBody { writer in
                 var completed = false
                 defer { state.end(completed: completed) }
-                let id = Self.completionID()
-                let created = Int(Date().timeIntervalSince1970)
-                // Chunks are written by hand: the benchmark runs the mock in its own process, and JSONEncoder per
-                // chunk was a visible share of that process's CPU.
-                let prefix =
-                    #"data: {"id":"\#(id)","object":"chat.completion.chunk","created":\#(created),"model":\#(jsonString(model)),"choices":[{"index":0,"delta":"#
-                func event(_ content: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil)
-                    -> ByteBuffer
-                {
-                    var text = prefix
-                    switch (role, content) {
-                    case (let role?, let content?):
-                        text += #"{"role":\#(jsonString(role)),"content":\#(jsonString(content))}"#
-                    case (nil, let content?): text += #"{"content":\#(jsonString(content))}"#
-                    default: text += "{}"
-                    }
-                    text += #","finish_reason":\#(finish.map(jsonString) ?? "null")}]"#
-                    if let usage {
-                        text +=
-                            #","x_groq":{"id":"req_mock","usage":{"prompt_tokens":\#(usage.prompt_tokens),"completion_tokens":\#(usage.completion_tokens),"total_tokens":\#(usage.total_tokens)}}"#
-                    }
-                    text += "}\n\n"
-                    return ByteBuffer(string: text)
-                }
-                // Chunks due at the same moment (no chunk delay) go out up to 64 to a write: each stays its own
-                // HTTP chunk and SSE event on the wire, as Groq's do, without a flush and an event-loop hop apiece
-                // (the benchmark runs the mock beside the servers it measures, on the same cores), and a long
-                // reply still streams out as it is built.
-                let paced = behavior.chunkDelayMilliseconds > 0
-                var pending = [event("", role: "assistant")]
-                let words = reply.split(separator: " ", omittingEmptySubsequences: false)
-                for (index, word) in words.enumerated() {
-                    if paced {
-                        try await writer.write(contentsOf: pending)
-                        pending.removeAll()
-                        try await Task.sleep(for: .milliseconds(behavior.chunkDelayMilliseconds))
-                    }
-                    if streamFault == .dropMidStream && index == min(2, words.count - 1) {
-                        try await writer.write(contentsOf: pending)
-                        throw MockStreamDropped()
-                    }
-                    // A fault that ends the stream at the second word: one last line, then the end of the body.
-                    let lastLine: String? =
-                        switch (streamFault, index) {
-                        case (.streamError, 1):
-                            #"data: {"error":{"message":"mock stream error","type":"internal_server_error"}}"#
-                                + "\n\n"
-                        case (.malformedJSON, 1): "data: {not json\n\n"
-                        default: nil
-                        }
-                    if let lastLine {
-                        pending.append(ByteBuffer(string: lastLine))
-                        try await writer.write(contentsOf: pending)
-                        try await writer.finish(nil)
-                        return
-                    }
-                    let text = index == words.count - 1 ? String(word) : word + " "
-                    pending.append(event(text))
-                    if pending.count == 64 {
-                        try await writer.write(contentsOf: pending)
-                        pending.removeAll(keepingCapacity: true)
-                    }
-                }
-                pending.append(event(nil, finish: "stop", usage: usage))
-                if streamFault != .noDone {
-                    pending.append(ByteBuffer(string: "data: [DONE]\n\n"))
-                }
-                try await writer.write(contentsOf: pending)
-                completed = streamFault != .noDone
+                let stream = MockCompletionStream(
+                    model: model, reply: reply, usage: usage, chunkDelayMilliseconds: chunkDelay, fault: fault)
+                completed = try await stream.writeEvents(to: &writer)
                 try await writer.finish(nil)
             }
         )
+    }
+
+    /// A completion in one JSON body (`"stream"` not true), or a broken body for the malformed-JSON fault.
+    private static func whole(
+        _ reply: String, usage: Usage, model: String, headers: HTTPFields, fault: MockGroqBehavior.Fault?
+    ) throws -> Response {
+        if fault == .malformedJSON {
+            return Response(
+                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"choices\": [ oops")))
+        }
+        let answer = Completion(
+            id: Self.completionID(),
+            object: "chat.completion",
+            created: Int(Date().timeIntervalSince1970),
+            model: model,
+            choices: [.init(index: 0, message: .init(role: "assistant", content: reply), finish_reason: "stop")],
+            usage: usage,
+            x_groq: .init(id: "req_mock")
+        )
+        return Response(
+            status: .ok, headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(answer))))
     }
 
     /// A completion id in Groq's shape. From the system generator (one `getrandom` call): Foundation's `UUID()`
