@@ -187,73 +187,80 @@ extension DatabaseActor {
         let chat = SQLiteValue.text(chatID.lowercasedString)
         let now = Timestamp.now().microseconds
         return try await self.write { connection in
-            guard
-                try connection.queryOne(
-                    "SELECT 1 FROM chats WHERE id = ? AND import_id IS NULL", [chat], { _ in true }) != nil
-            else {
-                return nil
-            }
+            guard try Self.ownedChatExists(chat, ownerID: nil, on: connection) else { return nil }
             if try connection.queryOne(
                 "SELECT 1 FROM messages WHERE chat_id = ? AND id > ? LIMIT 1", [chat, .integer(contextThrough)],
                 { _ in true }) != nil
             {
                 throw StorageError.chatBusy
             }
-            let parent: MessageRecord?
+            var parent: MessageRecord?
             if let parentID {
                 parent = try connection.queryOne(
                     "SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND chat_id = ?",
                     [.integer(parentID), chat], Self.decodeMessage)
                 guard parent != nil else { return nil }
-            } else {
-                parent = nil
             }
-            switch placement {
-            case .activePath:
-                guard try Self.activeLeaf(chat: chat, on: connection) == parentID else { throw StorageError.chatBusy }
-            case .branch:
-                try Self.activatePath(chat: chat, leaf: parentID, on: connection)
-            }
-            if let reservation,
-                let period = try Self.standing(reservation.userID, today: reservation.today, on: connection)
-                    .exceeded(by: reservation)
-            {
-                throw StorageError.quotaExceeded(period)
-            }
-            let insert = """
-                INSERT INTO messages (chat_id, role, content, created_at, status, model, reserved_tokens, parent_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \(Self.messageColumns)
-                """
+            try Self.place(placement, chat: chat, parentID: parentID, on: connection)
+            try Self.admit(reservation, on: connection)
             let user: MessageRecord
             if let userContent {
-                guard
-                    let saved = try connection.queryOne(
-                        insert,
-                        [
-                            chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null, .null,
-                            parentID.map { .integer($0) } ?? .null,
-                        ],
-                        Self.decodeMessage)
-                else { throw StorageError.corruptRow("messages") }
-                user = saved
+                user = try Self.insertTurnMessage(
+                    [
+                        chat, .text("user"), .text(userContent), .integer(now), .text("complete"), .null, .null,
+                        parentID.map { .integer($0) } ?? .null,
+                    ], on: connection)
             } else {
-                // Read before the switch above, which put it on the active path.
+                // Read before place(), which put it on the active path.
                 guard var answered = parent else { return nil }
                 answered.onActivePath = true
                 user = answered
             }
-            guard
-                let assistant = try connection.queryOne(
-                    insert,
-                    [
-                        chat, .text("assistant"), .text(""), .integer(now), .text("streaming"), .text(model),
-                        reservation.map { .int($0.tokens) } ?? .null, .integer(user.id),
-                    ],
-                    Self.decodeMessage
-                )
-            else { throw StorageError.corruptRow("messages") }
+            let assistant = try Self.insertTurnMessage(
+                [
+                    chat, .text("assistant"), .text(""), .integer(now), .text("streaming"), .text(model),
+                    reservation.map { .int($0.tokens) } ?? .null, .integer(user.id),
+                ], on: connection)
             return (user, assistant)
         }
+    }
+
+    /// On the active path: the path must still end at `parentID` (``StorageError/chatBusy`` otherwise). On a
+    /// branch: the branch through `parentID` becomes the active path.
+    private static func place(
+        _ placement: TurnPlacement, chat: SQLiteValue, parentID: Int64?, on connection: SQLiteConnection
+    ) throws {
+        switch placement {
+        case .activePath:
+            guard try Self.activeLeaf(chat: chat, on: connection) == parentID else { throw StorageError.chatBusy }
+        case .branch:
+            try Self.activatePath(chat: chat, leaf: parentID, on: connection)
+        }
+    }
+
+    /// Admits a turn against its user's daily and monthly quotas (``StorageError/quotaExceeded(_:)`` otherwise).
+    private static func admit(_ reservation: TokenReservation?, on connection: SQLiteConnection) throws {
+        if let reservation,
+            let period = try Self.standing(reservation.userID, today: reservation.today, on: connection)
+                .exceeded(by: reservation)
+        {
+            throw StorageError.quotaExceeded(period)
+        }
+    }
+
+    /// Inserts one message of a turn; `values` in the order of the insert's columns (chat, role, content,
+    /// created_at, status, model, reserved_tokens, parent_id).
+    private static func insertTurnMessage(_ values: [SQLiteValue], on connection: SQLiteConnection) throws
+        -> MessageRecord
+    {
+        let insert = """
+            INSERT INTO messages (chat_id, role, content, created_at, status, model, reserved_tokens, parent_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \(Self.messageColumns)
+            """
+        guard let saved = try connection.queryOne(insert, values, Self.decodeMessage) else {
+            throw StorageError.corruptRow("messages")
+        }
+        return saved
     }
 
     /// Saves the text a streaming reply has so far (the periodic flush).
