@@ -96,7 +96,38 @@ func runLoad(
     }
     let progress = ProgressLine(name: name)
     defer { progress.finish() }
-    let rampUp = min(warmup / 2, .seconds(1))
+    let total = await runWorkers(
+        concurrency, rampUp: min(warmup / 2, .seconds(1)), from: start, measureFrom: measureFrom, end: end,
+        progress: progress, operation: operation)
+    let (sampledAtStart, machineAtStart) = await cpuAtStart.value
+    let machineAtEnd = CPUReading.take(cpuSources)
+    let cpu = sampler.cpuSeconds() - sampledAtStart
+    return ScenarioResult(
+        name: name,
+        concurrency: concurrency,
+        duration: duration,
+        recorded: total,
+        peakRSSMegabytes: sampler.peakMegabytes,
+        cpuMillisecondsPerRequest: total.requests == 0 ? 0 : cpu * 1000 / Double(total.requests),
+        cpu: machineAtStart.flatMap { start in
+            machineAtEnd.flatMap { CPUShares(from: start, to: $0, requests: total.requests) }
+        },
+        note: note
+    )
+}
+
+/// ``runLoad(name:concurrency:warmup:duration:sampler:cpuSources:note:operation:)``'s workers, started spread
+/// over `rampUp` from `start`; what they recorded from `measureFrom` on, merged.
+private func runWorkers(
+    _ concurrency: Int,
+    rampUp: Duration,
+    from start: ContinuousClock.Instant,
+    measureFrom: ContinuousClock.Instant,
+    end: ContinuousClock.Instant,
+    progress: ProgressLine,
+    operation: @escaping @Sendable (_ worker: Int, _ iteration: Int) async -> Int?
+) async -> Recorder {
+    let clock = ContinuousClock()
     let recorders = await withTaskGroup(of: Recorder.self) { group in
         for worker in 0..<concurrency {
             group.addTask {
@@ -115,32 +146,41 @@ func runLoad(
         }
         return await group.reduce(into: [Recorder]()) { $0.append($1) }
     }
-    let (sampledAtStart, machineAtStart) = await cpuAtStart.value
-    let machineAtEnd = CPUReading.take(cpuSources)
-    let cpu = sampler.cpuSeconds() - sampledAtStart
-    var total = Recorder()
-    for recorder in recorders { total.merge(recorder) }
-    return ScenarioResult(
-        name: name,
-        concurrency: concurrency,
-        seconds: duration.seconds,
-        requests: total.requests,
-        requestsPerSecond: Double(total.requests) / duration.seconds,
-        p50Milliseconds: total.percentile(50),
-        p90Milliseconds: total.percentile(90),
-        p99Milliseconds: total.percentile(99),
-        maxMilliseconds: Double(total.histogram.max) / 1000,
-        errors: total.errors,
-        peakRSSMegabytes: sampler.peakMegabytes,
-        cpuMillisecondsPerRequest: total.requests == 0 ? 0 : cpu * 1000 / Double(total.requests),
-        cpu: machineAtStart.flatMap { start in
-            machineAtEnd.flatMap { CPUShares(from: start, to: $0, requests: total.requests) }
-        },
-        note: note
-    )
+    return Recorder(merging: recorders)
+}
+
+extension ScenarioResult {
+    /// A result from what the workers recorded over `duration`: counts, rate and percentiles.
+    init(
+        name: String, concurrency: Int, duration: Duration, recorded total: Recorder, peakRSSMegabytes: Double,
+        cpuMillisecondsPerRequest: Double?, cpu: CPUShares? = nil, note: String?
+    ) {
+        self.init(
+            name: name,
+            concurrency: concurrency,
+            seconds: duration.seconds,
+            requests: total.requests,
+            requestsPerSecond: Double(total.requests) / duration.seconds,
+            p50Milliseconds: total.percentile(50),
+            p90Milliseconds: total.percentile(90),
+            p99Milliseconds: total.percentile(99),
+            maxMilliseconds: Double(total.histogram.max) / 1000,
+            errors: total.errors,
+            peakRSSMegabytes: peakRSSMegabytes,
+            cpuMillisecondsPerRequest: cpuMillisecondsPerRequest,
+            cpu: cpu,
+            note: note
+        )
+    }
 }
 
 extension Recorder {
+    /// The workers' recordings together.
+    init(merging recorders: [Recorder]) {
+        self.init()
+        for recorder in recorders { self.merge(recorder) }
+    }
+
     func percentile(_ value: Double) -> Double {
         self.requests == 0 ? 0 : Double(self.histogram.valueAtPercentile(value)) / 1000
     }

@@ -36,14 +36,17 @@ struct LongPollScenario: Sendable {
         }
     }
 
+    /// The run's instants: what happens before `measureFrom` is warm-up; every client stops at `end`.
+    struct Window: Sendable {
+        let measureFrom: ContinuousClock.Instant
+        let end: ContinuousClock.Instant
+    }
+
     func run() async throws -> ScenarioResult {
-        let target = self.target
-        let token = self.fixtures.senderToken
-        let chats = try await target.createChats(self.settings.concurrency, token: token)
+        let chats = try await self.target.createChats(self.settings.concurrency, token: self.fixtures.senderToken)
         let senders = min(self.senders, chats.count)
-        let clock = ContinuousClock()
-        let measureFrom = clock.now + self.settings.warmup
-        let end = measureFrom + self.settings.duration
+        let measureFrom = ContinuousClock.now + self.settings.warmup
+        let window = Window(measureFrom: measureFrom, end: measureFrom + self.settings.duration)
         let sendTimes = SendTimes()
         let progress = ProgressLine(name: "longpoll")
         defer { progress.finish() }
@@ -51,83 +54,94 @@ struct LongPollScenario: Sendable {
         let recorders = await withTaskGroup(of: Recorder.self) { group in
             for (chatIndex, chat) in chats.enumerated() {
                 group.addTask {
-                    var recorder = Recorder()
-                    var lastID = 0
-                    while clock.now < end {
-                        // Park no longer than the run lasts, so every waiter has returned soon after the end.
-                        let wait = max(1, min(30, Int((end - clock.now).seconds.rounded(.up))))
-                        let (status, body) = await target.send(
-                            .GET, "/chats/\(chat)/messages?after=\(lastID)&wait=\(wait)", token: token,
-                            replica: chatIndex)
-                        let answeredAt = clock.now
-                        guard status == 200 else {
-                            progress.record(success: false)
-                            if answeredAt >= measureFrom { recorder.fail(status: status) }
-                            try? await Task.sleep(for: .milliseconds(100))
-                            continue
-                        }
-                        let messages =
-                            (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [[String: Any]]
-                            ?? []
-                        lastID = max(lastID, messages.compactMap { $0["id"] as? Int }.max() ?? lastID)
-                        guard messages.contains(where: { $0["role"] as? String == "user" }),
-                            let sentAt = sendTimes.take(chat)
-                        else { continue }
-                        progress.record(success: true)
-                        if sentAt >= measureFrom { recorder.record(answeredAt - sentAt, status: 200) }
-                    }
-                    return recorder
+                    await self.wait(
+                        on: chat, replica: chatIndex, window: window, sendTimes: sendTimes, progress: progress)
                 }
             }
             for sender in 0..<senders {
                 group.addTask {
-                    var recorder = Recorder()
-                    // Give the waiters a moment to park before the first sends; then the senders start spread
-                    // over a second, as independent users would. Started together, every sender's turn takes the
-                    // same upstream second, so all their sends kept arriving in the same millisecond, and the
-                    // p99 measured how long the server takes to absorb that burst rather than a wake-up.
-                    try? await Task.sleep(
-                        for: .milliseconds(500) + .milliseconds(1000) * Double(sender) / Double(senders))
-                    var index = sender
-                    while clock.now < end {
-                        let chatIndex = index % chats.count
-                        let chat = chats[chatIndex]
-                        index += senders
-                        let sentAt = clock.now
-                        sendTimes.record(chat, at: sentAt)
-                        let status = await target.status(
-                            .POST, "/chat", token: token,
-                            json: #"{"chat_id": "\#(chat)", "message": "wake the poller"}"#, replica: chatIndex + 1)
-                        if status != 200 {
-                            progress.record(success: false)
-                            if sentAt >= measureFrom { recorder.fail(status: status) }
-                        }
-                    }
-                    return recorder
+                    await self.send(
+                        sender, of: senders, into: chats, window: window, sendTimes: sendTimes, progress: progress)
                 }
             }
             return await group.reduce(into: [Recorder]()) { $0.append($1) }
         }
-        var total = Recorder()
-        for recorder in recorders { total.merge(recorder) }
+        var total = Recorder(merging: recorders)
         // Sends measured and finished well before the end whose message no waiter reported.
-        let missed = sendTimes.pending(startedIn: measureFrom..<(end - .seconds(2)))
+        let missed = sendTimes.pending(startedIn: window.measureFrom..<(window.end - .seconds(2)))
         if missed > 0 { total.errors["missed", default: 0] += missed }
         return ScenarioResult(
             name: "longpoll",
             concurrency: self.settings.concurrency,
-            seconds: self.settings.duration.seconds,
-            requests: total.requests,
-            requestsPerSecond: Double(total.requests) / self.settings.duration.seconds,
-            p50Milliseconds: total.percentile(50),
-            p90Milliseconds: total.percentile(90),
-            p99Milliseconds: total.percentile(99),
-            maxMilliseconds: Double(total.histogram.max) / 1000,
-            errors: total.errors,
+            duration: self.settings.duration,
+            recorded: total,
             peakRSSMegabytes: self.sampler.peakMegabytes,
             cpuMillisecondsPerRequest: nil,
             note:
                 "\(self.settings.concurrency) parked waiters, \(senders) senders; latency = send → its waiter's wake-up"
         )
+    }
+
+    /// One waiter: keeps a long-poll parked on `chat` (on `replica`) and, when it answers with a user message,
+    /// records the time since that message's send started.
+    private func wait(
+        on chat: String, replica: Int, window: Window, sendTimes: SendTimes, progress: ProgressLine
+    ) async -> Recorder {
+        let clock = ContinuousClock()
+        var recorder = Recorder()
+        var lastID = 0
+        while clock.now < window.end {
+            // Park no longer than the run lasts, so every waiter has returned soon after the end.
+            let wait = max(1, min(30, Int((window.end - clock.now).seconds.rounded(.up))))
+            let (status, body) = await self.target.send(
+                .GET, "/chats/\(chat)/messages?after=\(lastID)&wait=\(wait)", token: self.fixtures.senderToken,
+                replica: replica)
+            let answeredAt = clock.now
+            guard status == 200 else {
+                progress.record(success: false)
+                if answeredAt >= window.measureFrom { recorder.fail(status: status) }
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            let messages =
+                (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [[String: Any]] ?? []
+            lastID = max(lastID, messages.compactMap { $0["id"] as? Int }.max() ?? lastID)
+            guard messages.contains(where: { $0["role"] as? String == "user" }), let sentAt = sendTimes.take(chat)
+            else { continue }
+            progress.record(success: true)
+            if sentAt >= window.measureFrom { recorder.record(answeredAt - sentAt, status: 200) }
+        }
+        return recorder
+    }
+
+    /// Sender number `sender` of `senders`: sends into every `senders`-th chat in turn, each send to the replica
+    /// after the chat's waiter's, noting when each send started.
+    private func send(
+        _ sender: Int, of senders: Int, into chats: [String], window: Window, sendTimes: SendTimes,
+        progress: ProgressLine
+    ) async -> Recorder {
+        let clock = ContinuousClock()
+        var recorder = Recorder()
+        // Give the waiters a moment to park before the first sends; then the senders start spread over a second,
+        // as independent users would. Started together, every sender's turn takes the same upstream second, so
+        // all their sends kept arriving in the same millisecond, and the p99 measured how long the server takes
+        // to absorb that burst rather than a wake-up.
+        try? await Task.sleep(for: .milliseconds(500) + .milliseconds(1000) * Double(sender) / Double(senders))
+        var index = sender
+        while clock.now < window.end {
+            let chatIndex = index % chats.count
+            let chat = chats[chatIndex]
+            index += senders
+            let sentAt = clock.now
+            sendTimes.record(chat, at: sentAt)
+            let status = await self.target.status(
+                .POST, "/chat", token: self.fixtures.senderToken,
+                json: #"{"chat_id": "\#(chat)", "message": "wake the poller"}"#, replica: chatIndex + 1)
+            if status != 200 {
+                progress.record(success: false)
+                if sentAt >= window.measureFrom { recorder.fail(status: status) }
+            }
+        }
+        return recorder
     }
 }
