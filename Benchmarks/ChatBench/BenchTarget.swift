@@ -186,8 +186,6 @@ final class BenchTarget: Sendable {
         environment.merge(extraEnvironment) { _, extra in extra }
         environment["GROQ_API_KEY"] = mock.apiKey
         environment["GROQ_BASE_URL"] = mock.baseURL
-        var processes: [Process] = []
-        var ports: [Int] = []
         let stop: @Sendable ([Process]) async -> Void = { processes in
             for process in processes { process.terminate() }
             // Polled rather than waitUntilExit(), which would block a cooperative thread.
@@ -197,14 +195,41 @@ final class BenchTarget: Sendable {
             await mock.stop()
             try? FileManager.default.removeItem(atPath: directory)
         }
+        let (processes, ports) = try await launch(
+            replicas, executable: executable, database: databaseURL ?? directory + "/bench.db",
+            directory: directory, environment: environment, stop: stop)
+        let store: (any ChatStore)?
         do {
-            for _ in 0..<replicas {
+            store = try await seedingStore(databaseURL)
+        } catch {
+            await stop(processes)
+            throw error
+        }
+        let target = BenchTarget(
+            baseURLs: ports.map { "http://127.0.0.1:\($0)" }, http: makeHTTPClient(connections: connections),
+            store: store, ownsStore: true,
+            stop: {
+                await store?.close()
+                await stop(processes)
+            })
+        try await target.waitUntilHealthy(processes)
+        return (target, processes.map(\.processIdentifier))
+    }
+
+    /// Starts `count` `chat-server serve` processes on free ports; if one fails to start, `stop` ends those
+    /// already started.
+    private static func launch(
+        _ count: Int, executable: URL, database: String, directory: String, environment: [String: String],
+        stop: @Sendable ([Process]) async -> Void
+    ) async throws -> (processes: [Process], ports: [Int]) {
+        var processes: [Process] = []
+        var ports: [Int] = []
+        do {
+            for _ in 0..<count {
                 let port = try await ServerExecutable.freePort()
                 let process = Process()
                 process.executableURL = executable
-                process.arguments = [
-                    "serve", "--port", String(port), "--database", databaseURL ?? directory + "/bench.db",
-                ]
+                process.arguments = ["serve", "--port", String(port), "--database", database]
                 process.currentDirectoryURL = URL(fileURLWithPath: directory)
                 process.environment = environment
                 process.standardOutput = FileHandle.nullDevice
@@ -216,42 +241,34 @@ final class BenchTarget: Sendable {
             await stop(processes)
             throw error
         }
-        // The bench's own connection to the replicas' database, for seeding.
-        var opened: (any ChatStore)?
-        if let databaseURL {
-            do {
-                var config = AppConfig()
-                try config.setDatabase(url: databaseURL)
-                config.databaseMaxConnections = 4
-                var quiet = Logger(label: "chat-bench")
-                quiet.logLevel = .warning
-                opened = try await StoreOpener.open(config, logger: quiet)
-            } catch {
-                await stop(processes)
-                throw error
-            }
-        }
-        let store = opened
-        let running = processes
-        let target = BenchTarget(
-            baseURLs: ports.map { "http://127.0.0.1:\($0)" }, http: makeHTTPClient(connections: connections),
-            store: store, ownsStore: true,
-            stop: {
-                await store?.close()
-                await stop(running)
-            })
+        return (processes, ports)
+    }
+
+    /// The bench's own connection to the replicas' database, for seeding; nil without `databaseURL`.
+    private static func seedingStore(_ databaseURL: String?) async throws -> (any ChatStore)? {
+        guard let databaseURL else { return nil }
+        var config = AppConfig()
+        try config.setDatabase(url: databaseURL)
+        config.databaseMaxConnections = 4
+        var quiet = Logger(label: "chat-bench")
+        quiet.logLevel = .warning
+        return try await StoreOpener.open(config, logger: quiet)
+    }
+
+    /// Waits until every replica answers GET /health; shuts the target down and throws when one exits or none
+    /// answers within 20 s.
+    private func waitUntilHealthy(_ processes: [Process]) async throws {
         let clock = ContinuousClock()
         let started = clock.now
-        for replica in 0..<replicas {
-            while await target.status(.GET, "/health", replica: replica) != 200 {
+        for replica in 0..<processes.count {
+            while await self.status(.GET, "/health", replica: replica) != 200 {
                 guard processes[replica].isRunning, clock.now - started < .seconds(20) else {
-                    await target.shutdown()
+                    await self.shutdown()
                     throw BenchError.setup("a spawned chat-server did not answer /health within 20 s")
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
-        return (target, processes.map(\.processIdentifier))
     }
 
     func shutdown() async {
