@@ -422,63 +422,6 @@ struct UsageQuotaTests {
         }
     }
 
-    @Test("the store: reservations add up per user, end with their reply or their chat, and admit one at a time")
-    func storeReservations() async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { removeTemporaryDirectory(directory) }
-        let store = try await TestDatabase.openStore(standingInFor: directory + "/usage.db")
-        let user = try await store.createUser(email: "store@example.com", passwordHash: "x", role: .user)
-        let today = UsageDay(number: 20_000)
-        func reservation(_ tokens: Int) -> TokenReservation {
-            TokenReservation(userID: user.id, tokens: tokens, today: today, dailyLimit: 100, monthlyLimit: nil)
-        }
-        func begin(_ chat: ChatRecord, _ tokens: Int) async throws -> MessageRecord? {
-            try await store.beginTurn(
-                chatID: chat.id, userContent: "q", model: "m", contextThrough: .max, reservation: reservation(tokens)
-            )?.assistant
-        }
-        let first = try await store.createChat(userID: user.id, title: "a")
-        let second = try await store.createChat(userID: user.id, title: "b")
-        let third = try await store.createChat(userID: user.id, title: "c")
-        let ended = try #require(try await begin(first, 60))
-        _ = try #require(try await begin(second, 30))
-        #expect(try await store.quotaStanding(userID: user.id, today: today).reserved == 90)
-        // 90 reserved of 100: one more is admitted, and then none.
-        let last = try #require(try await begin(third, 50))
-        #expect(try await store.quotaStanding(userID: user.id, today: today).reserved == 140)
-        let fourth = try await store.createChat(userID: user.id, title: "d")
-        await #expect(throws: StorageError.quotaExceeded(.daily)) { try await begin(fourth, 1) }
-
-        // A reply that ends gives its reservation back and is charged what it used.
-        try await store.finishMessage(
-            id: ended.id,
-            outcome: MessageOutcome(
-                content: "done", status: .complete,
-                charge: UsageCharge(
-                    userID: user.id, day: today, promptTokens: 20, completionTokens: 5, estimated: false)
-            ))
-        #expect(
-            try await store.quotaStanding(userID: user.id, today: today)
-                == QuotaStanding(usedToday: 25, usedThisMonth: 25, reserved: 80))
-        // A chat deleted under its running reply gives it back too (the reply never ends).
-        #expect(try await store.deleteChat(id: second.id, ownerID: user.id))
-        #expect(try await store.quotaStanding(userID: user.id, today: today).reserved == 50)
-        // A reply marked failed without its process (SQLite: at the next start; PostgreSQL: by another replica
-        // once its process's lease ran out, as this status change) gives it back.
-        if TestDatabase.isPostgres {
-            try await store.finishMessage(id: last.id, outcome: MessageOutcome(content: "", status: .failed))
-        } else {
-            #expect(try await store.failInterruptedTurns() == 1)
-        }
-        #expect(try await store.quotaStanding(userID: user.id, today: today).reserved == 0)
-        // A stale context (a message saved after it was read) is refused, for the caller to read again.
-        await #expect(throws: StorageError.chatBusy) {
-            try await store.beginTurn(
-                chatID: third.id, userContent: "q", model: "m", contextThrough: 0, reservation: nil)
-        }
-        await store.close()
-    }
-
     @Test("GET /admin/usage: users heaviest first, the deployment's totals, pages; bad input is 422")
     func adminUsage() async throws {
         try await withTurnApp(
