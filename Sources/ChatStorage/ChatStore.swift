@@ -38,9 +38,6 @@ public protocol ChatStore: Service, Sendable {
     func user(id: UUID) async throws -> UserRecord?
     /// Case-insensitive.
     func user(email: String) async throws -> UserRecord?
-    /// The user as read very recently (a cache every change to the user empties), without a trip to the
-    /// database; nil means ask ``currentUser(id:)``.
-    func recentUser(id: UUID) -> UserRecord?
     /// The user for authenticating a request: from the cache when it holds a recent read, else read now.
     func currentUser(id: UUID) async throws -> UserRecord?
     /// Bumps the user's token version, so every token issued before is refused. False when no such user.
@@ -152,8 +149,6 @@ public protocol ChatStore: Service, Sendable {
     func removeUnfinishedImports() async throws -> Int
     /// The chat's reply being generated (status `streaming`), by whichever process, if any.
     func streamingReply(chatID: UUID) async throws -> MessageRecord?
-    /// Every message with this status, oldest first.
-    func messages(status: MessageStatus) async throws -> [MessageRecord]
 
     // MARK: Search
 
@@ -183,7 +178,6 @@ public protocol ChatStore: Service, Sendable {
 
     // MARK: Settings
 
-    func setting(_ key: String) async throws -> String?
     /// Stores `value` under `key` unless a value is there already; returns the stored value.
     func settingInsertingIfAbsent(_ key: String, value: String) async throws -> String
 }
