@@ -217,17 +217,31 @@ struct ListingCacheTests {
         // The whole reply comes 700 ms after the request: before its first delta there was nothing to save, and
         // the turn ends before a second flush interval has passed since.
         try await withTurnApp(behavior: MockGroqBehavior(latencyMilliseconds: 700)) { client, backend, _ in
-            let (_, token) = try await client.signUp("flush@example.com")
+            let (id, token) = try await client.signUp("flush@example.com")
+            let userID = try #require(UUID(uuidString: id))
             let chatID = try #require(UUID(uuidString: try await client.createChat(token: token, title: "titled")))
             let before = try await Self.version(backend.database, chatID, nil)
             let sent = try await client.send(
                 .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID.lowercasedString)", "message": "hi"}"#)
             #expect(sent.status == .ok)
-            // The turn's inserts (one bump per row on SQLite, one per statement on PostgreSQL) and the reply's end;
-            // a flush of the first delta would add one more.
-            let bumps: Int64 = TestDatabase.isPostgres ? 2 : 3
+            // Exactly the bumps of a turn's start and end written straight to the store (how many each makes is
+            // the engine's own); a flush of the first delta would add one more.
+            let bumps = try await Self.turnBumps(backend.database, ownerID: userID)
             #expect(try await Self.version(backend.database, chatID, nil) == before + bumps)
         }
+    }
+
+    /// How much a turn's start and end (no flush between) bump a chat's `messages_version`, written straight to
+    /// the store in a chat of the user's own.
+    static func turnBumps(_ database: any ChatStore, ownerID: UUID) async throws -> Int64 {
+        let chat = try await database.createChat(userID: ownerID, title: "measured")
+        let before = try await Self.version(database, chat.id, nil)
+        let turn = try #require(
+            try await database.beginTurn(
+                chatID: chat.id, userContent: "hi", model: "m", contextThrough: 0, reservation: nil))
+        try await database.finishMessage(
+            id: turn.assistant.id, outcome: MessageOutcome(content: "a", status: .complete))
+        return try await Self.version(database, chat.id, nil) - before
     }
 
     /// The chat's `messages_version`, as the listing cache reads it.
