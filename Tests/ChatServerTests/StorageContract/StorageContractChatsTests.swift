@@ -160,6 +160,11 @@ struct StorageContractChatsTests {
             #expect(try await store.pathContents(chat.id) == [content, long])
             let titled = try await store.createChat(userID: user.id, title: content)
             #expect(try await store.chat(id: titled.id, ownerID: nil)?.title == content)
+            // No engine cuts or refuses long text: the HTTP layer bounds it.
+            let changed = try await store.updateChat(
+                id: titled.id, ownerID: user.id, changes: ChatChanges(title: long, systemPrompt: .some(long)))
+            #expect(changed?.title == long && changed?.systemPrompt == long)
+            #expect(try await store.chat(id: titled.id, ownerID: nil) == changed)
             #expect(try await store.chat(id: chat.id, ownerID: user.id)?.title == "")
         }
     }

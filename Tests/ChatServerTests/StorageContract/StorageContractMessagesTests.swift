@@ -31,6 +31,8 @@ struct StorageContractMessagesTests {
     @Test("appendMessage to a missing chat throws and writes nothing", arguments: StorageEngine.available)
     func appendToMissingChat(_ engine: StorageEngine) async throws {
         try await engine.withStore { store in
+            // Not the same error: SQLite's foreign key error, PostgreSQL's corruptRow. Only seeding calls it
+            // (chat-bench, tests), never a request, which reaches a chat through its owner first.
             await #expect(throws: (any Error).self) {
                 _ = try await store.appendMessage(chatID: unknownID, role: .user, content: "lost")
             }
