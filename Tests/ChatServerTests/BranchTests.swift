@@ -230,7 +230,7 @@ struct BranchTests {
             func run(_ path: String, _ json: String) async throws -> [SSEEvent] {
                 let (head, body) = try await streaming.open("POST", path, token: token, json: json)
                 #expect(head.status == 200)
-                var reader = SSEReader(body)
+                var reader = body
                 var events: [SSEEvent] = []
                 while let event = try await reader.next() { events.append(event) }
                 return events
@@ -286,7 +286,7 @@ struct BranchTests {
             let (head, body) = try await streaming.open(
                 "POST", "/chats/\(chat)/messages/\(reply)/regenerate", token: token, json: #"{"stream": true}"#)
             #expect(head.status == 200)
-            var reader = SSEReader(body)
+            var reader = body
             let start = try #require(try await reader.next())
             #expect(start.event == "start")
             #expect((start.json["user_message"] as? [String: Any])?["id"] as? Int == user)

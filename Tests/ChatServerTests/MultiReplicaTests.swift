@@ -173,7 +173,7 @@ struct MultiReplicaTests {
             "GET", "/chats/\(chatID)/messages/\(replyID)/stream", token: token,
             headers: [("Last-Event-ID", String(offset))])
         #expect(head.status == 200)
-        var follower = SSEReader(body)
+        var follower = body
         var rest = ""
         var lastEvent = ""
         var cancelled: (status: Int, body: String)?
@@ -505,7 +505,7 @@ struct MultiReplicaTests {
         let (head, body) = try await follower.open(
             "GET", "/chats/\(chatID)/messages/\(replyID)/stream", token: token)
         #expect(head.status == 200)
-        var followed = SSEReader(body)
+        var followed = body
         let clock = ContinuousClock()
         a.signal(SIGKILL)
         let killedAt = clock.now

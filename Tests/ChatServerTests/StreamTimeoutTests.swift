@@ -57,7 +57,7 @@ struct StreamTimeoutTests {
             let (_, resumed) = try await streaming.open(
                 "GET", "/chats/\(chatID)/messages/\(messageID)/stream", token: token,
                 headers: [("Last-Event-ID", String(asked))])
-            var resumedReader = SSEReader(resumed)
+            var resumedReader = resumed
             var received = ""
             var final: String?
             var firstOffset: Int?

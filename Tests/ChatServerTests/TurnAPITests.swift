@@ -131,7 +131,7 @@ struct TurnAPITests {
                 token: token,
                 headers: [("Last-Event-ID", lastID)]
             )
-            var resumedReader = SSEReader(resumed)
+            var resumedReader = resumed
             var final: [String: Any]?
             while let event = try await resumedReader.next() {
                 if event.event == "delta" { received += event.json["content"] as? String ?? "" }

@@ -127,7 +127,10 @@ extension OpenAPIDocument {
                         queryParameter("offset", "Results to skip", minimum: 0, maximum: 1000, default: 0),
                     ],
                     responses: [
-                        response(200, "The results (an empty list when nothing matches)", ref("SearchResults"))
+                        response(200, "The results (an empty list when nothing matches)", ref("SearchResults")),
+                        response(
+                            429, "SEARCHES_PER_USER searches of yours already running (Retry-After)", ref("HTTPError")),
+                        response(503, "Stopped after SEARCH_TIMEOUT_MS (Retry-After)", ref("HTTPError")),
                     ])
             ],
             "/chats/import": [
@@ -144,6 +147,7 @@ extension OpenAPIDocument {
                         response(413, "Larger than IMPORT_MAX_MB", ref("HTTPError")),
                         response(415, "Not JSON or NDJSON", ref("HTTPError")),
                         response(429, "Other imports are running (Retry-After)", ref("HTTPError")),
+                        response(500, "The database refused a write; nothing of the import is kept", ref("HTTPError")),
                     ])
             ],
         ]
@@ -224,12 +228,14 @@ extension OpenAPIDocument {
                                 "description": "Messages (a reply being generated comes with its current text)",
                                 "content": [
                                     "application/json": [
-                                        "schema": ["oneOf": [array(ref("Message")), array(ref("TreeMessage"))]]
+                                        "schema": ["anyOf": [array(ref("Message")), array(ref("TreeMessage"))]]
                                     ]
                                 ],
                             ]
                         ),
                         response(404, "No such chat (or not yours)", ref("HTTPError")),
+                        response(
+                            409, "The user's role changed while the long-poll waited (send it again)", ref("HTTPError")),
                         response(429, "Too many long-polls open for this user (LONG_POLLS_PER_USER)", ref("HTTPError")),
                     ]
                 )

@@ -106,8 +106,10 @@ extension OpenAPIDocument {
             ]),
             "ChatExport": object([
                 "format": ["type": "string", "const": "ai-chat-backend/chat"],
-                "version": ["type": "integer", "const": 1],
-                "exported_at": timestamp, "chat": ref("Chat"), "messages": array(ref("Message")),
+                "version": [
+                    "type": "integer", "const": 2, "description": "Version 1 (still imported) had no branches",
+                ],
+                "exported_at": timestamp, "chat": ref("Chat"), "messages": array(ref("ExportedMessage")),
             ]),
             "ImportResult": object([
                 "imported": ["type": "integer"], "messages": ["type": "integer"],
@@ -161,6 +163,17 @@ extension OpenAPIDocument {
                             "active": ["type": "boolean", "description": "On the chat's active path"],
                         ],
                         required: ["parent_id", "sibling_ids", "active"]),
+                ]
+            ],
+            "ExportedMessage": [
+                "allOf": [
+                    ref("Message"),
+                    object([
+                        "parent_id": [
+                            "type": ["integer", "null"], "description": "The message before it on its branch",
+                        ],
+                        "active": ["type": "boolean", "description": "On the chat's active path"],
+                    ]),
                 ]
             ],
             "ActivePath": object([
@@ -242,21 +255,40 @@ extension OpenAPIDocument {
     /// Server-Sent Events of a turn and what each event's data holds.
     static var eventSchemas: JSONValue {
         [
-            "ServerSentEvent": object(
-                [
-                    "event": ["type": "string", "enum": ["start", "delta", "done", "error"]],
-                    "data": [
-                        "type": "string",
-                        "description":
-                            "JSON. start: {chat_id, user_message, assistant_message_id}; delta: {content}; done: {message, usage}; error: {status, detail, message}",
-                    ],
-                    "id": [
-                        "type": "string",
-                        "description": "On delta events: the reply's length so far, to resume with Last-Event-ID",
-                    ],
+            "ServerSentEvent": [
+                "description":
+                    "One event of a turn's stream: its `data` is JSON (contentSchema). Keep-alive comments come between.",
+                "oneOf": [
+                    event("start", "TurnStarted"), event("delta", "ReplyDelta", id: true),
+                    event("done", "ReplyDone"), event("error", "StreamError"),
                 ],
-                required: ["event", "data"]
-            )
+            ],
+            "TurnStarted": object([
+                "chat_id": uuid, "user_message": ref("Message"), "assistant_message_id": ["type": "integer"],
+            ]),
+            "ReplyDelta": object(["content": ["type": "string", "description": "The reply's next characters"]]),
+            "ReplyDone": object(["message": ref("Message"), "usage": ["anyOf": [ref("Usage"), ["type": "null"]]]]),
+            "StreamError": object([
+                "status": ["type": "integer", "description": "The HTTP status the error would have had"],
+                "detail": ["type": "string"],
+            ]),
+        ]
+    }
+
+    /// An event named `name` whose `data` is the JSON of the schema `data`; `id`: it carries an id (the reply's
+    /// length so far, to resume with Last-Event-ID).
+    static func event(_ name: String, _ data: String, id: Bool = false) -> JSONValue {
+        var properties: [(String, JSONValue)] = [
+            ("event", ["type": "string", "const": .string(name)]),
+            ("data", ["type": "string", "contentMediaType": "application/json", "contentSchema": ref(data)]),
+        ]
+        if id {
+            properties.append(
+                ("id", ["type": "string", "description": "The reply's length so far, to resume with Last-Event-ID"]))
+        }
+        return [
+            "type": "object", "properties": .object(properties),
+            "required": .array(properties.map { .string($0.0) }),
         ]
     }
 

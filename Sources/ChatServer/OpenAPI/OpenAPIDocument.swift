@@ -1,7 +1,8 @@
 /// The OpenAPI 3.1 description of every route: request and response schemas, status codes and the
 /// security schemes (bearer token, and the OAuth2 password flow Swagger UI's Authorize button uses).
 ///
-/// A test compares these paths with the router's routes, so the two cannot drift apart.
+/// A test compares these paths with the router's routes, and every response the HTTP tests receive is checked
+/// against the document (its status, media type and schema, each SSE event's data), so neither can drift apart.
 enum OpenAPIDocument {
     /// Routes served but not described: the documentation itself, and the operators' Prometheus endpoint
     /// (routed only when `METRICS_TOKEN` is set; the README describes it).

@@ -1,12 +1,17 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
+import Testing
 
 /// A bare TCP connection for talking to the server byte by byte (slow clients, connection limits), which an
 /// HTTP client library would not do. Whatever the server sends is collected.
 final class RawConnection: Sendable {
     let channel: any Channel
     private let received: Collector
+    /// The method and path of the request ``open(port:_:_:token:json:forwardedFor:)`` sent, to check the answer
+    /// against the API document.
+    private let request = Mutex<(method: String, uri: String)?>(nil)
 
     private final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
@@ -103,13 +108,77 @@ extension RawConnection {
         if let forwardedFor { head += "X-Forwarded-For: \(forwardedFor)\r\n" }
         if let json { head += "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n" }
         try await connection.send(head + "\r\n" + (json ?? ""))
+        connection.request.withLock { $0 = (method, path) }
         return connection
     }
 
     /// The status code of the answer, once the server has closed the connection (nil if it did not within
     /// `timeout`).
-    func status(within timeout: Duration) async -> Int? {
+    /// The answer of a request sent by ``open(port:_:_:token:json:forwardedFor:)`` is checked against the API
+    /// document.
+    func status(within timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation) async -> Int? {
         guard await self.closed(within: timeout) else { return nil }
-        return self.text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+        guard let response = HTTPResponseText(self.received.bytes.withLock { $0 }) else {
+            return self.text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+        }
+        if let request = self.request.withLock({ $0 }) {
+            expectDocumented(
+                APIContract.Exchange(
+                    method: request.method, uri: request.uri, status: response.status,
+                    contentType: response.headers["content-type"], body: response.body),
+                sourceLocation: sourceLocation)
+        }
+        return response.status
+    }
+}
+
+/// One HTTP/1.1 response read whole from the wire (the server closed the connection after it): its status,
+/// headers (names lowercased) and body, with chunked framing removed.
+struct HTTPResponseText {
+    var status: Int
+    var headers: [String: String]
+    var body: [UInt8]
+
+    init?(_ bytes: [UInt8]) {
+        let separator = Array("\r\n\r\n".utf8)
+        guard let end = bytes.indices.first(where: { bytes[$0...].starts(with: separator) }) else { return nil }
+        let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        guard let status = lines.first?.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            return nil
+        }
+        self.status = status
+        self.headers = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            self.headers[line[..<colon].lowercased()] = value
+        }
+        let rest = Array(bytes[(end + separator.count)...])
+        if self.headers["transfer-encoding"]?.lowercased() == "chunked" {
+            guard let body = Self.dechunked(rest) else { return nil }
+            self.body = body
+        } else {
+            self.body = rest
+        }
+    }
+
+    /// The body of chunked framing, or nil if it is cut short.
+    private static func dechunked(_ bytes: [UInt8]) -> [UInt8]? {
+        var body: [UInt8] = []
+        var index = 0
+        while true {
+            guard
+                let lineEnd = (index..<max(index, bytes.count - 1)).first(where: {
+                    bytes[$0] == 13 && bytes[$0 + 1] == 10
+                })
+            else { return nil }
+            let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+            if size == 0 { return body }
+            let start = lineEnd + 2
+            guard start + size <= bytes.count else { return nil }
+            body.append(contentsOf: bytes[start..<(start + size)])
+            index = start + size + 2
+        }
     }
 }

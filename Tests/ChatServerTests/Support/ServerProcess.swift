@@ -88,7 +88,7 @@ final class ServerProcess: Sendable {
         return ended ? self.process.terminationStatus : nil
     }
 
-    /// Sends one request on a fresh connection; the body is read whole.
+    /// Sends one request on a fresh connection; the body is read whole and checked against the API document.
     func request(
         _ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil,
         headers: [String: String] = [:], timeout: Duration = .seconds(30)
@@ -105,6 +105,10 @@ final class ServerProcess: Sendable {
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout.milliseconds))
         let body = try await response.body.collect(upTo: 16 << 20)
+        expectDocumented(
+            APIContract.Exchange(
+                method: method.rawValue, uri: path, status: Int(response.status.code),
+                contentType: response.headers.first(name: "Content-Type"), body: Array(body.readableBytesView)))
         return (Int(response.status.code), String(buffer: body))
     }
 

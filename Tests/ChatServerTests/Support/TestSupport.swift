@@ -57,7 +57,28 @@ func withApp(
     let backend = try await ChatBackend.open(config: config, logger: testLogger(), clock: clock)
     let app = buildApplication(backend)
     try await app.test(mode) { client in
-        try await body(client, backend)
+        try await body(DocumentedClient(client), backend)
+    }
+}
+
+/// The HummingbirdTesting client with every response checked against the OpenAPI document
+/// (``expectDocumented(_:sourceLocation:)``).
+struct DocumentedClient: TestClientProtocol {
+    let client: any TestClientProtocol
+
+    init(_ client: any TestClientProtocol) { self.client = client }
+
+    var port: Int? { self.client.port }
+
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?)
+        async throws -> TestResponse
+    {
+        let response = try await self.client.executeRequest(uri: uri, method: method, headers: headers, body: body)
+        expectDocumented(
+            APIContract.Exchange(
+                method: method.rawValue, uri: uri, status: Int(response.status.code),
+                contentType: response.headers[.contentType], body: Array(response.body.readableBytesView)))
+        return response
     }
 }
 

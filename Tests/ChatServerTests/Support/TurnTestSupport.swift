@@ -74,16 +74,19 @@ struct StreamingClient {
         self.http = try CurlClient()
     }
 
+    /// Sends a request and returns its head and a reader of its body's events; the status and media type, and
+    /// then each event (or, for an answer that is not a stream, the whole body) are checked against the API
+    /// document as they are read.
     func open(
         _ method: String,
         _ path: String,
         token: String,
         json: String? = nil,
         headers: [(String, String)] = []
-    ) async throws -> (CurlResponseHead, CurlBodyStream) {
+    ) async throws -> (CurlResponseHead, SSEReader) {
         var allHeaders = [("Authorization", "Bearer \(token)"), ("Accept", "text/event-stream")] + headers
         if json != nil { allHeaders.append(("Content-Type", "application/json")) }
-        return try await self.http.stream(
+        let (head, body) = try await self.http.stream(
             CurlRequest(
                 method: method,
                 url: "http://127.0.0.1:\(self.port)\(path)",
@@ -92,6 +95,12 @@ struct StreamingClient {
                 totalTimeout: .seconds(30)
             )
         )
+        let exchange = APIContract.Exchange(
+            method: method, uri: path, status: head.status, contentType: head.header("content-type"), body: [])
+        for problem in APIContract.served.problems(exchange, checkingBody: false) {
+            Issue.record("Response disagrees with the OpenAPI document: \(problem)")
+        }
+        return (head, SSEReader(body, exchange: exchange))
     }
 }
 
@@ -102,17 +111,21 @@ extension StreamingClient {
         let (head, body) = try await self.open(
             "POST", "/chat", token: token, json: #"{\#(chat)"message": "\#(message)"}"#)
         #expect(head.status == 200)
-        return SSEReader(body)
+        return body
     }
 }
 
-/// Reads SSE events from a byte stream one at a time.
+/// Reads SSE events from a byte stream one at a time. Given the exchange they belong to, it checks each event
+/// against the route's documented event schema (or, when the answer is not a stream, the whole body at its end).
 struct SSEReader {
     var iterator: (any AsyncIteratorProtocol<[UInt8], any Error>)?
     var buffer = ""
+    var exchange: APIContract.Exchange?
+    var eventsRead = 0
 
-    init(_ stream: some AsyncSequence<[UInt8], any Error>) {
+    init(_ stream: some AsyncSequence<[UInt8], any Error>, exchange: APIContract.Exchange? = nil) {
         self.iterator = stream.makeAsyncIterator()
+        self.exchange = exchange
     }
 
     mutating func next() async throws -> SSEEvent? {
@@ -120,11 +133,41 @@ struct SSEReader {
             if let range = self.buffer.range(of: "\n\n") {
                 let block = String(self.buffer[..<range.upperBound])
                 self.buffer.removeSubrange(..<range.upperBound)
-                if let event = parseServerSentEvents(block).first { return event }
+                if let event = parseServerSentEvents(block).first {
+                    self.check(event)
+                    return event
+                }
                 continue
             }
-            guard let chunk = try await self.iterator?.next() else { return nil }
+            guard let chunk = try await self.iterator?.next() else {
+                self.checkWholeBody()
+                return nil
+            }
             self.buffer += String(decoding: chunk, as: UTF8.self)
+            if self.exchange.map({ APIContract.mediaType($0.contentType) != "text/event-stream" }) == true {
+                self.exchange?.body += chunk
+            }
+        }
+    }
+
+    private mutating func check(_ event: SSEEvent) {
+        defer { self.eventsRead += 1 }
+        guard let exchange = self.exchange,
+            let schema = APIContract.served.eventSchema(method: exchange.method, uri: exchange.uri)
+        else { return }
+        for problem in APIContract.served.eventProblems(event, schema, index: self.eventsRead) {
+            Issue.record("Event disagrees with the OpenAPI document: \(exchange.method) \(exchange.uri): \(problem)")
+        }
+    }
+
+    /// An answer that is not an event stream (an error) is checked whole once it has ended.
+    private mutating func checkWholeBody() {
+        guard let exchange = self.exchange, APIContract.mediaType(exchange.contentType) != "text/event-stream" else {
+            return
+        }
+        self.exchange = nil
+        for problem in APIContract.served.problems(exchange) {
+            Issue.record("Response disagrees with the OpenAPI document: \(problem)")
         }
     }
 }
