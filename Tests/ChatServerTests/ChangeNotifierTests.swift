@@ -44,13 +44,13 @@ struct ChangeNotifierTests {
         }
         let firstChat = UUID()
         notifier.changed([firstChat])
-        while sent.all.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await eventually(within: .seconds(10)) { !sent.all.isEmpty })
         // The first send is held open; these pile up meanwhile.
         let later = Self.chats(450)
         for chat in later { notifier.changed([chat]) }
         notifier.changed(later.prefix(10))  // again: still once each
         opener.yield(())
-        while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await eventually(within: .seconds(10)) { sent.all.count >= 2 })
         notifier.finish()
         await running.value
 
@@ -83,7 +83,7 @@ struct ChangeNotifierTests {
         let first = UUID()
         let changedAt = ContinuousClock.now
         notifier.changed([first])
-        while sends.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(2)) }
+        try #require(await eventually(within: .seconds(10)) { !sends.withLock { $0.isEmpty } })
         let firstSend = try #require(sends.withLock { $0.first })
         #expect(firstSend.chats == [first])
         #expect(firstSend.at - changedAt < spacing / 2, "nothing was sent before: no wait")
@@ -93,10 +93,10 @@ struct ChangeNotifierTests {
             notifier.changed([chat])
             try await Task.sleep(for: .milliseconds(5))
         }
-        while sends.withLock({ $0.count }) < 2 || Set(sends.withLock { $0.dropFirst().flatMap(\.chats) }) != Set(later)
-        {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try #require(
+            await eventually(within: .seconds(10)) {
+                sends.withLock { $0.count >= 2 && Set($0.dropFirst().flatMap(\.chats)) == Set(later) }
+            })
         notifier.finish()
         await running.value
         let all = sends.withLock { $0 }
@@ -122,7 +122,7 @@ struct ChangeNotifierTests {
         }
         let chats = Self.chats(3)
         notifier.changed(chats)
-        while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await eventually(within: .seconds(10)) { sent.all.count >= 2 })
         #expect(Set(Self.received(sent.all[1])) == Set(chats), "the refused chats are sent again")
         let last = UUID()
         notifier.changed([last])

@@ -90,9 +90,9 @@ struct ChatSettingsTests {
             let (_, token) = try await client.signUp("mo@example.com")
             #expect(try await client.send(.get, "/models").status == .unauthorized)
             var models = try JSONBody(try await client.send(.get, "/models", token: token))
-            for _ in 0..<100 where models["checked"] as? Bool != true {
-                try await Task.sleep(for: .milliseconds(50))
+            _ = try await eventually(within: .seconds(5)) {
                 models = try JSONBody(try await client.send(.get, "/models", token: token))
+                return models["checked"] as? Bool == true
             }
             #expect(models["checked"] as? Bool == true)
             #expect(models.string("default") == "openai/gpt-oss-20b")

@@ -64,9 +64,8 @@ struct ImportLoadTests {
             try observer.query("SELECT id FROM chats WHERE import_id IS NOT NULL") { UUID(canonical: $0.text(0)) }
                 .compactMap { $0 }
         }
+        _ = try await eventually(within: .seconds(60)) { try !staged().isEmpty }
         let clock = ContinuousClock()
-        let started = clock.now
-        while try staged().isEmpty, clock.now - started < .seconds(60) { try await Task.sleep(for: .milliseconds(2)) }
         let search = try SearchQuery(parsing: "needle")
         let titleSearch = try SearchQuery(parsing: "imported")
         var rounds = 0

@@ -2,8 +2,8 @@ import ChatServer
 import ChatStorage
 import ChatStorageSQLite
 import Foundation
+import HTTPTypes
 import NIOCore
-import NIOHTTP1
 import Testing
 
 /// Large imports against the real binary: the memory one costs and gives back, and a server killed in the
@@ -48,14 +48,14 @@ extension ProcessTests {
         let token = try #require(try await server.signUp("memory@example.com"))
         let pid = server.process.processIdentifier
         // A small import first: what any import loads once (code, caches, the pool's connections) is idle here.
-        let small = try await server.request(
-            .POST, "/chats/import", token: token, json: Self.chatGPTFanOut(children: 10))
+        let small = try await server.send(
+            .post, "/chats/import", token: token, json: Self.chatGPTFanOut(children: 10))
         #expect(small.status == 201, "\(small.body.prefix(300))")
         let idle = Self.memory(of: pid).rss
         let file = Self.chatGPTFanOut(children: 99_999)
         let fileMB = Double(file.utf8.count) / 1_048_576
-        let response = try await server.request(
-            .POST, "/chats/import", token: token, json: file, timeout: .seconds(600))
+        let response = try await server.send(
+            .post, "/chats/import", token: token, json: file, timeout: .seconds(600))
         #expect(response.status == 201, "\(response.body.prefix(300))")
         #expect(response.body.contains(#""messages":99999"#))
         let peak = Self.memory(of: pid).peak
@@ -96,8 +96,8 @@ extension ProcessTests {
         defer { restarted.signal(SIGKILL) }
         #expect(try ImportLoadTests.count("chats", in: path) == 0)
         #expect(try ImportLoadTests.count("messages", in: path) == 0)
-        let login = try await restarted.request(
-            .POST, "/auth/login", json: #"{"email": "killed@example.com", "password": "correct horse battery"}"#)
+        let login = try await restarted.send(
+            .post, "/auth/login", json: #"{"email": "killed@example.com", "password": "correct horse battery"}"#)
         #expect(login.status == 200)
         if !TestDatabase.isPostgres {
             #expect(restarted.log.contains("chats of imports interrupted by the last shutdown were removed"))

@@ -2,8 +2,8 @@ import ChatProvider
 import ChatStorage
 import ChatStoragePostgres
 import Foundation
+import HTTPTypes
 import MockGroq
-import NIOHTTP1
 import Testing
 
 /// Three real `chat-server` processes on one PostgreSQL database with one mock upstream, as a deployment
@@ -50,19 +50,11 @@ struct MultiReplicaTests {
         var statuses: [Int] = []
         for index in 0..<count {
             statuses.append(
-                try await deployment.replicas[index % 3].request(
-                    .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "m\#(index)"}"#
+                try await deployment.replicas[index % 3].send(
+                    .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "m\#(index)"}"#
                 ).status)
         }
         return statuses
-    }
-
-    static func json(_ body: String) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
-    }
-
-    static func list(_ body: String) -> [[String: Any]] {
-        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? []
     }
 
     /// A running reply: a deployment whose replies are `words` words at `chunkDelay` each, a user signed up
@@ -87,7 +79,7 @@ struct MultiReplicaTests {
         let a = deployment.replicas[0]
         let token = try #require(try await a.signUp(email))
         let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+            (try await a.send(.post, "/chats", token: token, json: "{}")).json["id"] as? String)
         let client = try StreamingClient(port: a.port)
         var reader = try await client.sendMessage("go", chatID: chatID, token: token)
         var seen = 0
@@ -106,19 +98,19 @@ struct MultiReplicaTests {
         let (a, b) = (deployment.replicas[0], deployment.replicas[1])
         let token = try #require(try await a.signUp("order@example.com"))
         let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+            (try await a.send(.post, "/chats", token: token, json: "{}")).json["id"] as? String)
 
-        async let first = a.request(
-            .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "first"}"#)
+        async let first = a.send(
+            .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "first"}"#)
         // The first turn has begun once its call reaches the upstream.
         #expect(await eventually(within: .seconds(5)) { deployment.mock.conversations.count == 1 })
-        async let second = b.request(
-            .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "second"}"#)
+        async let second = b.send(
+            .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "second"}"#)
         let (one, two) = try await (first, second)
         #expect(one.status == 200, "\(one.body)")
         #expect(two.status == 200, "\(two.body)")
 
-        let messages = Self.list(try await b.request(.GET, "/chats/\(chatID)/messages", token: token).body)
+        let messages = (try await b.send(.get, "/chats/\(chatID)/messages", token: token)).list
         #expect(messages.map { $0["role"] as? String } == ["user", "assistant", "user", "assistant"])
         #expect(messages.map { $0["status"] as? String } == ["complete", "complete", "complete", "complete"])
         #expect((messages.first?["content"] as? String) == "first")
@@ -139,13 +131,13 @@ struct MultiReplicaTests {
         let (a, b, c) = (deployment.replicas[0], deployment.replicas[1], deployment.replicas[2])
         let token = try #require(try await a.signUp("follow@example.com"))
         let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+            (try await a.send(.post, "/chats", token: token, json: "{}")).json["id"] as? String)
 
         // A long-poll parked on B wakes when A saves the turn's first messages.
         let clock = ContinuousClock()
-        async let parked: (status: Int, body: String, at: ContinuousClock.Instant) = {
-            let response = try await b.request(.GET, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
-            return (response.status, response.body, clock.now)
+        async let parked: (response: WireResponse, at: ContinuousClock.Instant) = {
+            let response = try await b.send(.get, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
+            return (response, clock.now)
         }()
         #expect(try await eventually(within: .seconds(5)) { try await b.gauge("chat_long_polls_parked") == 1 })
         let streaming = try StreamingClient(port: a.port)
@@ -154,8 +146,8 @@ struct MultiReplicaTests {
         let startedAt = clock.now
         #expect(start.event == "start")
         let woken = try await parked
-        #expect(woken.status == 200)
-        #expect(Self.list(woken.body).count == 2)
+        #expect(woken.response.status == 200)
+        #expect(woken.response.list.count == 2)
         #expect(woken.at - startedAt < .milliseconds(200), "long-poll wake-up across replicas")
         let replyID = try #require(start.json["assistant_message_id"] as? Int)
 
@@ -176,22 +168,22 @@ struct MultiReplicaTests {
         var follower = body
         var rest = ""
         var lastEvent = ""
-        var cancelled: (status: Int, body: String)?
+        var cancelled: WireResponse?
         while let event = try await follower.next() {
             lastEvent = event.event
             if event.event == "delta" {
                 rest += event.json["content"] as? String ?? ""
                 // Cancel on C once B has followed some of it.
                 if cancelled == nil, rest.split(separator: " ").count >= 8 {
-                    cancelled = try await c.request(.POST, "/chats/\(chatID)/cancel", token: token)
+                    cancelled = try await c.send(.post, "/chats/\(chatID)/cancel", token: token)
                 }
             }
         }
         let cancel = try #require(cancelled)
         #expect(cancel.status == 200, "\(cancel.body)")
-        #expect(Self.json(cancel.body)["status"] as? String == "cancelled")
+        #expect(cancel.json["status"] as? String == "cancelled")
         #expect(lastEvent == "done" || lastEvent == "error")
-        let saved = try #require(Self.json(cancel.body)["content"] as? String)
+        let saved = try #require(cancel.json["content"] as? String)
         // What A sent before the offset and what B sent after it are the saved text, no gap and no repeat.
         #expect(text + rest == saved, "A: \(text) | B: \(rest) | saved: \(saved)")
         #expect(saved.split(separator: " ").count < words.count, "the reply was stopped before its end")
@@ -208,7 +200,7 @@ struct MultiReplicaTests {
         let (b, token, chatID) = (deployment.replicas[1], running.token, running.chatID)
         let clock = ContinuousClock()
         let deletedAt = clock.now
-        let deleted = try await b.request(.DELETE, "/chats/\(chatID)", token: token)
+        let deleted = try await b.send(.delete, "/chats/\(chatID)", token: token)
         #expect(deleted.status == 204, "\(deleted.body)")
         var last = ""
         while let event = try await running.reader.next() { last = event.event }
@@ -229,10 +221,10 @@ struct MultiReplicaTests {
         defer { Task { await deployment.stop() } }
         let (a, c, token, chatID) = (deployment.replicas[0], deployment.replicas[2], running.token, running.chatID)
         let admin = try #require(try await c.signUp("admin@example.com"))
-        let userID = try #require(Self.json(try await a.request(.GET, "/auth/me", token: token).body)["id"] as? String)
+        let userID = try #require((try await a.send(.get, "/auth/me", token: token)).json["id"] as? String)
         let clock = ContinuousClock()
         let disabledAt = clock.now
-        let disabled = try await c.request(.PATCH, "/admin/users/\(userID)", token: admin, json: #"{"disabled": true}"#)
+        let disabled = try await c.send(.patch, "/admin/users/\(userID)", token: admin, json: #"{"disabled": true}"#)
         #expect(disabled.status == 200, "\(disabled.body)")
         var last: SSEEvent?
         while let event = try await running.reader.next() { last = event }
@@ -257,17 +249,17 @@ struct MultiReplicaTests {
         let token = try #require(try await deployment.replicas[0].signUp("budget@example.com"))
         var chats: [String] = []
         for _ in 0..<18 {
-            let created = try await deployment.replicas[0].request(
-                .POST, "/chats", token: token, json: #"{"title": "t"}"#)
-            chats.append(try #require(Self.json(created.body)["id"] as? String))
+            let created = try await deployment.replicas[0].send(
+                .post, "/chats", token: token, json: #"{"title": "t"}"#)
+            chats.append(try #require(created.json["id"] as? String))
         }
         // 18 sends spread over the replicas at once: 6 per replica would fit each one's own limit.
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for (index, chatID) in chats.enumerated() {
                 let replica = deployment.replicas[index % 3]
                 group.addTask {
-                    try await replica.request(
-                        .POST, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "hi"}"#
+                    try await replica.send(
+                        .post, "/chat", token: token, json: #"{"chat_id": "\#(chatID)", "message": "hi"}"#
                     ).status
                 }
             }
@@ -296,16 +288,16 @@ struct MultiReplicaTests {
         for _ in 0..<20 {
             var chats: [String] = []
             for _ in 0..<20 {
-                let created = try await deployment.replicas[0].request(
-                    .POST, "/chats", token: token, json: #"{"title": "t"}"#)
-                chats.append(try #require(Self.json(created.body)["id"] as? String))
+                let created = try await deployment.replicas[0].send(
+                    .post, "/chats", token: token, json: #"{"title": "t"}"#)
+                chats.append(try #require(created.json["id"] as? String))
             }
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for (index, chatID) in chats.enumerated() {
                     let replica = deployment.replicas[index % 3]
                     group.addTask {
-                        try await replica.request(
-                            .POST, "/chat", token: token,
+                        try await replica.send(
+                            .post, "/chat", token: token,
                             json: #"{"chat_id": "\#(chatID)", "message": "hello there"}"#
                         ).status
                     }
@@ -317,7 +309,7 @@ struct MultiReplicaTests {
             admitted += round
             if round == 0 { break }
         }
-        let usage = Self.json(try await deployment.replicas[1].request(.GET, "/auth/me/usage", token: token).body)
+        let usage = (try await deployment.replicas[1].send(.get, "/auth/me/usage", token: token)).json
         let used = try #require((usage["totals"] as? [String: Any])?["total_tokens"] as? Int)
         #expect(used == admitted * perTurn)
         #expect(used >= quota, "the quota was reached: \(used) tokens in \(admitted) turns")
@@ -345,7 +337,7 @@ struct MultiReplicaTests {
                 for index in 0..<20 {
                     let replica = deployment.replicas[index % 3]
                     group.addTask {
-                        try await replica.request(.POST, "/chat", token: token, json: #"{"message": "\#(message)"}"#)
+                        try await replica.send(.post, "/chat", token: token, json: #"{"message": "\#(message)"}"#)
                             .status
                     }
                 }
@@ -358,12 +350,11 @@ struct MultiReplicaTests {
         }
         // Each turn is a reply and its new chat's title; both are charged once the mock has answered them.
         var used = 0
-        for _ in 0..<250 {
-            let usage = Self.json(try await deployment.replicas[1].request(.GET, "/auth/me/usage", token: token).body)
+        _ = try await eventually(within: .seconds(5)) {
+            let usage = (try await deployment.replicas[1].send(.get, "/auth/me/usage", token: token)).json
             let totals = usage["totals"] as? [String: Any]
             used = totals?["total_tokens"] as? Int ?? 0
-            if totals?["requests"] as? Int == 2 * admitted && deployment.mock.stats.completed == 2 * admitted { break }
-            try await Task.sleep(for: .milliseconds(20))
+            return totals?["requests"] as? Int == 2 * admitted && deployment.mock.stats.completed == 2 * admitted
         }
         let title = MockGroqServer.promptTokens([
             "Write a title of 3 to 6 words for a conversation that starts with the user's message. Reply with the title only.",
@@ -391,9 +382,8 @@ struct MultiReplicaTests {
         defer { Task { await deployment.stop() } }
         let token = try #require(try await deployment.replicas[0].signUp("tokens@example.com"))
         let chatID = try #require(
-            Self.json(
-                try await deployment.replicas[0].request(.POST, "/chats", token: token, json: #"{"title": "t"}"#).body
-            )["id"] as? String)
+            (try await deployment.replicas[0].send(.post, "/chats", token: token, json: #"{"title": "t"}"#)).json["id"]
+                as? String)
         let sent = try await Self.sendRoundRobin(deployment, token: token, chatID: chatID, count: 6)
         // Without settling, the third call would wait a minute for the first estimate to leave the window: 503.
         #expect(sent == [200, 200, 200, 200, 200, 200], "\(sent)")
@@ -418,29 +408,29 @@ struct MultiReplicaTests {
         for index in 0..<9 {
             let replica = deployment.replicas[index % 3]
             registered.append(
-                try await replica.request(
-                    .POST, "/auth/register", json: #"{"email": "r\#(index)@example.com", "password": "long enough 1"}"#
+                try await replica.send(
+                    .post, "/auth/register", json: #"{"email": "r\#(index)@example.com", "password": "long enough 1"}"#
                 ).status)
         }
         #expect(registered.filter { $0 == 201 }.count == 4, "\(registered)")
         #expect(registered.filter { $0 == 429 }.count == 5, "\(registered)")
         // Nine more from nine addresses, round robin: the deployment's ceiling of 6 leaves room for 2 (the five
         // refused above spent none), not for 6 per replica.
-        var spread: [(status: Int, body: String)] = []
+        var spread: [WireResponse] = []
         for index in 0..<9 {
             spread.append(
-                try await deployment.replicas[index % 3].request(
-                    .POST, "/auth/register", json: #"{"email": "s\#(index)@example.com", "password": "long enough 1"}"#,
+                try await deployment.replicas[index % 3].send(
+                    .post, "/auth/register", json: #"{"email": "s\#(index)@example.com", "password": "long enough 1"}"#,
                     headers: ["X-Forwarded-For": "198.51.100.\(index + 1)"]))
         }
         #expect(spread.map(\.status) == [201, 201] + Array(repeating: 429, count: 7), "\(spread.map(\.status))")
         #expect(spread.dropFirst(2).allSatisfy { $0.body.contains("Too many registrations on this service") })
 
-        let login = try await deployment.replicas[0].request(
-            .POST, "/auth/login", json: #"{"email": "r0@example.com", "password": "long enough 1"}"#)
-        let token = try #require(Self.json(login.body)["access_token"] as? String)
+        let login = try await deployment.replicas[0].send(
+            .post, "/auth/login", json: #"{"email": "r0@example.com", "password": "long enough 1"}"#)
+        let token = try #require(login.json["access_token"] as? String)
         let chatID = try #require(
-            Self.json(try await deployment.replicas[0].request(.POST, "/chats", token: token, json: "{}").body)["id"]
+            (try await deployment.replicas[0].send(.post, "/chats", token: token, json: "{}")).json["id"]
                 as? String)
         let sent = try await Self.sendRoundRobin(deployment, token: token, chatID: chatID, count: 6)
         #expect(sent == [200, 200, 200, 429, 429, 429], "\(sent)")
@@ -450,13 +440,13 @@ struct MultiReplicaTests {
         var failed: [Int] = []
         for index in 0..<3 {
             failed.append(
-                try await deployment.replicas[index % 3].request(
-                    .POST, "/auth/login", json: #"{"email": "r1@example.com", "password": "wrong guess \#(index)"}"#
+                try await deployment.replicas[index % 3].send(
+                    .post, "/auth/login", json: #"{"email": "r1@example.com", "password": "wrong guess \#(index)"}"#
                 ).status)
         }
         #expect(failed == [401, 401, 401], "\(failed)")
-        let limited = try await deployment.replicas[0].request(
-            .POST, "/auth/login", json: #"{"email": "r1@example.com", "password": "long enough 1"}"#)
+        let limited = try await deployment.replicas[0].send(
+            .post, "/auth/login", json: #"{"email": "r1@example.com", "password": "long enough 1"}"#)
         #expect(limited.status == 429)
         #expect(limited.body.contains("Too many failed logins"), "\(limited.body)")
     }
@@ -472,16 +462,16 @@ struct MultiReplicaTests {
         let (a, b) = (deployment.replicas[0], deployment.replicas[1])
         let token = try #require(try await a.signUp("pause@example.com"))
         let first = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: #"{"title": "a"}"#).body)["id"]
+            (try await a.send(.post, "/chats", token: token, json: #"{"title": "a"}"#)).json["id"]
                 as? String)
         let second = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: #"{"title": "b"}"#).body)["id"]
+            (try await a.send(.post, "/chats", token: token, json: #"{"title": "b"}"#)).json["id"]
                 as? String)
         let clock = ContinuousClock()
         let started = clock.now
-        async let onA = a.request(.POST, "/chat", token: token, json: #"{"chat_id": "\#(first)", "message": "a"}"#)
+        async let onA = a.send(.post, "/chat", token: token, json: #"{"chat_id": "\#(first)", "message": "a"}"#)
         #expect(await eventually(within: .seconds(5)) { deployment.mock.stats.rateLimited == 1 })
-        let onB = try await b.request(.POST, "/chat", token: token, json: #"{"chat_id": "\#(second)", "message": "b"}"#)
+        let onB = try await b.send(.post, "/chat", token: token, json: #"{"chat_id": "\#(second)", "message": "b"}"#)
         let answeredB = clock.now - started
         #expect(onB.status == 200)
         #expect(try await onA.status == 200)
@@ -500,7 +490,7 @@ struct MultiReplicaTests {
         let (a, b, token, chatID) = (deployment.replicas[0], deployment.replicas[1], running.token, running.chatID)
         // A client follows the reply from replica B.
         let replyID = try #require(
-            Self.list(try await b.request(.GET, "/chats/\(chatID)/messages", token: token).body).last?["id"] as? Int)
+            (try await b.send(.get, "/chats/\(chatID)/messages", token: token)).list.last?["id"] as? Int)
         let follower = try StreamingClient(port: b.port)
         let (head, body) = try await follower.open(
             "GET", "/chats/\(chatID)/messages/\(replyID)/stream", token: token)
@@ -510,10 +500,10 @@ struct MultiReplicaTests {
         a.signal(SIGKILL)
         let killedAt = clock.now
         var status = "streaming"
-        while status == "streaming", clock.now - killedAt < .seconds(20) {
-            let messages = Self.list(try await b.request(.GET, "/chats/\(chatID)/messages", token: token).body)
+        _ = try await eventually(within: .seconds(20)) {
+            let messages = (try await b.send(.get, "/chats/\(chatID)/messages", token: token)).list
             status = messages.last?["status"] as? String ?? "?"
-            if status == "streaming" { try await Task.sleep(for: .milliseconds(200)) }
+            return status != "streaming"
         }
         let elapsed = clock.now - killedAt
         #expect(status == "failed")
@@ -524,8 +514,8 @@ struct MultiReplicaTests {
         #expect(last?.event == "error")
         #expect(last?.json["status"] as? Int == 503)
         #expect(last?.json["detail"] as? String == "interrupted: the server generating it stopped")
-        #expect(try await b.request(.GET, "/health").status == 200)
-        #expect(try await deployment.replicas[2].request(.GET, "/chats", token: token).status == 200)
+        #expect(try await b.send(.get, "/health").status == 200)
+        #expect(try await deployment.replicas[2].send(.get, "/chats", token: token).status == 200)
     }
 
     @Test("a replica starting while another generates a reply leaves that reply alone")
@@ -543,7 +533,7 @@ struct MultiReplicaTests {
         var last = ""
         while let event = try await running.reader.next() { last = event.event }
         #expect(last == "done")
-        let messages = Self.list(try await late.request(.GET, "/chats/\(chatID)/messages", token: token).body)
+        let messages = (try await late.send(.get, "/chats/\(chatID)/messages", token: token)).list
         #expect(messages.last?["status"] as? String == "complete")
     }
 
@@ -556,16 +546,16 @@ struct MultiReplicaTests {
         let (a, b) = (deployment.replicas[0], deployment.replicas[1])
         let token = try #require(try await a.signUp("revoke@example.com"))
         let chatID = try #require(
-            Self.json(try await a.request(.POST, "/chats", token: token, json: "{}").body)["id"] as? String)
+            (try await a.send(.post, "/chats", token: token, json: "{}")).json["id"] as? String)
         let clock = ContinuousClock()
-        async let parked = b.request(.GET, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
+        async let parked = b.send(.get, "/chats/\(chatID)/messages?after=0&wait=30", token: token)
         #expect(try await eventually(within: .seconds(5)) { try await b.gauge("chat_long_polls_parked") == 1 })
         let loggedOut = clock.now
-        #expect(try await a.request(.POST, "/auth/logout", token: token).status == 200)
+        #expect(try await a.send(.post, "/auth/logout", token: token).status == 200)
         let ended = try await parked
         #expect(ended.status == 401)
         #expect(clock.now - loggedOut < .seconds(2))
-        #expect(try await c(deployment).request(.GET, "/chats", token: token).status == 401)
+        #expect(try await c(deployment).send(.get, "/chats", token: token).status == 401)
     }
 
     @Test(
@@ -580,30 +570,30 @@ struct MultiReplicaTests {
         let admin = try #require(try await a.signUp("admin@example.com"))
         let token = try #require(try await b.signUp("changed@example.com"))
         let deletedToken = try #require(try await b.signUp("deleted@example.com"))
-        let userID = try #require(Self.json(try await b.request(.GET, "/auth/me", token: token).body)["id"] as? String)
+        let userID = try #require((try await b.send(.get, "/auth/me", token: token)).json["id"] as? String)
         let clock = ContinuousClock()
         // Each replica keeps a user it read for `UserCache.lifetime`; only the notification can beat that.
         let window = UserCache.lifetime - .milliseconds(150)
 
         // C reads the user (not an admin) into its cache, then A promotes them.
-        #expect(try await c.request(.GET, "/admin/users", token: token).status == 403)
+        #expect(try await c.send(.get, "/admin/users", token: token).status == 403)
         let readByC = clock.now
-        let promoted = try await a.request(
-            .PATCH, "/admin/users/\(userID)/role", token: admin, json: #"{"role": "admin"}"#)
+        let promoted = try await a.send(
+            .patch, "/admin/users/\(userID)/role", token: admin, json: #"{"role": "admin"}"#)
         #expect(promoted.status == 200, "\(promoted.body)")
         let asAdmin = try await Self.status(becoming: 200, before: readByC + window) {
-            try await c.request(.GET, "/admin/users", token: token).status
+            try await c.send(.get, "/admin/users", token: token).status
         }
         #expect(asAdmin == 200, "C saw the new role only when its cached entry ran out")
 
         // A reads a user it never read before into its cache, then B deletes them.
-        let deleted = try await a.request(.GET, "/auth/me", token: deletedToken)
+        let deleted = try await a.send(.get, "/auth/me", token: deletedToken)
         let readByA = clock.now
         #expect(deleted.status == 200)
-        let deletedID = try #require(Self.json(deleted.body)["id"] as? String)
-        #expect(try await b.request(.DELETE, "/admin/users/\(deletedID)", token: admin).status == 204)
+        let deletedID = try #require(deleted.json["id"] as? String)
+        #expect(try await b.send(.delete, "/admin/users/\(deletedID)", token: admin).status == 204)
         let afterDeletion = try await Self.status(becoming: 401, before: readByA + window) {
-            try await a.request(.GET, "/auth/me", token: deletedToken).status
+            try await a.send(.get, "/auth/me", token: deletedToken).status
         }
         #expect(afterDeletion == 401, "A still served a deleted user from its cache")
     }

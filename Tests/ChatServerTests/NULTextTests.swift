@@ -230,9 +230,9 @@ struct NULTextTests {
             let reply = (messages.array.last as? [String: Any])?["content"] as? String
             #expect(reply == "x\u{FFFD}y")
             var title: String?
-            for _ in 0..<100 where title == nil {
+            _ = try await eventually(within: .seconds(5)) {
                 title = try JSONBody(try await client.send(.get, "/chats/\(chat)", token: token)).string("title")
-                if title == nil { try await Task.sleep(for: .milliseconds(20)) }
+                return title != nil
             }
             #expect(title == "x\u{FFFD}y")
         }

@@ -5,7 +5,6 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Logging
-import NIOHTTP1
 import Testing
 
 @testable import ChatStoragePostgres
@@ -350,11 +349,12 @@ struct PostgresEngineTests {
                 SELECT pg_sleep(4);
                 COMMIT;
                 """, database: path)
-        try await Self.waitUntil("the other transaction holds its row") {
-            try Self.psql(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND pid <> pg_backend_pid()",
-                database: path) == "1"
-        }
+        try #require(
+            try await eventually(within: .seconds(10)) {
+                try Self.psql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND pid <> pg_backend_pid()",
+                    database: path) == "1"
+            }, "the other transaction holds its row")
         let clock = ContinuousClock()
         let started = clock.now
         let charge = UsageCharge(userID: user.id, day: today, promptTokens: 3, completionTokens: 4, estimated: false)
@@ -363,7 +363,7 @@ struct PostgresEngineTests {
         // Had it added to a row of the user's day that another transaction holds, the reply's end would have
         // waited for that transaction's commit (4 s).
         #expect(clock.now - started < .seconds(2))
-        try await Self.waitUntil("the other transaction ended") { !holder.isRunning }
+        try #require(await eventually(within: .seconds(10)) { !holder.isRunning }, "the other transaction ended")
         #expect(holder.terminationStatus == 0)
         let rows = "SELECT count(*) FROM usage_daily WHERE user_id = '\(user.id.lowercasedString)'"
         #expect(try Self.psql(rows, database: path) == "\(slots)")
@@ -401,30 +401,32 @@ struct PostgresEngineTests {
                 VALUES ('\(chat.id.lowercasedString)', 'assistant', 'meanwhile', 1, \(before.id));
                 COMMIT;
                 """, database: path)
-        try await Self.waitUntil("the other transaction holds the chat") {
-            try Self.psql(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()",
-                database: path) == "1"
-        }
+        try #require(
+            try await eventually(within: .seconds(10)) {
+                try Self.psql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()",
+                    database: path) == "1"
+            }, "the other transaction holds the chat")
         let start = Task {
             try await store.beginTurnReadingContext(
                 chatID: chat.id, ownerID: user.id, userContent: "after", history: HistoryWindow(messages: 10),
                 model: ModelChoice(chosen: nil, offered: [], fallback: "m"))
         }
         // The turn's one statement waits for the chat's lock before it has read anything.
-        try await Self.waitUntil("the turn's start waits for the chat") {
-            try Self.psql(
-                """
-                SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-                    AND query LIKE '%begin_turn_with_context%' AND datname = current_database()
-                """, database: path) == "1"
-        }
+        try #require(
+            try await eventually(within: .seconds(10)) {
+                try Self.psql(
+                    """
+                    SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                        AND query LIKE '%begin_turn_with_context%' AND datname = current_database()
+                    """, database: path) == "1"
+            }, "the turn's start waits for the chat")
         // Read after the lock, the context holds what the other transaction saved: nothing to find stale and
         // start again for (read, then begun, the turn would have been refused as busy).
         let started = try #require(try await start.value)
         #expect(started.history.map(\.content) == ["meanwhile", "before"])
         #expect(started.user.parentID == started.history.first?.id)
-        try await Self.waitUntil("the other transaction ended") { !holder.isRunning }
+        try #require(await eventually(within: .seconds(10)) { !holder.isRunning }, "the other transaction ended")
         #expect(holder.terminationStatus == 0)
         await store.close()
     }
@@ -447,22 +449,24 @@ struct PostgresEngineTests {
                 SELECT pg_sleep(3);
                 COMMIT;
                 """, database: path)
-        try await Self.waitUntil("the other transaction created its chat") {
-            try Self.psql(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()",
-                database: path) == "1"
-        }
+        try #require(
+            try await eventually(within: .seconds(10)) {
+                try Self.psql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()",
+                    database: path) == "1"
+            }, "the other transaction created its chat")
         let creation = Task { try await store.createChat(userID: user.id, title: "waiting") }
-        try await Self.waitUntil("the creation waits for the other transaction") {
-            try Self.psql(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-                database: path) == "1"
-        }
+        try #require(
+            try await eventually(within: .seconds(10)) {
+                try Self.psql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                    database: path) == "1"
+            }, "the creation waits for the other transaction")
         // Counting after the insert, the new chat's foreign-key check had locked the user's row (FOR KEY SHARE)
         // beside the other transaction's update, which makes the row's lock a multixact.
         #expect(try Self.psql("SELECT bool_or(multi) FROM pgrowlocks('users')", database: path) == "f")
         _ = try await creation.value
-        try await Self.waitUntil("the other transaction ended") { !holder.isRunning }
+        try #require(await eventually(within: .seconds(10)) { !holder.isRunning }, "the other transaction ended")
         #expect(holder.terminationStatus == 0)
         #expect(try await store.chats(ownerID: user.id, limit: 10, offset: 0).total == 2)
         await store.close()
@@ -482,7 +486,9 @@ struct PostgresEngineTests {
             SELECT count(*) FROM pg_stat_activity
             WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
             """
-        try await Self.waitUntil("the pool opened its connections") { try Self.psql(query, database: path) == "5" }
+        try #require(
+            try await eventually(within: .seconds(10)) { try Self.psql(query, database: path) == "5" },
+            "the pool opened its connections")
         // Eight statements at once run on those four: the pool opens no more.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 { group.addTask { try await store.ping() } }
@@ -490,17 +496,6 @@ struct PostgresEngineTests {
         }
         #expect(try Self.psql(query, database: path) == "5")
         await store.close()
-    }
-
-    /// Polls `condition` every 20 ms; fails after 10 s.
-    static func waitUntil(_ what: String, _ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try !condition() {
-            guard ContinuousClock.now < deadline else {
-                throw StorageError.corruptRow("timed out waiting until \(what)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
     }
 
     @Test(
@@ -890,9 +885,8 @@ struct CopyCommandTests {
         _ = try #require(try await source.signUp("other@example.com"))
         var chats: [String: String] = [:]
         for title in ["first", "second"] {
-            let created = try await source.request(.POST, "/chats", token: token, json: #"{"title": "\#(title)"}"#)
-            let object = try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any]
-            chats[title] = try #require(object?["id"] as? String)
+            let created = try await source.send(.post, "/chats", token: token, json: #"{"title": "\#(title)"}"#)
+            chats[title] = try #require(created.json["id"] as? String)
         }
         source.signal(SIGTERM)
         #expect(await source.exitStatus(within: .seconds(10)) == 0)
@@ -955,18 +949,18 @@ struct CopyCommandTests {
         // and the after= cursor carry over, and new ids follow.
         let server = try await ServerProcess.start(database: targetPath)
         defer { server.signal(SIGKILL) }
-        #expect(try await server.request(.GET, "/chats?limit=20", token: token).status == 200)
-        let page = try await server.request(.GET, "/chats/\(chatID.lowercasedString)/messages?limit=500", token: token)
-        let list = try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [[String: Any]] ?? []
+        #expect(try await server.send(.get, "/chats?limit=20", token: token).status == 200)
+        let page = try await server.send(.get, "/chats/\(chatID.lowercasedString)/messages?limit=500", token: token)
+        let list = page.list
         #expect(list.count == 500)
         let lastID = try #require((list.last?["id"] as? Int))
-        let next = try await server.request(
-            .GET, "/chats/\(chatID.lowercasedString)/messages?after=\(lastID)&limit=1", token: token)
+        let next = try await server.send(
+            .get, "/chats/\(chatID.lowercasedString)/messages?after=\(lastID)&limit=1", token: token)
         #expect(next.body.contains("\"m500\""))
-        let login = try await server.request(
-            .POST, "/auth/login", json: #"{"email": "keeper@example.com", "password": "kept password 1"}"#)
+        let login = try await server.send(
+            .post, "/auth/login", json: #"{"email": "keeper@example.com", "password": "kept password 1"}"#)
         #expect(login.status == 200)
-        let fresh = try await server.request(.POST, "/chats", token: token, json: "{}")
+        let fresh = try await server.send(.post, "/chats", token: token, json: "{}")
         #expect(fresh.status == 201)
         let writer = try await TestDatabase.openStore(standingInFor: targetPath)
         let appended = try await writer.appendMessage(chatID: chatID, role: .user, content: "after the copy")

@@ -2,9 +2,9 @@ import ChatServer
 import ChatStorage
 import ChatStorageSQLite
 import Foundation
+import HTTPTypes
 import MockGroq
 import NIOCore
-import NIOHTTP1
 import Testing
 
 /// Long-polls whose clients go away, against the real binary: nothing they held may outlive them. Part of the
@@ -29,9 +29,8 @@ extension ProcessTests {
             database: directory + "/abort.db", environment: ["LONG_POLLS_PER_USER": "0"])
         defer { server.signal(SIGKILL) }
         let token = try #require(try await server.signUp("poller@example.com"))
-        let chat = try await server.request(.POST, "/chats", token: token, json: "{}")
-        let chatID = try #require(
-            (try JSONSerialization.jsonObject(with: Data(chat.body.utf8)) as? [String: Any])?["id"] as? String)
+        let chat = try await server.send(.post, "/chats", token: token, json: "{}")
+        let chatID = try #require(chat.json["id"] as? String)
         let pid = server.process.processIdentifier
         let before = Self.usage(of: pid)
 
@@ -72,7 +71,7 @@ extension ProcessTests {
         // On PostgreSQL the open-files check above passes while the pool may still finish reads that were already
         // running when their clients left (the suite runs debug binaries), so /health gets longer there.
         let healthTimeout: Duration = TestDatabase.isPostgres ? .seconds(6) : .seconds(2)
-        #expect(try await server.request(.GET, "/health", timeout: healthTimeout).status == 200)
+        #expect(try await server.send(.get, "/health", timeout: healthTimeout).status == 200)
         // A client that went away is not a server fault: logged as 499, never as an unhandled error.
         #expect(!server.log.contains("unhandled error"), "\(server.log.suffix(600))")
         #expect(server.log.contains("status=499"))

@@ -1,12 +1,11 @@
-import AsyncHTTPClient
 import ChatServer
 import ChatStorage
 import ChatStoragePostgres
 import ChatStorageSQLite
 import Foundation
+import HTTPTypes
 import MockGroq
 import NIOCore
-import NIOHTTP1
 import Synchronization
 import Testing
 
@@ -80,11 +79,11 @@ struct ProcessTests {
         let token = try #require(try await server.signUp("term@example.com"))
 
         let streams = (0..<3).map { _ in
-            Task { try await server.request(.POST, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
+            Task { try await server.send(.post, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
         }
         // A fourth reply whose client has gone: it still runs, and must still be saved before the database closes.
         let abandoned = Task {
-            try await server.request(.POST, "/chat", token: token, json: #"{"message": "bye", "stream": true}"#)
+            try await server.send(.post, "/chat", token: token, json: #"{"message": "bye", "stream": true}"#)
         }
         #expect(await eventually(within: .seconds(5)) { mock.stats.inFlight == 4 })
         abandoned.cancel()
@@ -98,7 +97,7 @@ struct ProcessTests {
         let signalled = clock.now
         while !refused && clock.now - signalled < .seconds(3) {
             do {
-                _ = try await server.request(.GET, "/health", timeout: .seconds(1))
+                _ = try await server.send(.get, "/health", timeout: .seconds(1))
                 try await Task.sleep(for: .milliseconds(50))
             } catch {
                 refused = true
@@ -106,7 +105,8 @@ struct ProcessTests {
         }
         #expect(refused, "new connections were still accepted 3 s after SIGTERM")
         for stream in streams {
-            let (status, body) = try await stream.value
+            let response = try await stream.value
+            let (status, body) = (response.status, response.body)
             #expect(status == 200)
             let events = parseServerSentEvents(body)
             #expect(events.first?.event == "start")
@@ -135,7 +135,7 @@ struct ProcessTests {
         defer { Task { await mock.stop() } }
         let token = try #require(try await server.signUp("gone@example.com"))
         let clients = (0..<2).map { _ in
-            Task { try await server.request(.POST, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
+            Task { try await server.send(.post, "/chat", token: token, json: #"{"message": "go", "stream": true}"#) }
         }
         #expect(await eventually(within: .seconds(5)) { mock.stats.inFlight == 2 })
         for client in clients { client.cancel() }
@@ -187,18 +187,17 @@ struct ProcessTests {
                         let email = "writer\(writer)-\(iteration)@example.com"
                         guard let token = try? await server.signUp(email) else { return }
                         ledger.state.withLock { $0.users[email] = "correct horse battery" }
-                        guard let created = try? await server.request(.POST, "/chats", token: token, json: "{}"),
+                        guard let created = try? await server.send(.post, "/chats", token: token, json: "{}"),
                             created.status == 201,
-                            let id = (try? JSONSerialization.jsonObject(with: Data(created.body.utf8)))
-                                .flatMap({ $0 as? [String: Any] })?["id"] as? String
+                            let id = created.json["id"] as? String
                         else { return }
                         ledger.state.withLock { $0.chats[id] = email }
                         for turn in 0..<3 {
                             let message = "message \(turn) from \(email)"
                             let stream = turn == 2
                             guard
-                                let reply = try? await server.request(
-                                    .POST, "/chat", token: token,
+                                let reply = try? await server.send(
+                                    .post, "/chat", token: token,
                                     json: #"{"chat_id": "\#(id)", "message": "\#(message)", "stream": \#(stream)}"#)
                             else { return }
                             if reply.status == 200 && (!stream || reply.body.contains("event: done")) {
@@ -242,17 +241,16 @@ struct ProcessTests {
         }
         var tokens: [String: String] = [:]
         for (email, password) in seen.users {
-            let login = try await restarted.request(
-                .POST, "/auth/login", json: #"{"email": "\#(email)", "password": "\#(password)"}"#)
+            let login = try await restarted.send(
+                .post, "/auth/login", json: #"{"email": "\#(email)", "password": "\#(password)"}"#)
             #expect(login.status == 200, "user \(email) lost")
-            let object = try JSONSerialization.jsonObject(with: Data(login.body.utf8)) as? [String: Any]
-            tokens[email] = object?["access_token"] as? String
+            tokens[email] = login.json["access_token"] as? String
         }
         for (chatID, owner) in seen.chats {
             let token = try #require(tokens[owner])
-            let messages = try await restarted.request(.GET, "/chats/\(chatID)/messages", token: token)
+            let messages = try await restarted.send(.get, "/chats/\(chatID)/messages", token: token)
             #expect(messages.status == 200, "chat \(chatID) lost")
-            let list = try JSONSerialization.jsonObject(with: Data(messages.body.utf8)) as? [[String: Any]] ?? []
+            let list = messages.list
             #expect(!list.contains { $0["status"] as? String == "streaming" }, "a reply left streaming in \(chatID)")
             let contents = list.map { $0["content"] as? String ?? "" }
             for message in seen.replies[chatID] ?? [] {
@@ -277,13 +275,13 @@ struct ProcessTests {
             database: directory + "/logs.db",
             environment: Self.mockEnvironment(mock).merging(["LOG_LEVEL": "trace"]) { $1 })
         let token = try #require(try await server.signUp("logged@example.com", password: password))
-        _ = try await server.request(
-            .POST, "/auth/login", json: #"{"email": "logged@example.com", "password": "wrong-\#(password)"}"#)
-        _ = try await server.request(.POST, "/chat", token: token, json: #"{"message": "hello"}"#)
-        _ = try await server.request(.POST, "/chat", token: token, json: #"{"message": "again", "stream": true}"#)
-        _ = try await server.request(.GET, "/chats", token: token)
-        _ = try await server.request(.GET, "/auth/me", token: token + "tampered")
-        _ = try await server.request(.POST, "/auth/logout", token: token)
+        _ = try await server.send(
+            .post, "/auth/login", json: #"{"email": "logged@example.com", "password": "wrong-\#(password)"}"#)
+        _ = try await server.send(.post, "/chat", token: token, json: #"{"message": "hello"}"#)
+        _ = try await server.send(.post, "/chat", token: token, json: #"{"message": "again", "stream": true}"#)
+        _ = try await server.send(.get, "/chats", token: token)
+        _ = try await server.send(.get, "/auth/me", token: token + "tampered")
+        _ = try await server.send(.post, "/auth/logout", token: token)
         server.signal(SIGTERM)
         #expect(await server.exitStatus(within: .seconds(15)) == 0)
 

@@ -159,7 +159,7 @@ struct ProviderActorTests {
         let limits = ProviderLimits(maxConcurrency: 1, queueTimeout: .milliseconds(200))
         try await Self.withProvider(limits, behavior: MockGroqBehavior(latencyMilliseconds: 800)) { _, provider in
             async let first = provider.complete(Self.request(), estimatedTokens: 1)
-            #expect(await eventually(within: .seconds(5), asking: { await provider.load.inFlight == 1 }))
+            #expect(await eventually(within: .seconds(5)) { await provider.load.inFlight == 1 })
             await #expect {
                 _ = try await provider.complete(Self.request(), estimatedTokens: 1)
             } throws: { error in

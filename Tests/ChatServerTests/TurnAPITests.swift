@@ -42,9 +42,9 @@ struct TurnAPITests {
 
             // The title arrives in the background.
             var title: String?
-            for _ in 0..<50 where title == nil {
+            _ = try await eventually(within: .seconds(5)) {
                 title = try JSONBody(try await client.send(.get, "/chats/\(chatID)", token: token)).string("title")
-                if title == nil { try await Task.sleep(for: .milliseconds(40)) }
+                return title != nil
             }
             let words = title?.split(separator: " ").count ?? 0
             #expect((1...6).contains(words), "title: \(title ?? "nil")")

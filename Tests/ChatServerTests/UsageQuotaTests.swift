@@ -41,10 +41,6 @@ private func reservationBound(_ texts: String..., maxCompletion: Int) -> Int {
 
 private let systemPrompt = "Be brief."
 
-extension TestResponse {
-    var json: [String: Any] { (try? JSONBody(self))?.object ?? [:] }
-}
-
 @Suite("Token usage, quotas and metrics")
 struct UsageQuotaTests {
     @Test("every ending of a turn is accounted: reported usage when complete, marked estimates when cut off")
@@ -139,12 +135,8 @@ struct UsageQuotaTests {
             expected.requests += 2
             expected.prompt += mockPrompt(systemPrompt, "name me")
             expected.completion += 3 * 2
-            var titled = false
-            for _ in 0..<100 where !titled {
-                titled = try await totals()["requests"] == expected.requests
-                if !titled { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            #expect(titled)
+            let requests = expected.requests
+            #expect(try await eventually(within: .seconds(5)) { try await totals()["requests"] == requests })
         }
     }
 
@@ -239,8 +231,7 @@ struct UsageQuotaTests {
             let (_, token) = try await client.signUp("edge@example.com")
             let perTurn = mockPrompt(systemPrompt, "hello there") + 3
             // The test client sends one request at a time; libcurl opens a connection per transfer in flight.
-            let http = try CurlClient()
-            let port = try #require(client.port)
+            let http = try StreamingClient(port: try #require(client.port))
             var admitted = 0
             var rounds = 0
             while rounds < 20 {
@@ -251,15 +242,10 @@ struct UsageQuotaTests {
                 let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                     for chat in chats {
                         group.addTask {
-                            let response = try await http.perform(
-                                CurlRequest(
-                                    method: "POST", url: "http://127.0.0.1:\(port)/chat",
-                                    headers: [
-                                        ("Authorization", "Bearer \(token)"), ("Content-Type", "application/json"),
-                                    ],
-                                    body: Array(#"{"chat_id": "\#(chat)", "message": "hello there"}"#.utf8),
-                                    totalTimeout: .seconds(30)))
-                            return HTTPResponse.Status(code: response.head.status)
+                            let response = try await http.send(
+                                .post, "/chat", token: token,
+                                json: #"{"chat_id": "\#(chat)", "message": "hello there"}"#)
+                            return HTTPResponse.Status(code: response.status)
                         }
                     }
                     return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
@@ -285,19 +271,14 @@ struct UsageQuotaTests {
     /// admits none; the turns admitted. The test client sends one request at a time: libcurl opens a
     /// connection per transfer in flight.
     static func bursts(of count: Int, _ message: String, port: Int, token: String) async throws -> Int {
-        let http = try CurlClient()
-        let body = Array(#"{"message": "\#(message)"}"#.utf8)
+        let http = try StreamingClient(port: port)
+        let body = #"{"message": "\#(message)"}"#
         var admitted = 0
         for _ in 0..<20 {
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<count {
                     group.addTask {
-                        try await http.perform(
-                            CurlRequest(
-                                method: "POST", url: "http://127.0.0.1:\(port)/chat",
-                                headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
-                                body: body, totalTimeout: .seconds(60))
-                        ).head.status
+                        try await http.send(.post, "/chat", token: token, json: body, timeout: .seconds(60)).status
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -316,13 +297,12 @@ struct UsageQuotaTests {
         async throws -> (used: Int, requests: Int, reserved: Int?)
     {
         var found = (used: 0, requests: 0, reserved: Int?.none)
-        for _ in 0..<250 {
+        _ = try await eventually(within: .seconds(5)) {
             let usage = try await client.send(.get, "/auth/me/usage", token: token).json
             let totals = usage["totals"] as? [String: Int] ?? [:]
             let daily = (usage["quotas"] as? [String: Any])?["daily"] as? [String: Any]
             found = (totals["total_tokens"] ?? 0, totals["requests"] ?? 0, daily?["reserved"] as? Int)
-            if mock.stats.completed >= calls && found.requests >= calls && found.reserved == 0 { break }
-            try await Task.sleep(for: .milliseconds(20))
+            return mock.stats.completed >= calls && found.requests >= calls && found.reserved == 0
         }
         return found
     }
@@ -412,12 +392,7 @@ struct UsageQuotaTests {
                     #expect(try await client.send(.delete, "/chats/\(chat)", token: token).status == .noContent)
                 }
                 while try await reader.next() != nil {}
-                var released = false
-                for _ in 0..<100 where !released {
-                    released = try await reserved() == 0
-                    if !released { try await Task.sleep(for: .milliseconds(20)) }
-                }
-                #expect(released, "\(ending)")
+                #expect(try await eventually(within: .seconds(5)) { try await reserved() == 0 }, "\(ending)")
             }
         }
     }

@@ -73,28 +73,6 @@ final class RawConnection: Sendable {
     }
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns its last value.
-func eventually(within timeout: Duration, _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
-
-/// Polls the async `condition` every 20 ms until it holds or `timeout` passes; returns its last value.
-func eventually(within timeout: Duration, asking condition: () async throws -> Bool) async rethrows -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
-
 extension RawConnection {
     /// Opens a connection and sends one request (`Connection: close`), for requests that must run beside
     /// others: the HummingbirdTesting client sends its requests one after another on one connection.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -48,7 +49,7 @@ final class ServerProcess: Sendable {
         let server = ServerProcess(process: process, port: port, logPath: logPath)
         let clock = ContinuousClock()
         let started = clock.now
-        while (try? await server.request(.GET, "/health").status) != 200 {
+        while (try? await server.send(.get, "/health").status) != 200 {
             guard process.isRunning, clock.now - started < .seconds(15) else {
                 server.signal(SIGKILL)
                 Issue.record("chat-server did not start: \(server.log)")
@@ -89,12 +90,13 @@ final class ServerProcess: Sendable {
     }
 
     /// Sends one request on a fresh connection; the body is read whole and checked against the API document.
-    func request(
-        _ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil,
+    /// The same call as the in-process client's `send` (``TestClientProtocol/send(_:_:token:json:headers:)``).
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil,
         headers: [String: String] = [:], timeout: Duration = .seconds(30)
-    ) async throws -> (status: Int, body: String) {
+    ) async throws -> WireResponse {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(self.port)\(path)")
-        request.method = method
+        request.method = HTTPMethod(rawValue: method.rawValue)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         // No pooled connection stays open behind the test's back (the connection-cap test counts them).
         request.headers.add(name: "Connection", value: "close")
@@ -109,7 +111,7 @@ final class ServerProcess: Sendable {
             APIContract.Exchange(
                 method: method.rawValue, uri: path, status: Int(response.status.code),
                 contentType: response.headers.first(name: "Content-Type"), body: Array(body.readableBytesView)))
-        return (Int(response.status.code), String(buffer: body))
+        return WireResponse(status: Int(response.status.code), body: String(buffer: body))
     }
 
     /// What `METRICS_TOKEN` a test sets to read the server's gauges (``gauge(_:)``).
@@ -117,7 +119,7 @@ final class ServerProcess: Sendable {
 
     /// The value of an unlabelled gauge in GET /metrics (the server must run with ``metricsToken``).
     func gauge(_ name: String) async throws -> Double? {
-        let request = try await self.request(.GET, "/metrics", token: Self.metricsToken)
+        let request = try await self.send(.get, "/metrics", token: Self.metricsToken)
         let line = request.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }
         return line.flatMap { Double($0.dropFirst(name.count + 1)) }
     }
@@ -125,12 +127,24 @@ final class ServerProcess: Sendable {
     /// Registers and logs in; returns the token (nil if either step did not succeed).
     func signUp(_ email: String, password: String = "correct horse battery") async throws -> String? {
         let credentials = #"{"email": "\#(email)", "password": "\#(password)"}"#
-        guard try await self.request(.POST, "/auth/register", json: credentials).status == 201 else { return nil }
-        let login = try await self.request(.POST, "/auth/login", json: credentials)
+        guard try await self.send(.post, "/auth/register", json: credentials).status == 201 else { return nil }
+        let login = try await self.send(.post, "/auth/login", json: credentials)
         guard login.status == 200 else { return nil }
-        let object = try JSONSerialization.jsonObject(with: Data(login.body.utf8)) as? [String: Any]
-        return object?["access_token"] as? String
+        return login.json["access_token"] as? String
     }
+}
+
+/// One answer read off a socket (the spawned server's, or a concurrent request's), read as the in-process
+/// client's answers are (``JSONBody``).
+struct WireResponse: Sendable {
+    let status: Int
+    let body: String
+
+    /// The body as a JSON object (empty if it is not one).
+    var json: [String: Any] { (try? JSONBody(bytes: Array(self.body.utf8)))?.object ?? [:] }
+
+    /// The body as a JSON array of objects (empty if it is not one).
+    var list: [[String: Any]] { (try? JSONBody(bytes: Array(self.body.utf8)))?.array as? [[String: Any]] ?? [] }
 }
 
 extension Duration {

@@ -89,10 +89,12 @@ struct JSONBody: @unchecked Sendable {
     let value: Any
 
     init(_ response: TestResponse) throws {
-        self.value = try JSONSerialization.jsonObject(
-            with: Data(response.body.readableBytesView),
-            options: [.fragmentsAllowed]
-        )
+        try self.init(bytes: Array(response.body.readableBytesView))
+    }
+
+    /// The body of any client's answer (the spawned server's, a raw connection's).
+    init(bytes: [UInt8]) throws {
+        self.value = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
     }
 
     subscript(key: String) -> Any? { (self.value as? [String: Any])?[key] }
@@ -163,6 +165,12 @@ extension TestClientProtocol {
 
 extension TestResponse {
     var text: String { String(buffer: self.body) }
+
+    /// The body as a JSON object (empty if it is not one).
+    var json: [String: Any] { (try? JSONBody(self))?.object ?? [:] }
+
+    /// The body as a JSON array of objects (empty if it is not one).
+    var list: [[String: Any]] { (try? JSONBody(self))?.array as? [[String: Any]] ?? [] }
 
     /// The `detail` of an error body when it is a message.
     var detail: String? { (try? JSONBody(self))?.string("detail") }

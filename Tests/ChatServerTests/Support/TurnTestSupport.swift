@@ -64,7 +64,8 @@ func parseServerSentEvents(_ text: String) -> [SSEEvent] {
     }
 }
 
-/// A raw streaming HTTP client (the project's own libcurl client) for reading SSE incrementally.
+/// The project's own libcurl client on a live server, for what the in-process test client cannot do: read SSE
+/// incrementally, and send requests beside each other (that client sends one after another on one connection).
 struct StreamingClient {
     let port: Int
     let http: CurlClient
@@ -105,6 +106,24 @@ struct StreamingClient {
 }
 
 extension StreamingClient {
+    /// Sends a request and reads its answer whole, checked against the API document.
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, token: String, json: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws -> WireResponse {
+        var headers = [("Authorization", "Bearer \(token)")]
+        if json != nil { headers.append(("Content-Type", "application/json")) }
+        let response = try await self.http.perform(
+            CurlRequest(
+                method: method.rawValue, url: "http://127.0.0.1:\(self.port)\(path)", headers: headers,
+                body: Array((json ?? "").utf8), totalTimeout: timeout))
+        expectDocumented(
+            APIContract.Exchange(
+                method: method.rawValue, uri: path, status: response.head.status,
+                contentType: response.head.header("content-type"), body: response.body))
+        return WireResponse(status: response.head.status, body: String(decoding: response.body, as: UTF8.self))
+    }
+
     /// POST /chat as Server-Sent Events (into `chatID`, or a new chat), returning a reader of its events.
     func sendMessage(_ message: String, chatID: String? = nil, token: String) async throws -> SSEReader {
         let chat = chatID.map { #""chat_id": "\#($0)", "# } ?? ""
