@@ -135,6 +135,10 @@ enum OpenAPIDocument {
             fields.append(("security", [["OAuth2PasswordBearer": []], ["HTTPBearer": []]]))
         }
         if admin { allResponses.append(response(403, "Admin privileges required", ref("HTTPError"))) }
+        // A signed-in request reads the database (its user at least); one that does not answer in time is 503.
+        if auth || admin, !allResponses.contains(where: { $0.0 == "503" }) {
+            allResponses.append(response(503, "The database did not answer in time (Retry-After)", ref("HTTPError")))
+        }
         if body != nil || !parameters.isEmpty {
             allResponses.append(response(422, "Validation error", ref("HTTPValidationError")))
         }
