@@ -175,7 +175,7 @@ struct ChatTurnController {
                 userID: user.id, today: self.backend.quotas.clock.today)
             if let period = standing.exceeded(dailyLimit: account.limits.daily, monthlyLimit: account.limits.monthly) {
                 self.backend.metrics?.turnEnded(.refused)
-                throw self.backend.quotas.refusal(period, limits: account.limits)
+                throw APIError(self.backend.quotas.refusal(period, limits: account.limits))
             }
         }
         return Admitted(sessions: sessions, account: account, model: model, wantsStream: wantsStream)
@@ -214,8 +214,8 @@ struct ChatTurnController {
                     userMessageID: userMessageID,
                     usage: usage.map(UsageResponse.init)
                 ).response(from: request, context: context)
-            case .failed(let error, _):
-                throw error
+            case .failed(let failure, _):
+                throw APIError(failure)
             }
         }
         throw APIError(.internalServerError, "The reply ended unexpectedly")

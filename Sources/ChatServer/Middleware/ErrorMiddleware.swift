@@ -5,9 +5,11 @@ import NIOHTTP1
 
 /// Turns every error thrown below it into a JSON response with a `detail`.
 ///
-/// ``APIError`` renders itself; Hummingbird's own errors keep their status (413 for large bodies), except
-/// the router's 404 for a path that exists under other methods, which becomes 405 with `Allow`; NIO's
-/// parser errors are 400; a database that did not answer in time is 503 with `Retry-After`; anything else is a fault: logged with the request id and answered with a generic 500 that reveals nothing internal.
+/// ``APIError`` renders itself and a ``TurnFailure`` (a long-poll's chat not found) is answered as
+/// `APIError(_:)` maps it; Hummingbird's own errors keep their status (413 for large bodies), except the
+/// router's 404 for a path that exists under other methods, which becomes 405 with `Allow`; NIO's parser errors
+/// are 400; a database that did not answer in time is 503 with `Retry-After`; anything else is a fault: logged
+/// with the request id and answered with a generic 500 that reveals nothing internal.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let routes: RouteTable
@@ -19,6 +21,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return try error.response(from: request, context: context)
+        } catch let failure as TurnFailure {
+            return try APIError(failure).response(from: request, context: context)
         } catch let error as HTTPError where error.status == .notFound && error.body == nil {
             // The router found no route for this method and path.
             let allowed = self.routes.allowedMethods(for: request.uri.path)

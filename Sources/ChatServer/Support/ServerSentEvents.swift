@@ -73,7 +73,7 @@ enum ServerSentEvents {
                         revocation.reason?.streamError(offset: offset)
                         ?? APIError.conflict(
                             "This stream fell behind the reply; reattach with Last-Event-ID: \(offset)")
-                    try await writer.write(self.encode(.failed(error, message: nil), chatID: chatID))
+                    try await writer.write(self.encode(error))
                 }
                 try await writer.finish(nil)
             }
@@ -96,13 +96,18 @@ enum ServerSentEvents {
                 json.key("usage")
                 if let usage { UsageResponse(usage).write(to: &json) } else { json.value(nil as String?) }
             }
-        case .failed(let error, _):
-            return self.frame(event: "error") { json in
-                json.field("detail", error.message)
-                json.field("status", Int(error.status.code))
-            }
+        case .failed(let failure, _):
+            return self.encode(APIError(failure))
         case .keepAlive:
             return ByteBuffer(string: ": keep-alive\n\n")
+        }
+    }
+
+    /// An `error` event: the error's detail and status.
+    static func encode(_ error: APIError) -> ByteBuffer {
+        self.frame(event: "error") { json in
+            json.field("detail", error.message)
+            json.field("status", Int(error.status.code))
         }
     }
 

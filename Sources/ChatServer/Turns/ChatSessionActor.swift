@@ -1,7 +1,6 @@
 import ChatProvider
 import ChatStorage
 import Foundation
-import HTTPTypes
 import Logging
 import Metrics
 
@@ -85,7 +84,7 @@ actor ChatSessionActor {
     /// Queues a turn (`input`: a message, a regenerated reply, an edit); its events go to `requester` (made
     /// with ``ReplyFollowers/makeStream()``). The turn runs whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
     /// `account`: whose quotas the turn counts against, and whose chat this must be (a chat of someone else's
-    /// ends the turn as ``APIError/chatNotFound``, as a missing one does, before anything is saved). `model`:
+    /// ends the turn as ``TurnFailure/chatNotFound``, as a missing one does, before anything is saved). `model`:
     /// the turn's own choice (an offered model), else the chat's, else the default.
     func submit(
         _ input: TurnInput, model: String? = nil, account: TurnAccount,
@@ -115,7 +114,7 @@ actor ChatSessionActor {
         }
         // Stopped while still queued (user disabled, server shutting down): nothing was saved, nothing starts.
         if Task.isCancelled {
-            return Self.refuse(requester, self.isShuttingDown ? .restarting : .turnCancelled)
+            return Self.refuse(requester, self.isShuttingDown ? .shuttingDown : .cancelled)
         }
         let begun: BegunTurn
         do {
@@ -183,19 +182,19 @@ actor ChatSessionActor {
     }
 
     /// Ends a turn that did not start: its requester is told `failure`.
-    private static func refuse(_ requester: AsyncStream<TurnEvent>.Continuation, _ failure: APIError) {
+    private static func refuse(_ requester: AsyncStream<TurnEvent>.Continuation, _ failure: TurnFailure) {
         requester.yield(.failed(failure, message: nil))
         requester.finish()
     }
 
     /// What the requester of a turn whose start threw `error` is told (logged and counted here).
-    private func startFailure(_ error: any Error, account: TurnAccount, requestID: String) -> APIError {
+    private func startFailure(_ error: any Error, account: TurnAccount, requestID: String) -> TurnFailure {
         switch error {
         case StorageError.quotaExceeded(let period):
             self.accounting.metrics?.turnEnded(.refused)
-            return self.accounting.quotas.refusal(period, limits: account.limits)
+            return .quotaExceeded(self.accounting.quotas.refusal(period, limits: account.limits))
         case is CancellationError:
-            return self.isShuttingDown ? .restarting : .turnCancelled
+            return self.isShuttingDown ? .shuttingDown : .cancelled
         case StorageError.unavailable:
             self.logger.warning(
                 "could not start a turn: the database did not answer",
@@ -205,7 +204,7 @@ actor ChatSessionActor {
             self.logger.error(
                 "could not start a turn",
                 metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
-            return APIError(.internalServerError, "Internal server error")
+            return .internalError
         }
     }
 
@@ -333,7 +332,7 @@ actor ChatSessionActor {
     private struct Outcome {
         var message: MessageOutcome
         var usage: TokenUsage?
-        var failure: APIError?
+        var failure: TurnFailure?
         /// Cut short by the server's shutdown.
         var interrupted = false
     }
@@ -434,7 +433,7 @@ actor ChatSessionActor {
             if self.isShuttingDown && self.running?.cancelledByUser != true {
                 return Outcome(
                     message: MessageOutcome(content: content, status: .failed, error: "interrupted by server shutdown"),
-                    failure: .restarting, interrupted: true)
+                    failure: .shuttingDown, interrupted: true)
             }
             return Outcome(
                 message: MessageOutcome(content: content, status: .cancelled, error: "cancelled by the user"))
@@ -443,15 +442,15 @@ actor ChatSessionActor {
             self.logger.warning(
                 "turn failed",
                 metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
-            let failure = error.apiError(requestID: requestID)
+            let failure = TurnFailure(error, requestID: requestID)
             return Outcome(
-                message: MessageOutcome(content: content, status: .failed, error: failure.message), failure: failure)
+                message: MessageOutcome(content: content, status: .failed, error: failure.detail), failure: failure)
         }
         self.logger.error(
             "turn failed", metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
         return Outcome(
             message: MessageOutcome(content: content, status: .failed, error: "internal error"),
-            failure: APIError(.internalServerError, "Internal server error"))
+            failure: .internalError)
     }
 
     private func append(_ delta: String) {
@@ -505,7 +504,7 @@ actor ChatSessionActor {
     /// Messages after `afterID`, at once if there are any, else as soon as one appears, else `[]` after
     /// `wait`. The reply being generated is returned with its current text. Throws `CancellationError` as soon
     /// as the calling task is cancelled (its client went away).
-    /// The first read also checks that the chat is the owner's (``APIError/chatNotFound`` otherwise), so a
+    /// The first read also checks that the chat is the owner's (``TurnFailure/chatNotFound`` otherwise), so a
     /// long-poll costs no separate lookup; the reads after a change need not.
     func messages(after afterID: Int64, limit: Int, wait: Duration, ownerID: UUID) async throws -> [MessageRecord] {
         let (database, chatID) = (self.database, self.chatID)
@@ -514,7 +513,7 @@ actor ChatSessionActor {
                 let page = try await database.messages(
                     chatID: chatID, ownerID: first ? ownerID : nil, after: afterID, limit: limit)
             else {
-                if first { throw APIError.chatNotFound }
+                if first { throw TurnFailure.chatNotFound }
                 return nil
             }
             return page.isEmpty ? nil : page
@@ -633,9 +632,4 @@ actor ChatSessionActor {
         self.isRetired = true
         self.onIdle(self)
     }
-}
-
-extension APIError {
-    /// A turn stopped by its user, an admin, or the account being disabled (409).
-    static let turnCancelled = APIError.conflict("The reply was cancelled")
 }

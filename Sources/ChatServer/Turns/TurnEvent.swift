@@ -1,6 +1,5 @@
 import ChatProvider
 import ChatStorage
-import HTTPTypes
 
 /// What happens during one AI turn, as seen by whoever follows it (the requester or a reattached reader).
 enum TurnEvent: Sendable {
@@ -13,21 +12,15 @@ enum TurnEvent: Sendable {
     /// The reply ended `complete` or `cancelled` and is saved.
     indirect case finished(MessageRecord, usage: TokenUsage?)
     /// The turn failed; `message` is the saved reply (status `failed`, partial content kept) when one exists.
-    indirect case failed(APIError, message: MessageRecord?)
+    indirect case failed(TurnFailure, message: MessageRecord?)
     /// Nothing happened: put in a stream by its reader's heartbeat, so proxies keep an idle stream open.
     case keepAlive
 
     /// How a reattached stream ends for a reply that has ended and was saved: as a live stream does, `done` for
-    /// `complete` and `cancelled`, an error event for `failed` (its saved error as the detail; 503 when the
-    /// server generating it stopped, 500 for an internal error, else 502: the upstream failed).
+    /// `complete` and `cancelled`, a failure for `failed` (its saved error as the reason).
     static func ended(_ reply: MessageRecord) -> TurnEvent {
         guard reply.status == .failed else { return .finished(reply, usage: nil) }
-        let reason = reply.error ?? "The reply failed"
-        let status: HTTPResponse.Status =
-            reason.hasPrefix("interrupted")
-            ? .serviceUnavailable
-            : reason == "internal error" ? .internalServerError : .badGateway
-        return .failed(APIError(status, reason), message: reply)
+        return .failed(.saved(reason: reply.error ?? "The reply failed"), message: reply)
     }
 }
 

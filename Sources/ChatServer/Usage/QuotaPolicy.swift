@@ -1,6 +1,5 @@
 import ChatStorage
 import Foundation
-import HTTPTypes
 
 /// The wall clock that decides which UTC day usage belongs to and when quotas reset; tests inject their own
 /// to cross a day boundary.
@@ -42,17 +41,30 @@ struct QuotaPolicy: Sendable {
         period == .daily ? today.adding(days: 1) : today.nextMonthStart
     }
 
-    /// 429 naming the quota and its reset, with `Retry-After` in seconds until then.
-    func refusal(_ period: QuotaPeriod, limits: QuotaLimits) -> APIError {
+    /// Why a turn of a user with `limits` is refused now: the quota of `period` is spent until its reset.
+    func refusal(_ period: QuotaPeriod, limits: QuotaLimits) -> QuotaRefusal {
         let now = self.clock.now()
         let resetDay = Self.resetDay(of: period, today: UsageDay(now))
-        let seconds = max(1, Int(resetDay.start.timeIntervalSince(now).rounded(.up)))
-        let limit = (period == .daily ? limits.daily : limits.monthly).map(String.init) ?? "?"
-        let name = period == .daily ? "Daily" : "Monthly"
-        return APIError(
-            .tooManyRequests,
-            "\(name) token quota reached (\(limit) tokens per \(period == .daily ? "day" : "month"), UTC); "
-                + "it resets at \(resetDay.startISO8601)",
-            headers: [.retryAfter: String(seconds)])
+        return QuotaRefusal(
+            period: period, limit: period == .daily ? limits.daily : limits.monthly, resetDay: resetDay,
+            secondsToReset: max(1, Int(resetDay.start.timeIntervalSince(now).rounded(.up))))
+    }
+}
+
+/// A turn refused because its user's token quota is spent: which quota, and when it starts afresh.
+struct QuotaRefusal: Sendable {
+    let period: QuotaPeriod
+    /// The quota's tokens (nil: unknown, shown as "?").
+    let limit: Int64?
+    let resetDay: UsageDay
+    /// Whole seconds until the reset, at least 1.
+    let secondsToReset: Int
+
+    /// Names the quota and its reset.
+    var detail: String {
+        let limit = self.limit.map(String.init) ?? "?"
+        let name = self.period == .daily ? "Daily" : "Monthly"
+        return "\(name) token quota reached (\(limit) tokens per \(self.period == .daily ? "day" : "month"), UTC); "
+            + "it resets at \(self.resetDay.startISO8601)"
     }
 }
