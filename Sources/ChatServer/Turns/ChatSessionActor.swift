@@ -2,9 +2,9 @@ import ChatProvider
 import ChatStorage
 import Foundation
 import Logging
-import Metrics
 
-/// The live state of one chat while it has work: its AI turns, their followers and the long-polls waiting on it.
+/// The live state of one chat while it has work: the order of its AI turns, the fan-out of the reply being
+/// generated to its followers, and the long-polls waiting on the chat.
 ///
 /// - Order: turns run one at a time in arrival order (save the user message → build the context → call the
 ///   provider → save the reply), so a turn's context contains every earlier turn's reply on its path. A
@@ -18,32 +18,25 @@ import Metrics
 /// - Waiters: long-polls park in ``ChangeWaiters`` (not on the database), woken by every change, at their
 ///   deadline, or when their request is cancelled.
 ///
-/// Created on demand by ``ChatSessionRegistry`` and retired as soon as it is idle.
+/// What is not ordering or fan-out is done by collaborators: ``TurnStarter`` saves a turn's start,
+/// ``TitleGenerator`` names the chat, ``TurnAccounting`` charges and counts; failures are reported as
+/// ``TurnFailure``s, which the HTTP layer answers. The session's life is one ``SessionState``: created on demand
+/// by ``ChatSessionRegistry``, retired as soon as it is idle.
 actor ChatSessionActor {
     let chatID: UUID
     private let database: any ChatStore
     private let provider: ProviderActor
     private let settings: TurnSettings
     private let accounting: TurnAccounting
+    private let starter: TurnStarter
     private let titles: TitleGenerator
     private let logger: Logger
     private let onIdle: @Sendable (ChatSessionActor) -> Void
 
-    private var tail: Task<Void, Never>?
-    private var turnTasks: [Int: Task<Void, Never>] = [:]
-    private var nextTurnNumber = 0
+    private var state = SessionState()
+    /// The reply being generated, and who follows it.
     private var running: RunningTurn?
-    /// The background title of the chat, after its first reply; part of the session's work until it ends.
-    private var titleTask: Task<Void, Never>?
     private var waiters = ChangeWaiters()
-    private var nextWaiterID = 0
-    /// Long-polls between their start and their answer (parked or reading the database).
-    private var activeLongPolls = 0
-    /// Bumped on every change to the chat's messages.
-    private var version = 0
-    private(set) var isRetired = false
-    /// Set at shutdown: long-polls answer at once, and turns cancelled from now on are saved as interrupted.
-    private var isShuttingDown = false
 
     private struct RunningTurn {
         let number: Int
@@ -52,9 +45,6 @@ actor ChatSessionActor {
         var length = 0
         var followers = ReplyFollowers()
         var cancellationWaiters: [CheckedContinuation<MessageRecord?, Never>] = []
-        /// Set when a user (or an admin acting on the user) stopped the turn: it is saved `cancelled`, also
-        /// during the shutdown grace period.
-        var cancelledByUser = false
     }
 
     init(
@@ -71,6 +61,7 @@ actor ChatSessionActor {
         self.provider = provider
         self.settings = settings
         self.accounting = accounting
+        self.starter = TurnStarter(chatID: chatID, database: database, settings: settings, accounting: accounting)
         self.titles = TitleGenerator(database: database, provider: provider, accounting: accounting, logger: logger)
         self.logger = logger
         self.onIdle = onIdle
@@ -79,10 +70,31 @@ actor ChatSessionActor {
     /// Thrown by a retired session: ask the registry for a fresh one.
     struct Retired: Error {}
 
+    /// Does what a transition of ``state`` asks.
+    private func perform(_ action: SessionState.Action) {
+        switch action {
+        case .none: break
+        case .retire: self.onIdle(self)
+        case .cancel(let tasks): for task in tasks { task.cancel() }
+        case .wakeWaiters: self.waiters.resumeAll()
+        }
+    }
+
     // MARK: Turns
 
+    /// One queued turn's request.
+    private struct TurnRequest: Sendable {
+        let input: TurnInput
+        let model: String?
+        let account: TurnAccount
+        let requester: AsyncStream<TurnEvent>.Continuation
+        let wantsDeltas: Bool
+        let requestID: String
+    }
+
     /// Queues a turn (`input`: a message, a regenerated reply, an edit); its events go to `requester` (made
-    /// with ``ReplyFollowers/makeStream()``). The turn runs whether or not the events are read. `requestID` names the request in logs and in client-facing errors.
+    /// with ``ReplyFollowers/makeStream()``). The turn runs whether or not the events are read. `requestID`
+    /// names the request in logs and in client-facing errors.
     /// `account`: whose quotas the turn counts against, and whose chat this must be (a chat of someone else's
     /// ends the turn as ``TurnFailure/chatNotFound``, as a missing one does, before anything is saved). `model`:
     /// the turn's own choice (an offered model), else the chat's, else the default.
@@ -90,111 +102,94 @@ actor ChatSessionActor {
         _ input: TurnInput, model: String? = nil, account: TurnAccount,
         requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) throws {
-        guard !self.isRetired else { throw Retired() }
-        let number = self.nextTurnNumber
-        self.nextTurnNumber += 1
-        let previous = self.tail
-        let task = Task {
-            await previous?.value
-            await self.runTurn(
-                number: number, input: input, model: model, account: account,
-                requester: requester, wantsDeltas: wantsDeltas, requestID: requestID)
+        let request = TurnRequest(
+            input: input, model: model, account: account, requester: requester, wantsDeltas: wantsDeltas,
+            requestID: requestID)
+        try self.state.queueTurn { number, previous in
+            Task {
+                await previous?.value
+                await self.runTurn(number: number, request)
+            }
         }
-        self.tail = task
-        self.turnTasks[number] = task
     }
 
-    private func runTurn(
-        number: Int, input: TurnInput, model: String?, account: TurnAccount,
-        requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
-    ) async {
-        defer {
-            self.turnTasks[number] = nil
-            self.retireIfIdle()
-        }
-        // Stopped while still queued (user disabled, server shutting down): nothing was saved, nothing starts.
-        if Task.isCancelled {
-            return Self.refuse(requester, self.isShuttingDown ? .shuttingDown : .cancelled)
-        }
-        let begun: BegunTurn
-        do {
-            guard let saved = try await self.beginTurn(input, model: model, account: account) else {
-                return Self.refuse(requester, .chatNotFound)
-            }
-            begun = saved
-        } catch {
-            return Self.refuse(requester, self.startFailure(error, account: account, requestID: requestID))
-        }
+    private func runTurn(number: Int, _ request: TurnRequest) async {
+        defer { self.perform(self.state.turnEnded(number)) }
+        guard let begun = await self.start(request) else { return }
 
         var turn = RunningTurn(number: number, assistantID: begun.assistant.id)
-        turn.followers.add(requester, wantsDeltas: wantsDeltas)
+        turn.followers.add(request.requester, wantsDeltas: request.wantsDeltas)
         turn.followers.send(.started(user: begun.user, assistant: begun.assistant))
         self.running = turn
-        self.changed()
+        self.waiters.changed()
 
-        let outcome = await self.generateHoldingTitle(begun, account: account, requestID: requestID)
-        self.record(outcome)
+        let outcome = await self.generateNamingChat(begun, account: request.account, requestID: request.requestID)
+        self.accounting.turnEnded(
+            outcome.message.status, interrupted: outcome.interrupted, charge: outcome.message.charge)
         let saved: MessageRecord?
         do {
             saved = try await self.database.finishMessage(id: begun.assistant.id, outcome: outcome.message)
         } catch {
             self.logger.error(
                 "could not save a reply",
-                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(requestID)", "error": "\(error)"])
+                metadata: ["chat_id": "\(self.chatID)", "request_id": "\(request.requestID)", "error": "\(error)"])
             saved = nil
         }
+        self.end(outcome, saved: saved)
+
+        // A titled chat stays titled: a turn into one does not look for a title to write.
+        if begun.untitled, !begun.holdsTitle, outcome.message.status == .complete {
+            let (titles, chatID) = (self.titles, self.chatID)
+            self.state.startTitle {
+                Task {
+                    await titles.titleChatIfNeeded(chatID)
+                    self.perform(self.state.titleEnded())
+                }
+            }
+        }
+    }
+
+    /// Saves the turn's start; nil when it did not start (its requester was told why). A turn stopped while
+    /// still queued (user disabled, server shutting down) saves nothing.
+    private func start(_ request: TurnRequest) async -> BegunTurn? {
+        let failure: TurnFailure
+        if Task.isCancelled {
+            failure = self.state.isShuttingDown ? .shuttingDown : .cancelled
+        } else {
+            do {
+                if let begun = try await self.beginTurn(request) { return begun }
+                failure = .chatNotFound
+            } catch {
+                failure = self.startFailure(error, account: request.account, requestID: request.requestID)
+                if case .quotaExceeded = failure { self.accounting.turnRefused() }
+            }
+        }
+        request.requester.yield(.failed(failure, message: nil))
+        request.requester.finish()
+        return nil
+    }
+
+    /// The reply is saved (`saved`, nil if that failed): its followers get the end, and a cancel waiting on it
+    /// its saved copy.
+    private func end(_ outcome: Outcome, saved: MessageRecord?) {
         guard var final = self.running else { return }
         self.running = nil
-        self.changed()
+        self.waiters.changed()
         switch (outcome.failure, saved) {
         case (nil, let message?): final.followers.finish(with: .finished(message, usage: outcome.usage))
         case (let failure?, _): final.followers.finish(with: .failed(failure, message: saved))
         case (nil, nil): final.followers.finish(with: .failed(.chatNotFound, message: nil))
         }
         for waiter in final.cancellationWaiters { waiter.resume(returning: saved) }
-
-        // A titled chat stays titled: a turn into one does not look for a title to write.
-        if begun.untitled, !begun.holdsTitle, outcome.message.status == .complete, self.titleTask == nil,
-            !self.isShuttingDown
-        {
-            let titles = self.titles
-            let chatID = self.chatID
-            self.titleTask = Task {
-                await titles.titleChatIfNeeded(chatID)
-                self.titleEnded()
-            }
-        }
     }
 
-    /// A turn whose start is saved, with the context it sends.
-    private struct BegunTurn {
-        let user: MessageRecord
-        let assistant: MessageRecord
-        let context: [ChatMessage]
-        /// The model the turn asks for.
-        let model: String
-        /// The context's estimated tokens (what a reply cut off before the upstream's usage is charged).
-        let promptEstimate: Int
-        /// The chat had no title when the context was read.
-        let untitled: Bool
-        /// The turn's reservation holds the chat's title too: it is made during the turn.
-        var holdsTitle = false
-    }
-
-    /// Ends a turn that did not start: its requester is told `failure`.
-    private static func refuse(_ requester: AsyncStream<TurnEvent>.Continuation, _ failure: TurnFailure) {
-        requester.yield(.failed(failure, message: nil))
-        requester.finish()
-    }
-
-    /// What the requester of a turn whose start threw `error` is told (logged and counted here).
+    /// What the requester of a turn whose start threw `error` is told (logged here).
     private func startFailure(_ error: any Error, account: TurnAccount, requestID: String) -> TurnFailure {
         switch error {
         case StorageError.quotaExceeded(let period):
-            self.accounting.metrics?.turnEnded(.refused)
             return .quotaExceeded(self.accounting.quotas.refusal(period, limits: account.limits))
         case is CancellationError:
-            return self.isShuttingDown ? .shuttingDown : .cancelled
+            return self.state.isShuttingDown ? .shuttingDown : .cancelled
         case StorageError.unavailable:
             self.logger.warning(
                 "could not start a turn: the database did not answer",
@@ -208,125 +203,23 @@ actor ChatSessionActor {
         }
     }
 
-    /// Reads the context and saves the turn's start, reserving against the user's quotas the most the turn can
-    /// cost: its prompt's bound in tokens (``ContextBuilder/maximumTokens(of:)``), the most the reply may write,
-    /// and in an untitled chat the title's bound (``TitleGenerator/maximumTokens(source:)``). While another
-    /// process is generating a reply in this chat (a replica on the same PostgreSQL), or when it saved a message
-    /// after the context was read, waits for that chat to change (its notification, or a second at most) and
-    /// starts again, so turns of one chat run one after the other across processes and each context holds every
-    /// earlier reply.
-    /// The chat's own model and system prompt are read with the context, so a change to them applies from the
-    /// next turn on.
-    private func beginTurn(_ input: TurnInput, model chosen: String?, account: TurnAccount) async throws
-        -> BegunTurn?
-    {
+    /// Saves the turn's start (``TurnStarter``). While another process is generating a reply in this chat (a
+    /// replica on the same PostgreSQL), or when it saved a message after the context was read, waits for that
+    /// chat to change (its notification, or a second at most) and starts again, so turns of one chat run one
+    /// after the other across processes and each context holds every earlier reply.
+    private func beginTurn(_ request: TurnRequest) async throws -> BegunTurn? {
         while true {
-            let seen = self.version
+            let seen = self.waiters.version
             do {
-                // A new message with nothing to reserve (the reservation is computed from the context): read
-                // and begun in one step where the store can.
-                if input.placement == .activePath, let content = input.userContent,
-                    !self.accounting.reserves(for: account)
-                {
-                    return try await self.beginReadingContext(content, model: chosen, account: account)
-                }
-                return try await self.readThenBegin(input, model: chosen, account: account)
+                return try await self.starter.begin(request.input, model: request.model, account: request.account)
             } catch StorageError.chatBusy {
                 try Task.checkCancellation()
-                if self.version == seen {
-                    self.nextWaiterID += 1
-                    await self.waitForChange(id: self.nextWaiterID, until: .now + .seconds(1))
+                if self.waiters.version == seen {
+                    await self.waitForChange(id: self.waiters.makeID(), until: .now + .seconds(1))
                 }
                 try Task.checkCancellation()
             }
         }
-    }
-
-    /// The most messages of history a context is built from (before the token budget trims it).
-    private static let historyLimit = 500
-
-    /// The history a turn reads: no more than its context can hold.
-    private var historyWindow: HistoryWindow {
-        HistoryWindow(messages: Self.historyLimit, tokens: self.settings.contextTokens)
-    }
-
-    /// How this turn's model is chosen: its own, else the chat's if on offer now, else the default.
-    private func modelChoice(_ chosen: String?) -> ModelChoice {
-        ModelChoice(chosen: chosen, offered: self.settings.models.entries.map(\.id), fallback: self.settings.model)
-    }
-
-    /// A new message after the active path with nothing to reserve: the store reads and begins together.
-    private func beginReadingContext(_ content: String, model chosen: String?, account: TurnAccount) async throws
-        -> BegunTurn?
-    {
-        let choice = self.modelChoice(chosen)
-        guard
-            let started = try await self.database.beginTurnReadingContext(
-                chatID: self.chatID, ownerID: account.userID, userContent: content, history: self.historyWindow,
-                model: choice)
-        else { return nil }
-        let context = ContextBuilder.messages(
-            systemPrompt: started.systemPrompt ?? self.settings.systemPrompt,
-            history: [started.user] + started.history, budget: self.settings.contextTokens)
-        return BegunTurn(
-            user: started.user, assistant: started.assistant, context: context,
-            model: started.assistant.model ?? choice.resolved(chatModel: nil),
-            promptEstimate: ContextBuilder.estimateTokens(of: context), untitled: started.title == nil)
-    }
-
-    /// Any other turn: the context is read first, as the reservation and a branch's path are computed from it.
-    private func readThenBegin(_ input: TurnInput, model chosen: String?, account: TurnAccount) async throws
-        -> BegunTurn?
-    {
-        guard
-            let read = try await self.database.turnContext(
-                chatID: self.chatID, ownerID: account.userID, window: self.historyWindow, placement: input.placement)
-        else { return nil }
-        // The user's message as it will be saved: the newest of the history (a regenerated reply answers the
-        // newest of it already).
-        let pending = input.userContent.map {
-            MessageRecord(
-                id: read.lastMessageID + 1, chatID: self.chatID, role: .user, content: $0, createdAt: .now(),
-                status: .complete, parentID: read.parentID)
-        }
-        let model = self.modelChoice(chosen).resolved(chatModel: read.model)
-        let context = ContextBuilder.messages(
-            systemPrompt: read.systemPrompt ?? self.settings.systemPrompt,
-            history: (pending.map { [$0] } ?? []) + read.history, budget: self.settings.contextTokens)
-        let promptEstimate = ContextBuilder.estimateTokens(of: context)
-        // The most this turn can cost: its prompt's bound, the most its reply may write, and an untitled chat's
-        // title call (its source is this message when the path before it is empty).
-        let untitled = read.title == nil
-        let titleBound =
-            untitled ? TitleGenerator.maximumTokens(source: read.history.isEmpty ? input.userContent : nil) : 0
-        let reservation = self.accounting.reservation(
-            for: account,
-            tokens: ContextBuilder.maximumTokens(of: context) + self.settings.maxCompletionTokens + titleBound)
-        guard
-            let saved = try await self.database.beginTurn(
-                chatID: self.chatID, placement: input.placement, parentID: read.parentID,
-                userContent: input.userContent, model: model, contextThrough: read.lastMessageID,
-                reservation: reservation)
-        else { return nil }
-        return BegunTurn(
-            user: saved.user, assistant: saved.assistant, context: context, model: model,
-            promptEstimate: promptEstimate, untitled: untitled, holdsTitle: untitled && reservation != nil)
-    }
-
-    /// The turn's metrics: how it ended, and the tokens it was charged.
-    private func record(_ outcome: Outcome) {
-        guard let metrics = self.accounting.metrics else { return }
-        if let charge = outcome.message.charge { metrics.accounted(charge) }
-        switch outcome.message.status {
-        case .complete: metrics.turnEnded(.complete)
-        case .cancelled: metrics.turnEnded(.cancelled)
-        case .failed, .streaming: metrics.turnEnded(outcome.interrupted ? .interrupted : .failed)
-        }
-    }
-
-    private func titleEnded() {
-        self.titleTask = nil
-        self.retireIfIdle()
     }
 
     private struct Outcome {
@@ -338,19 +231,13 @@ actor ChatSessionActor {
     }
 
     /// ``generate(_:account:requestID:)``; a title held in the turn's reservation is made beside the reply and
-    /// written before the reply ends (which gives the reservation back). A reply that does not complete, or a
-    /// turn cancelled meanwhile, stops the title's call.
-    private func generateHoldingTitle(_ begun: BegunTurn, account: TurnAccount, requestID: String) async -> Outcome {
+    /// written before the reply ends (``TitleGenerator/naming(_:during:keepIf:)``).
+    private func generateNamingChat(_ begun: BegunTurn, account: TurnAccount, requestID: String) async -> Outcome {
         guard begun.holdsTitle else { return await self.generate(begun, account: account, requestID: requestID) }
-        let (titles, chatID) = (self.titles, self.chatID)
-        let titling = Task { await titles.name(chatID) }
-        return await withTaskCancellationHandler {
-            let outcome = await self.generate(begun, account: account, requestID: requestID)
-            if outcome.message.status != .complete { titling.cancel() }
-            if let named = await titling.value { await titles.save(named) }
-            return outcome
-        } onCancel: {
-            titling.cancel()
+        return await self.titles.naming(self.chatID) {
+            await self.generate(begun, account: account, requestID: requestID)
+        } keepIf: {
+            $0.message.status == .complete
         }
     }
 
@@ -366,7 +253,6 @@ actor ChatSessionActor {
 
     private func stream(_ begun: BegunTurn, requestID: String) async -> Outcome {
         let clock = ContinuousClock()
-        let metrics = self.accounting.metrics
         let sent = clock.now
         var firstToken = true
         // Text is saved every `flushInterval` from its first delta: before that there is nothing to lose, and a
@@ -377,17 +263,14 @@ actor ChatSessionActor {
         var finished = false
         do {
             let request = ChatCompletionRequest(
-                model: begun.model,
-                messages: begun.context,
-                maxCompletionTokens: self.settings.maxCompletionTokens
-            )
+                model: begun.model, messages: begun.context, maxCompletionTokens: self.settings.maxCompletionTokens)
             let estimate = begun.promptEstimate + self.settings.maxCompletionTokens
             for try await event in self.provider.stream(request, estimatedTokens: estimate) {
                 switch event {
                 case .delta(let text):
                     if firstToken {
                         firstToken = false
-                        metrics?.timeToFirstToken.record(duration: clock.now - sent)
+                        self.accounting.firstToken(after: clock.now - sent)
                     }
                     self.append(text)
                     guard let flushed = lastFlush else {
@@ -403,7 +286,7 @@ actor ChatSessionActor {
                     usage = reported
                     model = reportedModel
                     finished = true
-                    metrics?.upstreamDuration.record(duration: clock.now - sent)
+                    self.accounting.upstreamFinished(after: clock.now - sent)
                 }
             }
             // A cancelled task ends the iteration quietly (no error): tell that apart from a finished reply.
@@ -411,14 +294,9 @@ actor ChatSessionActor {
             guard finished else { throw ProviderError.streamFailed("the answer ended early") }
             return Outcome(
                 message: MessageOutcome(
-                    content: self.running?.content ?? "",
-                    status: .complete,
-                    model: model,
-                    promptTokens: usage?.promptTokens,
-                    completionTokens: usage?.completionTokens
-                ),
-                usage: usage
-            )
+                    content: self.running?.content ?? "", status: .complete, model: model,
+                    promptTokens: usage?.promptTokens, completionTokens: usage?.completionTokens),
+                usage: usage)
         } catch {
             return self.outcome(of: error, requestID: requestID)
         }
@@ -430,7 +308,8 @@ actor ChatSessionActor {
     private func outcome(of error: any Error, requestID: String) -> Outcome {
         let content = self.running?.content ?? ""
         if Task.isCancelled || error is CancellationError {
-            if self.isShuttingDown && self.running?.cancelledByUser != true {
+            let byUser = self.running.map { self.state.isCancelledByUser($0.number) } ?? false
+            if self.state.isShuttingDown && !byUser {
                 return Outcome(
                     message: MessageOutcome(content: content, status: .failed, error: "interrupted by server shutdown"),
                     failure: .shuttingDown, interrupted: true)
@@ -483,10 +362,9 @@ actor ChatSessionActor {
 
     /// Cancels the reply being generated; returns it as saved (status `cancelled`), or nil if none runs.
     func cancelRunningTurn() async -> MessageRecord? {
-        guard let running = self.running, let task = self.turnTasks[running.number] else { return nil }
+        guard let running = self.running, let task = self.state.cancelByUser(running.number) else { return nil }
         return await withCheckedContinuation { continuation in
             self.running?.cancellationWaiters.append(continuation)
-            self.running?.cancelledByUser = true
             task.cancel()
         }
     }
@@ -494,8 +372,7 @@ actor ChatSessionActor {
     /// Stops the running turn (saved `cancelled`) and every queued one (never started), and waits until the
     /// running one is saved. Used when the chat's owner is disabled.
     func cancelAllTurns() async {
-        let queued = self.turnTasks.filter { $0.key != self.running?.number }
-        for task in queued.values { task.cancel() }
+        self.perform(self.state.cancelQueued(except: self.running?.number))
         _ = await self.cancelRunningTurn()
     }
 
@@ -523,7 +400,7 @@ actor ChatSessionActor {
 
     /// A change committed by another process (its notification): wakes whoever waits on this chat.
     func remoteChanged() {
-        self.changed()
+        self.waiters.changed()
     }
 
     /// Calls `check` until it returns a value: at once, then each time the chat changes (here or, through the
@@ -538,23 +415,18 @@ actor ChatSessionActor {
     func poll<T: Sendable>(timeout: Duration, _ check: @Sendable (_ first: Bool) async throws -> T?) async throws
         -> T?
     {
-        guard !self.isRetired else { throw Retired() }
+        try self.state.longPollStarted()
+        defer { self.perform(self.state.longPollEnded()) }
         let deadline = ContinuousClock.now + timeout
-        self.nextWaiterID += 1
-        let waiterID = self.nextWaiterID
-        self.activeLongPolls += 1
-        defer {
-            self.activeLongPolls -= 1
-            self.retireIfIdle()
-        }
+        let waiterID = self.waiters.makeID()
         var first = true
         while true {
             try Task.checkCancellation()
-            let seen = self.version
+            let seen = self.waiters.version
             if let found = try await check(first) { return found }
             first = false
-            if self.version != seen { continue }
-            if ContinuousClock.now >= deadline || self.isShuttingDown { return nil }
+            if self.waiters.version != seen { continue }
+            if ContinuousClock.now >= deadline || self.state.isShuttingDown { return nil }
             await self.waitForChange(id: waiterID, until: deadline)
         }
     }
@@ -595,41 +467,20 @@ actor ChatSessionActor {
         self.waiters.resume(id)
     }
 
-    private func changed() {
-        self.version += 1
-        self.waiters.resumeAll()
-    }
-
     // MARK: Shutdown
 
     /// Parked long-polls answer now with what they have, and later ones do not wait, so that their
     /// connections can close while the server drains.
     func endLongPolls() {
-        self.isShuttingDown = true
-        self.waiters.resumeAll()
+        self.perform(self.state.endLongPolls())
     }
 
     /// Whether a reply is being generated or queued, or a title is being written.
-    var hasTurns: Bool { !self.turnTasks.isEmpty || self.titleTask != nil }
+    var hasTurns: Bool { self.state.hasTurns }
 
     /// Cancels the running and queued turns and the title; each turn is saved as failed ("interrupted by
     /// server shutdown"), unless its user had cancelled it, and its clients get 503 or `event: error`.
     func interruptTurns() {
-        self.isShuttingDown = true
-        for task in self.turnTasks.values { task.cancel() }
-        self.titleTask?.cancel()
-    }
-
-    // MARK: Lifetime
-
-    private var isIdle: Bool {
-        self.running == nil && self.turnTasks.isEmpty && self.titleTask == nil && self.waiters.isEmpty
-            && self.activeLongPolls == 0
-    }
-
-    private func retireIfIdle() {
-        guard !self.isRetired, self.isIdle else { return }
-        self.isRetired = true
-        self.onIdle(self)
+        self.perform(self.state.interruptTurns())
     }
 }

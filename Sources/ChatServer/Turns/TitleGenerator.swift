@@ -42,6 +42,24 @@ struct TitleGenerator: Sendable {
         [ChatMessage(role: "system", content: Self.instruction), ChatMessage(role: "user", content: excerpt)]
     }
 
+    /// Runs `reply` while the chat's title is made beside it, and writes the title before returning `reply`'s
+    /// result if `keep` accepts that result (a turn whose reservation holds the title: its reply ends, and gives
+    /// the reservation back, after the title is written). Otherwise, or once the caller is cancelled, the title's
+    /// call is cancelled.
+    func naming<T: Sendable>(
+        _ chatID: UUID, during reply: @Sendable () async -> T, keepIf keep: @Sendable (T) -> Bool
+    ) async -> T {
+        let titling = Task { await self.name(chatID) }
+        return await withTaskCancellationHandler {
+            let result = await reply()
+            if !keep(result) { titling.cancel() }
+            if let named = await titling.value { await self.save(named) }
+            return result
+        } onCancel: {
+            titling.cancel()
+        }
+    }
+
     func titleChatIfNeeded(_ chatID: UUID) async {
         if let named = await self.name(chatID) { await self.save(named) }
     }

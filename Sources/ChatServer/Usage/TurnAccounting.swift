@@ -1,6 +1,7 @@
 import ChatProvider
 import ChatStorage
 import Foundation
+import Metrics
 
 /// Whose quotas a turn counts against, as authenticated when it was sent.
 struct TurnAccount: Sendable {
@@ -46,5 +47,35 @@ struct TurnAccounting: Sendable {
         return TokenReservation(
             userID: account.userID, tokens: tokens, today: self.quotas.clock.today, dailyLimit: account.limits.daily,
             monthlyLimit: account.limits.monthly)
+    }
+}
+
+/// A turn's figures for `GET /metrics` (nothing when metrics are off): the session reports what happened, and
+/// the accounting records it.
+extension TurnAccounting {
+    /// A turn refused because its user's quota is spent.
+    func turnRefused() {
+        self.metrics?.turnEnded(.refused)
+    }
+
+    /// The provider's first token, `elapsed` after the call was sent.
+    func firstToken(after elapsed: Duration) {
+        self.metrics?.timeToFirstToken.record(duration: elapsed)
+    }
+
+    /// The provider's answer ended, `elapsed` after the call was sent.
+    func upstreamFinished(after elapsed: Duration) {
+        self.metrics?.upstreamDuration.record(duration: elapsed)
+    }
+
+    /// How a turn ended (`interrupted`: cut short by the server's shutdown), and the tokens it was charged.
+    func turnEnded(_ status: MessageStatus, interrupted: Bool, charge: UsageCharge?) {
+        guard let metrics = self.metrics else { return }
+        if let charge { metrics.accounted(charge) }
+        switch status {
+        case .complete: metrics.turnEnded(.complete)
+        case .cancelled: metrics.turnEnded(.cancelled)
+        case .failed, .streaming: metrics.turnEnded(interrupted ? .interrupted : .failed)
+        }
     }
 }
