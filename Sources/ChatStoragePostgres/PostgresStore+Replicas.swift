@@ -71,7 +71,8 @@ extension PostgresStore {
                     }
                 }
             } catch {
-                if Task.isCancelled { return }
+                // Cancelled, or the store is closing (it stops the pool next).
+                if Task.isCancelled || error is Closed { return }
                 self.logger.error("lost the notification connection", metadata: ["error": "\(Self.reason(error))"])
                 try? await Task.sleep(for: .seconds(1))
             }

@@ -17,11 +17,15 @@ import _ConnectionPoolModule
 ///   chat's messages grow in the order their transactions commit (a sequence alone would not: a later id can
 ///   commit first).
 /// - Durability: a method returns after its `COMMIT` (the server's `synchronous_commit`, on by default).
-/// - Start: the schema is migrated on one connection under an advisory lock before the pool opens, so a wrong
-///   URL, a refused login or an unreachable server fail `open` at once, and replicas starting together do not
-///   race.
+/// - Start: the schema is migrated on one connection under an advisory lock, and this replica registered on
+///   it, before the pool opens, so a wrong URL, a refused login or an unreachable server fail `open` at once,
+///   and replicas starting together do not race.
 ///
-/// As a `Service` it waits for graceful shutdown and then closes the pool; work submitted after that throws.
+/// Its background work (the pool, the statement watchdog, the notification listener, the sender of
+/// ``ChangeNotifier`` and the replica's lease) runs as child tasks of one task, ``runBackground()``, started by
+/// ``open(_:maxConnections:connectionWait:logger:metrics:)`` (the store answers from then on, before any service
+/// runs and in commands that run none) and ended by ``close()``, which waits for it. As a `Service` it waits for
+/// graceful shutdown and then closes; work submitted after that throws.
 public final class PostgresStore: ChatStore {
     let client: PostgresClient
     let logger: Logger
@@ -30,18 +34,16 @@ public final class PostgresStore: ChatStore {
     public let location: PostgresLocation
     public let migration: (from: Int, to: Int)
     /// This process among the replicas (`replicas.id`; `messages.replica_id` of the replies it generates).
-    public let replicaID = UUID()
+    public let replicaID: UUID
     public let events: AsyncStream<StoreEvent>
     let eventSink: AsyncStream<StoreEvent>.Continuation
     /// Carries each committed change of messages to the other replicas.
     let notifier: ChangeNotifier
-    private let pool: Task<Void, Never>
-    /// The notifier's sender: not cancelled at close, so that it sends what is still pending first.
-    private let notifications = Mutex<Task<Void, Never>?>(nil)
-    /// The heartbeat and the listener, started once the replica is registered.
-    private let background = Mutex<[Task<Void, Never>]>([])
-    /// Gives up on overdue statements (``watch``) until the store's last statements have ended.
-    private let watchdog = Mutex<Task<Void, Never>?>(nil)
+    /// The task of ``runBackground()``, whose children are the store's background work.
+    private let background = Mutex<Task<Void, Never>?>(nil)
+    /// Ends when ``close()`` finishes its continuation: the background work winds down.
+    private let stopRequests: AsyncStream<Void>
+    private let stopper: AsyncStream<Void>.Continuation
     private let isClosed = Mutex(false)
     /// Each write's duration, to its commit.
     private let metrics: StoreMetrics
@@ -57,16 +59,17 @@ public final class PostgresStore: ChatStore {
     public static let heartbeat: Duration = .seconds(2)
 
     private init(
-        client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), logger: Logger,
-        metrics: StoreMetrics, connectionWait: Duration
+        client: PostgresClient, location: PostgresLocation, migration: (from: Int, to: Int), replicaID: UUID,
+        logger: Logger, metrics: StoreMetrics, connectionWait: Duration
     ) {
         self.metrics = metrics
         self.watch = StatementWatch(limit: connectionWait)
         self.client = client
         self.location = location
         self.migration = migration
+        self.replicaID = replicaID
         self.logger = logger
-        self.pool = Task { await client.run() }
+        (self.stopRequests, self.stopper) = AsyncStream.makeStream(of: Void.self)
         // Bounded: a consumer that falls this far behind loses the oldest wake-ups, never memory.
         let (events, sink) = AsyncStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         self.events = events
@@ -80,6 +83,28 @@ public final class PostgresStore: ChatStore {
         _ location: PostgresLocation, maxConnections: Int = 20, connectionWait: Duration = .seconds(5),
         logger: Logger, metrics: StoreMetrics = .none
     ) async throws -> PostgresStore {
+        let replicaID = UUID()
+        let migration = try await Self.prepare(location, replicaID: replicaID, logger: logger)
+        var configuration = location.clientConfiguration()
+        // One connection more for the listener, which holds its own for as long as the store is open.
+        configuration.options.maximumConnections = maxConnections + 1
+        // All of them opened at start and kept: the pool gives a connection above its minimum an idle timer
+        // each time it is handed back (a task group of two tasks, cancelled when it is leased again), which
+        // cost about 15 % of the server's CPU per GET /chats on one replica (0.71 against 0.60 ms a request).
+        configuration.options.minimumConnections = maxConnections + 1
+        let store = PostgresStore(
+            client: PostgresClient(configuration: configuration, backgroundLogger: logger),
+            location: location, migration: migration, replicaID: replicaID, logger: logger, metrics: metrics,
+            connectionWait: connectionWait)
+        store.background.withLock { $0 = Task { await store.runBackground() } }
+        return store
+    }
+
+    /// On a connection of its own: migrates the schema and registers the replica; returns the schema's versions
+    /// before and after.
+    private static func prepare(_ location: PostgresLocation, replicaID: UUID, logger: Logger) async throws -> (
+        from: Int, to: Int
+    ) {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(
@@ -91,43 +116,34 @@ public final class PostgresStore: ChatStore {
         } catch {
             throw OpenFailed(location: location, stage: "cannot connect", error: error)
         }
+        do {
+            let migration = try await Self.migrateAndRegister(
+                location, replicaID: replicaID, on: connection, logger: logger)
+            try? await connection.close()
+            return migration
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private static func migrateAndRegister(
+        _ location: PostgresLocation, replicaID: UUID, on connection: PostgresConnection, logger: Logger
+    ) async throws -> (from: Int, to: Int) {
         let migration: (from: Int, to: Int)
         do {
             migration = try await PostgresMigrations.apply(on: connection, logger: logger)
         } catch let error as StorageError {
-            try? await connection.close()
             throw error
         } catch {
-            try? await connection.close()
             throw OpenFailed(location: location, stage: "cannot migrate the schema", error: error)
         }
-        try? await connection.close()
-        var configuration = location.clientConfiguration()
-        // One connection more for the listener, which holds its own for as long as the store is open.
-        configuration.options.maximumConnections = maxConnections + 1
-        // All of them opened at start and kept: the pool gives a connection above its minimum an idle timer
-        // each time it is handed back (a task group of two tasks, cancelled when it is leased again), which
-        // cost about 15 % of the server's CPU per GET /chats on one replica (0.71 against 0.60 ms a request).
-        configuration.options.minimumConnections = maxConnections + 1
-        let store = PostgresStore(
-            client: PostgresClient(configuration: configuration, backgroundLogger: logger),
-            location: location, migration: migration, logger: logger, metrics: metrics, connectionWait: connectionWait)
-        store.watchdog.withLock { $0 = Task { await store.watchStatements() } }
         do {
-            try await store.execute("INSERT INTO replicas (id) VALUES (\(store.replicaID))")
+            try await connection.query("INSERT INTO replicas (id) VALUES (\(replicaID))", logger: logger)
         } catch {
-            await store.close()
             throw OpenFailed(location: location, stage: "cannot register this replica", error: error)
         }
-        store.background.withLock { tasks in
-            tasks = [Task { await store.renewLease() }, Task { await store.listen() }]
-        }
-        store.notifications.withLock { task in
-            task = Task {
-                await store.notifier.run(logger: logger) { payloads in try await store.notify(payloads) }
-            }
-        }
-        return store
+        return migration
     }
 
     /// Why the store could not be opened, in one line naming the server (never the password) and the cause.
@@ -181,34 +197,53 @@ public final class PostgresStore: ChatStore {
         public var description: String { "the PostgreSQL server is in recovery (read-only)" }
     }
 
+    /// Refuses new work, then ends the background work in order and waits until it ended (a second call
+    /// returns at once).
     public func close() async {
         guard
             !self.isClosed.withLock({ closed in
                 defer { closed = true }; return closed
             })
         else { return }
-        let background = self.background.withLock { $0 }
-        for task in background { task.cancel() }
-        self.notifier.finish()
-        await self.notifications.withLock { $0 }?.value
-        // Leaving on purpose: the others need not wait for the lease to run out.
-        try? await self.closingWrite("DELETE FROM replicas WHERE id = \(self.replicaID)")
-        self.eventSink.finish()
-        // Stopping the pool closes its connections, the listener's too (a notification sequence does not end
-        // on cancellation alone), so every background task ends.
-        self.pool.cancel()
-        await self.pool.value
-        for task in background { await task.value }
-        // Last: until here a statement stranded on a closed connection is still given up on.
-        let watchdog = self.watchdog.withLock { $0 }
-        watchdog?.cancel()
-        await watchdog?.value
+        self.stopper.finish()
+        await self.background.withLock { $0 }?.value
     }
 
     public func run() async throws {
         // Hummingbird stops services after the server has drained, so no request still needs us.
         try? await gracefulShutdown()
         await self.close()
+    }
+
+    /// The store's background work, each part a child task, nested so that they end in the order ``close()``
+    /// needs: the lease stops first; then the notifier sends what is still pending (its sender is not
+    /// cancelled); the replica leaves the `replicas` table on purpose (the others need not wait for its lease
+    /// to run out) and the event stream ends; then the pool stops, which closes its connections, the
+    /// listener's too (a notification sequence does not end on cancellation alone); the watchdog is last, so
+    /// that until then a statement stranded on a closed connection is still given up on.
+    private func runBackground() async {
+        await withTaskGroup(of: Void.self) { watchdog in
+            watchdog.addTask { await self.watchStatements() }
+            await withTaskGroup(of: Void.self) { pool in
+                pool.addTask { await self.client.run() }
+                pool.addTask { await self.listen() }
+                await withTaskGroup(of: Void.self) { notifications in
+                    notifications.addTask {
+                        await self.notifier.run(logger: self.logger) { payloads in try await self.notify(payloads) }
+                    }
+                    await withTaskGroup(of: Void.self) { lease in
+                        lease.addTask { await self.renewLease() }
+                        for await _ in self.stopRequests {}
+                        lease.cancelAll()
+                    }
+                    self.notifier.finish()
+                }
+                try? await self.closingWrite("DELETE FROM replicas WHERE id = \(self.replicaID)")
+                self.eventSink.finish()
+                pool.cancelAll()
+            }
+            watchdog.cancelAll()
+        }
     }
 
     // MARK: Query helpers
