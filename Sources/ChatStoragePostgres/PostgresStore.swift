@@ -24,8 +24,8 @@ import _ConnectionPoolModule
 /// Its background work (the pool, the statement watchdog, the notification listener, the sender of
 /// ``ChangeNotifier`` and the replica's lease) runs as child tasks of one task, ``runBackground()``, started by
 /// ``open(_:maxConnections:connectionWait:logger:metrics:)`` (the store answers from then on, before any service
-/// runs and in commands that run none) and ended by ``close()``, which waits for it. As a `Service` it waits for
-/// graceful shutdown and then closes; work submitted after that throws.
+/// runs and in commands that run none) and ended by ``close()``, which waits for it. As a `Service` it closes at
+/// graceful shutdown, and its `run()` returns once that work has ended; work submitted after that throws.
 public final class PostgresStore: ChatStore {
     let client: PostgresClient
     let logger: Logger
@@ -197,22 +197,24 @@ public final class PostgresStore: ChatStore {
         public var description: String { "the PostgreSQL server is in recovery (read-only)" }
     }
 
-    /// Refuses new work, then ends the background work in order and waits until it ended (a second call
-    /// returns at once).
+    /// Refuses new work, then ends the background work in order and waits until it ended.
     public func close() async {
-        guard
-            !self.isClosed.withLock({ closed in
-                defer { closed = true }; return closed
-            })
-        else { return }
-        self.stopper.finish()
+        self.beginClosing()
         await self.background.withLock { $0 }?.value
     }
 
+    /// Waits for graceful shutdown (Hummingbird stops services after the server has drained, so no request still
+    /// needs the store) or cancellation, then closes: returns once the background work has ended. A ``close()``
+    /// by someone else meanwhile does not end it early (a service group takes that for a failure).
     public func run() async throws {
-        // Hummingbird stops services after the server has drained, so no request still needs us.
         try? await gracefulShutdown()
         await self.close()
+    }
+
+    /// New work throws ``Closed`` from now on, and the background work winds down.
+    private func beginClosing() {
+        self.isClosed.withLock { $0 = true }
+        self.stopper.finish()
     }
 
     /// The store's background work, each part a child task, nested so that they end in the order ``close()``
