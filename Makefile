@@ -89,6 +89,7 @@ fuzz-api: release
 
 lint:
 	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)
+	.ci/long-functions Sources Benchmarks
 
 format:
 	$(SWIFT) format --in-place --recursive $(SWIFT_FORMAT_PATHS)
