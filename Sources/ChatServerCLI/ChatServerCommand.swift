@@ -66,6 +66,7 @@ struct Serve: AsyncParsableCommand {
         if let host { config.host = host }
         if let port { config.port = port }
         let logger = bootstrapLogging(level: config.logLevel)
+        Self.fitConnections(&config, logger: logger)
         if config.groqAPIKey == nil {
             logger.warning(
                 "GROQ_API_KEY is not set: AI replies are disabled and POST /chat answers 503. Set GROQ_API_KEY in the environment or in .env to enable them."
@@ -95,6 +96,19 @@ struct Serve: AsyncParsableCommand {
         )
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// Raises the open-file limit to its hard limit and lowers `MAX_CONNECTIONS` to what that leaves, saying so.
+    private static func fitConnections(_ config: inout AppConfig, logger: Logger) {
+        guard let limit = OpenFileLimit.raise() else { return }
+        let fitting = OpenFileLimit.connections(fitting: limit, configured: config.maxConnections)
+        guard fitting < config.maxConnections else { return }
+        logger.warning(
+            "MAX_CONNECTIONS lowered to fit the open-file limit; raise the limit (ulimit -n) to allow more",
+            metadata: [
+                "max_connections": "\(fitting)", "configured": "\(config.maxConnections)", "open_file_limit": "\(limit)",
+            ])
+        config.maxConnections = fitting
     }
 }
 
