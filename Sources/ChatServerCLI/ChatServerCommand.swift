@@ -106,7 +106,8 @@ struct Serve: AsyncParsableCommand {
         logger.warning(
             "MAX_CONNECTIONS lowered to fit the open-file limit; raise the limit (ulimit -n) to allow more",
             metadata: [
-                "max_connections": "\(fitting)", "configured": "\(config.maxConnections)", "open_file_limit": "\(limit)",
+                "max_connections": "\(fitting)", "configured": "\(config.maxConnections)",
+                "open_file_limit": "\(limit)",
             ])
         config.maxConnections = fitting
     }
