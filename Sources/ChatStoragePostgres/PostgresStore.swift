@@ -266,7 +266,7 @@ public final class PostgresStore: ChatStore {
         let watch = self.watch
         let outcome = StatementOutcome<T>()
         let id = watch.begin { outcome.resolve(.failure(StorageError.unavailable)) }
-        let task = Task { [client] in
+        let task = Task { [client, logger] in
             do {
                 while true {
                     let lease = try await client.withConnection { connection -> (StatementWatch.Lease, T?) in
@@ -276,7 +276,9 @@ public final class PostgresStore: ChatStore {
                     }
                     switch lease {
                     case (.run, let value?): return outcome.resolve(.success(value))
-                    case (.closed, _): try await Task.sleep(for: .milliseconds(10))
+                    case (.closed, _):
+                        logger.debug("a pooled connection was closed when leased: asking for another")
+                        try await Task.sleep(for: .milliseconds(10))
                     default: return outcome.resolve(.failure(StorageError.unavailable))
                     }
                 }
