@@ -47,6 +47,7 @@ func withApp(
     _ mode: TestingSetup = .router,
     adminEmails: [String] = [],
     clock: UsageClock = .system,
+    logger: Logger = testLogger(),
     configure: (inout AppConfig) -> Void = { _ in },
     _ body: @escaping @Sendable (any TestClientProtocol, ChatBackend) async throws -> Void
 ) async throws {
@@ -54,7 +55,7 @@ func withApp(
     defer { removeTemporaryDirectory(directory) }
     var config = testConfig(directory: directory, adminEmails: adminEmails)
     configure(&config)
-    let backend = try await ChatBackend.open(config: config, logger: testLogger(), clock: clock)
+    let backend = try await ChatBackend.open(config: config, logger: logger, clock: clock)
     let app = buildApplication(backend)
     try await app.test(mode) { client in
         try await body(DocumentedClient(client), backend)

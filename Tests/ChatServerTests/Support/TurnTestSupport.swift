@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import MockGroq
 import NIOCore
 import Testing
@@ -14,6 +15,7 @@ func withTurnApp(
     behavior: MockGroqBehavior = MockGroqBehavior(),
     adminEmails: [String] = [],
     clock: UsageClock = .system,
+    logger: Logger = testLogger(),
     configure: (inout AppConfig) -> Void = { _ in },
     _ body: @escaping @Sendable (any TestClientProtocol, ChatBackend, MockGroqServer) async throws -> Void
 ) async throws {
@@ -23,6 +25,7 @@ func withTurnApp(
             .live,
             adminEmails: adminEmails,
             clock: clock,
+            logger: logger,
             configure: { config in
                 config.groqAPIKey = mock.apiKey
                 config.groqBaseURL = mock.baseURL
