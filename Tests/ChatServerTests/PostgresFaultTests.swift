@@ -110,7 +110,10 @@ struct PostgresFaultTests {
                 let (_, token) = try await client.signUp("\(UUID())@example.com")
                 _ = try await client.createChat(token: token, title: "kept")
                 proxy.arm(probe.fault, onStatementContaining: ChatPageStatement.name)
-                let struck = try await client.send(.get, "/chats", token: token)
+                // A server error other than the database's reach is a 500, which the API does not document.
+                let struck = try await APIContract.$undocumentedOnPurpose.withValue([500]) {
+                    try await client.send(.get, "/chats", token: token)
+                }
                 let detail = try JSONBody(struck).string("detail")
                 if probe.unavailable {
                     #expect(struck.status == .serviceUnavailable, "\(struck.text)")
@@ -149,7 +152,7 @@ struct PostgresFaultTests {
             let user = try await store.createUser(email: "\(UUID())@example.com", passwordHash: "h", role: .user)
             _ = try await store.createChat(userID: user.id, title: "kept")
             // Once the listener listens, it holds its connection: every statement runs on the other one.
-            for await event in try #require(store.events) where event == .resynchronized { break }
+            for await event in store.events where event == .resynchronized { break }
             let opened = proxy.opened
             // Leased here, so that no other statement holds it when it closes; given back to the pool closed.
             let hold = try await store.client.withConnection { connection in

@@ -120,8 +120,15 @@ struct APIContract: Sendable {
     }
 }
 
+extension APIContract {
+    /// Statuses a test provokes on purpose that no route documents (a fault that makes a route answer 500):
+    /// responses with them are not checked while `body` runs.
+    @TaskLocal static var undocumentedOnPurpose: Set<Int> = []
+}
+
 /// Records an issue for each way a response disagrees with the API document.
 func expectDocumented(_ exchange: APIContract.Exchange, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard !APIContract.undocumentedOnPurpose.contains(exchange.status) else { return }
     for problem in APIContract.served.problems(exchange) {
         Issue.record("Response disagrees with the OpenAPI document: \(problem)", sourceLocation: sourceLocation)
     }

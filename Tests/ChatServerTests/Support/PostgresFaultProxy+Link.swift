@@ -1,3 +1,4 @@
+import ChatStorage
 import ChatStoragePostgres
 import NIOCore
 import NIOPosix
