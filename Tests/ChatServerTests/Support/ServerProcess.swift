@@ -19,21 +19,27 @@ final class ServerProcess: Sendable {
     }
 
     /// Starts `chat-server serve` on `database` (the engine the suite runs on; `sqlite: true`, the file itself)
-    /// and waits until /health answers 200.
-    static func start(database: String, sqlite: Bool = false, environment: [String: String] = [:]) async throws
-        -> ServerProcess
-    {
+    /// and waits until /health answers 200. `launcher`: a command that execs the binary after it (`prlimit …`).
+    static func start(
+        database: String, sqlite: Bool = false, environment: [String: String] = [:], launcher: [String] = []
+    ) async throws -> ServerProcess {
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build chat-server first")
         let port = try await Self.freePort()
         let logPath = database + ".\(port).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try #require(FileHandle(forWritingAtPath: logPath))
         let process = Process()
-        process.executableURL = binary
-        process.arguments = [
+        let arguments = [
             "serve", "--port", String(port), "--database",
             sqlite ? database : TestDatabase.url(standingInFor: database),
         ]
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: database).deletingLastPathComponent()
         var env = ProcessInfo.processInfo.environment
         for key in ["DATABASE_URL", "PORT", "HOST", "ADMIN_EMAILS", "JWT_SECRET_KEY", "GROQ_API_KEY"] { env[key] = nil }
