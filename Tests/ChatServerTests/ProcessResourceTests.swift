@@ -24,9 +24,11 @@ extension ProcessTests {
     func abortedLongPolls() async throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
-        // No per-user cap here: what is tested is that each aborted long-poll releases what it held.
+        // No per-user or per-address cap here: what is tested is that each aborted long-poll releases what it
+        // held (all 4,000 come from 127.0.0.1; past MAX_CONNECTIONS_PER_ADDRESS a slow run saw 429s and closes).
         let server = try await ServerProcess.start(
-            database: directory + "/abort.db", environment: ["LONG_POLLS_PER_USER": "0"])
+            database: directory + "/abort.db",
+            environment: ["LONG_POLLS_PER_USER": "0", "MAX_CONNECTIONS_PER_ADDRESS": "0"])
         defer { server.signal(SIGKILL) }
         let token = try #require(try await server.signUp("poller@example.com"))
         let chat = try await server.send(.post, "/chats", token: token, json: "{}")
@@ -89,7 +91,9 @@ extension ProcessTests {
         defer { Task { await mock.stop() } }
         let server = try await ServerProcess.start(
             database: directory + "/slow.db",
-            environment: Self.mockEnvironment(mock).merging(["USER_MESSAGES_PER_MINUTE": "0"]) { $1 })
+            environment: Self.mockEnvironment(mock).merging([
+                "USER_MESSAGES_PER_MINUTE": "0", "MAX_CONNECTIONS_PER_ADDRESS": "0",
+            ]) { $1 })
         defer { server.signal(SIGKILL) }
         let token = try #require(try await server.signUp("reader@example.com"))
         let store = try await TestDatabase.openStore(standingInFor: directory + "/slow.db")
