@@ -38,26 +38,18 @@ public protocol ChatStore: Service, Sendable {
     func user(id: UUID) async throws -> UserRecord?
     /// Case-insensitive.
     func user(email: String) async throws -> UserRecord?
-    /// The user for authenticating a request: from the cache when it holds a recent read, else read now.
-    func currentUser(id: UUID) async throws -> UserRecord?
-    /// Bumps the user's token version, so every token issued before is refused. False when no such user.
-    @discardableResult
-    func revokeTokens(userID: UUID) async throws -> Bool
-    func updatePasswordHash(userID: UUID, passwordHash: String) async throws
+    /// Users recently read by id (``UserCache``), for authenticating requests without a trip to the database.
+    /// The engine's ``user(id:)`` fills it; the named changes of the extension in UserChange.swift empty it.
+    var userCache: UserCache { get }
+    /// Writes one change to a user (``UserChange``) and returns the user as it left them (a deletion: as they
+    /// were); nil when there is no such user. Call it through the named methods (``setRole(userID:role:)``, …),
+    /// which keep ``userCache`` fresh.
+    func apply(_ change: UserChange) async throws -> UserRecord?
+    /// Makes the listed (registered) users admins; returns how many changed. Call it as ``promoteAdmins(emails:)``.
+    func applyAdminPromotions(emails: [String]) async throws -> Int
     /// Users oldest first, and how many there are.
     func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int)
-    /// Sets a role (tokens stay valid: they carry no role); ``StorageError/lastAdmin`` for the last active admin
-    /// (``AccountRules``).
-    func setRole(userID: UUID, role: UserRole) async throws -> UserRecord?
-    func setRole(email: String, role: UserRole) async throws -> UserRecord?
-    /// Makes the listed (registered) users admins; returns how many changed.
-    func promoteAdmins(emails: [String]) async throws -> Int
     func activeAdminCount() async throws -> Int
-    /// Disables or enables a user (disabling an enabled user bumps the token version); ``StorageError/lastAdmin``
-    /// as above.
-    func setDisabled(userID: UUID, disabled: Bool) async throws -> UserRecord?
-    /// Deletes the user with their chats and messages; ``StorageError/lastAdmin`` for the last active admin.
-    func deleteUser(id: UUID) async throws -> Bool
     func chatIDs(ownerID: UUID) async throws -> [UUID]
 
     // MARK: Chats
@@ -173,8 +165,6 @@ public protocol ChatStore: Service, Sendable {
     /// them, how many users had any, and the deployment's totals.
     func usageByUser(from: UsageDay, to: UsageDay, order: UsageOrder, limit: Int, offset: Int) async throws
         -> (users: [UserUsage], userCount: Int, totals: UsageTotals)
-    /// Sets the user's own token quotas (nil = the deployment's default); nil when no such user.
-    func setTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord?
 
     // MARK: Settings
 

@@ -3,10 +3,12 @@ import Synchronization
 
 /// Users recently read by id, so that authenticating a request does not need a trip to the database thread.
 ///
-/// - Freshness: every method of an engine that changes a user (token version, role, disabled, password,
-///   deletion) drops that user's entry in the same actor-isolated call, and entries are filled only by
-///   actor-isolated reads, so a read never re-inserts a record older than a change made since. A change made by
-///   another process on the same file (`chat-server promote`) is seen within ``lifetime``.
+/// - Freshness: every change to a user (token version, role, disabled, password, quotas, deletion) goes through
+///   the named methods of ``ChatStore`` (UserChange.swift), which drop the entries it may have made stale before
+///   they return, whatever the engine; entries are filled only by the engine's reads (a serialised engine's
+///   reads cannot straddle a change; a concurrent engine's are checked with ``generation``), so a read never
+///   re-inserts a record older than a change made since. A change made by another process on the same file
+///   (`chat-server promote`) is seen within ``lifetime``.
 /// - Bounded: at most ``capacity`` entries; when full it starts over.
 /// - One read at a time per user (``user(id:readingOnce:)``): when an entry runs out, the requests that miss it
 ///   together wait for the first one's read instead of each reading the same row.

@@ -19,7 +19,7 @@ extension PostgresStore: StoreCopying {
     public func importRecords(
         users: [UserRecord], chats: [ChatRecord], messages: [MessageRecord], settings: [String: String]
     ) async throws {
-        defer { self.users.removeAll() }
+        defer { self.userCache.removeAll() }
         try await self.transaction { transaction in
             for user in users {
                 try await transaction.execute(

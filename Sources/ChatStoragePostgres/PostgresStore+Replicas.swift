@@ -81,8 +81,8 @@ extension PostgresStore {
 
     private func deliver(_ event: StoreEvent) {
         switch event {
-        case .userChanged(let userID): self.users.remove(userID)
-        case .resynchronized: self.users.removeAll()
+        case .userChanged(let userID): self.userCache.remove(userID)
+        case .resynchronized: self.userCache.removeAll()
         case .messagesChanged, .cancelRequested, .upstreamPaused: break
         }
         self.eventSink.yield(event)

@@ -98,9 +98,8 @@ extension PostgresStore {
         return (users, totals?.0 ?? 0, totals?.1 ?? UsageTotals())
     }
 
-    public func setTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
-        defer { self.users.remove(userID) }
-        return try await self.write(
+    func writeTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
+        try await self.write(
             """
             UPDATE users SET daily_token_quota = \(daily), monthly_token_quota = \(monthly) WHERE id = \(userID)
             RETURNING \(unescaped: Self.userColumns)

@@ -46,10 +46,10 @@ extension PostgresStore {
     }
 
     public func user(id: UUID) async throws -> UserRecord? {
-        let generation = self.users.generation
+        let generation = self.userCache.generation
         let user = try await self.one(
             "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id)", Self.decodeUser)
-        if let user { self.users.store(user, readAt: generation) }
+        if let user { self.userCache.store(user, readAt: generation) }
         return user
     }
 
@@ -58,24 +58,25 @@ extension PostgresStore {
             "SELECT \(unescaped: Self.userColumns) FROM users WHERE lower(email) = lower(\(email))", Self.decodeUser)
     }
 
-    public func recentUser(id: UUID) -> UserRecord? {
-        self.users.user(id: id)
-    }
-
-    public func currentUser(id: UUID) async throws -> UserRecord? {
-        try await self.users.user(id: id) { try await self.user(id: id) }
-    }
-
-    public func revokeTokens(userID: UUID) async throws -> Bool {
-        defer { self.users.remove(userID) }
-        return try await !self.write(
-            "UPDATE users SET token_version = token_version + 1 WHERE id = \(userID) RETURNING 1", { _ in () }
-        ).isEmpty
-    }
-
-    public func updatePasswordHash(userID: UUID, passwordHash: String) async throws {
-        defer { self.users.remove(userID) }
-        try await self.execute("UPDATE users SET password_hash = \(passwordHash) WHERE id = \(userID)")
+    /// Writes one change to a user (see ``ChatStore/apply(_:)``; the cache is the caller's concern).
+    public func apply(_ change: UserChange) async throws -> UserRecord? {
+        switch change {
+        case .revokeTokens(let id):
+            try await self.write(
+                "UPDATE users SET token_version = token_version + 1 WHERE id = \(id) RETURNING \(unescaped: Self.userColumns)",
+                Self.decodeUser
+            ).first
+        case .passwordHash(let id, let hash):
+            try await self.write(
+                "UPDATE users SET password_hash = \(hash) WHERE id = \(id) RETURNING \(unescaped: Self.userColumns)",
+                Self.decodeUser
+            ).first
+        case .role(let key, let role): try await self.setRole(of: key, role: role)
+        case .disabled(let id, let disabled): try await self.writeDisabled(userID: id, disabled: disabled)
+        case .deletion(let id): try await self.removeUser(id: id)
+        case .tokenQuotas(let id, let daily, let monthly):
+            try await self.writeTokenQuotas(userID: id, daily: daily, monthly: monthly)
+        }
     }
 
     public func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int) {
@@ -87,21 +88,6 @@ extension PostgresStore {
             Self.decodeUser)
         let total = try await self.one("SELECT count(*) FROM users") { try $0.decode(Int64.self) } ?? 0
         return (users, Int(total))
-    }
-
-    public func setRole(userID: UUID, role: UserRole) async throws -> UserRecord? {
-        defer { self.users.remove(userID) }
-        return try await self.setRole(of: .id(userID), role: role)
-    }
-
-    public func setRole(email: String, role: UserRole) async throws -> UserRecord? {
-        defer { self.users.removeAll() }
-        return try await self.setRole(of: .email(email), role: role)
-    }
-
-    private enum UserKey {
-        case id(UUID)
-        case email(String)
     }
 
     private func setRole(of key: UserKey, role: UserRole) async throws -> UserRecord? {
@@ -121,8 +107,7 @@ extension PostgresStore {
         }
     }
 
-    public func promoteAdmins(emails: [String]) async throws -> Int {
-        defer { self.users.removeAll() }
+    public func applyAdminPromotions(emails: [String]) async throws -> Int {
         guard !emails.isEmpty else { return 0 }
         return try await self.write(
             """
@@ -147,8 +132,7 @@ extension PostgresStore {
             } ?? 0)
     }
 
-    public func setDisabled(userID: UUID, disabled: Bool) async throws -> UserRecord? {
-        defer { self.users.remove(userID) }
+    private func writeDisabled(userID: UUID, disabled: Bool) async throws -> UserRecord? {
         return try await self.transaction { transaction in
             guard let current = try await Self.lockForAdminChange(userID, transaction) else { return nil }
             try await AccountRules.check(.disabled(disabled), of: current) {
@@ -164,20 +148,20 @@ extension PostgresStore {
         }
     }
 
-    public func deleteUser(id userID: UUID) async throws -> Bool {
-        defer { self.users.remove(userID) }
-        let deletedChats: [UUID]? = try await self.transaction { transaction in
+    /// Deletes the user; the user as they were, or nil when there is no such user.
+    private func removeUser(id userID: UUID) async throws -> UserRecord? {
+        let deleted: (user: UserRecord, chats: [UUID])? = try await self.transaction { transaction in
             guard let current = try await Self.lockForAdminChange(userID, transaction) else { return nil }
             try await AccountRules.check(.deletion, of: current) { try await Self.activeAdminCount(transaction) }
             let chats = try await transaction.rows("SELECT id FROM chats WHERE user_id = \(userID)") {
                 try $0.decode(UUID.self)
             }
             try await transaction.execute("DELETE FROM users WHERE id = \(userID)")
-            return chats
+            return (current, chats)
         }
-        guard let deletedChats else { return false }
-        self.notifier.changed(deletedChats)
-        return true
+        guard let deleted else { return nil }
+        self.notifier.changed(deleted.chats)
+        return deleted.user
     }
 
     /// Takes the admin-change lock and the user's row lock; the user as they are now, or nil.

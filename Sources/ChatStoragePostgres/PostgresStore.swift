@@ -29,8 +29,9 @@ import _ConnectionPoolModule
 public final class PostgresStore: ChatStore {
     let client: PostgresClient
     let logger: Logger
-    /// Users by id for authentication, emptied by every method here that changes a user.
-    let users = UserCache()
+    /// Users by id for authentication: filled by ``user(id:)``, emptied by the changes of ``ChatStore/apply(_:)``
+    /// and by other replicas' user events.
+    public let userCache = UserCache()
     public let location: PostgresLocation
     public let migration: (from: Int, to: Int)
     /// This process among the replicas (`replicas.id`; `messages.replica_id` of the replies it generates).

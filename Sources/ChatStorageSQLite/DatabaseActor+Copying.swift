@@ -20,7 +20,7 @@ extension DatabaseActor: StoreCopying {
         users: [UserRecord], chats: [ChatRecord], messages: [MessageRecord], settings: [String: String]
     ) throws {
         try self.checkOpen()
-        defer { self.users.removeAll() }
+        defer { self.userCache.removeAll() }
         try self.connection.transaction {
             for user in users {
                 try self.connection.run(

@@ -106,11 +106,10 @@ extension DatabaseActor {
         return (users, totals.0, totals.1)
     }
 
-    public func setTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
+    func writeTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
         let arguments: [SQLiteValue] = [
             daily.map { .integer($0) } ?? .null, monthly.map { .integer($0) } ?? .null, .text(userID.lowercasedString),
         ]
-        defer { self.users.remove(userID) }
         return try await self.write { connection in
             try connection.queryOne(
                 """

@@ -54,20 +54,8 @@ extension DatabaseActor {
             [.text(id.lowercasedString)],
             Self.decodeUser
         )
-        if let user { self.users.store(user) }
+        if let user { self.userCache.store(user) }
         return user
-    }
-
-    /// The user as read within the last second (see ``UserCache``) without leaving the caller's thread, or
-    /// nil: then ask ``user(id:)``. For authentication, where every request reads its user.
-    public nonisolated func recentUser(id: UUID) -> UserRecord? {
-        self.users.user(id: id)
-    }
-
-    /// The user for authenticating a request: from the cache when it holds a recent read (no trip to the
-    /// database thread), else read (and cached) now, once for all the requests that missed together.
-    public nonisolated func currentUser(id: UUID) async throws -> UserRecord? {
-        try await self.users.user(id: id) { try await self.user(id: id) }
     }
 
     /// Case-insensitive lookup (the column collates NOCASE).
@@ -80,24 +68,36 @@ extension DatabaseActor {
         )
     }
 
-    /// Bumps the user's token version, which invalidates every token issued before. Returns false if no such user.
-    @discardableResult
-    public func revokeTokens(userID: UUID) async throws -> Bool {
+    /// Writes one change to a user (see ``ChatStore/apply(_:)``; the cache is the caller's concern).
+    public func apply(_ change: UserChange) async throws -> UserRecord? {
+        switch change {
+        case .revokeTokens(let id): try await self.bumpTokenVersion(userID: id)
+        case .passwordHash(let id, let hash): try self.writePasswordHash(userID: id, passwordHash: hash)
+        case .role(.id(let id), let role): try self.setRole(where: "id = ?", .text(id.lowercasedString), role)
+        case .role(.email(let email), let role): try self.setRole(where: "email = ?", .text(email), role)
+        case .disabled(let id, let disabled): try self.writeDisabled(userID: id, disabled: disabled)
+        case .deletion(let id): try self.removeUser(id: id)
+        case .tokenQuotas(let id, let daily, let monthly):
+            try await self.writeTokenQuotas(userID: id, daily: daily, monthly: monthly)
+        }
+    }
+
+    /// Bumps the user's token version, which invalidates every token issued before.
+    private func bumpTokenVersion(userID: UUID) async throws -> UserRecord? {
         let id = SQLiteValue.text(userID.lowercasedString)
-        defer { self.users.remove(userID) }
         return try await self.write { connection in
-            try connection.run("UPDATE users SET token_version = token_version + 1 WHERE id = ?", [id]) == 1
+            try connection.queryOne(
+                "UPDATE users SET token_version = token_version + 1 WHERE id = ? RETURNING \(Self.userColumns)", [id],
+                Self.decodeUser)
         }
     }
 
     /// Replaces a password hash (used to upgrade hashes made with older scrypt parameters).
-    public func updatePasswordHash(userID: UUID, passwordHash: String) throws {
+    private func writePasswordHash(userID: UUID, passwordHash: String) throws -> UserRecord? {
         try self.checkOpen()
-        defer { self.users.remove(userID) }
-        try self.connection.run(
-            "UPDATE users SET password_hash = ? WHERE id = ?",
-            [.text(passwordHash), .text(userID.lowercasedString)]
-        )
+        return try self.connection.queryOne(
+            "UPDATE users SET password_hash = ? WHERE id = ? RETURNING \(Self.userColumns)",
+            [.text(passwordHash), .text(userID.lowercasedString)], Self.decodeUser)
     }
 
     /// A page of users, oldest first, and how many users there are.
@@ -112,26 +112,12 @@ extension DatabaseActor {
         return (users, total)
     }
 
-    /// Sets a user's role. Returns nil if there is no such user.
+    /// Sets the role of the user `condition` finds. Returns nil if there is no such user.
     /// Throws ``StorageError/lastAdmin`` rather than leave the database without an admin.
-    public func setRole(userID: UUID, role: UserRole) throws -> UserRecord? {
+    private func setRole(where condition: String, _ argument: SQLiteValue, _ role: UserRole) throws -> UserRecord? {
         try self.checkOpen()
-        defer { self.users.remove(userID) }
         return try self.connection.transaction {
-            try self.setRoleInTransaction(
-                where: "id = ?",
-                argument: .text(userID.lowercasedString),
-                role: role
-            )
-        }
-    }
-
-    /// Sets the role of the user with this email (case-insensitive). Returns nil if there is no such user.
-    public func setRole(email: String, role: UserRole) throws -> UserRecord? {
-        try self.checkOpen()
-        defer { self.users.removeAll() }
-        return try self.connection.transaction {
-            try self.setRoleInTransaction(where: "email = ?", argument: .text(email), role: role)
+            try self.setRoleInTransaction(where: condition, argument: argument, role: role)
         }
     }
 
@@ -154,10 +140,8 @@ extension DatabaseActor {
     }
 
     /// Makes every listed email that is registered an admin. Returns how many users changed.
-    @discardableResult
-    public func promoteAdmins(emails: [String]) throws -> Int {
+    public func applyAdminPromotions(emails: [String]) throws -> Int {
         try self.checkOpen()
-        defer { self.users.removeAll() }
         guard !emails.isEmpty else { return 0 }
         return try self.connection.transaction {
             var changed = 0
@@ -181,9 +165,8 @@ extension DatabaseActor {
 
     /// Disables or re-enables a user. Disabling also revokes every token of the user. Returns nil if there is
     /// no such user; throws ``StorageError/lastAdmin`` rather than disable the last active admin.
-    public func setDisabled(userID: UUID, disabled: Bool) throws -> UserRecord? {
+    private func writeDisabled(userID: UUID, disabled: Bool) throws -> UserRecord? {
         try self.checkOpen()
-        defer { self.users.remove(userID) }
         let id = SQLiteValue.text(userID.lowercasedString)
         return try self.connection.transaction {
             guard let current = try self.user(id: userID) else { return nil }
@@ -199,15 +182,15 @@ extension DatabaseActor {
         }
     }
 
-    /// Deletes a user with their chats and messages. Returns false if there is no such user; throws
-    /// ``StorageError/lastAdmin`` rather than delete the last active admin.
-    public func deleteUser(id userID: UUID) throws -> Bool {
+    /// Deletes a user with their chats and messages; the user as they were, or nil if there is no such user.
+    /// Throws ``StorageError/lastAdmin`` rather than delete the last active admin.
+    private func removeUser(id userID: UUID) throws -> UserRecord? {
         try self.checkOpen()
-        defer { self.users.remove(userID) }
         return try self.connection.transaction {
-            guard let current = try self.user(id: userID) else { return false }
+            guard let current = try self.user(id: userID) else { return nil }
             try AccountRules.check(.deletion, of: current, activeAdmins: self.activeAdminCount)
-            return try self.connection.run("DELETE FROM users WHERE id = ?", [.text(userID.lowercasedString)]) == 1
+            let deleted = try self.connection.run("DELETE FROM users WHERE id = ?", [.text(userID.lowercasedString)])
+            return deleted == 1 ? current : nil
         }
     }
 

@@ -22,8 +22,8 @@ public actor DatabaseActor: ChatStore {
     private var lastWriteCheck: (at: ContinuousClock.Instant, failure: (any Error)?)?
     /// Transactions committed by group commit, and the writes they carried (for tests and diagnostics).
     public private(set) var groupCommitStats = (commits: 0, writes: 0)
-    /// Users by id for authentication, kept fresh by every method here that changes a user.
-    let users = UserCache()
+    /// Users by id for authentication: filled by ``user(id:)``, emptied by the changes of ``ChatStore/apply(_:)``.
+    public nonisolated let userCache = UserCache()
     /// Where the database lives on disk.
     public nonisolated let path: String
     /// Each group commit's duration and size.

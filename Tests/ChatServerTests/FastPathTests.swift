@@ -82,16 +82,16 @@ struct FastPathTests {
             let (id, token) = try await client.signUp("cached@example.com")
             let userID = try #require(UUID(uuidString: id))
             #expect(try await client.send(.get, "/auth/me", token: token).status == .ok)
-            let cached = try #require(backend.database.recentUser(id: userID))
+            let cached = try #require(backend.database.userCache.user(id: userID))
             #expect(cached.email == "cached@example.com")
             // Logout bumps the token version: the entry goes at once, and the old token is refused.
             #expect(try await client.send(.post, "/auth/logout", token: token).status == .ok)
-            #expect(backend.database.recentUser(id: userID) == nil)
+            #expect(backend.database.userCache.user(id: userID) == nil)
             #expect(try await client.send(.get, "/auth/me", token: token).status == .unauthorized)
             // A new login reads the user again (how long an entry lasts: UserCacheTests.entriesRunOut).
             let fresh = try await client.login("cached@example.com")
             #expect(try await client.send(.get, "/auth/me", token: fresh).status == .ok)
-            #expect(backend.database.recentUser(id: userID) != nil)
+            #expect(backend.database.userCache.user(id: userID) != nil)
         }
     }
 }

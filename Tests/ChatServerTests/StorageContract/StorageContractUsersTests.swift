@@ -168,4 +168,53 @@ struct StorageContractUsersTests {
             #expect(try await store.users(limit: 10, offset: 0).total == 2)
         }
     }
+
+    /// Each change of a user, applied through its named method, and whether it changes anyone (a refused
+    /// change still drops the entry: the store cannot tell what a failed transaction left).
+    static let cacheChanges: [(name: String, apply: @Sendable (any ChatStore, UserRecord) async throws -> Void)] = [
+        ("revokeTokens", { store, user in try await store.revokeTokens(userID: user.id) }),
+        (
+            "updatePasswordHash",
+            { store, user in try await store.updatePasswordHash(userID: user.id, passwordHash: "h2") }
+        ),
+        ("setRole by id", { store, user in _ = try await store.setRole(userID: user.id, role: .admin) }),
+        (
+            "setRole by email",
+            { store, user in _ = try await store.setRole(email: user.email.uppercased(), role: .admin) }
+        ),
+        ("promoteAdmins", { store, user in try await store.promoteAdmins(emails: [user.email]) }),
+        ("setDisabled", { store, user in _ = try await store.setDisabled(userID: user.id, disabled: true) }),
+        (
+            "setTokenQuotas",
+            { store, user in _ = try await store.setTokenQuotas(userID: user.id, daily: 5, monthly: nil) }
+        ),
+        ("deleteUser", { store, user in _ = try await store.deleteUser(id: user.id) }),
+        (
+            "a refused change (the last admin)",
+            { store, _ in
+                let admin = try #require(try await store.user(email: "admin@example.com"))
+                await #expect(throws: StorageError.lastAdmin) {
+                    _ = try await store.setRole(userID: admin.id, role: .user)
+                }
+            }
+        ),
+    ]
+
+    @Test(
+        "the user cache: currentUser fills it, and every change to a user, through the store, empties it",
+        arguments: StorageEngine.available, 0..<cacheChanges.count)
+    func cacheFreshness(_ engine: StorageEngine, _ index: Int) async throws {
+        let change = Self.cacheChanges[index]
+        try await engine.withStore { store in
+            let admin = try await store.makeUser("admin@example.com", role: .admin)
+            let user = try await store.makeUser("cached@example.com")
+            let subject = change.name.hasPrefix("a refused") ? admin : user
+            #expect(try await store.currentUser(id: subject.id) == subject)
+            #expect(store.userCache.user(id: subject.id) == subject, "filled by the read")
+            try await change.apply(store, subject)
+            #expect(store.userCache.user(id: subject.id) == nil, "\(change.name) left the cached user")
+            let now = try await store.currentUser(id: subject.id)
+            #expect(now == (try await store.user(id: subject.id)), "\(change.name): currentUser reads the change")
+        }
+    }
 }

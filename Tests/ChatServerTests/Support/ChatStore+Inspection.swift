@@ -6,8 +6,6 @@ import Foundation
 /// What tests read of a store that the application never needs, so it is not part of ``ChatStore``: every
 /// engine has these as its own public methods, and the suite adds the conformance.
 protocol StoreInspection: Sendable {
-    /// The user as the store's user cache holds them now (nil: not cached), without a trip to the database.
-    func recentUser(id: UUID) -> UserRecord?
     /// Every message with this status, oldest first.
     func messages(status: MessageStatus) async throws -> [MessageRecord]
     /// The stored value of a setting, if any.
@@ -24,11 +22,6 @@ extension ChatStore {
             preconditionFailure("\(Self.self) is not an engine the test suite knows")
         }
         return engine
-    }
-
-    /// See ``StoreInspection/recentUser(id:)``.
-    func recentUser(id: UUID) -> UserRecord? {
-        self.inspection.recentUser(id: id)
     }
 
     /// See ``StoreInspection/messages(status:)``.
