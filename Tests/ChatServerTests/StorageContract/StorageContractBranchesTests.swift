@@ -94,4 +94,52 @@ struct StorageContractBranchesTests {
             #expect(try await store.pathContents(chat.id) == ["q1", "a1", "q2'", "a2'", "q3", ""], "unchanged")
         }
     }
+
+    /// Grows a tree at random from `seed`: turns after the active path, edits (a new question under a reply) and
+    /// regenerations (a new reply under a question), each saved whole.
+    static func randomTree(_ store: any ChatStore, chat: UUID, seed: UInt64, operations: Int) async throws {
+        var random = FuzzTests.Generator(state: seed)
+        var messages: [MessageRecord] = []
+        var newest: Int64 = 0
+        for step in 0..<operations {
+            let under = messages.isEmpty || Bool.random(using: &random) ? nil : messages.randomElement(using: &random)
+            let started: (user: MessageRecord, assistant: MessageRecord)?
+            if let under {
+                started = try await store.beginTurn(
+                    chatID: chat, placement: .branch(from: under.id), parentID: under.id,
+                    userContent: under.role == .assistant ? "edit \(step)" : nil, model: "m", contextThrough: newest,
+                    reservation: nil)
+            } else {
+                started = try await store.beginTurn(chatID: chat, userContent: "turn \(step)")
+            }
+            let turn = try #require(started)
+            try await store.finishMessage(
+                id: turn.assistant.id, outcome: MessageOutcome(content: "reply \(step)", status: .complete))
+            messages += turn.user.id == under?.id ? [turn.assistant] : [turn.user, turn.assistant]
+            newest = turn.assistant.id
+        }
+    }
+
+    @Test(
+        "activateBranch on random trees: every message's path is MessageTree.branch's, and becomes the active path",
+        arguments: StorageEngine.available, [1, 2, 3] as [UInt64])
+    func randomTrees(_ engine: StorageEngine, _ seed: UInt64) async throws {
+        try await engine.withStore { store in
+            let (user, chat) = try await store.makeOwnedChat()
+            try await Self.randomTree(store, chat: chat.id, seed: seed, operations: 14)
+            let tree = try #require(try await store.messageTree(chatID: chat.id, ownerID: user.id))
+            #expect(tree.links.count > 14)
+            var order = FuzzTests.Generator(state: seed)
+            for link in tree.links.shuffled(using: &order) {
+                let path = try await store.activateBranch(chatID: chat.id, ownerID: user.id, messageID: link.id)
+                #expect(path == tree.branch(through: link.id), "through \(link.id)")
+                let active = try #require(try await store.messages(chatID: chat.id, ownerID: nil, after: 0, limit: 100))
+                #expect(active.map(\.id) == path, "the active path after activating \(link.id)")
+                let context = try #require(
+                    try await store.turnContext(
+                        chatID: chat.id, ownerID: nil, window: HistoryWindow(messages: 100), placement: .activePath))
+                #expect(context.parentID == path?.last, "a next turn goes under the path's leaf")
+            }
+        }
+    }
 }
