@@ -232,6 +232,8 @@ public enum StorageError: Error, Equatable, Sendable {
     case unavailable
     /// A search ran past its time limit and was stopped (``ChatStore/search(ownerID:query:limit:offset:timeLimit:)``).
     case searchTimedOut
+    /// The user a write is for no longer exists: deleted after the request that writes was authenticated.
+    case userGone
 }
 
 extension UUID {

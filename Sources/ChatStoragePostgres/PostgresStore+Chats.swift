@@ -26,13 +26,18 @@ extension PostgresStore {
 
     public func createChat(userID: UUID, title: String?) async throws -> ChatRecord {
         let now = Timestamp.now().microseconds
-        let chat = try await self.write(
-            """
-            INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (\(UUID()), \(userID), \(title), \(now), \(now))
-            RETURNING \(unescaped: Self.chatColumns)
-            """,
-            Self.decodeChat
-        ).first
+        let chat: ChatRecord?
+        do {
+            chat = try await self.write(
+                """
+                INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (\(UUID()), \(userID), \(title), \(now), \(now))
+                RETURNING \(unescaped: Self.chatColumns)
+                """,
+                Self.decodeChat
+            ).first
+        } catch let error as PSQLError where error.sqlState == "23503" {
+            throw StorageError.userGone
+        }
         guard let chat else { throw StorageError.corruptRow("chats") }
         return chat
     }

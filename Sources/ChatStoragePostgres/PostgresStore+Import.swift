@@ -12,7 +12,19 @@ extension PostgresStore {
             chat.title?.contains("\u{0}") == true || chat.messages.contains { $0.content.contains("\u{0}") }
         }
         if nul { throw StorageError.unsupportedCharacter }
-        let written = try await self.transaction { transaction in
+        let written: [ChatRecord]
+        do {
+            written = try await self.writeImport(ownerID: ownerID, chats)
+        } catch let error as PSQLError where error.sqlState == "23503" {
+            throw StorageError.userGone
+        }
+        self.notifier.changed(written.map(\.id))
+        return written
+    }
+
+    /// The chats and their messages, in one transaction.
+    private func writeImport(ownerID: UUID, _ chats: [ChatImport]) async throws -> [ChatRecord] {
+        try await self.transaction { transaction in
             var written: [ChatRecord] = []
             for chat in chats {
                 let id = UUID()
@@ -52,7 +64,5 @@ extension PostgresStore {
             }
             return written
         }
-        self.notifier.changed(written.map(\.id))
-        return written
     }
 }

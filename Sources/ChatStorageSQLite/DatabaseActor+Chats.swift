@@ -29,17 +29,21 @@ extension DatabaseActor {
             .text(UUID().lowercasedString), .text(userID.lowercasedString), .optionalText(title), .integer(now),
             .integer(now),
         ]
-        return try await self.write { connection in
-            let chat = try connection.queryOne(
-                """
-                INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-                RETURNING \(Self.chatColumns)
-                """,
-                arguments,
-                Self.decodeChat
-            )
-            guard let chat else { throw StorageError.corruptRow("chats") }
-            return chat
+        do {
+            return try await self.write { connection in
+                let chat = try connection.queryOne(
+                    """
+                    INSERT INTO chats (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                    RETURNING \(Self.chatColumns)
+                    """,
+                    arguments,
+                    Self.decodeChat
+                )
+                guard let chat else { throw StorageError.corruptRow("chats") }
+                return chat
+            }
+        } catch let error as SQLiteError where error.isForeignKeyViolation {
+            throw StorageError.userGone
         }
     }
 

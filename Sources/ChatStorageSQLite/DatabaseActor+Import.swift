@@ -28,6 +28,7 @@ extension DatabaseActor {
             }
         } catch {
             _ = try? await self.removeStaged(importID: importID)
+            if let error = error as? SQLiteError, error.isForeignKeyViolation { throw StorageError.userGone }
             throw error
         }
     }

@@ -38,6 +38,9 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(.unauthorized, message, headers: [.wwwAuthenticate: "Bearer"])
     }
 
+    /// The user's tokens stopped working (logout, a password change, disabled or deleted) while a request of
+    /// theirs was open.
+    public static let sessionEnded = APIError.unauthorized("Your session has ended; log in again")
     public static let chatNotFound = APIError.notFound("Chat not found")
     public static let messageNotFound = APIError.notFound("Message not found")
 

@@ -38,6 +38,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return try APIError(error.status, message, headers: error.headers).response(from: request, context: context)
         } catch StorageError.unavailable {
             return try APIError.databaseUnavailable.response(from: request, context: context)
+        } catch StorageError.userGone {
+            // The user was deleted while this request was under way.
+            return try APIError.sessionEnded.response(from: request, context: context)
         } catch StorageError.unsupportedCharacter {
             return try APIError(
                 .unprocessableContent,

@@ -149,7 +149,7 @@ enum Revocation: Sendable, Equatable {
     /// The answer of a long-poll ended this way.
     var longPollError: APIError {
         switch self {
-        case .sessionEnded: APIError.unauthorized("Your session has ended; log in again")
+        case .sessionEnded: APIError.sessionEnded
         case .roleChanged: APIError.conflict("Your role changed while this request waited; send it again")
         }
     }
@@ -157,7 +157,7 @@ enum Revocation: Sendable, Equatable {
     /// The error event of a stream ended this way, which had sent the reply up to `offset`.
     func streamError(offset: Int) -> APIError {
         switch self {
-        case .sessionEnded: APIError.unauthorized("Your session has ended; log in again")
+        case .sessionEnded: APIError.sessionEnded
         case .roleChanged:
             APIError.conflict("Your role changed while this stream was open; reattach with Last-Event-ID: \(offset)")
         }

@@ -29,6 +29,11 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// A statement stopped by `sqlite3_interrupt` or the progress handler (``SQLiteConnection/stopping(at:interval:_:)``).
     public var isInterrupt: Bool { self.extendedCode == SQLITE_INTERRUPT }
 
+    static let constraintForeignKey = SQLITE_CONSTRAINT | (3 << 8)
+
+    /// A row referred to a row that does not exist (or no longer does).
+    public var isForeignKeyViolation: Bool { self.extendedCode == Self.constraintForeignKey }
+
     public var isUniqueConstraintViolation: Bool {
         self.extendedCode == Self.constraintUnique || self.extendedCode == Self.constraintPrimaryKey
     }

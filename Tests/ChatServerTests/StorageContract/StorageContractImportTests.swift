@@ -90,4 +90,21 @@ struct StorageContractImportTests {
             #expect(try await store.chats(ownerID: userID, archived: false, limit: 10, offset: 0).total == 1)
         }
     }
+
+    @Test(
+        "createChat and importChats for a user deleted meanwhile: userGone, and nothing written",
+        arguments: StorageEngine.available)
+    func userGone(_ engine: StorageEngine) async throws {
+        try await engine.withStore { store in
+            let user = try await store.makeUser("gone@example.com")
+            _ = try await store.makeUser("stays@example.com")
+            #expect(try await store.deleteUser(id: user.id))
+            await #expect(throws: StorageError.userGone) { _ = try await store.createChat(userID: user.id, title: "t") }
+            await #expect(throws: StorageError.userGone) {
+                _ = try await store.importChats(ownerID: user.id, [Self.branched, Self.branched])
+            }
+            #expect(try await store.chatIDs(ownerID: user.id).isEmpty)
+            #expect(try await store.removeUnfinishedImports() == 0, "no staged rows left behind")
+        }
+    }
 }
