@@ -85,6 +85,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The turn machinery: one session per chat (order, fan-out, long-poll waits), titles, quotas and accounting.
+        // Between storage/provider and HTTP: it knows no HTTP and no AppConfig (its settings are `TurnSettings`).
+        .target(
+            name: "ChatTurns",
+            dependencies: [
+                "ChatStorage",
+                "ChatProvider",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP application: configuration, controllers, middleware, OpenAPI. It speaks `ChatStore` and
         // names no engine: ChatComposition hands it the store.
         .target(
@@ -94,6 +107,7 @@ let package = Package(
                 "ChatStorage",
                 "ChatAuth",
                 "ChatProvider",
+                "ChatTurns",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -215,6 +229,7 @@ let package = Package(
                 "ChatStoragePostgres",
                 "ChatAuth",
                 "ChatProvider",
+                "ChatTurns",
                 "MockGroq",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

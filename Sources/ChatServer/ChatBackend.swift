@@ -1,6 +1,7 @@
 import ChatAuth
 import ChatProvider
 import ChatStorage
+import ChatTurns
 import Foundation
 import Logging
 import Metrics
@@ -167,7 +168,7 @@ public struct ChatBackend: Sendable, CustomStringConvertible {
                 flushInterval: .milliseconds(500)
             ),
             quotas: quotas,
-            metrics: metrics,
+            metrics: metrics?.turns,
             logger: logger
         )
     }

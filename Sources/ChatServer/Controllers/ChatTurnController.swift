@@ -1,5 +1,6 @@
 import ChatProvider
 import ChatStorage
+import ChatTurns
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -174,7 +175,7 @@ struct ChatTurnController {
             let standing = try await self.backend.database.quotaStanding(
                 userID: user.id, today: self.backend.quotas.clock.today)
             if let period = standing.exceeded(dailyLimit: account.limits.daily, monthlyLimit: account.limits.monthly) {
-                self.backend.metrics?.turnEnded(.refused)
+                self.backend.metrics?.turns.turnEnded(.refused)
                 throw APIError(self.backend.quotas.refusal(period, limits: account.limits))
             }
         }

@@ -1,4 +1,5 @@
 import ChatStorage
+import ChatTurns
 import CoreMetrics
 import Foundation
 import Metrics
@@ -48,11 +49,8 @@ public final class ServerMetrics: Sendable {
     let factory: DescribedPrometheusFactory
     let connections = ConnectionCount()
 
-    private let turns: [TurnOutcome: CoreMetrics.Counter]
-    let timeToFirstToken: Metrics.Timer
-    let upstreamDuration: Metrics.Timer
-    private let promptTokens: CoreMetrics.Counter
-    private let completionTokens: CoreMetrics.Counter
+    /// The turns' figures, in this registry: the sessions record them.
+    public let turns: TurnMetrics
     let providerQueueWait: Metrics.Timer
     /// The store's figures: the composition root hands them to the engine it opens.
     public let store: StoreMetrics
@@ -78,20 +76,7 @@ public final class ServerMetrics: Sendable {
         let factory = DescribedPrometheusFactory(registry: registry, descriptions: Self.catalog)
         self.registry = registry
         self.factory = factory
-        self.turns = Dictionary(
-            uniqueKeysWithValues: TurnOutcome.allCases.map {
-                (
-                    $0,
-                    CoreMetrics.Counter(
-                        label: "chat_turns_total", dimensions: [("outcome", $0.rawValue)], factory: factory)
-                )
-            })
-        self.timeToFirstToken = Metrics.Timer(label: "chat_upstream_time_to_first_token_seconds", factory: factory)
-        self.upstreamDuration = Metrics.Timer(label: "chat_upstream_duration_seconds", factory: factory)
-        self.promptTokens = CoreMetrics.Counter(
-            label: "chat_tokens_total", dimensions: [("kind", "prompt")], factory: factory)
-        self.completionTokens = CoreMetrics.Counter(
-            label: "chat_tokens_total", dimensions: [("kind", "completion")], factory: factory)
+        self.turns = TurnMetrics(factory: factory)
         self.providerQueueWait = Metrics.Timer(label: "chat_provider_queue_wait_seconds", factory: factory)
         self.store = StoreMetrics(
             commitDuration: Metrics.Timer(label: "chat_database_commit_duration_seconds", factory: factory),
@@ -103,20 +88,6 @@ public final class ServerMetrics: Sendable {
             longPolls: CoreMetrics.Gauge(label: "chat_long_polls_parked", factory: factory),
             connections: CoreMetrics.Gauge(label: "chat_http_connections_open", factory: factory),
             residentMemory: CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory))
-    }
-
-    /// How a turn ended, for `chat_turns_total`.
-    enum TurnOutcome: String, CaseIterable, Sendable {
-        case complete, failed, cancelled, interrupted, refused
-    }
-
-    func turnEnded(_ outcome: TurnOutcome) {
-        self.turns[outcome]?.increment()
-    }
-
-    func accounted(_ charge: UsageCharge) {
-        self.promptTokens.increment(by: charge.promptTokens)
-        self.completionTokens.increment(by: charge.completionTokens)
     }
 
     private struct HTTPKey: Hashable {

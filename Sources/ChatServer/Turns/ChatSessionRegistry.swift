@@ -1,5 +1,6 @@
 import ChatProvider
 import ChatStorage
+import ChatTurns
 import Foundation
 import Logging
 import Synchronization
@@ -18,7 +19,7 @@ final class ChatSessionRegistry: Sendable {
 
     init(
         database: any ChatStore, provider: ProviderActor, settings: TurnSettings, quotas: QuotaPolicy,
-        metrics: ServerMetrics?, logger: Logger
+        metrics: TurnMetrics?, logger: Logger
     ) {
         self.database = database
         self.provider = provider

@@ -48,16 +48,6 @@ final class ModelCatalog: Service, Sendable, CustomStringConvertible {
         self.state.withLock { state in state.entries.contains { $0.id == model } }
     }
 
-    /// 422 naming the offered models, unless `model` is one.
-    func requireOffered(_ model: String, at loc: [ValidationIssue.Location]) throws(APIError) {
-        guard !self.offers(model) else { return }
-        let offered = self.entries.map(\.id).joined(separator: ", ")
-        throw .validation(
-            ValidationIssue(
-                loc: loc, msg: "Model \"\(model)\" is not offered here; choose one of: \(offered) (GET /models)",
-                type: "value_error"))
-    }
-
     /// Keeps the configured models the upstream lists (and the default), with the upstream's details.
     func apply(_ listed: [UpstreamModel]) {
         let byID = Dictionary(listed.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

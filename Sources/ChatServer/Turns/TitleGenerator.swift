@@ -1,5 +1,6 @@
 import ChatProvider
 import ChatStorage
+import ChatTurns
 import Foundation
 import Logging
 
@@ -103,7 +104,7 @@ struct TitleGenerator: Sendable {
 
     /// First line, without quotes or markdown, at most 6 words and 80 characters; "New chat" if nothing is left.
     static func clean(_ raw: String) -> String {
-        let line = raw.replacingNUL.split(whereSeparator: \.isNewline).first { !$0.trimmingWhitespace().isEmpty } ?? ""
+        let line = raw.replacingNUL.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) } ?? ""
         let stripped = line.trimmingCharacters(in: CharacterSet(charactersIn: "\"'`*#_ \t“”‘’").union(.whitespaces))
         var words = stripped.split(whereSeparator: \.isWhitespace).prefix(6).joined(separator: " ")
         while let last = words.last, ".:;,!".contains(last) { words.removeLast() }

@@ -1,5 +1,6 @@
 import ChatProvider
 import ChatStorage
+import ChatTurns
 import Foundation
 import Metrics
 
@@ -12,7 +13,7 @@ struct TurnAccount: Sendable {
 /// How upstream calls are accounted: what each is charged to its user, and the metrics of turns and tokens.
 struct TurnAccounting: Sendable {
     let quotas: QuotaPolicy
-    let metrics: ServerMetrics?
+    let metrics: TurnMetrics?
 
     /// The charge for one upstream call on today's UTC day: the upstream's own usage when it reported one;
     /// otherwise (a stream cut off by a cancel, a failure or a shutdown) an estimate, marked so — the prompt as
