@@ -148,6 +148,7 @@ let package = Package(
                 "ChatStorage",
                 "ChatStorageSQLite",
                 "ChatStoragePostgres",
+                "ChatTurns",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import ChatServer
 import ChatStorage
+import ChatTurns
 import Logging
 
 extension ChatBackend {

@@ -1,3 +1,4 @@
+import ChatTurns
 import Logging
 import ServiceLifecycle
 

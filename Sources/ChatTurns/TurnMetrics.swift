@@ -12,8 +12,8 @@ public final class TurnMetrics: Sendable {
     }
 
     private let outcomes: [Outcome: CoreMetrics.Counter]
-    public let timeToFirstToken: Metrics.Timer
-    public let upstreamDuration: Metrics.Timer
+    let timeToFirstToken: Metrics.Timer
+    let upstreamDuration: Metrics.Timer
     private let promptTokens: CoreMetrics.Counter
     private let completionTokens: CoreMetrics.Counter
 
@@ -42,7 +42,7 @@ public final class TurnMetrics: Sendable {
     }
 
     /// Counts the tokens of one upstream call charged to its user.
-    public func accounted(_ charge: UsageCharge) {
+    func accounted(_ charge: UsageCharge) {
         self.promptTokens.increment(by: charge.promptTokens)
         self.completionTokens.increment(by: charge.completionTokens)
     }

@@ -5,6 +5,7 @@ import MockGroq
 import Testing
 
 @testable import ChatServer
+@testable import ChatTurns
 
 /// A session that ends (logout, disabled, deleted, role changed) ends what it had open, and long-polls are
 /// capped per user.

@@ -8,6 +8,7 @@ import MockGroq
 import Testing
 
 @testable import ChatServer
+@testable import ChatTurns
 
 /// Shutdown and health tell clients and operators what is really happening.
 @Suite("Shutdown and health truths", .serialized)

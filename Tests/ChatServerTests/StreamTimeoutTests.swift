@@ -6,6 +6,7 @@ import MockGroq
 import Testing
 
 @testable import ChatServer
+@testable import ChatTurns
 
 /// Upstream timeouts as configured, bounded followers, and reattaching beyond a reply's current length.
 @Suite("Streams and timeouts")

@@ -10,6 +10,7 @@ import NIOCore
 import Testing
 
 @testable import ChatServer
+@testable import ChatTurns
 
 /// AI turns end to end: the real server over a socket, the real libcurl provider, the mock upstream.
 @Suite("AI turns over real HTTP against the mock upstream")

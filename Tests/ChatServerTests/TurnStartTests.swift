@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import ChatServer
+@testable import ChatTurns
 
 /// ``ChatStore/beginTurnReadingContext(chatID:ownerID:userContent:history:model:)`` on the suite's engine
 /// (PostgreSQL: one statement; SQLite: the read, then the begin): what it saves and what it returns.

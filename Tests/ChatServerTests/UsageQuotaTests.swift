@@ -1,6 +1,7 @@
 import ChatProvider
 import ChatServer
 import ChatStorage
+import ChatTurns
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

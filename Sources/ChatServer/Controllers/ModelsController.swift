@@ -1,3 +1,4 @@
+import ChatTurns
 import Hummingbird
 
 /// GET /models: the models a user may pick for a chat or a turn, and the default.

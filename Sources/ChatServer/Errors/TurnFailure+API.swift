@@ -1,4 +1,5 @@
 import ChatProvider
+import ChatTurns
 import HTTPTypes
 
 extension APIError {

@@ -1,6 +1,5 @@
 import ChatProvider
 import ChatStorage
-import ChatTurns
 import Foundation
 import Logging
 import Synchronization
@@ -9,7 +8,7 @@ import Synchronization
 ///
 /// At most one live session exists per chat: a session retires itself (and leaves the registry) the moment
 /// it is idle, and a call that reaches a retired session is retried on a fresh one.
-final class ChatSessionRegistry: Sendable {
+public final class ChatSessionRegistry: Sendable {
     private let sessions = Mutex<[UUID: ChatSessionActor]>([:])
     private let database: any ChatStore
     private let provider: ProviderActor
@@ -17,7 +16,9 @@ final class ChatSessionRegistry: Sendable {
     private let accounting: TurnAccounting
     private let logger: Logger
 
-    init(
+    /// Sessions that run turns against `database` and `provider` with `settings`; quotas counted by `quotas`,
+    /// figures recorded in `metrics` (nil: none).
+    public init(
         database: any ChatStore, provider: ProviderActor, settings: TurnSettings, quotas: QuotaPolicy,
         metrics: TurnMetrics?, logger: Logger
     ) {
@@ -32,13 +33,13 @@ final class ChatSessionRegistry: Sendable {
     private let shutdown = Mutex<Task<Void, Never>?>(nil)
 
     /// True once ``beginShutdown(grace:)`` was called: new turns are refused and long-polls do not wait.
-    var isShuttingDown: Bool { self.shutdown.withLock { $0 != nil } }
+    public var isShuttingDown: Bool { self.shutdown.withLock { $0 != nil } }
 
     /// Graceful shutdown: long-polls answer at once; running replies get `grace` to finish, then are cancelled
     /// and saved as interrupted. Returns at once (a second call returns the first one's task); the task ends
     /// when every turn has ended and been saved, or 5 s after the interruption at the latest.
     @discardableResult
-    func beginShutdown(grace: Duration) -> Task<Void, Never> {
+    public func beginShutdown(grace: Duration) -> Task<Void, Never> {
         self.shutdown.withLock { shutdown in
             if let shutdown { return shutdown }
             let logger = self.logger
@@ -84,7 +85,7 @@ final class ChatSessionRegistry: Sendable {
     /// A change another process committed (a notification of the shared store): wakes the chat's waiters, or
     /// cancels its running reply. ``StoreEvent/resynchronized`` wakes every chat's waiters (changes may have
     /// been missed).
-    func handle(_ event: StoreEvent) {
+    public func handle(_ event: StoreEvent) {
         switch event {
         case .messagesChanged(let chatID):
             guard let session = self.existingSession(for: chatID) else { return }
@@ -100,7 +101,7 @@ final class ChatSessionRegistry: Sendable {
     }
 
     /// Sessions with a running or queued turn now.
-    func sessionsWithTurns() async -> [ChatSessionActor] {
+    public func sessionsWithTurns() async -> [ChatSessionActor] {
         var found: [ChatSessionActor] = []
         for session in self.snapshot() where await session.hasTurns { found.append(session) }
         return found
@@ -110,12 +111,15 @@ final class ChatSessionRegistry: Sendable {
     var liveSessionCount: Int { self.sessions.withLock { $0.count } }
 
     /// The chat's session if it has one (it may be retiring).
-    func existingSession(for chatID: UUID) -> ChatSessionActor? {
+    public func existingSession(for chatID: UUID) -> ChatSessionActor? {
         self.sessions.withLock { $0[chatID] }
     }
 
     /// Runs `body` on the chat's session, creating one if needed and retrying if it retired meanwhile.
-    func withSession<T: Sendable>(
+    /// `@inlinable`: every turn and long-poll of the HTTP target enters a session here, so the loop is
+    /// specialised for the caller's `T` rather than called through generic metadata across the module boundary.
+    @inlinable
+    public func withSession<T: Sendable>(
         for chatID: UUID,
         _ body: (ChatSessionActor) async throws -> T
     ) async throws -> T {
@@ -129,7 +133,8 @@ final class ChatSessionRegistry: Sendable {
         }
     }
 
-    private func session(for chatID: UUID) -> ChatSessionActor {
+    @usableFromInline
+    func session(for chatID: UUID) -> ChatSessionActor {
         self.sessions.withLock { sessions in
             if let session = sessions[chatID] { return session }
             let session = ChatSessionActor(

@@ -4,12 +4,16 @@ import Logging
 
 /// The provider's ``SharedUpstreamBudget`` over a store's ``UpstreamLedger``: with several replicas on one
 /// PostgreSQL database, `GROQ_RPM` and `GROQ_TPM` count every replica's calls, and a 429 pauses them all.
-struct DeploymentUpstreamBudget: SharedUpstreamBudget {
+public struct DeploymentUpstreamBudget: SharedUpstreamBudget {
     let ledger: any UpstreamLedger
-
     let logger: Logger
 
-    func reserve(tokens: Int, limits: ProviderLimits) async throws -> SharedUpstreamReservation {
+    public init(ledger: any UpstreamLedger, logger: Logger) {
+        self.ledger = ledger
+        self.logger = logger
+    }
+
+    public func reserve(tokens: Int, limits: ProviderLimits) async throws -> SharedUpstreamReservation {
         switch try await self.ledger.reserveUpstreamCall(
             tokens: tokens, requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute,
             window: limits.window + limits.windowMargin)
@@ -19,7 +23,7 @@ struct DeploymentUpstreamBudget: SharedUpstreamBudget {
         }
     }
 
-    func settle(_ call: Int64, usedTokens: Int) async {
+    public func settle(_ call: Int64, usedTokens: Int) async {
         do {
             try await self.ledger.settleUpstreamCall(call, tokens: usedTokens)
         } catch {
@@ -28,7 +32,7 @@ struct DeploymentUpstreamBudget: SharedUpstreamBudget {
         }
     }
 
-    func pauseEveryone(for duration: Duration) async {
+    public func pauseEveryone(for duration: Duration) async {
         // Best effort: this process pauses anyway; the others learn it unless the database is unreachable.
         try? await self.ledger.announceUpstreamPause(duration)
     }

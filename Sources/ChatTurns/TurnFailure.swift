@@ -5,7 +5,7 @@ import Foundation
 /// Why a turn did not start, or ended without its reply: what a turn's followers are told
 /// (``TurnEvent/failed(_:message:)``). It says what happened, not how a protocol answers it: the HTTP layer gives
 /// each a status (see `APIError.init(_: TurnFailure)`).
-enum TurnFailure: Error, Sendable {
+public enum TurnFailure: Error, Sendable {
     /// The chat does not exist, or is not the requester's.
     case chatNotFound
     /// Stopped by its user, an admin, or the account being disabled.
@@ -33,7 +33,7 @@ enum TurnFailure: Error, Sendable {
     }
 
     /// What the client reads, and what a failed reply saves as its `error`.
-    var detail: String {
+    public var detail: String {
         switch self {
         case .chatNotFound: "Chat not found"
         case .cancelled: "The reply was cancelled"
@@ -46,13 +46,13 @@ enum TurnFailure: Error, Sendable {
         }
     }
 
-    static let restartingDetail = "The server is restarting; try again in a few seconds"
+    public static let restartingDetail = "The server is restarting; try again in a few seconds"
 }
 
 extension ProviderError {
     /// A plain sentence for the client (saved with a failed reply too). Transport and upstream details stay in
     /// the log, with the request id, which the sentence quotes so that a user's report can be matched to it.
-    func detail(requestID: String) -> String {
+    public func detail(requestID: String) -> String {
         let reference = "(request id \(requestID))"
         return switch self {
         case .notConfigured: "AI provider not configured"

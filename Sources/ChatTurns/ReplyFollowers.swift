@@ -7,13 +7,13 @@
 /// - Offsets: a follower receives no text before the offset it asked for, and each part of the reply once.
 ///
 /// A value owned by one ``ChatSessionActor``; not shared.
-struct ReplyFollowers {
+public struct ReplyFollowers {
     /// Events buffered per follower before it counts as fallen behind: more than a whole reply's deltas at
     /// the default `MAX_COMPLETION_TOKENS`, so only a reader that stopped reading is dropped.
-    static let bufferLimit = 2048
+    public static let bufferLimit = 2048
 
     /// A follower's stream, made with the buffer limit.
-    static func makeStream() -> (AsyncStream<TurnEvent>, AsyncStream<TurnEvent>.Continuation) {
+    public static func makeStream() -> (AsyncStream<TurnEvent>, AsyncStream<TurnEvent>.Continuation) {
         AsyncStream<TurnEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.bufferLimit))
     }
 

@@ -1,7 +1,7 @@
 import ChatStorage
 
 /// What a turn writes before its reply, and where in the chat's tree.
-enum TurnInput: Sendable, Equatable {
+public enum TurnInput: Sendable, Equatable {
     /// A new user message after the last message of the active path (POST /chat).
     case message(String)
     /// Another reply to `parentID`, beside the ones it has (regenerate).

@@ -1,13 +1,17 @@
 import ChatProvider
 import ChatStorage
-import ChatTurns
 import Foundation
 import Metrics
 
 /// Whose quotas a turn counts against, as authenticated when it was sent.
-struct TurnAccount: Sendable {
-    let userID: UUID
-    let limits: QuotaLimits
+public struct TurnAccount: Sendable {
+    public let userID: UUID
+    public let limits: QuotaLimits
+
+    public init(userID: UUID, limits: QuotaLimits) {
+        self.userID = userID
+        self.limits = limits
+    }
 }
 
 /// How upstream calls are accounted: what each is charged to its user, and the metrics of turns and tokens.

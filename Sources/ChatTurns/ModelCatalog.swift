@@ -11,24 +11,24 @@ import Synchronization
 /// - A model the upstream does not list is logged and left out; the default model never is (a chat that picks
 ///   none uses it whatever the upstream says), so its absence is logged as an error instead.
 /// - Reads are snapshots under a lock held for a copy, never across a suspension.
-final class ModelCatalog: Service, Sendable, CustomStringConvertible {
+public final class ModelCatalog: Service, Sendable, CustomStringConvertible {
     /// A model on offer, with what the upstream says of it once checked.
-    struct Entry: Sendable, Equatable {
-        let id: String
-        var ownedBy: String?
-        var contextWindow: Int?
+    public struct Entry: Sendable, Equatable {
+        public let id: String
+        public var ownedBy: String?
+        public var contextWindow: Int?
     }
 
-    let defaultModel: String
+    public let defaultModel: String
     private let state: Mutex<(entries: [Entry], checked: Bool)>
     private let upstream: @Sendable () async throws -> [UpstreamModel]
     private let retryInterval: Duration
     private let logger: Logger
 
-    var description: String { "ModelCatalog" }
+    public var description: String { "ModelCatalog" }
 
     /// `upstream` lists the upstream's models (``ProviderActor/listModels()``).
-    init(
+    public init(
         configured: [String], defaultModel: String, logger: Logger, retryInterval: Duration = .seconds(30),
         upstream: @escaping @Sendable () async throws -> [UpstreamModel]
     ) {
@@ -40,11 +40,11 @@ final class ModelCatalog: Service, Sendable, CustomStringConvertible {
     }
 
     /// The models on offer, in the configured order.
-    var entries: [Entry] { self.state.withLock { $0.entries } }
+    public var entries: [Entry] { self.state.withLock { $0.entries } }
     /// Whether the upstream's list has been applied.
-    var isChecked: Bool { self.state.withLock { $0.checked } }
+    public var isChecked: Bool { self.state.withLock { $0.checked } }
 
-    func offers(_ model: String) -> Bool {
+    public func offers(_ model: String) -> Bool {
         self.state.withLock { state in state.entries.contains { $0.id == model } }
     }
 
@@ -82,7 +82,7 @@ final class ModelCatalog: Service, Sendable, CustomStringConvertible {
 
     /// Checks the list until the upstream answers, then stays until shutdown (a service that returned would
     /// end the application).
-    func run() async throws {
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

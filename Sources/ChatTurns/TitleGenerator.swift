@@ -1,6 +1,5 @@
 import ChatProvider
 import ChatStorage
-import ChatTurns
 import Foundation
 import Logging
 

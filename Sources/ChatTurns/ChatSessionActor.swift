@@ -22,8 +22,8 @@ import Logging
 /// ``TitleGenerator`` names the chat, ``TurnAccounting`` charges and counts; failures are reported as
 /// ``TurnFailure``s, which the HTTP layer answers. The session's life is one ``SessionState``: created on demand
 /// by ``ChatSessionRegistry``, retired as soon as it is idle.
-actor ChatSessionActor {
-    let chatID: UUID
+public actor ChatSessionActor {
+    public let chatID: UUID
     private let database: any ChatStore
     private let provider: ProviderActor
     private let settings: TurnSettings
@@ -68,6 +68,7 @@ actor ChatSessionActor {
     }
 
     /// Thrown by a retired session: ask the registry for a fresh one.
+    @usableFromInline
     struct Retired: Error {}
 
     /// Does what a transition of ``state`` asks.
@@ -98,7 +99,7 @@ actor ChatSessionActor {
     /// `account`: whose quotas the turn counts against, and whose chat this must be (a chat of someone else's
     /// ends the turn as ``TurnFailure/chatNotFound``, as a missing one does, before anything is saved). `model`:
     /// the turn's own choice (an offered model), else the chat's, else the default.
-    func submit(
+    public func submit(
         _ input: TurnInput, model: String? = nil, account: TurnAccount,
         requester: AsyncStream<TurnEvent>.Continuation, wantsDeltas: Bool, requestID: String
     ) throws {
@@ -348,7 +349,9 @@ actor ChatSessionActor {
     /// generated, from `offset` (Unicode scalars): the text from there (nothing before it, and nothing at all
     /// until the reply reaches it), then live deltas and the final event. False if `messageID` is not the
     /// reply being generated now.
-    func follow(messageID: Int64, from offset: Int, into continuation: AsyncStream<TurnEvent>.Continuation) -> Bool {
+    public func follow(messageID: Int64, from offset: Int, into continuation: AsyncStream<TurnEvent>.Continuation)
+        -> Bool
+    {
         guard var running = self.running, running.assistantID == messageID else { return false }
         if offset < running.length {
             let scalars = running.content.unicodeScalars
@@ -361,7 +364,7 @@ actor ChatSessionActor {
     }
 
     /// Cancels the reply being generated; returns it as saved (status `cancelled`), or nil if none runs.
-    func cancelRunningTurn() async -> MessageRecord? {
+    public func cancelRunningTurn() async -> MessageRecord? {
         guard let running = self.running, let task = self.state.cancelByUser(running.number) else { return nil }
         return await withCheckedContinuation { continuation in
             self.running?.cancellationWaiters.append(continuation)
@@ -371,7 +374,7 @@ actor ChatSessionActor {
 
     /// Stops the running turn (saved `cancelled`) and every queued one (never started), and waits until the
     /// running one is saved. Used when the chat's owner is disabled.
-    func cancelAllTurns() async {
+    public func cancelAllTurns() async {
         self.perform(self.state.cancelQueued(except: self.running?.number))
         _ = await self.cancelRunningTurn()
     }
@@ -383,7 +386,9 @@ actor ChatSessionActor {
     /// as the calling task is cancelled (its client went away).
     /// The first read also checks that the chat is the owner's (``TurnFailure/chatNotFound`` otherwise), so a
     /// long-poll costs no separate lookup; the reads after a change need not.
-    func messages(after afterID: Int64, limit: Int, wait: Duration, ownerID: UUID) async throws -> [MessageRecord] {
+    public func messages(after afterID: Int64, limit: Int, wait: Duration, ownerID: UUID) async throws
+        -> [MessageRecord]
+    {
         let (database, chatID) = (self.database, self.chatID)
         let found = try await self.poll(timeout: wait) { (first: Bool) -> [MessageRecord]? in
             guard
@@ -399,7 +404,7 @@ actor ChatSessionActor {
     }
 
     /// A change committed by another process (its notification): wakes whoever waits on this chat.
-    func remoteChanged() {
+    public func remoteChanged() {
         self.waiters.changed()
     }
 
@@ -407,7 +412,7 @@ actor ChatSessionActor {
     /// store's notifications, in another process); nil after `timeout`, or at once while the server shuts down.
     /// A long-poll in progress keeps the session alive across its awaits; throws `CancellationError` as soon as
     /// the calling task is cancelled (its client went away).
-    func poll<T: Sendable>(timeout: Duration, _ check: @Sendable () async throws -> T?) async throws -> T? {
+    public func poll<T: Sendable>(timeout: Duration, _ check: @Sendable () async throws -> T?) async throws -> T? {
         try await self.poll(timeout: timeout) { _ in try await check() }
     }
 
@@ -432,12 +437,12 @@ actor ChatSessionActor {
     }
 
     /// The id and current text of the reply being generated, if any.
-    var liveReply: (id: Int64, content: String)? {
+    public var liveReply: (id: Int64, content: String)? {
         self.running.map { ($0.assistantID, $0.content) }
     }
 
     /// The current text of the reply being generated over its last saved copy.
-    func overlay(_ messages: [MessageRecord]) -> [MessageRecord] {
+    public func overlay(_ messages: [MessageRecord]) -> [MessageRecord] {
         guard let running = self.running else { return messages }
         return messages.map { message in
             guard message.id == running.assistantID else { return message }
