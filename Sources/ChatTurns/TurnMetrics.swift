@@ -4,7 +4,8 @@ import Metrics
 
 /// The figures of AI turns for `GET /metrics`: how turns ended, the upstream's time to its first and last token,
 /// and the tokens accounted to users. Made with the factory of the server's registry (which owns one and renders
-/// it); recording is lock-free swift-metrics handles, so a streamed turn never waits on it.
+/// it): the turn machinery records through swift-metrics handles made once here, and knows nothing of the
+/// exposition. Per turn it records a handful of figures, none per streamed delta.
 public final class TurnMetrics: Sendable {
     /// How a turn ended, the `outcome` label of `chat_turns_total`.
     public enum Outcome: String, CaseIterable, Sendable {
