@@ -90,6 +90,9 @@ fuzz-api: release
 lint:
 	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)
 	.ci/long-functions Sources Benchmarks
+	@# The turn machinery knows no HTTP (SwiftPM would let an undeclared module be imported once it is built).
+	@! grep -rnE '^[^/]*import (Hummingbird|HTTPTypes|NIOHTTP1|NIOHTTPTypes)' Sources/ChatTurns \
+		|| { echo "Sources/ChatTurns must not import the HTTP stack"; exit 1; }
 
 format:
 	$(SWIFT) format --in-place --recursive $(SWIFT_FORMAT_PATHS)

@@ -26,8 +26,8 @@ public struct QuotaLimits: Sendable, Equatable {
 /// The deployment's token quotas (`DAILY_TOKEN_QUOTA`, `MONTHLY_TOKEN_QUOTA`; 0 = unlimited) and a user's own,
 /// set by an admin, over them.
 public struct QuotaPolicy: Sendable {
-    public let dailyDefault: Int64
-    public let monthlyDefault: Int64
+    let dailyDefault: Int64
+    let monthlyDefault: Int64
     public let clock: UsageClock
 
     public init(dailyDefault: Int64, monthlyDefault: Int64, clock: UsageClock) {
@@ -60,10 +60,10 @@ public struct QuotaPolicy: Sendable {
 
 /// A turn refused because its user's token quota is spent: which quota, and when it starts afresh.
 public struct QuotaRefusal: Sendable {
-    public let period: QuotaPeriod
+    let period: QuotaPeriod
     /// The quota's tokens (nil: unknown, shown as "?").
-    public let limit: Int64?
-    public let resetDay: UsageDay
+    let limit: Int64?
+    let resetDay: UsageDay
     /// Whole seconds until the reset, at least 1.
     public let secondsToReset: Int
 

@@ -10,7 +10,7 @@
 public struct ReplyFollowers {
     /// Events buffered per follower before it counts as fallen behind: more than a whole reply's deltas at
     /// the default `MAX_COMPLETION_TOKENS`, so only a reader that stopped reading is dropped.
-    public static let bufferLimit = 2048
+    static let bufferLimit = 2048
 
     /// A follower's stream, made with the buffer limit.
     public static func makeStream() -> (AsyncStream<TurnEvent>, AsyncStream<TurnEvent>.Continuation) {
