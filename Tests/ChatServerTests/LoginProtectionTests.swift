@@ -114,6 +114,45 @@ struct LoginProtectionTests {
         }
     }
 
+    @Test("failed logins turned away by a full hashing queue count for their address: a flood is limited, not served")
+    func floodTurnedAwayIsCounted() async throws {
+        try await withApp(
+            .live,
+            configure: {
+                $0.passwordHashQueueLimit = 1
+                $0.passwordHashCost = 15
+                $0.loginAttemptsPerMinute = 3
+                $0.forwardedAllowIPs = ["127.0.0.1"]
+            }
+        ) { client, _ in
+            try await client.register("victim@example.com")
+            func login(_ password: String, from address: String) async throws -> HTTPResponse.Status {
+                try await client.send(
+                    .post, "/auth/login", json: #"{"email": "victim@example.com", "password": "\#(password)"}"#,
+                    headers: [HTTPField.Name("X-Forwarded-For")!: address]
+                ).status
+            }
+            // Twelve guesses at once, each on its own connection, before the first one's hash is done.
+            let port = try #require(client.port)
+            var connections: [RawConnection] = []
+            for _ in 0..<12 {
+                connections.append(
+                    try await RawConnection.open(
+                        port: port, "POST", "/auth/login",
+                        json: #"{"email": "victim@example.com", "password": "wrong guess"}"#,
+                        forwardedFor: "198.51.100.9"))
+            }
+            var flood: [Int?] = []
+            for connection in connections { flood.append(await connection.status(within: .seconds(30))) }
+            #expect(flood.contains(503), "the queue turned some away: \(flood)")
+            #expect(flood.filter { $0 == 401 }.count < 3, "fewer failures than the limit were verified: \(flood)")
+            // Every attempt counted, those turned away too: the address is over its limit.
+            #expect(try await login("wrong guess", from: "198.51.100.9") == .tooManyRequests)
+            let correct = try await login("correct horse battery", from: "192.0.2.10")
+            #expect(correct == .ok, "\(correct)")
+        }
+    }
+
     @Test("a full hashing queue answers 503 with Retry-After at once instead of queueing")
     func hashingQueueBound() async throws {
         try await withApp(

@@ -153,12 +153,18 @@ struct AuthController {
         }
         let passwords = self.backend.passwords
         let database = self.backend.database
+        // An attempt turned away by a full hashing queue counts as a failure too: otherwise a flood of guesses
+        // that keeps the queue full is never counted, and is never limited, while everyone else gets 503.
+        let turnedAway = { try await throttle.recordFailure(email: email, address: client) }
         guard let user = try await database.user(email: email) else {
-            try await Self.hashing { try await passwords.burnVerification(password) }
+            try await Self.hashing(ifBusy: turnedAway) { try await passwords.burnVerification(password) }
             try await throttle.recordFailure(email: email, address: client)
             throw APIError.unauthorized("Invalid email or password")
         }
-        guard try await Self.hashing({ try await passwords.verify(password, against: user.passwordHash) }) else {
+        let verified = try await Self.hashing(ifBusy: turnedAway) {
+            try await passwords.verify(password, against: user.passwordHash)
+        }
+        guard verified else {
             try await throttle.recordFailure(email: email, address: client)
             throw APIError.unauthorized("Invalid email or password")
         }
@@ -176,11 +182,14 @@ struct AuthController {
         )
     }
 
-    /// Runs password hashing; a full hashing queue is 503 with `Retry-After`, at once.
-    private static func hashing<T>(_ body: () async throws -> T) async throws -> T {
+    /// Runs password hashing; a full hashing queue is 503 with `Retry-After`, at once, after `ifBusy`.
+    private static func hashing<T>(ifBusy: () async throws -> Void = {}, _ body: () async throws -> T) async throws
+        -> T
+    {
         do {
             return try await body()
         } catch is PasswordHashingBusy {
+            try await ifBusy()
             throw APIError(
                 .serviceUnavailable, "Too many sign-ins at once; try again in a moment", headers: [.retryAfter: "1"])
         }
