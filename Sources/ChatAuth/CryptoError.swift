@@ -2,5 +2,6 @@
 public enum CryptoError: Error, Equatable, Sendable {
     case randomBytesUnavailable
     case hmacFailed
+    case digestFailed
     case scryptFailed
 }

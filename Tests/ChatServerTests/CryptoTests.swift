@@ -18,6 +18,18 @@ struct CryptoTests {
         #expect(Self.hex(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 
+    @Test("SHA-256 matches FIPS 180-2's vectors (empty, \"abc\", 448 bits)")
+    func sha256Vectors() throws {
+        #expect(
+            try SHA256.hexDigest([UInt8]())
+                == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(
+            try SHA256.hexDigest(Array("abc".utf8))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        #expect(Self.hex(try SHA256.digest(long)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
     @Test("scrypt matches RFC 7914 (N=1024, r=8, p=16, first 32 bytes)")
     func scryptVector() async throws {
         // Known-answer check through the public API: a hash string made from the RFC's salt and key verifies.
