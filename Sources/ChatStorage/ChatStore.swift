@@ -166,6 +166,25 @@ public protocol ChatStore: Service, Sendable {
     func usageByUser(from: UsageDay, to: UsageDay, order: UsageOrder, limit: Int, offset: Int) async throws
         -> (users: [UserUsage], userCount: Int, totals: UsageTotals)
 
+    // MARK: API keys
+
+    /// Stores a new key for its user unless they hold `limit` keys already: the count and the insert are one
+    /// atomic step, so keys created at once never pass the limit.
+    func createAPIKey(_ key: NewAPIKey, limit: Int) async throws -> APIKeyCreation
+    /// The user's keys oldest first, each with its usage in the month that begins on `month`.
+    func apiKeys(userID: UUID, month: UsageDay) async throws -> [APIKeyListing]
+    /// The key whose SHA-256 is `hash` and its user, read now (no cache, so a deleted key or a disabled or
+    /// deleted user is refused at once on every process); nil when there is none.
+    func apiKeyOwner(hash: String) async throws -> APIKeyOwner?
+    /// Deletes a key (only if it is `userID`'s, when given), with its usage; false when there is no such key.
+    func deleteAPIKey(id: UUID, userID: UUID?) async throws -> Bool
+    /// Sets the key's `last_used_at` to `at` unless it was set after `at` minus
+    /// ``APIKeyRecord/lastUsedPrecision`` already (so a key is written at most once a minute, whoever asks).
+    func touchAPIKey(id: UUID, at: Timestamp) async throws
+    /// Charges one call of `totalTokens` to the key's usage in the month that begins on `month`; nothing when
+    /// the key was deleted meanwhile.
+    func chargeAPIKey(id: UUID, month: UsageDay, totalTokens: Int64) async throws
+
     // MARK: Settings
 
     /// Stores `value` under `key` unless a value is there already; returns the stored value.

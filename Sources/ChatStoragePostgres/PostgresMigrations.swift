@@ -1043,6 +1043,36 @@ enum PostgresMigrations {
             // connection, so a slow prefix match does not hold up other requests.
             statements: []
         ),
+        Migration(
+            version: 25,
+            name: "per-user API keys, stored as their SHA-256, and each key's usage per month",
+            statements: [
+                """
+                CREATE TABLE api_keys (
+                    id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    name text NOT NULL,
+                    key_hash text NOT NULL UNIQUE,
+                    prefix text NOT NULL,
+                    created_at bigint NOT NULL,
+                    expires_at bigint,
+                    last_used_at bigint,
+                    models text,
+                    monthly_token_budget bigint
+                )
+                """,
+                "CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at, id)",
+                """
+                CREATE TABLE api_key_usage (
+                    key_id uuid NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+                    month integer NOT NULL,
+                    requests bigint NOT NULL DEFAULT 0,
+                    total_tokens bigint NOT NULL DEFAULT 0,
+                    PRIMARY KEY (key_id, month)
+                )
+                """,
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

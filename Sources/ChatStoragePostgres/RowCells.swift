@@ -19,6 +19,11 @@ struct RowCells {
         guard let cell = self.cells.next() else { throw StorageError.corruptRow(self.source) }
         return try cell.decode(T.self, context: .default)
     }
+
+    /// Passes over the next `count` columns (read by another decoder).
+    mutating func skip(_ count: Int) throws {
+        for _ in 0..<count where self.cells.next() == nil { throw StorageError.corruptRow(self.source) }
+    }
 }
 
 extension RowCells {

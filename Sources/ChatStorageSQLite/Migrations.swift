@@ -463,6 +463,35 @@ public enum Migrations {
                 INSERT INTO chats_fts (chats_fts) VALUES ('rebuild');
                 """
         ),
+        Migration(
+            version: 25,
+            name: "per-user API keys, stored as their SHA-256, and each key's usage per month",
+            sql: """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    -- SHA-256 of the whole key, 64 hex digits: the key itself is never stored.
+                    key_hash TEXT NOT NULL UNIQUE,
+                    prefix TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER,
+                    last_used_at INTEGER,
+                    -- A JSON array of model ids; NULL: every model on offer.
+                    models TEXT,
+                    monthly_token_budget INTEGER
+                ) STRICT;
+                CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at, id);
+                -- month: the UTC day (days since 1970) on which the month begins.
+                CREATE TABLE api_key_usage (
+                    key_id TEXT NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+                    month INTEGER NOT NULL,
+                    requests INTEGER NOT NULL DEFAULT 0,
+                    total_tokens INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (key_id, month)
+                ) STRICT, WITHOUT ROWID;
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -1,0 +1,120 @@
+import ChatStorage
+import Foundation
+import PostgresNIO
+
+/// Users' API keys (`api_keys`) and their usage per month (`api_key_usage`).
+extension PostgresStore {
+    static let apiKeyColumns =
+        "k.id, k.user_id, k.name, k.prefix, k.created_at, k.expires_at, k.last_used_at, k.models, k.monthly_token_budget"
+
+    /// A key and its user by the key's hash: the user's columns first, as ``decodeUser(_:)`` reads them.
+    static let apiKeyOwnerColumns =
+        userColumns.split(separator: ", ").map { "u." + $0 }.joined(separator: ", ") + ", " + apiKeyColumns
+
+    static func decodeAPIKey(_ cells: inout RowCells) throws -> APIKeyRecord {
+        let id = try cells.next(UUID.self)
+        let userID = try cells.next(UUID.self)
+        let name = try cells.next(String.self)
+        let prefix = try cells.next(String.self)
+        let createdAt = try cells.next(Int64.self)
+        let expiresAt = try cells.next(Int64?.self)
+        let lastUsedAt = try cells.next(Int64?.self)
+        let models = try cells.next(String?.self)
+        let budget = try cells.next(Int64?.self)
+        return APIKeyRecord(
+            id: id, userID: userID, name: name, prefix: prefix, createdAt: Timestamp(microseconds: createdAt),
+            expiresAt: expiresAt.map(Timestamp.init(microseconds:)),
+            lastUsedAt: lastUsedAt.map(Timestamp.init(microseconds:)), models: try APIKeyRecord.decodeModels(models),
+            monthlyTokenBudget: budget)
+    }
+
+    public func createAPIKey(_ key: NewAPIKey, limit: Int) async throws -> APIKeyCreation {
+        try await self.transaction { transaction in
+            // The user's row locked (NO KEY UPDATE: rows referring to the user can still be written), so keys
+            // created at once for one user are counted one after the other.
+            guard
+                try await transaction.one(
+                    "SELECT 1 FROM users WHERE id = \(key.userID) FOR NO KEY UPDATE", { _ in () }) != nil
+            else { return .noSuchUser }
+            let held =
+                try await transaction.one(
+                    "SELECT count(*) FROM api_keys WHERE user_id = \(key.userID)", { try $0.decode(Int64.self) }) ?? 0
+            guard held < Int64(limit) else { return .limitReached }
+            let record = try await transaction.one(
+                """
+                INSERT INTO api_keys AS k (id, user_id, name, key_hash, prefix, created_at, expires_at, models,
+                    monthly_token_budget)
+                VALUES (\(UUID()), \(key.userID), \(key.name), \(key.hash), \(key.prefix),
+                    \(Timestamp.now().microseconds), \(key.expiresAt?.microseconds),
+                    \(APIKeyRecord.encodeModels(key.models)), \(key.monthlyTokenBudget))
+                RETURNING \(unescaped: Self.apiKeyColumns)
+                """
+            ) { row in
+                var cells = RowCells(row, of: "api_keys")
+                return try Self.decodeAPIKey(&cells)
+            }
+            guard let record else { throw StorageError.corruptRow("api_keys") }
+            return .created(record)
+        }
+    }
+
+    public func apiKeys(userID: UUID, month: UsageDay) async throws -> [APIKeyListing] {
+        try await self.rows(
+            """
+            SELECT \(unescaped: Self.apiKeyColumns), coalesce(u.requests, 0), coalesce(u.total_tokens, 0)
+            FROM api_keys k LEFT JOIN api_key_usage u ON u.key_id = k.id AND u.month = \(Int32(clamping: month.number))
+            WHERE k.user_id = \(userID) ORDER BY k.created_at, k.id
+            """
+        ) { row in
+            var cells = RowCells(row, of: "api_keys")
+            let key = try Self.decodeAPIKey(&cells)
+            return APIKeyListing(
+                key: key,
+                usage: APIKeyUsage(requests: try cells.next(Int64.self), totalTokens: try cells.next(Int64.self)))
+        }
+    }
+
+    public func apiKeyOwner(hash: String) async throws -> APIKeyOwner? {
+        try await self.one(
+            """
+            SELECT \(unescaped: Self.apiKeyOwnerColumns)
+            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = \(hash)
+            """
+        ) { row in
+            let user = try Self.decodeUser(row)
+            var cells = RowCells(row, of: "api_keys")
+            try cells.skip(9)
+            return APIKeyOwner(key: try Self.decodeAPIKey(&cells), user: user)
+        }
+    }
+
+    public func deleteAPIKey(id: UUID, userID: UUID?) async throws -> Bool {
+        try await !self.write(
+            """
+            DELETE FROM api_keys WHERE id = \(id) AND (\(userID)::uuid IS NULL OR user_id = \(userID)) RETURNING 1
+            """,
+            { _ in () }
+        ).isEmpty
+    }
+
+    public func touchAPIKey(id: UUID, at: Timestamp) async throws {
+        let threshold = at.microseconds - APIKeyRecord.lastUsedPrecision
+        try await self.execute(
+            """
+            UPDATE api_keys SET last_used_at = \(at.microseconds)
+            WHERE id = \(id) AND (last_used_at IS NULL OR last_used_at <= \(threshold))
+            """)
+    }
+
+    public func chargeAPIKey(id: UUID, month: UsageDay, totalTokens: Int64) async throws {
+        try await self.execute(
+            """
+            INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
+            SELECT \(id), \(Int32(clamping: month.number)), 1, \(totalTokens)
+            WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = \(id))
+            ON CONFLICT (key_id, month) DO UPDATE SET
+                requests = api_key_usage.requests + 1,
+                total_tokens = api_key_usage.total_tokens + excluded.total_tokens
+            """)
+    }
+}
