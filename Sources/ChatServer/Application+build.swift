@@ -78,6 +78,12 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
     let admin = authenticated.group("admin").add(middleware: AdminOnlyMiddleware())
     AdminController(backend: backend).addRoutes(to: admin)
     UsageController(backend: backend).addRoutes(own: authenticated.group("auth"), admin: admin)
+    APIKeysController(backend: backend).addRoutes(own: authenticated.group("auth"), admin: admin)
+    // The OpenAI-compatible routes: an API key or a JWT (every other route refuses API keys).
+    let v1 = router.group("v1").add(
+        middleware: V1AuthenticationMiddleware(
+            jwt: authentication, uses: APIKeyUseRecorder(database: backend.database, logger: backend.logger)))
+    OpenAIModelsController(backend: backend).addRoutes(to: v1)
     routes.install(from: router)
     return router
 }

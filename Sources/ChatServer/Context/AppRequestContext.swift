@@ -11,6 +11,8 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthenticationMiddleware``; nil on public routes.
     public var user: UserRecord?
+    /// The API key the request came with, set by ``V1AuthenticationMiddleware`` (nil: a JWT, or no `/v1` route).
+    public var apiKey: APIKeyRecord?
     /// The socket's peer (not a forwarded header); nil when the channel has none. Kept as NIO caches it and
     /// formatted only where an address is needed (login), not on every request.
     public let remoteAddress: SocketAddress?

@@ -10,7 +10,8 @@ import NIOHTTP1
 /// `APIError(_:)` maps it; Hummingbird's own errors keep their status (413 for large bodies), except the
 /// router's 404 for a path that exists under other methods, which becomes 405 with `Allow`; NIO's parser errors
 /// are 400; a database that did not answer in time is 503 with `Retry-After`; anything else is a fault: logged
-/// with the request id and answered with a generic 500 that reveals nothing internal.
+/// with the request id and answered with a generic 500 that reveals nothing internal. Under `/v1` the same
+/// answers take OpenAI's error shape (``OpenAIError``).
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let routes: RouteTable
@@ -20,41 +21,46 @@ struct ErrorMiddleware: RouterMiddleware {
     {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
+        } catch let error as OpenAIError {
             return try error.response(from: request, context: context)
-        } catch let failure as TurnFailure {
-            return try APIError(failure).response(from: request, context: context)
-        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+        } catch {
+            let answer = self.answer(to: error, request: request, context: context)
+            // The OpenAI-compatible routes answer in OpenAI's shape (``OpenAIError``), the rest in FastAPI's.
+            guard OpenAIError.applies(to: request.uri.path) else {
+                return try answer.response(from: request, context: context)
+            }
+            return try OpenAIError(answer).response(from: request, context: context)
+        }
+    }
+
+    /// The answer to an error, as described above.
+    private func answer(to error: any Error, request: Request, context: Context) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let failure as TurnFailure: return APIError(failure)
+        case let error as HTTPError where error.status == .notFound && error.body == nil:
             // The router found no route for this method and path.
             let allowed = self.routes.allowedMethods(for: request.uri.path)
-            guard !allowed.isEmpty else {
-                return try APIError(.notFound, "Not Found").response(from: request, context: context)
-            }
-            return try APIError(
+            guard !allowed.isEmpty else { return APIError(.notFound, "Not Found") }
+            return APIError(
                 .methodNotAllowed, "Method Not Allowed",
-                headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
-            ).response(from: request, context: context)
-        } catch let error as HTTPError {
-            let message = error.body ?? error.status.reasonPhrase
-            return try APIError(error.status, message, headers: error.headers).response(from: request, context: context)
-        } catch StorageError.unavailable {
-            return try APIError.databaseUnavailable.response(from: request, context: context)
-        } catch StorageError.userGone {
-            // The user was deleted while this request was under way.
-            return try APIError.sessionEnded.response(from: request, context: context)
-        } catch StorageError.unsupportedCharacter {
-            return try APIError(
+                headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
+        case let error as HTTPError:
+            return APIError(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
+        case StorageError.unavailable: return APIError.databaseUnavailable
+        // The user was deleted while this request was under way.
+        case StorageError.userGone: return APIError.sessionEnded
+        case StorageError.unsupportedCharacter:
+            return APIError(
                 .unprocessableContent,
-                "Text must not contain the NUL character (U+0000): this server's database cannot store it"
-            ).response(from: request, context: context)
-        } catch is HTTPParserError {
+                "Text must not contain the NUL character (U+0000): this server's database cannot store it")
+        case is HTTPParserError:
             // Broken framing seen while a handler read the request: the client's fault.
-            return try APIError(.badRequest, "Malformed request").response(from: request, context: context)
-        } catch let error as any HTTPResponseError {
-            return try APIError(error.status, error.status.reasonPhrase).response(from: request, context: context)
-        } catch {
+            return APIError(.badRequest, "Malformed request")
+        case let error as any HTTPResponseError: return APIError(error.status, error.status.reasonPhrase)
+        default:
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
-            return try APIError(.internalServerError, "Internal server error").response(from: request, context: context)
+            return APIError(.internalServerError, "Internal server error")
         }
     }
 }

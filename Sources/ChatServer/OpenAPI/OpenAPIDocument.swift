@@ -25,7 +25,10 @@ enum OpenAPIDocument {
                         "description": "Log in with email (as username) and password.",
                         "flows": ["password": ["tokenUrl": "/auth/token", "scopes": [:]]],
                     ],
-                    "HTTPBearer": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT"],
+                    "HTTPBearer": [
+                        "type": "http", "scheme": "bearer",
+                        "description": "A JWT; on the /v1 routes also an API key (sk-…)",
+                    ],
                 ],
             ],
             "tags": [
@@ -33,6 +36,7 @@ enum OpenAPIDocument {
                 ["name": "chats", "description": "A user's chats and messages"],
                 ["name": "admin", "description": "Admin area (role admin)"],
                 ["name": "meta", "description": "Service information"],
+                ["name": "openai", "description": "OpenAI-compatible routes: an API key (sk-…) or a JWT"],
             ],
         ]
     }
@@ -42,12 +46,15 @@ enum OpenAPIDocument {
     private static var paths: JSONValue {
         merged([
             metaPaths, authPaths, accountDataPaths, chatListPaths, chatPaths, messagePaths, turnPaths,
-            adminUserPaths, adminReadPaths,
+            adminUserPaths, adminReadPaths, apiKeyPaths,
         ])
     }
 
     private static var schemas: JSONValue {
-        merged([accountSchemas, usageSchemas, chatSchemas, messageSchemas, turnSchemas, metaSchemas, eventSchemas])
+        merged([
+            accountSchemas, usageSchemas, chatSchemas, messageSchemas, turnSchemas, metaSchemas, eventSchemas,
+            apiKeySchemas,
+        ])
     }
 
     /// One object of the members of `parts` (objects), in order.
