@@ -1,4 +1,5 @@
 import ChatStorage
+import ChatTurns
 import Foundation
 import HTTPTypes
 import Hummingbird

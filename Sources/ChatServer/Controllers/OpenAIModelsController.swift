@@ -1,4 +1,5 @@
 import ChatStorage
+import ChatTurns
 import Hummingbird
 
 /// GET /v1/models in OpenAI's shape: the models on offer that the key (or, with a JWT, the user) may use.
