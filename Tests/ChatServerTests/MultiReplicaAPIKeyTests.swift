@@ -1,0 +1,43 @@
+import Foundation
+import HTTPTypes
+import MockGroq
+import Testing
+
+/// API keys on three real replicas of one PostgreSQL database: a key deleted, or its user disabled, through
+/// one replica is refused by every other at once (keys are read through, never cached).
+@Suite("API keys across replicas", .enabled(if: TestDatabase.isPostgres, "needs the PostgreSQL server"))
+struct MultiReplicaAPIKeyTests {
+    @Test("a key deleted on replica B, or its user disabled on C, is refused on every replica at once")
+    func revocationAcrossReplicas() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await MultiReplicaTests.deploy(MockGroqBehavior(reply: "ok"), directory: directory)
+        defer { Task { await deployment.stop() } }
+        let replicas = deployment.replicas
+        let (a, b, c) = (replicas[0], replicas[1], replicas[2])
+        let token = try #require(try await a.signUp("keys@example.com"))
+        func newKey() async throws -> (id: String, key: String) {
+            let created = try await a.send(.post, "/auth/me/api-keys", token: token, json: #"{"name": "ci"}"#)
+            #expect(created.status == 201, "\(created.body)")
+            return (try #require(created.json["id"] as? String), try #require(created.json["key"] as? String))
+        }
+        func statuses(_ key: String) async throws -> [Int] {
+            var statuses: [Int] = []
+            for replica in replicas { statuses.append(try await replica.send(.get, "/v1/models", token: key).status) }
+            return statuses
+        }
+
+        let first = try await newKey()
+        #expect(try await statuses(first.key) == [200, 200, 200])
+        #expect(try await b.send(.delete, "/auth/me/api-keys/\(first.id)", token: token).status == 204)
+        #expect(try await statuses(first.key) == [401, 401, 401])
+
+        let second = try await newKey()
+        #expect(try await statuses(second.key) == [200, 200, 200])
+        let admin = try #require(try await c.signUp("admin@example.com"))
+        let userID = try #require((try await a.send(.get, "/auth/me", token: token)).json["id"] as? String)
+        let disabled = try await c.send(.patch, "/admin/users/\(userID)", token: admin, json: #"{"disabled": true}"#)
+        #expect(disabled.status == 200, "\(disabled.body)")
+        #expect(try await statuses(second.key) == [401, 401, 401])
+    }
+}
