@@ -124,3 +124,28 @@ public struct APIKeyOwner: Sendable, Equatable {
         self.user = user
     }
 }
+
+/// A key as `chat-server copy` moves it (``StoreCopying``): the record, its hash, its usage per month.
+public struct APIKeyCopy: Sendable, Equatable {
+    public let key: APIKeyRecord
+    public let hash: String
+    /// Oldest month first.
+    public let months: [APIKeyMonth]
+
+    public init(key: APIKeyRecord, hash: String, months: [APIKeyMonth]) {
+        self.key = key
+        self.hash = hash
+        self.months = months
+    }
+}
+
+/// A key's usage in the month that begins on ``month``.
+public struct APIKeyMonth: Sendable, Equatable {
+    public let month: UsageDay
+    public let usage: APIKeyUsage
+
+    public init(month: UsageDay, usage: APIKeyUsage) {
+        self.month = month
+        self.usage = usage
+    }
+}

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Copies a whole deployment from one store to another (`chat-server copy`): users with their password
-/// hashes and token versions, chats, messages with their ids, and settings (the generated JWT secret among
+/// hashes and token versions, chats, messages with their ids, API keys with their usage, and settings (the generated JWT secret among
 /// them, so tokens issued before keep working). Refuses a target that holds anything. Reads page by page and
 /// writes in transactions of at most ``batchSize`` rows, so memory stays bounded whatever the size; at the end
 /// the counts of both stores are compared.
@@ -58,6 +58,7 @@ public struct StoreCopier: Sendable {
                 try await self.copyChats(of: user.id, counting: &copied)
                 try await self.target.importUsage(
                     try await self.source.usage(userID: user.id, from: UsageDay(number: 0), to: Self.lastDay))
+                try await self.target.importAPIKeys(try await self.source.apiKeysForCopy(userID: user.id))
             }
             self.progress("copied \(copied)")
         }

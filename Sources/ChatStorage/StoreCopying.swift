@@ -1,3 +1,5 @@
+import Foundation
+
 /// What `chat-server copy` needs of an engine beyond ``ChatStore``: reading every setting, counting, and
 /// writing records exactly as they are (their ids, hashes, token versions and times), so a deployment moves
 /// between engines with nothing changed — issued tokens keep working, `after=` cursors stay valid.
@@ -12,6 +14,10 @@ public protocol StoreCopying: ChatStore {
         async throws
     /// Writes users' per-day usage as it is, in one transaction (after the users).
     func importUsage(_ rows: [UsageDayRecord]) async throws
+    /// The user's API keys with their hashes and usage, as ``importAPIKeys(_:)`` writes them.
+    func apiKeysForCopy(userID: UUID) async throws -> [APIKeyCopy]
+    /// Writes API keys as they are (ids, hashes, times, usage), in one transaction (after their users).
+    func importAPIKeys(_ keys: [APIKeyCopy]) async throws
     /// After the last import: whatever the engine needs so that new rows get ids above the imported ones.
     func finishImport() async throws
 }

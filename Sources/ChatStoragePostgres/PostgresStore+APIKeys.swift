@@ -118,3 +118,59 @@ extension PostgresStore {
             """)
     }
 }
+
+/// API keys for `chat-server copy` (``StoreCopying``).
+extension PostgresStore {
+    public func apiKeysForCopy(userID: UUID) async throws -> [APIKeyCopy] {
+        let keys = try await self.rows(
+            """
+            SELECT \(unescaped: Self.apiKeyColumns), k.key_hash FROM api_keys k WHERE k.user_id = \(userID)
+            ORDER BY k.created_at, k.id
+            """
+        ) { row in
+            var cells = RowCells(row, of: "api_keys")
+            return (try Self.decodeAPIKey(&cells), try cells.next(String.self))
+        }
+        var copies: [APIKeyCopy] = []
+        for (key, hash) in keys {
+            let months = try await self.rows(
+                """
+                SELECT month, requests, total_tokens FROM api_key_usage WHERE key_id = \(key.id) ORDER BY month
+                """
+            ) { row in
+                var cells = RowCells(row, of: "api_key_usage")
+                let month = try cells.next(Int32.self)
+                return APIKeyMonth(
+                    month: UsageDay(number: Int(month)),
+                    usage: APIKeyUsage(requests: try cells.next(Int64.self), totalTokens: try cells.next(Int64.self)))
+            }
+            copies.append(APIKeyCopy(key: key, hash: hash, months: months))
+        }
+        return copies
+    }
+
+    public func importAPIKeys(_ keys: [APIKeyCopy]) async throws {
+        guard !keys.isEmpty else { return }
+        try await self.transaction { transaction in
+            for copy in keys {
+                let key = copy.key
+                try await transaction.execute(
+                    """
+                    INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at, expires_at, last_used_at,
+                        models, monthly_token_budget)
+                    VALUES (\(key.id), \(key.userID), \(key.name), \(copy.hash), \(key.prefix),
+                        \(key.createdAt.microseconds), \(key.expiresAt?.microseconds), \(key.lastUsedAt?.microseconds),
+                        \(APIKeyRecord.encodeModels(key.models)), \(key.monthlyTokenBudget))
+                    """)
+                for month in copy.months {
+                    try await transaction.execute(
+                        """
+                        INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
+                        VALUES (\(key.id), \(Int32(clamping: month.month.number)), \(month.usage.requests),
+                            \(month.usage.totalTokens))
+                        """)
+                }
+            }
+        }
+    }
+}

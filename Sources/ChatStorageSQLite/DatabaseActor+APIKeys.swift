@@ -110,3 +110,56 @@ extension DatabaseActor {
         }
     }
 }
+
+/// API keys for `chat-server copy` (``StoreCopying``).
+extension DatabaseActor {
+    public func apiKeysForCopy(userID: UUID) throws -> [APIKeyCopy] {
+        try self.checkOpen()
+        let keys = try self.connection.query(
+            "SELECT \(Self.apiKeyColumns), k.key_hash FROM api_keys k WHERE k.user_id = ? ORDER BY k.created_at, k.id",
+            [.text(userID.lowercasedString)]
+        ) { row in (try Self.decodeAPIKey(row), row.text(9)) }
+        return try keys.map { key, hash in
+            let months = try self.connection.query(
+                "SELECT month, requests, total_tokens FROM api_key_usage WHERE key_id = ? ORDER BY month",
+                [.text(key.id.lowercasedString)]
+            ) { row in
+                APIKeyMonth(
+                    month: UsageDay(number: row.int(0)),
+                    usage: APIKeyUsage(requests: row.int64(1), totalTokens: row.int64(2)))
+            }
+            return APIKeyCopy(key: key, hash: hash, months: months)
+        }
+    }
+
+    public func importAPIKeys(_ keys: [APIKeyCopy]) throws {
+        try self.checkOpen()
+        try self.connection.transaction {
+            for copy in keys {
+                let key = copy.key
+                try self.connection.run(
+                    """
+                    INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at, expires_at, last_used_at,
+                        models, monthly_token_budget)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        .text(key.id.lowercasedString), .text(key.userID.lowercasedString), .text(key.name),
+                        .text(copy.hash), .text(key.prefix), .integer(key.createdAt.microseconds),
+                        key.expiresAt.map { .integer($0.microseconds) } ?? .null,
+                        key.lastUsedAt.map { .integer($0.microseconds) } ?? .null,
+                        APIKeyRecord.encodeModels(key.models).map { .text($0) } ?? .null,
+                        key.monthlyTokenBudget.map { .integer($0) } ?? .null,
+                    ])
+                for month in copy.months {
+                    try self.connection.run(
+                        "INSERT INTO api_key_usage (key_id, month, requests, total_tokens) VALUES (?, ?, ?, ?)",
+                        [
+                            .text(key.id.lowercasedString), .int(month.month.number),
+                            .integer(month.usage.requests), .integer(month.usage.totalTokens),
+                        ])
+                }
+            }
+        }
+    }
+}

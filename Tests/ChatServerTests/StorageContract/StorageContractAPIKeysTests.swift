@@ -146,4 +146,35 @@ struct StorageContractAPIKeysTests {
             #expect(before.map(\.usage) == [APIKeyUsage(requests: 1, totalTokens: 5_000), APIKeyUsage()])
         }
     }
+
+    @Test(
+        "chat-server copy moves keys as they are: ids, hashes, times, models, budget, usage per month",
+        arguments: StorageEngine.available)
+    func copied(_ engine: StorageEngine) async throws {
+        try await StorageEngine.sqlite.withStore { source in
+            let user = try await source.makeUser("copied@example.com")
+            let later = Timestamp(microseconds: 4_000_000_000_000_000)
+            let restricted = try Self.created(
+                try await source.createAPIKey(
+                    Self.newKey(user.id, "ci", hash: "copy1", expiresAt: later, models: ["m"], budget: 9),
+                    limit: apiKeysPerUser))
+            _ = try Self.created(try await source.createAPIKey(Self.newKey(user.id, hash: "copy2"), limit: 50))
+            try await source.touchAPIKey(id: restricted.id, at: Timestamp(microseconds: 1_000_000_000))
+            try await source.chargeAPIKey(id: restricted.id, month: contractDay.monthStart, totalTokens: 70)
+            try await source.chargeAPIKey(
+                id: restricted.id, month: contractDay.monthStart.adding(days: -1).monthStart, totalTokens: 5)
+            try await engine.withStore { target in
+                let (from, to) = (try #require(source as? any StoreCopying), try #require(target as? any StoreCopying))
+                _ = try await StoreCopier(from: from, to: to, progress: { _ in }).run()
+                for month in [contractDay.monthStart, contractDay.monthStart.adding(days: -1).monthStart] {
+                    #expect(
+                        try await target.apiKeys(userID: user.id, month: month)
+                            == source.apiKeys(userID: user.id, month: month))
+                }
+                #expect(try await target.apiKeyOwner(hash: "copy1") == source.apiKeyOwner(hash: "copy1"))
+                #expect(try await to.apiKeysForCopy(userID: user.id) == from.apiKeysForCopy(userID: user.id))
+                #expect(try await to.apiKeysForCopy(userID: user.id).first?.months.count == 2)
+            }
+        }
+    }
 }
