@@ -81,6 +81,23 @@ struct APIKeysTests {
         }
     }
 
+    @Test("the API's errors in OpenAI's shape: 422 is 400 naming the field, 429 and 5xx keep Retry-After")
+    func errorMapping() {
+        let validation = OpenAIError(
+            APIError(validation: [
+                ValidationIssue(loc: ["body", "messages", .index(0), "role"], msg: "bad", type: "enum")
+            ]))
+        #expect(validation.status == .badRequest && validation.type == "invalid_request_error")
+        #expect(validation.param == "messages.role" && validation.code == nil && validation.message == "bad")
+        let limited = OpenAIError(APIError(.tooManyRequests, "slow down", headers: [.retryAfter: "3"]))
+        #expect(limited.status == .tooManyRequests && limited.code == "rate_limit_exceeded")
+        #expect(limited.headers[.retryAfter] == "3")
+        let unavailable = OpenAIError(APIError(.serviceUnavailable, "busy", headers: [.retryAfter: "1"]))
+        #expect(unavailable.type == "server_error" && unavailable.headers[.retryAfter] == "1")
+        #expect(OpenAIError(APIError.unauthorized()) == OpenAIError.invalidAPIKey)
+        #expect(OpenAIError(APIError.notFound("Not Found")).type == "invalid_request_error")
+    }
+
     @Test("/v1/models: a key restricted to some models lists only those; a JWT lists every model on offer")
     func modelsPerKey() async throws {
         try await withApp(configure: Self.models) { client, _ in
