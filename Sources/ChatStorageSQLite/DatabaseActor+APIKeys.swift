@@ -6,6 +6,9 @@ extension DatabaseActor {
     static let apiKeyColumns =
         "k.id, k.user_id, k.name, k.prefix, k.created_at, k.expires_at, k.last_used_at, k.models, k.monthly_token_budget"
 
+    /// The key's columns in a `RETURNING` clause (where SQLite takes no table alias).
+    static let apiKeyReturning = apiKeyColumns.replacingOccurrences(of: "k.", with: "")
+
     /// A key and its user by the key's hash: the user's columns first, as ``decodeUser(_:)`` reads them.
     static let apiKeyOwnerSQL = """
         SELECT \(userColumns.split(separator: ", ").map { "u." + $0 }.joined(separator: ", ")), \(apiKeyColumns)
@@ -47,7 +50,7 @@ extension DatabaseActor {
                 INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at, expires_at, models,
                     monthly_token_budget)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                RETURNING \(Self.apiKeyColumns.replacingOccurrences(of: "k.", with: ""))
+                RETURNING \(Self.apiKeyReturning)
                 """,
                 arguments, { try Self.decodeAPIKey($0) })
             guard let record else { throw StorageError.corruptRow("api_keys") }

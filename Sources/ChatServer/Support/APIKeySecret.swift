@@ -16,7 +16,9 @@ struct APIKeySecret: Sendable {
     /// A new random key.
     static func generate() throws -> APIKeySecret {
         let key = Self.marker + Base64.encode(try SecureRandom.bytes(Self.randomByteCount))
-        return APIKeySecret(key: key, hash: try Self.hash(of: key), prefix: String(key.dropFirst(3).prefix(8)))
+        return APIKeySecret(
+            key: key, hash: try Self.hash(of: key),
+            prefix: String(key.dropFirst(Self.marker.count).prefix(Self.prefixLength)))
     }
 
     /// The stored form of `key`: SHA-256 of its UTF-8, as 64 hex digits.

@@ -36,7 +36,4 @@ final class APIKeyUseRecorder: Sendable {
             }
         }
     }
-
-    /// Whether a write for the key is under way (for tests).
-    func isRecording(_ keyID: UUID) -> Bool { self.pending.withLock { $0.contains(keyID) } }
 }
