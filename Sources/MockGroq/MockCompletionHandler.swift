@@ -14,12 +14,41 @@ struct MockCompletionHandler: Sendable {
     struct CompletionRequest: Decodable {
         struct Message: Decodable {
             let role: String
+            /// A string, or the text of an array of text parts joined; "" when null or absent (an assistant's
+            /// tool call).
             let content: String
+
+            enum CodingKeys: String, CodingKey { case role, content }
+            struct Part: Decodable { let text: String? }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.role = try container.decode(String.self, forKey: .role)
+                if let text = try? container.decodeIfPresent(String.self, forKey: .content) {
+                    self.content = text
+                } else {
+                    let parts = try container.decodeIfPresent([Part].self, forKey: .content) ?? []
+                    self.content = parts.compactMap(\.text).joined()
+                }
+            }
         }
+        struct Tool: Decodable {
+            struct Function: Decodable { let name: String }
+            let function: Function
+        }
+        struct StreamOptions: Decodable { let include_usage: Bool? }
         let model: String
         let messages: [Message]
         let stream: Bool?
         let max_completion_tokens: Int?
+        let tools: [Tool]?
+        let stream_options: StreamOptions?
+
+        /// The function the mock calls: the first tool's, unless the last message already answers a call.
+        var toolToCall: String? {
+            guard self.messages.last?.role != "tool" else { return nil }
+            return self.tools?.first?.function.name
+        }
     }
 
     @Sendable func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -29,6 +58,8 @@ struct MockCompletionHandler: Sendable {
                 .unauthorized, message: "Invalid API Key", type: "invalid_request_error", code: "invalid_api_key")
         }
         let body = try await request.body.collect(upTo: 4 << 20)
+        self.state.record(
+            body: String(buffer: body.getSlice(at: body.readerIndex, length: min(body.readableBytes, 65_536)) ?? body))
         guard let completion = try? JSONDecoder().decode(CompletionRequest.self, from: Data(body.readableBytesView))
         else {
             return Self.error(.badRequest, message: "invalid JSON body", type: "invalid_request_error", code: nil)
@@ -99,13 +130,17 @@ struct MockCompletionHandler: Sendable {
         guard completion.stream == true else {
             defer { self.state.end(completed: fault == nil) }
             headers[.contentType] = "application/json"
-            return try Self.whole(reply, usage: usage, model: completion.model, headers: headers, fault: fault)
+            return try Self.whole(
+                reply, toolCall: completion.toolToCall, usage: usage, model: completion.model, headers: headers,
+                fault: fault)
         }
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let state = self.state
         let model = completion.model
         let chunkDelay = behavior.chunkDelayMilliseconds
+        let toolCall = completion.toolToCall
+        let includeUsage = completion.stream_options?.include_usage == true
         return Response(
             status: .ok,
             headers: headers,
@@ -113,7 +148,8 @@ struct MockCompletionHandler: Sendable {
                 var completed = false
                 defer { state.end(completed: completed) }
                 let stream = MockCompletionStream(
-                    model: model, reply: reply, usage: usage, chunkDelayMilliseconds: chunkDelay, fault: fault)
+                    model: model, reply: reply, usage: usage, chunkDelayMilliseconds: chunkDelay, fault: fault,
+                    toolCall: toolCall, includeUsage: includeUsage)
                 completed = try await stream.writeEvents(to: &writer)
                 try await writer.finish(nil)
             }
@@ -122,7 +158,8 @@ struct MockCompletionHandler: Sendable {
 
     /// A completion in one JSON body (`"stream"` not true), or a broken body for the malformed-JSON fault.
     private static func whole(
-        _ reply: String, usage: Usage, model: String, headers: HTTPFields, fault: MockGroqBehavior.Fault?
+        _ reply: String, toolCall: String?, usage: Usage, model: String, headers: HTTPFields,
+        fault: MockGroqBehavior.Fault?
     ) throws -> Response {
         if fault == .malformedJSON {
             return Response(
@@ -133,7 +170,7 @@ struct MockCompletionHandler: Sendable {
             object: "chat.completion",
             created: Int(Date().timeIntervalSince1970),
             model: model,
-            choices: [.init(index: 0, message: .init(role: "assistant", content: reply), finish_reason: "stop")],
+            choices: [Self.choice(reply, toolCall: toolCall)],
             usage: usage,
             x_groq: .init(id: "req_mock")
         )
@@ -155,9 +192,13 @@ struct MockCompletionHandler: Sendable {
         if let configured = behavior.reply {
             reply = configured
         } else {
-            let last = request.messages.last { $0.role == "user" }?.content ?? ""
+            let answersTool = request.messages.last?.role == "tool"
+            let last =
+                (answersTool ? request.messages.last : request.messages.last { $0.role == "user" })?.content ?? ""
             let echoed = last.count > 200 ? String(last.prefix(200)) + "…" : last
-            reply = "This reply comes from the mock Groq server, not a real model. You said: \"\(echoed)\""
+            reply =
+                "This reply comes from the mock Groq server, not a real model. "
+                + (answersTool ? "The tool said" : "You said") + ": \"\(echoed)\""
         }
         guard let limit = request.max_completion_tokens, limit > 0 else { return reply }
         let words = reply.split(separator: " ", omittingEmptySubsequences: false)
@@ -243,11 +284,32 @@ struct MockCompletionHandler: Sendable {
         }
     }
 
+    /// The one choice: the reply, or a call of `toolCall` (empty arguments) when the request offered tools.
+    static func choice(_ reply: String, toolCall: String?) -> Completion.Choice {
+        guard let toolCall else {
+            return .init(index: 0, message: .init(role: "assistant", content: reply), finish_reason: "stop")
+        }
+        let call = ToolCall(id: "call_mock_0", type: "function", function: .init(name: toolCall, arguments: "{}"))
+        return .init(
+            index: 0, message: .init(role: "assistant", content: nil, tool_calls: [call]), finish_reason: "tool_calls")
+    }
+
+    struct ToolCall: Encodable {
+        struct Function: Encodable {
+            let name: String
+            let arguments: String
+        }
+        let id: String
+        let type: String
+        let function: Function
+    }
+
     struct Completion: Encodable {
         struct Choice: Encodable {
             struct Message: Encodable {
                 let role: String
-                let content: String
+                let content: String?
+                var tool_calls: [ToolCall]? = nil
             }
             let index: Int
             let message: Message

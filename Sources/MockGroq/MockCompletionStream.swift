@@ -9,21 +9,30 @@ struct MockCompletionStream {
     let usage: MockCompletionHandler.Usage
     let chunkDelayMilliseconds: Int
     let fault: MockGroqBehavior.Fault?
+    /// The function to call instead of replying (the request offered tools).
+    let toolCall: String?
+    /// Whether a last chunk with no choices carries the usage (`stream_options.include_usage`), as OpenAI sends.
+    let includeUsage: Bool
     /// Every chunk's text up to its delta.
     private let prefix: String
+    /// Every chunk's text up to its choices.
+    private let head: String
 
     init(
         model: String, reply: String, usage: MockCompletionHandler.Usage, chunkDelayMilliseconds: Int,
-        fault: MockGroqBehavior.Fault?
+        fault: MockGroqBehavior.Fault?, toolCall: String? = nil, includeUsage: Bool = false
     ) {
+        self.toolCall = toolCall
+        self.includeUsage = includeUsage
         self.reply = reply
         self.usage = usage
         self.chunkDelayMilliseconds = chunkDelayMilliseconds
         self.fault = fault
         let id = MockCompletionHandler.completionID()
         let created = Int(Date().timeIntervalSince1970)
-        self.prefix =
-            #"data: {"id":"\#(id)","object":"chat.completion.chunk","created":\#(created),"model":\#(jsonString(model)),"choices":[{"index":0,"delta":"#
+        self.head =
+            #"data: {"id":"\#(id)","object":"chat.completion.chunk","created":\#(created),"model":\#(jsonString(model)),"choices":["#
+        self.prefix = self.head + #"{"index":0,"delta":"#
     }
 
     /// Writes the stream's events (the caller then finishes the body); true when they end as a complete
@@ -36,6 +45,11 @@ struct MockCompletionStream {
     func writeEvents(to writer: inout any ResponseBodyWriter) async throws -> Bool {
         let paced = self.chunkDelayMilliseconds > 0
         var pending = [self.event("", role: "assistant")]
+        if let toolCall {
+            pending.append(self.toolCallEvent(toolCall))
+            pending.append(self.event(nil, finish: "tool_calls", usage: self.usage))
+            return try await self.finish(pending, to: &writer)
+        }
         let words = self.reply.split(separator: " ", omittingEmptySubsequences: false)
         for (index, word) in words.enumerated() {
             if paced {
@@ -60,11 +74,33 @@ struct MockCompletionStream {
             }
         }
         pending.append(self.event(nil, finish: "stop", usage: self.usage))
+        return try await self.finish(pending, to: &writer)
+    }
+
+    /// Writes `pending`, the usage chunk when asked for, and `[DONE]` (unless the fault drops it).
+    private func finish(_ pending: [ByteBuffer], to writer: inout any ResponseBodyWriter) async throws -> Bool {
+        var pending = pending
+        if self.includeUsage {
+            let usage = self.usage
+            pending.append(
+                ByteBuffer(
+                    string: self.head
+                        + #"],"usage":{"prompt_tokens":\#(usage.prompt_tokens),"completion_tokens":\#(usage.completion_tokens),"total_tokens":\#(usage.total_tokens)}}"#
+                        + "\n\n"))
+        }
         if self.fault != .noDone {
             pending.append(ByteBuffer(string: "data: [DONE]\n\n"))
         }
         try await writer.write(contentsOf: pending)
         return self.fault != .noDone
+    }
+
+    /// The chunk that calls `function` with empty arguments, in one delta.
+    private func toolCallEvent(_ function: String) -> ByteBuffer {
+        ByteBuffer(
+            string: self.prefix
+                + #"{"tool_calls":[{"index":0,"id":"call_mock_0","type":"function","function":{"name":\#(jsonString(function)),"arguments":"{}"}}]},"finish_reason":null}]}"#
+                + "\n\n")
     }
 
     /// A fault that ends the stream at the second word: one last line, then the end of the body.

@@ -78,6 +78,8 @@ public final class MockGroqServer: Sendable {
 
     /// The messages of each request received, oldest first.
     public var conversations: [[MockGroqMessage]] { self.state.conversations }
+    /// The bodies of the newest 100 completion requests as they arrived, oldest first (to check pass-through).
+    public var requestBodies: [String] { self.state.bodies }
 
     /// The prompt tokens the mock reports for messages of these contents (at least 1): each word a token per 4
     /// bytes of UTF-8 or part of them, as a tokenizer reads text: about 4 bytes a token in prose, but 2 in

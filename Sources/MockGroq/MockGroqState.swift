@@ -23,6 +23,8 @@ final class MockGroqState: Sendable {
         var stopping = false
         /// The messages of recent requests, oldest first (the newest 1,000).
         var conversations: [[MockGroqMessage]] = []
+        /// The bodies of recent completion requests as sent, oldest first (the newest 100).
+        var bodies: [String] = []
     }
 
     private let storage = Mutex(Storage())
@@ -102,6 +104,15 @@ final class MockGroqState: Sendable {
     }
 
     var conversations: [[MockGroqMessage]] { self.storage.withLock { $0.conversations } }
+
+    func record(body: String) {
+        self.storage.withLock { storage in
+            if storage.bodies.count >= 100 { storage.bodies.removeFirst() }
+            storage.bodies.append(body)
+        }
+    }
+
+    var bodies: [String] { self.storage.withLock { $0.bodies } }
 
     func recordBadKey() {
         self.storage.withLock { $0.stats.badKeys += 1 }

@@ -36,7 +36,7 @@ public struct GroqConfiguration: Sendable {
 /// reaches a response or a log.
 public struct GroqClient: Sendable {
     public let configuration: GroqConfiguration
-    private let http: CurlClient
+    let http: CurlClient
 
     public init(configuration: GroqConfiguration, http: CurlClient) {
         self.configuration = configuration
@@ -49,7 +49,8 @@ public struct GroqClient: Sendable {
         request.stream = false
         let response: CurlResponse
         do {
-            response = try await self.http.perform(try self.curlRequest(for: request, streaming: false))
+            response = try await self.http.perform(
+                self.completionRequest(body: try request.jsonBody(), streaming: false))
         } catch let error as CurlError {
             throw Self.providerError(for: error)
         }
@@ -73,10 +74,16 @@ public struct GroqClient: Sendable {
     public func stream(_ request: ChatCompletionRequest) async throws -> (RateLimitInfo, ChatEventSequence) {
         var request = request
         request.stream = true
+        let (info, body) = try await self.openStream(body: try request.jsonBody())
+        return (info, ChatEventSequence(bytes: body, redact: self.redact))
+    }
+
+    /// Opens a streamed completion with `body`: its rate-limit headers and body once a 200 head arrived.
+    func openStream(body requestBody: [UInt8]) async throws -> (RateLimitInfo, CurlBodyStream) {
         let head: CurlResponseHead
         let body: CurlBodyStream
         do {
-            (head, body) = try await self.http.stream(try self.curlRequest(for: request, streaming: true))
+            (head, body) = try await self.http.stream(self.completionRequest(body: requestBody, streaming: true))
         } catch let error as CurlError {
             throw Self.providerError(for: error)
         }
@@ -89,7 +96,7 @@ public struct GroqClient: Sendable {
             } catch {}
             try self.checkStatus(head, body: bytes, info: info)
         }
-        return (info, ChatEventSequence(bytes: body, redact: self.redact))
+        return (info, body)
     }
 
     /// The models the upstream serves to this key (`GET {base}/models`).
@@ -118,7 +125,7 @@ public struct GroqClient: Sendable {
         return list.data
     }
 
-    private func curlRequest(for request: ChatCompletionRequest, streaming: Bool) throws -> CurlRequest {
+    func completionRequest(body: [UInt8], streaming: Bool) -> CurlRequest {
         CurlRequest(
             method: "POST",
             url: self.configuration.baseURL + "/chat/completions",
@@ -127,14 +134,14 @@ public struct GroqClient: Sendable {
                 ("Content-Type", "application/json"),
                 ("Accept", streaming ? "text/event-stream" : "application/json"),
             ],
-            body: try request.jsonBody(),
+            body: body,
             connectTimeout: self.configuration.connectTimeout,
             totalTimeout: streaming ? nil : self.configuration.requestTimeout,
             idleTimeout: streaming ? self.configuration.streamIdleTimeout : nil
         )
     }
 
-    private func checkStatus(_ head: CurlResponseHead, body: [UInt8], info: RateLimitInfo) throws {
+    func checkStatus(_ head: CurlResponseHead, body: [UInt8], info: RateLimitInfo) throws {
         guard head.status != 200 else { return }
         let message = self.redact(Self.errorMessage(from: body) ?? "HTTP \(head.status)")
         switch head.status {
@@ -144,7 +151,7 @@ public struct GroqClient: Sendable {
         }
     }
 
-    private var redact: @Sendable (String) -> String {
+    var redact: @Sendable (String) -> String {
         let key = self.configuration.apiKey
         return { text in key.isEmpty ? text : text.replacingOccurrences(of: key, with: "[redacted]") }
     }

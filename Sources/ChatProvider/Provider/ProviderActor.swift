@@ -15,8 +15,9 @@ import Synchronization
 /// - Retries: 429, 5xx and connection failures are retried up to `maxRetries` times with exponential backoff
 ///   and jitter — never after part of a streamed answer was delivered.
 public actor ProviderActor: Service {
-    /// Private: every call to the upstream goes through the gate below.
-    private nonisolated let client: GroqClient
+    /// Never public: every call to the upstream goes through the gate below (and its pass-through form in
+    /// ProviderActor+PassThrough.swift).
+    nonisolated let client: GroqClient
     public nonisolated let limits: ProviderLimits
     private nonisolated let logger: Logger
     /// The deployment's budget when several processes share the upstream key; nil for one process.
@@ -98,7 +99,7 @@ public actor ProviderActor: Service {
 
     /// Decides whether `error` is retried: throws it if not, otherwise waits the backoff (a 429 pauses the
     /// whole gate instead).
-    private nonisolated func prepareRetry(after error: any Error, attempt: inout Int) async throws {
+    nonisolated func prepareRetry(after error: any Error, attempt: inout Int) async throws {
         guard let providerError = error as? ProviderError, providerError.isRetryable,
             attempt < self.limits.maxRetries, !Task.isCancelled
         else { throw error }
@@ -132,7 +133,7 @@ public actor ProviderActor: Service {
     /// A slot of this process's gate, then (with several processes) a place in the deployment's budget: a
     /// call that cannot get one within `queueTimeout` gives its slot back and fails like a full queue.
     /// Returns the call's id in the deployment's budget, if it was counted there.
-    private func acquire(tokens: Int, atFront: Bool) async throws -> Int64? {
+    func acquire(tokens: Int, atFront: Bool) async throws -> Int64? {
         try await self.acquireSlot(tokens: tokens, atFront: atFront)
         guard let shared = self.shared, !self.limits.isUnlimitedPerMinute else { return nil }
         let started = self.clock.now
@@ -193,7 +194,7 @@ public actor ProviderActor: Service {
         self.dispatch()
     }
 
-    private func release(estimatedTokens: Int, usedTokens: Int?, info: RateLimitInfo?) {
+    func release(estimatedTokens: Int, usedTokens: Int?, info: RateLimitInfo?) {
         let now = self.clock.now
         self.inFlight -= 1
         if let usedTokens { self.tokens.adjust(by: usedTokens - estimatedTokens, now: now) }

@@ -1,0 +1,133 @@
+import Foundation
+
+extension GroqClient {
+    /// A non-streamed pass-through completion and the rate-limit headers that came with it.
+    public func complete(_ request: PassThroughRequest) async throws -> (PassThroughCompletion, RateLimitInfo) {
+        var request = request
+        request.stream = false
+        let response: CurlResponse
+        do {
+            response = try await self.http.perform(
+                self.completionRequest(body: try request.jsonBody(), streaming: false))
+        } catch let error as CurlError {
+            throw Self.providerError(for: error)
+        }
+        let info = RateLimitInfo(head: response.head)
+        try self.checkStatus(response.head, body: response.body, info: info)
+        guard let decoded = try? JSONDecoder().decode(PassThroughBody.self, from: Data(response.body)) else {
+            throw ProviderError.malformedResponse("the completion is not valid JSON")
+        }
+        guard let choice = decoded.choices.first, case .object = choice.message else {
+            throw ProviderError.malformedResponse("the completion has no message")
+        }
+        return (
+            PassThroughCompletion(
+                message: choice.message, finishReason: choice.finishReason, usage: decoded.usage, model: decoded.model),
+            info
+        )
+    }
+
+    /// A streamed pass-through completion: resumes when the response head arrives (after checking the status),
+    /// then yields each chunk's choices and one `.finished`.
+    public func stream(_ request: PassThroughRequest) async throws -> (RateLimitInfo, PassThroughEventSequence) {
+        var request = request
+        request.stream = true
+        let (info, body) = try await self.openStream(body: try request.jsonBody())
+        return (info, PassThroughEventSequence(bytes: body, redact: self.redact))
+    }
+
+    struct PassThroughBody: Decodable {
+        struct Choice: Decodable {
+            let message: JSONValue
+            let finishReason: String?
+            enum CodingKeys: String, CodingKey {
+                case message
+                case finishReason = "finish_reason"
+            }
+        }
+        let model: String?
+        let choices: [Choice]
+        let usage: TokenUsage?
+    }
+}
+
+/// The events of a streamed pass-through completion, parsed from the response body's Server-Sent Events.
+///
+/// Ends after `data: [DONE]` with ``PassThroughEvent/finished(usage:model:)``. An `error` event, a body that
+/// ends without `[DONE]` or a broken connection throw as ``ChatEventSequence`` does.
+public struct PassThroughEventSequence: AsyncSequence, Sendable {
+    public typealias Element = PassThroughEvent
+    let bytes: CurlBodyStream
+    let redact: @Sendable (String) -> String
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(bytes: self.bytes.makeAsyncIterator(), redact: self.redact)
+    }
+
+    /// Reads the body chunk by chunk; each SSE payload becomes at most one event.
+    public struct Iterator: AsyncIteratorProtocol {
+        var bytes: CurlBodyStream.Iterator
+        let redact: @Sendable (String) -> String
+        var parser = ServerSentEventParser()
+        var pending: [PassThroughEvent] = []
+        var finished = false
+        var usage: TokenUsage?
+        var model: String?
+
+        public mutating func next() async throws -> PassThroughEvent? {
+            while true {
+                if !self.pending.isEmpty { return self.pending.removeFirst() }
+                if self.finished { return nil }
+                let chunk: [UInt8]?
+                do {
+                    chunk = try await self.bytes.next(isolation: nil)
+                } catch let error as CurlError {
+                    switch GroqClient.providerError(for: error) {
+                    case .timedOut(let message): throw ProviderError.timedOut(message)
+                    default: throw ProviderError.streamFailed("the connection broke: \(error)")
+                    }
+                }
+                guard let chunk else {
+                    if Task.isCancelled { throw CancellationError() }
+                    if let last = self.parser.finish() {
+                        try self.handle(last)
+                        continue
+                    }
+                    throw ProviderError.streamFailed("the stream ended without [DONE]")
+                }
+                for payload in self.parser.feed(chunk) { try self.handle(payload) }
+            }
+        }
+
+        private mutating func handle(_ payload: String) throws {
+            guard !self.finished else { return }
+            if payload == "[DONE]" {
+                self.finished = true
+                self.pending.append(.finished(usage: self.usage, model: self.model))
+                return
+            }
+            guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(payload.utf8)) else {
+                throw ProviderError.streamFailed("a stream event is not valid JSON")
+            }
+            if let error = chunk.error { throw ProviderError.streamFailed(self.redact(error.message)) }
+            if let model = chunk.model { self.model = model }
+            if let usage = chunk.usage ?? chunk.xGroq?.usage { self.usage = usage }
+            if let choices = chunk.choices, !choices.isEmpty { self.pending.append(.choices(choices)) }
+        }
+    }
+
+    /// A chunk as Groq sends it: usage in `usage` (with `stream_options.include_usage`) or `x_groq.usage`.
+    struct Chunk: Decodable {
+        struct XGroq: Decodable { let usage: TokenUsage? }
+        struct StreamError: Decodable { let message: String }
+        let model: String?
+        let choices: [JSONValue]?
+        let usage: TokenUsage?
+        let xGroq: XGroq?
+        let error: StreamError?
+        enum CodingKeys: String, CodingKey {
+            case model, choices, usage, error
+            case xGroq = "x_groq"
+        }
+    }
+}
