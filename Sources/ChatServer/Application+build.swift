@@ -84,6 +84,7 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
         middleware: V1AuthenticationMiddleware(
             jwt: authentication, uses: APIKeyUseRecorder(database: backend.database, logger: backend.logger)))
     OpenAIModelsController(backend: backend).addRoutes(to: v1)
+    OpenAIChatController(backend: backend).addRoutes(to: v1)
     routes.install(from: router)
     return router
 }

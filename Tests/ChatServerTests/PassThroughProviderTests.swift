@@ -28,7 +28,7 @@ struct PassThroughProviderTests {
         await mock.stop()
     }
 
-    static let weatherTool: JSONValue = .object([
+    static let weatherTool: WireJSON = .object([
         "type": .string("function"),
         "function": .object([
             "name": .string("get_weather"),
@@ -37,15 +37,15 @@ struct PassThroughProviderTests {
     ])
 
     /// The body the mock received, decoded.
-    static func lastBody(_ mock: MockGroqServer) throws -> JSONValue {
+    static func lastBody(_ mock: MockGroqServer) throws -> WireJSON {
         let text = try #require(mock.requestBodies.last)
-        return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        return try JSONDecoder().decode(WireJSON.self, from: Data(text.utf8))
     }
 
     @Test("messages and sampling fields go upstream as given; the answer's message and usage come back")
     func passesThrough() async throws {
         try await Self.withProvider { mock, provider in
-            let messages: [JSONValue] = [
+            let messages: [WireJSON] = [
                 .object(["role": .string("developer"), "content": .string("Be brief.")]),
                 .object([
                     "role": .string("user"),
@@ -53,7 +53,7 @@ struct PassThroughProviderTests {
                     "name": .string("ada"),
                 ]),
             ]
-            let options: [String: JSONValue] = [
+            let options: [String: WireJSON] = [
                 "temperature": .number(0.25), "seed": .integer(9_007_199_254_740_993), "stop": .array([.string("\n")]),
                 "response_format": .object(["type": .string("text")]), "user": .string("u-1"),
                 "max_tokens": .integer(50),
@@ -77,7 +77,7 @@ struct PassThroughProviderTests {
     @Test("a tool call comes back in OpenAI's shape, and the tool's answer goes up as given")
     func toolCallRoundTrip() async throws {
         try await Self.withProvider { mock, provider in
-            let user: JSONValue = .object(["role": .string("user"), "content": .string("Weather?")])
+            let user: WireJSON = .object(["role": .string("user"), "content": .string("Weather?")])
             let first = try await provider.complete(
                 PassThroughRequest(
                     model: "llama-3.1-8b-instant", messages: [user], options: ["tools": .array([Self.weatherTool])]),
@@ -86,7 +86,7 @@ struct PassThroughProviderTests {
             let call = try #require(first.message["tool_calls"]?.arrayValue?.first)
             #expect(call["function"]?["name"] == .string("get_weather"))
             #expect(call["id"] == .string("call_mock_0"))
-            let tool: JSONValue = .object([
+            let tool: WireJSON = .object([
                 "role": .string("tool"), "tool_call_id": .string("call_mock_0"), "content": .string("sunny, 21 C"),
             ])
             let second = try await provider.complete(
@@ -134,7 +134,7 @@ struct PassThroughProviderTests {
                 model: "llama-3.1-8b-instant",
                 messages: [.object(["role": .string("user"), "content": .string("Weather?")])],
                 options: ["tools": .array([Self.weatherTool])], stream: true)
-            var calls: [JSONValue] = []
+            var calls: [WireJSON] = []
             var finishReason: String?
             for try await event in provider.stream(request, estimatedTokens: 100) {
                 guard case .choices(let choices) = event else { continue }

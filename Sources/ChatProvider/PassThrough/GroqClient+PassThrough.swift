@@ -38,7 +38,7 @@ extension GroqClient {
 
     struct PassThroughBody: Decodable {
         struct Choice: Decodable {
-            let message: JSONValue
+            let message: WireJSON
             let finishReason: String?
             enum CodingKeys: String, CodingKey {
                 case message
@@ -121,7 +121,7 @@ public struct PassThroughEventSequence: AsyncSequence, Sendable {
         struct XGroq: Decodable { let usage: TokenUsage? }
         struct StreamError: Decodable { let message: String }
         let model: String?
-        let choices: [JSONValue]?
+        let choices: [WireJSON]?
         let usage: TokenUsage?
         let xGroq: XGroq?
         let error: StreamError?

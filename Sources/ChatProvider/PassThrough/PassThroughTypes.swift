@@ -6,12 +6,12 @@ import Foundation
 public struct PassThroughRequest: Sendable {
     public var model: String
     /// The client's messages, as given (any role, string or text-part content, `tool_calls`, `tool_call_id`).
-    public var messages: [JSONValue]
+    public var messages: [WireJSON]
     /// The other fields sent upstream by their wire names (`temperature`, `tools`, `max_tokens`, ...).
-    public var options: [String: JSONValue]
+    public var options: [String: WireJSON]
     public var stream: Bool
 
-    public init(model: String, messages: [JSONValue], options: [String: JSONValue] = [:], stream: Bool = false) {
+    public init(model: String, messages: [WireJSON], options: [String: WireJSON] = [:], stream: Bool = false) {
         self.model = model
         self.messages = messages
         self.options = options
@@ -35,12 +35,12 @@ public struct PassThroughRequest: Sendable {
 /// The upstream's complete answer to a ``PassThroughRequest``: its first choice's message as sent (content,
 /// `tool_calls`), the finish reason and the usage.
 public struct PassThroughCompletion: Sendable, Equatable {
-    public var message: JSONValue
+    public var message: WireJSON
     public var finishReason: String?
     public var usage: TokenUsage?
     public var model: String?
 
-    public init(message: JSONValue, finishReason: String?, usage: TokenUsage?, model: String?) {
+    public init(message: WireJSON, finishReason: String?, usage: TokenUsage?, model: String?) {
         self.message = message
         self.finishReason = finishReason
         self.usage = usage
@@ -52,7 +52,7 @@ public struct PassThroughCompletion: Sendable, Equatable {
 public enum PassThroughEvent: Sendable, Equatable {
     /// A chunk's choices as the upstream sent them (`index`, `delta` with content or `tool_calls`,
     /// `finish_reason`); never empty.
-    case choices([JSONValue])
+    case choices([WireJSON])
     /// The answer is complete (`data: [DONE]`), with the usage the upstream reported.
     case finished(usage: TokenUsage?, model: String?)
 }

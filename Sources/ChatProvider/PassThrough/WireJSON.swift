@@ -1,14 +1,14 @@
 /// Any JSON value, carried through unchanged: the OpenAI-compatible door's messages, tools, `response_format`
 /// and the upstream's message and stream deltas, which this server forwards without reading them.
-public enum JSONValue: Sendable, Equatable, Codable {
+public enum WireJSON: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
     /// An integer literal (kept exact: a `seed` may not fit a `Double`).
     case integer(Int)
     case number(Double)
     case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+    case array([WireJSON])
+    case object([String: WireJSON])
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -22,10 +22,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
+        } else if let value = try? container.decode([WireJSON].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .object(try container.decode([String: WireJSON].self))
         }
     }
 
@@ -43,7 +43,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// The member `key` of an object (nil when absent, or when this is not an object).
-    public subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> WireJSON? {
         guard case .object(let members) = self else { return nil }
         return members[key]
     }
@@ -55,7 +55,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// The elements, when this is an array.
-    public var arrayValue: [JSONValue]? {
+    public var arrayValue: [WireJSON]? {
         guard case .array(let value) = self else { return nil }
         return value
     }

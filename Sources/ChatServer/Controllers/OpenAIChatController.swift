@@ -1,0 +1,60 @@
+import ChatProvider
+import ChatStorage
+import ChatTurns
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// POST /v1/chat/completions in OpenAI's wire format: the client's messages go upstream as given through the
+/// provider gate, and the answer comes back as `chat.completion`, or as `chat.completion.chunk` Server-Sent
+/// Events ending `data: [DONE]`. Nothing is stored as a chat.
+struct OpenAIChatController {
+    let backend: ChatBackend
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("chat/completions", use: self.complete)
+    }
+
+    @Sendable func complete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let body = try await request.decodeJSON(as: OpenAIChatRequest.self, context: context)
+        if let error = body.openAIError() { throw error }
+        try self.requireAllowed(body.model, key: context.apiKey)
+        guard let provider = self.backend.provider else {
+            throw OpenAIError(ProviderError.notConfigured.apiError(requestID: context.requestID))
+        }
+        if let wait = try await self.backend.messageRate.acquireForDeployment(["user:" + user.id.lowercasedString]) {
+            throw OpenAIError(
+                APIError.tooManyRequests(
+                    "Too many requests: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait))
+        }
+        let estimate =
+            body.promptEstimate(bodyBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 4096)
+            + (body.completionLimit ?? self.backend.config.maxCompletionTokens)
+        let reply = OpenAIReplyHeader(model: body.model)
+        guard body.stream == true else {
+            let completion: PassThroughCompletion
+            do {
+                completion = try await provider.complete(body.upstream(stream: false), estimatedTokens: estimate)
+            } catch let error as ProviderError {
+                throw OpenAIError(error.apiError(requestID: context.requestID))
+            }
+            return try reply.completion(completion)
+        }
+        let events = provider.stream(body.upstream(stream: true), estimatedTokens: estimate)
+        return try await OpenAIChatStream(
+            reply: reply, includeUsage: body.wantsUsageChunk, requestID: context.requestID
+        ).response(events: events, context: context)
+    }
+
+    /// 404 `model_not_found` for a model not on offer, or not among the key's models.
+    private func requireAllowed(_ model: String, key: APIKeyRecord?) throws {
+        let allowed = self.backend.models.offers(model) && (key?.models.map { $0.contains(model) } ?? true)
+        guard allowed else {
+            throw OpenAIError(
+                .notFound, "The model `\(model)` does not exist or you do not have access to it.",
+                type: "invalid_request_error", param: "model", code: "model_not_found")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import ChatProvider
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The SSE answer of a streamed POST /v1/chat/completions: one `chat.completion.chunk` per upstream chunk,
+/// a usage chunk when `stream_options.include_usage` was set, then `data: [DONE]`.
+///
+/// The upstream stream is read by a task of its own into a buffer of at most ``bufferLimit`` events, so that
+/// a client that goes away cancels the upstream call at once (not at the next chunk); a client that does not
+/// read ends its stream when the buffer is full. The first event is awaited before the status is sent, so a
+/// call that fails before any output is answered with its status (502/503/504) rather than in the stream.
+struct OpenAIChatStream {
+    static let bufferLimit = 256
+
+    let reply: OpenAIReplyHeader
+    let includeUsage: Bool
+    let requestID: String
+
+    /// Thrown into the buffer when the client fell ``bufferLimit`` events behind.
+    struct FellBehind: Error {}
+
+    func response(events: ProviderActor.PassThroughStream, context: AppRequestContext) async throws -> Response {
+        let (buffer, continuation) = AsyncThrowingStream<PassThroughEvent, any Error>.makeStream(
+            bufferingPolicy: .bufferingOldest(Self.bufferLimit))
+        let pump = Task {
+            do {
+                for try await event in events {
+                    if case .dropped = continuation.yield(event) { throw FellBehind() }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        var iterator = buffer.makeAsyncIterator()
+        let first: PassThroughEvent?
+        do {
+            first = try await iterator.next()
+        } catch let error as ProviderError {
+            throw OpenAIError(error.apiError(requestID: self.requestID))
+        } catch {
+            pump.cancel()
+            throw error
+        }
+        let stream = self
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-cache",
+                HTTPField.Name("X-Accel-Buffering")!: "no",
+            ],
+            body: ResponseBody { writer in
+                let stopWatching = await context.onClientDisconnect { pump.cancel() }
+                defer {
+                    stopWatching()
+                    pump.cancel()
+                }
+                var rest = buffer.makeAsyncIterator()
+                var event = first
+                while let current = event {
+                    try await writer.write(try stream.encode(current))
+                    do {
+                        event = try await rest.next()
+                    } catch {
+                        try await writer.write(stream.encode(error))
+                        break
+                    }
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The bytes of one event: a chunk, or at the end the usage chunk (when asked for) and `[DONE]`.
+    func encode(_ event: PassThroughEvent) throws -> ByteBuffer {
+        switch event {
+        case .choices(let choices):
+            return try self.reply.event(choices: choices)
+        case .finished(let usage, _):
+            var buffer = ByteBuffer()
+            if self.includeUsage {
+                buffer.writeImmutableBuffer(try self.reply.event(choices: [], usage: usage, withUsage: true))
+            }
+            buffer.writeString("data: [DONE]\n\n")
+            return buffer
+        }
+    }
+
+    /// A failure after the status was sent: an `error` event in OpenAI's shape (its SDKs raise it), no `[DONE]`.
+    func encode(_ error: any Error) -> ByteBuffer {
+        let failure: OpenAIError =
+            switch error {
+            case let error as ProviderError: OpenAIError(error.apiError(requestID: self.requestID))
+            case is FellBehind:
+                OpenAIError(.conflict, "The client fell behind the stream", type: "invalid_request_error")
+            default: OpenAIError(.internalServerError, "The stream failed", type: "server_error")
+            }
+        var text = #"data: {"error":{"message":"#
+        text += Self.quoted(failure.message) + #","type":"# + Self.quoted(failure.type)
+        text += #","param":null,"code":"# + (failure.code.map(Self.quoted) ?? "null") + "}}\n\n"
+        return ByteBuffer(string: text)
+    }
+
+    private static func quoted(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        JSONText.appendQuoted(text, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
