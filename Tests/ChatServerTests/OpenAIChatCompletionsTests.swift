@@ -1,3 +1,4 @@
+import ChatProvider
 import ChatServer
 import Foundation
 import HTTPTypes
@@ -244,6 +245,85 @@ struct OpenAIChatCompletionsTests {
             let refused = try await client.send(.post, "/v1/chat/completions", token: key, json: Self.body())
             #expect(Self.error(refused).0 == 429 && Self.error(refused).2 == "rate_limit_exceeded", "\(refused.text)")
             #expect(refused.headers[.retryAfter] != nil)
+        }
+    }
+
+    /// The key's usage this month as GET /auth/me/api-keys lists it.
+    static func keyUsage(_ client: any TestClientProtocol, token: String) async throws -> [String: Int] {
+        let listed = try await client.send(.get, "/auth/me/api-keys", token: token)
+        return try #require(listed.list.first?["usage"] as? [String: Int])
+    }
+
+    @Test("each call's usage is charged to its key, streamed or not; a key past its budget gets insufficient_quota")
+    func keyAccounting() async throws {
+        try await withTurnApp(configure: Self.configure) { client, _, _ in
+            let (_, token) = try await client.signUp("charged@example.com")
+            let created = try await APIKeysTests.createKey(
+                client, token: token, #"{"name": "b", "monthly_token_budget": 100000}"#)
+            let key = try #require(created["key"] as? String)
+            let whole = try await client.send(.post, "/v1/chat/completions", token: key, json: Self.body())
+            let wholeTokens = try #require((whole.json["usage"] as? [String: Int])?["total_tokens"])
+            #expect(try await Self.keyUsage(client, token: token) == ["requests": 1, "total_tokens": wholeTokens])
+            let payloads = try await Self.stream(
+                client, key: key, Self.body(extra: #", "stream": true, "stream_options": {"include_usage": true}"#))
+            let last = try JSONSerialization.jsonObject(with: Data(payloads[payloads.count - 2].utf8)) as? [String: Any]
+            let streamTokens = try #require((last?["usage"] as? [String: Int])?["total_tokens"])
+            #expect(
+                try await Self.keyUsage(client, token: token)
+                    == ["requests": 2, "total_tokens": wholeTokens + streamTokens])
+
+            let small = try await APIKeysTests.createKey(
+                client, token: token, #"{"name": "s", "monthly_token_budget": 1}"#)
+            let smallKey = try #require(small["key"] as? String)
+            #expect(
+                try await client.send(.post, "/v1/chat/completions", token: smallKey, json: Self.body()).status == .ok)
+            let refused = try await client.send(.post, "/v1/chat/completions", token: smallKey, json: Self.body())
+            #expect(Self.error(refused) == (429, "insufficient_quota", "insufficient_quota", nil), "\(refused.text)")
+        }
+    }
+
+    @Test("a user whose daily quota is spent gets 429 insufficient_quota with Retry-After")
+    func userQuota() async throws {
+        try await withTurnApp(configure: { config in
+            Self.configure(&config)
+            config.dailyTokenQuota = 5
+        }) { client, _, mock in
+            let (_, token) = try await client.signUp("quota@example.com")
+            let created = try await APIKeysTests.createKey(client, token: token)
+            let key = try #require(created["key"] as? String)
+            // A turn spends the day's quota (the door's own calls are charged to the key, not to the user).
+            let turn = try await client.send(.post, "/chat", token: token, json: #"{"message": "spend it"}"#)
+            #expect(turn.status == .ok, "\(turn.text)")
+            let before = mock.requestBodies.count
+            let refused = try await client.send(.post, "/v1/chat/completions", token: key, json: Self.body())
+            #expect(Self.error(refused) == (429, "insufficient_quota", "insufficient_quota", nil), "\(refused.text)")
+            #expect(refused.headers[.retryAfter] != nil)
+            #expect(mock.requestBodies.count == before, "refused before the upstream is called")
+        }
+    }
+
+    @Test("a client that goes away mid-stream cancels the upstream call at once, and what streamed is charged")
+    func clientGone() async throws {
+        try await withTurnApp(behavior: MockGroqBehavior(chunkDelayMilliseconds: 3000), configure: Self.configure) {
+            client, backend, mock in
+            let (_, token) = try await client.signUp("gone@example.com")
+            let created = try await APIKeysTests.createKey(client, token: token)
+            let key = try #require(created["key"] as? String)
+            let streaming = try StreamingClient(port: try #require(client.port))
+            var (head, reader) = try await streaming.open(
+                "POST", "/v1/chat/completions", token: key, json: Self.body(extra: #", "stream": true"#))
+            #expect(head.status == 200)
+            #expect(try await reader.next() != nil)
+            #expect(mock.stats.inFlight == 1)
+            reader = SSEReader(AsyncThrowingStream { $0.finish() })
+            // The next chunk is 3 s away: only the disconnect can end the upstream call (and give its slot of the
+            // gate back) before it.
+            let provider = try #require(backend.provider)
+            #expect(await eventually(within: .seconds(2)) { await provider.load.inFlight == 0 })
+            let charged = try await eventually(within: .seconds(2)) {
+                try await Self.keyUsage(client, token: token)["total_tokens"] ?? 0 > 0
+            }
+            #expect(charged)
         }
     }
 }

@@ -29,9 +29,13 @@ struct OpenAIChatController {
                 APIError.tooManyRequests(
                     "Too many requests: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait))
         }
+        let accounting = OpenAICallAccounting(
+            database: self.backend.database, quotas: self.backend.quotas, logger: context.logger, user: user,
+            key: context.apiKey)
+        try await accounting.requireRoom()
+        let promptEstimate = body.promptEstimate(bodyBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 4096)
         let estimate =
-            body.promptEstimate(bodyBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 4096)
-            + (body.completionLimit ?? self.backend.config.maxCompletionTokens)
+            promptEstimate + (body.completionLimit ?? self.backend.config.maxCompletionTokens)
         let reply = OpenAIReplyHeader(model: body.model)
         guard body.stream == true else {
             let completion: PassThroughCompletion
@@ -40,11 +44,13 @@ struct OpenAIChatController {
             } catch let error as ProviderError {
                 throw OpenAIError(error.apiError(requestID: context.requestID))
             }
+            await accounting.charge(tokens: completion.usage?.totalTokens ?? estimate)
             return try reply.completion(completion)
         }
         let events = provider.stream(body.upstream(stream: true), estimatedTokens: estimate)
         return try await OpenAIChatStream(
-            reply: reply, includeUsage: body.wantsUsageChunk, requestID: context.requestID
+            reply: reply, includeUsage: body.wantsUsageChunk, requestID: context.requestID,
+            accounting: accounting, promptEstimate: promptEstimate
         ).response(events: events, context: context)
     }
 

@@ -17,6 +17,9 @@ struct OpenAIChatStream {
     let reply: OpenAIReplyHeader
     let includeUsage: Bool
     let requestID: String
+    let accounting: OpenAICallAccounting
+    /// What a stream cut before the upstream's usage is charged for its prompt.
+    let promptEstimate: Int
 
     /// Thrown into the buffer when the client fell ``bufferLimit`` events behind.
     struct FellBehind: Error {}
@@ -57,19 +60,50 @@ struct OpenAIChatStream {
                     stopWatching()
                     pump.cancel()
                 }
-                var rest = buffer.makeAsyncIterator()
-                var event = first
-                while let current = event {
-                    try await writer.write(try stream.encode(current))
-                    do {
-                        event = try await rest.next()
-                    } catch {
-                        try await writer.write(stream.encode(error))
-                        break
-                    }
+                var tally = Tally()
+                do {
+                    try await stream.write(first: first, rest: buffer, to: &writer, tally: &tally)
+                } catch {
+                    await stream.accounting.charge(tokens: tally.tokens(promptEstimate: stream.promptEstimate))
+                    throw error
                 }
+                await stream.accounting.charge(tokens: tally.tokens(promptEstimate: stream.promptEstimate))
                 try await writer.finish(nil)
             })
+    }
+
+    /// What a stream delivered: the upstream's usage when it came, else the bytes of the chunks streamed (more
+    /// than their text, so a cut stream is not charged less than it used).
+    struct Tally {
+        var usage: TokenUsage?
+        var streamedBytes = 0
+
+        func tokens(promptEstimate: Int) -> Int {
+            self.usage?.totalTokens ?? (self.streamedBytes == 0 ? 0 : promptEstimate + (self.streamedBytes + 3) / 4)
+        }
+    }
+
+    /// Writes the events until the upstream's stream ends, or an `error` event when it fails.
+    private func write(
+        first: PassThroughEvent?, rest buffer: AsyncThrowingStream<PassThroughEvent, any Error>,
+        to writer: inout any ResponseBodyWriter, tally: inout Tally
+    ) async throws {
+        var rest = buffer.makeAsyncIterator()
+        var event = first
+        while let current = event {
+            let bytes = try self.encode(current)
+            switch current {
+            case .choices: tally.streamedBytes += bytes.readableBytes
+            case .finished(let usage, _): tally.usage = usage
+            }
+            try await writer.write(bytes)
+            do {
+                event = try await rest.next()
+            } catch {
+                try await writer.write(self.encode(error))
+                return
+            }
+        }
     }
 
     /// The bytes of one event: a chunk, or at the end the usage chunk (when asked for) and `[DONE]`.

@@ -1,0 +1,53 @@
+import ChatProvider
+import ChatStorage
+import ChatTurns
+import HTTPTypes
+import Logging
+
+/// What one POST /v1/chat/completions is checked against before the upstream is called, and charged to after.
+///
+/// Before: the user's daily and monthly quotas (their usage and their running turns' reservations) and the
+/// key's monthly budget must have room left, else 429 `insufficient_quota`. This is a check, not a reservation:
+/// calls admitted at the same moment may together pass a limit by what they use. After: the call's tokens
+/// (the upstream's usage, or for a stream cut short the prompt's estimate and what was streamed) are charged
+/// to the key's usage for the month.
+struct OpenAICallAccounting: Sendable {
+    let database: any ChatStore
+    let quotas: QuotaPolicy
+    let logger: Logger
+    let user: UserRecord
+    let key: APIKeyRecord?
+
+    func requireRoom() async throws {
+        let limits = self.quotas.limits(for: self.user)
+        let today = self.quotas.clock.today
+        if !limits.isUnlimited {
+            let standing = try await self.database.quotaStanding(userID: self.user.id, today: today)
+            if let period = standing.exceeded(dailyLimit: limits.daily, monthlyLimit: limits.monthly) {
+                let refusal = self.quotas.refusal(period, limits: limits)
+                throw OpenAIError(
+                    .tooManyRequests, refusal.detail, type: "insufficient_quota", code: "insufficient_quota",
+                    headers: [.retryAfter: String(refusal.secondsToReset)])
+            }
+        }
+        guard let key, let budget = key.monthlyTokenBudget else { return }
+        let listings = try await self.database.apiKeys(userID: self.user.id, month: today.monthStart)
+        let used = listings.first { $0.key.id == key.id }?.usage.totalTokens ?? 0
+        if used >= budget {
+            throw OpenAIError(
+                .tooManyRequests, "This API key's monthly token budget (\(budget) tokens) is used up",
+                type: "insufficient_quota", code: "insufficient_quota")
+        }
+    }
+
+    /// Charges `tokens` to the key (nothing for a JWT caller); a failure is logged, the answer already went out.
+    func charge(tokens: Int) async {
+        guard let key, tokens > 0 else { return }
+        do {
+            try await self.database.chargeAPIKey(
+                id: key.id, month: self.quotas.clock.today.monthStart, totalTokens: Int64(tokens))
+        } catch {
+            self.logger.error("could not charge an API key's usage", metadata: ["error": "\(error)"])
+        }
+    }
+}
