@@ -46,14 +46,14 @@ enum OpenAPIDocument {
     private static var paths: JSONValue {
         merged([
             metaPaths, authPaths, accountDataPaths, chatListPaths, chatPaths, messagePaths, turnPaths,
-            adminUserPaths, adminReadPaths, apiKeyPaths,
+            adminUserPaths, adminReadPaths, apiKeyPaths, chatCompletionPaths,
         ])
     }
 
     private static var schemas: JSONValue {
         merged([
             accountSchemas, usageSchemas, chatSchemas, messageSchemas, turnSchemas, metaSchemas, eventSchemas,
-            apiKeySchemas,
+            apiKeySchemas, chatCompletionSchemas,
         ])
     }
 
