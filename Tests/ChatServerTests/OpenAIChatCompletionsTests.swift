@@ -254,9 +254,12 @@ struct OpenAIChatCompletionsTests {
         return try #require(listed.list.first?["usage"] as? [String: Int])
     }
 
-    @Test("each call's usage is charged to its key, streamed or not; a key past its budget gets insufficient_quota")
+    @Test("each call's usage is charged to its key and /metrics, streamed or not; a key past its budget is refused")
     func keyAccounting() async throws {
-        try await withTurnApp(configure: Self.configure) { client, _, _ in
+        try await withTurnApp(configure: { config in
+            Self.configure(&config)
+            config.metricsToken = "metrics-token-0123456789"
+        }) { client, _, _ in
             let (_, token) = try await client.signUp("charged@example.com")
             let created = try await APIKeysTests.createKey(
                 client, token: token, #"{"name": "b", "monthly_token_budget": 100000}"#)
@@ -271,6 +274,9 @@ struct OpenAIChatCompletionsTests {
             #expect(
                 try await Self.keyUsage(client, token: token)
                     == ["requests": 2, "total_tokens": wholeTokens + streamTokens])
+
+            let scraped = try await client.send(.get, "/metrics", token: "metrics-token-0123456789").text
+            #expect(scraped.contains("\nchat_v1_completion_tokens_total \(wholeTokens + streamTokens)\n"), "\(scraped)")
 
             let small = try await APIKeysTests.createKey(
                 client, token: token, #"{"name": "s", "monthly_token_budget": 1}"#)

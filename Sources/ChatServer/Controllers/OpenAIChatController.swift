@@ -31,7 +31,7 @@ struct OpenAIChatController {
         }
         let accounting = OpenAICallAccounting(
             database: self.backend.database, quotas: self.backend.quotas, logger: context.logger, user: user,
-            key: context.apiKey)
+            key: context.apiKey, metrics: self.backend.metrics)
         try await accounting.requireRoom()
         let promptEstimate = body.promptEstimate(bodyBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 4096)
         let estimate =

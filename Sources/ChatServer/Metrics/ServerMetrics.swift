@@ -31,6 +31,8 @@ public final class ServerMetrics: Sendable {
             help: "Time from sending a turn to the provider to its first token."),
         "chat_upstream_duration_seconds": .init(help: "Time from sending a turn to the provider to its last token."),
         "chat_tokens_total": .init(help: "Tokens accounted to users, by kind (prompt or completion)."),
+        "chat_v1_completion_tokens_total": .init(
+            help: "Tokens of POST /v1/chat/completions calls (the upstream's usage, or a cut stream's estimate)."),
         "chat_provider_queue_length": .init(help: "Upstream calls waiting for a slot under the rate limits."),
         "chat_provider_in_flight": .init(help: "Upstream calls in flight."),
         "chat_provider_queue_wait_seconds": .init(
@@ -52,6 +54,8 @@ public final class ServerMetrics: Sendable {
     /// The turns' figures, in this registry: the sessions record them.
     public let turns: TurnMetrics
     let providerQueueWait: Metrics.Timer
+    /// `chat_v1_completion_tokens_total`: the tokens of the OpenAI-compatible door's calls.
+    let v1Tokens: CoreMetrics.Counter
     /// The store's figures: the composition root hands them to the engine it opens.
     public let store: StoreMetrics
     private let gauges: Gauges
@@ -78,6 +82,7 @@ public final class ServerMetrics: Sendable {
         self.factory = factory
         self.turns = TurnMetrics(factory: factory)
         self.providerQueueWait = Metrics.Timer(label: "chat_provider_queue_wait_seconds", factory: factory)
+        self.v1Tokens = CoreMetrics.Counter(label: "chat_v1_completion_tokens_total", factory: factory)
         self.store = StoreMetrics(
             commitDuration: Metrics.Timer(label: "chat_database_commit_duration_seconds", factory: factory),
             batchSize: CoreMetrics.Recorder(label: "chat_database_group_commit_size", factory: factory))

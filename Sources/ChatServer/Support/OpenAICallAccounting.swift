@@ -1,6 +1,7 @@
 import ChatProvider
 import ChatStorage
 import ChatTurns
+import CoreMetrics
 import HTTPTypes
 import Logging
 
@@ -10,13 +11,14 @@ import Logging
 /// key's monthly budget must have room left, else 429 `insufficient_quota`. This is a check, not a reservation:
 /// calls admitted at the same moment may together pass a limit by what they use. After: the call's tokens
 /// (the upstream's usage, or for a stream cut short the prompt's estimate and what was streamed) are charged
-/// to the key's usage for the month.
+/// to the key's usage for the month and counted in `chat_v1_completion_tokens_total`.
 struct OpenAICallAccounting: Sendable {
     let database: any ChatStore
     let quotas: QuotaPolicy
     let logger: Logger
     let user: UserRecord
     let key: APIKeyRecord?
+    let metrics: ServerMetrics?
 
     func requireRoom() async throws {
         let limits = self.quotas.limits(for: self.user)
@@ -40,9 +42,12 @@ struct OpenAICallAccounting: Sendable {
         }
     }
 
-    /// Charges `tokens` to the key (nothing for a JWT caller); a failure is logged, the answer already went out.
+    /// Counts `tokens` in /metrics and charges them to the key (a JWT caller has none); a failure is logged, the
+    /// answer already went out.
     func charge(tokens: Int) async {
-        guard let key, tokens > 0 else { return }
+        guard tokens > 0 else { return }
+        self.metrics?.v1Tokens.increment(by: Int64(tokens))
+        guard let key else { return }
         do {
             try await self.database.chargeAPIKey(
                 id: key.id, month: self.quotas.clock.today.monthStart, totalTokens: Int64(tokens))
