@@ -26,13 +26,18 @@ final class BenchTarget: Sendable {
     /// Whether ``store`` is the bench's own connection (closed once seeded, so that it does not take part in
     /// the measurement: it would be one more listener for every notification).
     private let ownsStore: Bool
+    /// The mock upstream the bench started (its base URL, as `GROQ_BASE_URL`, and its key); nil for an external
+    /// server.
+    let upstream: (url: String, key: String)?
     private let nextReplica = Atomic<Int>(0)
     private let stopServer: @Sendable () async -> Void
 
     private init(
         baseURLs: [String], http: HTTPClient, store: (any ChatStore)?, ownsStore: Bool = false,
-        sqlitePath: String? = nil, stop: @escaping @Sendable () async -> Void
+        sqlitePath: String? = nil, upstream: (url: String, key: String)? = nil,
+        stop: @escaping @Sendable () async -> Void
     ) {
+        self.upstream = upstream
         self.sqlitePath = sqlitePath
         self.baseURLs = baseURLs
         self.http = http
@@ -161,6 +166,7 @@ final class BenchTarget: Sendable {
             http: makeHTTPClient(connections: connections),
             store: backend.database,
             sqlitePath: sqlitePath,
+            upstream: (mock.baseURL, mock.apiKey),
             stop: {
                 await group.triggerGracefulShutdown()
                 _ = await task.result
@@ -207,7 +213,7 @@ final class BenchTarget: Sendable {
         }
         let target = BenchTarget(
             baseURLs: ports.map { "http://127.0.0.1:\($0)" }, http: makeHTTPClient(connections: connections),
-            store: store, ownsStore: true,
+            store: store, ownsStore: true, upstream: (mock.baseURL, mock.apiKey),
             stop: {
                 await store?.close()
                 await stop(processes)
@@ -285,9 +291,10 @@ final class BenchTarget: Sendable {
         token: String? = nil,
         json: String? = nil,
         headers: [(String, String)] = [],
-        replica: Int? = nil
+        replica: Int? = nil,
+        absolute: Bool = false
     ) async -> (status: Int?, body: ByteBuffer) {
-        var request = HTTPClientRequest(url: self.baseURL(replica: replica) + path)
+        var request = HTTPClientRequest(url: absolute ? path : self.baseURL(replica: replica) + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let json {

@@ -86,6 +86,7 @@ struct ScenarioRunner: Sendable {
             ]
         case .login: return try await self.login()
         case .mixed: return [try await self.mixed()]
+        case .gateway: return try await GatewayScenario(runner: self).run()
         }
     }
 

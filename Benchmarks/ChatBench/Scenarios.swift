@@ -9,7 +9,7 @@ import NIOHTTP1
 enum Scenario: String, CaseIterable, Sendable {
     case health, list
     case list10k = "list-10k"
-    case create, messages, send, stream, longpoll, login, mixed, search, startup
+    case create, messages, send, stream, longpoll, login, mixed, search, gateway, startup
 }
 
 /// Shared parameters of a run.
@@ -49,9 +49,10 @@ struct Fixtures: Sendable {
 extension BenchTarget {
     /// One status per request, nil for a transport failure.
     func status(
-        _ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil, replica: Int? = nil
+        _ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil, replica: Int? = nil,
+        absolute: Bool = false
     ) async -> Int? {
-        await self.send(method, path, token: token, json: json, replica: replica).status
+        await self.send(method, path, token: token, json: json, replica: replica, absolute: absolute).status
     }
 
     /// POST /chat as Server-Sent Events, read to the end; 200 only if a `done` event arrived.

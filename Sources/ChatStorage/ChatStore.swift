@@ -181,9 +181,10 @@ public protocol ChatStore: Service, Sendable {
     /// Sets the key's `last_used_at` to `at` unless it was set after `at` minus
     /// ``APIKeyRecord/lastUsedPrecision`` already (so a key is written at most once a minute, whoever asks).
     func touchAPIKey(id: UUID, at: Timestamp) async throws
-    /// Charges one call of `totalTokens` to the key's usage in the month that begins on `month`; nothing when
-    /// the key was deleted meanwhile.
-    func chargeAPIKey(id: UUID, month: UsageDay, totalTokens: Int64) async throws
+    /// Accounts one call of the OpenAI-compatible door in one transaction: `charge` to its user's usage for its
+    /// day (what quotas, `/auth/me/usage` and `/admin/usage` read, as for a turn's reply), and with `apiKey`, its
+    /// tokens to that key's usage for the month `charge.day` is in. Nothing for a user or key deleted meanwhile.
+    func chargeCall(_ charge: UsageCharge, apiKey: UUID?) async throws
 
     // MARK: Settings
 

@@ -106,16 +106,21 @@ extension PostgresStore {
             """)
     }
 
-    public func chargeAPIKey(id: UUID, month: UsageDay, totalTokens: Int64) async throws {
-        try await self.execute(
-            """
-            INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
-            SELECT \(id), \(Int32(clamping: month.number)), 1, \(totalTokens)
-            WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = \(id))
-            ON CONFLICT (key_id, month) DO UPDATE SET
-                requests = api_key_usage.requests + 1,
-                total_tokens = api_key_usage.total_tokens + excluded.total_tokens
-            """)
+    public func chargeCall(_ charge: UsageCharge, apiKey: UUID?) async throws {
+        let tokens = Int64(charge.promptTokens) + Int64(charge.completionTokens)
+        try await self.transaction { transaction in
+            try await transaction.execute(Self.accountQuery(charge))
+            guard let id = apiKey else { return }
+            try await transaction.execute(
+                """
+                INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
+                SELECT \(id), \(Int32(clamping: charge.day.monthStart.number)), 1, \(tokens)
+                WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = \(id))
+                ON CONFLICT (key_id, month) DO UPDATE SET
+                    requests = api_key_usage.requests + 1,
+                    total_tokens = api_key_usage.total_tokens + excluded.total_tokens
+                """)
+        }
     }
 }
 

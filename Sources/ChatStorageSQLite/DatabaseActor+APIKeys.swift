@@ -99,9 +99,15 @@ extension DatabaseActor {
         }
     }
 
-    public func chargeAPIKey(id: UUID, month: UsageDay, totalTokens: Int64) async throws {
-        let arguments: [SQLiteValue] = [.text(id.lowercasedString), .int(month.number), .integer(totalTokens)]
+    public func chargeCall(_ charge: UsageCharge, apiKey: UUID?) async throws {
+        let tokens = Int64(charge.promptTokens) + Int64(charge.completionTokens)
+        let arguments: [SQLiteValue] =
+            apiKey.map {
+                [.text($0.lowercasedString), .int(charge.day.monthStart.number), .integer(tokens)]
+            } ?? []
         try await self.write { connection in
+            try Self.account(charge, on: connection)
+            guard !arguments.isEmpty else { return }
             try connection.run(
                 """
                 INSERT INTO api_key_usage (key_id, month, requests, total_tokens)

@@ -275,6 +275,11 @@ struct OpenAIChatCompletionsTests {
                 try await Self.keyUsage(client, token: token)
                     == ["requests": 2, "total_tokens": wholeTokens + streamTokens])
 
+            // The user's own usage counts both calls too (what quotas and /admin/usage read).
+            let usage = try await client.send(.get, "/auth/me/usage", token: token).json
+            let totals = try #require(usage["totals"] as? [String: Any])
+            #expect(totals["requests"] as? Int == 2 && totals["total_tokens"] as? Int == wholeTokens + streamTokens)
+
             let scraped = try await client.send(.get, "/metrics", token: "metrics-token-0123456789").text
             #expect(scraped.contains("\nchat_v1_completion_tokens_total \(wholeTokens + streamTokens)\n"), "\(scraped)")
 
@@ -297,7 +302,7 @@ struct OpenAIChatCompletionsTests {
             let (_, token) = try await client.signUp("quota@example.com")
             let created = try await APIKeysTests.createKey(client, token: token)
             let key = try #require(created["key"] as? String)
-            // A turn spends the day's quota (the door's own calls are charged to the key, not to the user).
+            // A turn spends the day's quota.
             let turn = try await client.send(.post, "/chat", token: token, json: #"{"message": "spend it"}"#)
             #expect(turn.status == .ok, "\(turn.text)")
             let before = mock.requestBodies.count

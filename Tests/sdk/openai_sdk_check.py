@@ -211,7 +211,9 @@ def check_rate_limit(model):
     assert int(error.response.headers["retry-after"]) >= 1, error.response.headers
 
 
-def check_upstream_errors(sdk, model):
+def check_upstream_errors(model):
+    _, token = account("upstream@example.com")
+    sdk = client(api_key(token)[1])
     for fault, status in (("server_error", 502), ("unauthorized", 502)):
         mock_behavior(fault=fault)
         try:
@@ -240,7 +242,7 @@ def main():
         ("errors: key, model, request, revoked key", lambda: check_errors(sdk, model, user_token)),
         ("key budget and user quota", lambda: check_budget_and_quota(model, admin_token)),
         ("rate limit", lambda: check_rate_limit(model)),
-        ("upstream errors", lambda: check_upstream_errors(sdk, model)),
+        ("upstream errors", lambda: check_upstream_errors(model)),
     ]
     failed = 0
     for name, check in checks:

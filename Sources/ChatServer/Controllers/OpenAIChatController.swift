@@ -34,8 +34,8 @@ struct OpenAIChatController {
             key: context.apiKey, metrics: self.backend.metrics)
         try await accounting.requireRoom()
         let promptEstimate = body.promptEstimate(bodyBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 4096)
-        let estimate =
-            promptEstimate + (body.completionLimit ?? self.backend.config.maxCompletionTokens)
+        let completionLimit = body.completionLimit ?? self.backend.config.maxCompletionTokens
+        let estimate = promptEstimate + completionLimit
         let reply = OpenAIReplyHeader(model: body.model)
         guard body.stream == true else {
             let completion: PassThroughCompletion
@@ -44,7 +44,7 @@ struct OpenAIChatController {
             } catch let error as ProviderError {
                 throw OpenAIError(error.apiError(requestID: context.requestID))
             }
-            await accounting.charge(tokens: completion.usage?.totalTokens ?? estimate)
+            await accounting.charge(completion.usage, estimate: (promptEstimate, completionLimit))
             return try reply.completion(completion)
         }
         let events = provider.stream(body.upstream(stream: true), estimatedTokens: estimate)

@@ -64,10 +64,10 @@ struct OpenAIChatStream {
                 do {
                     try await stream.write(first: first, rest: buffer, to: &writer, tally: &tally)
                 } catch {
-                    await stream.accounting.charge(tokens: tally.tokens(promptEstimate: stream.promptEstimate))
+                    await tally.charge(stream.accounting, promptEstimate: stream.promptEstimate)
                     throw error
                 }
-                await stream.accounting.charge(tokens: tally.tokens(promptEstimate: stream.promptEstimate))
+                await tally.charge(stream.accounting, promptEstimate: stream.promptEstimate)
                 try await writer.finish(nil)
             })
     }
@@ -78,8 +78,11 @@ struct OpenAIChatStream {
         var usage: TokenUsage?
         var streamedBytes = 0
 
-        func tokens(promptEstimate: Int) -> Int {
-            self.usage?.totalTokens ?? (self.streamedBytes == 0 ? 0 : promptEstimate + (self.streamedBytes + 3) / 4)
+        /// Charges the upstream's usage, or (a stream cut short) the prompt's estimate and a token for every 4
+        /// bytes streamed; nothing when nothing was streamed.
+        func charge(_ accounting: OpenAICallAccounting, promptEstimate: Int) async {
+            guard self.usage != nil || self.streamedBytes > 0 else { return }
+            await accounting.charge(self.usage, estimate: (promptEstimate, (self.streamedBytes + 3) / 4))
         }
     }
 

@@ -127,7 +127,16 @@ struct StorageContractAPIKeysTests {
         }
     }
 
-    @Test("charges add up per key and month; a deleted key's charge is dropped", arguments: StorageEngine.available)
+    /// A call of `prompt` and `completion` tokens on `day`.
+    static func call(_ user: UUID, _ day: UsageDay, _ prompt: Int, _ completion: Int = 0, estimated: Bool = false)
+        -> UsageCharge
+    {
+        UsageCharge(userID: user, day: day, promptTokens: prompt, completionTokens: completion, estimated: estimated)
+    }
+
+    @Test(
+        "chargeCall: to the user's day and to the key's month together; a deleted key's part is dropped",
+        arguments: StorageEngine.available)
     func charges(_ engine: StorageEngine) async throws {
         try await engine.withStore { store in
             let user = try await store.makeUser("charge@example.com")
@@ -135,15 +144,25 @@ struct StorageContractAPIKeysTests {
             let second = try Self.created(try await store.createAPIKey(Self.newKey(user.id), limit: 50))
             let month = contractDay.monthStart
             let previous = month.adding(days: -1).monthStart
-            try await store.chargeAPIKey(id: first.id, month: month, totalTokens: 100)
-            try await store.chargeAPIKey(id: first.id, month: month, totalTokens: 23)
-            try await store.chargeAPIKey(id: first.id, month: previous, totalTokens: 5_000)
-            try await store.chargeAPIKey(id: second.id, month: month, totalTokens: 0)
-            try await store.chargeAPIKey(id: unknownID, month: month, totalTokens: 9)
+            try await store.chargeCall(Self.call(user.id, contractDay, 60, 40), apiKey: first.id)
+            try await store.chargeCall(Self.call(user.id, contractDay, 20, 3, estimated: true), apiKey: first.id)
+            try await store.chargeCall(Self.call(user.id, previous, 5_000), apiKey: first.id)
+            try await store.chargeCall(Self.call(user.id, contractDay, 0), apiKey: second.id)
+            try await store.chargeCall(Self.call(user.id, contractDay, 9), apiKey: unknownID)
+            try await store.chargeCall(Self.call(user.id, contractDay, 7), apiKey: nil)
+            try await store.chargeCall(Self.call(unknownID, contractDay, 11), apiKey: nil)
             let now = try await store.apiKeys(userID: user.id, month: month)
             #expect(now.map(\.usage) == [APIKeyUsage(requests: 2, totalTokens: 123), APIKeyUsage(requests: 1)])
             let before = try await store.apiKeys(userID: user.id, month: previous)
             #expect(before.map(\.usage) == [APIKeyUsage(requests: 1, totalTokens: 5_000), APIKeyUsage()])
+            // Every call counts for its user, the unknown key's and the keyless one's too.
+            let usage = try await store.usage(userID: user.id, from: previous, to: contractDay)
+            #expect(
+                usage.map(\.totals) == [
+                    UsageTotals(requests: 1, promptTokens: 5_000),
+                    UsageTotals(requests: 5, promptTokens: 96, completionTokens: 43, estimatedRequests: 1),
+                ])
+            #expect(try await store.quotaStanding(userID: user.id, today: contractDay).usedToday == 139)
         }
     }
 
@@ -160,9 +179,9 @@ struct StorageContractAPIKeysTests {
                     limit: apiKeysPerUser))
             _ = try Self.created(try await source.createAPIKey(Self.newKey(user.id, hash: "copy2"), limit: 50))
             try await source.touchAPIKey(id: restricted.id, at: Timestamp(microseconds: 1_000_000_000))
-            try await source.chargeAPIKey(id: restricted.id, month: contractDay.monthStart, totalTokens: 70)
-            try await source.chargeAPIKey(
-                id: restricted.id, month: contractDay.monthStart.adding(days: -1).monthStart, totalTokens: 5)
+            try await source.chargeCall(Self.call(user.id, contractDay, 70), apiKey: restricted.id)
+            try await source.chargeCall(
+                Self.call(user.id, contractDay.monthStart.adding(days: -1), 5), apiKey: restricted.id)
             try await engine.withStore { target in
                 let (from, to) = (try #require(source as? any StoreCopying), try #require(target as? any StoreCopying))
                 _ = try await StoreCopier(from: from, to: to, progress: { _ in }).run()
