@@ -22,7 +22,10 @@ struct AccessControlTests {
     )] {
         buildRouter(backend).routes.map { route in
             var path = route.path.description
-            for (name, value) in [("chat_id", chatID), ("message_id", messageID), ("user_id", userID)] {
+            let ids = [
+                ("chat_id", chatID), ("message_id", messageID), ("user_id", userID), ("key_id", UUID().lowercasedString),
+            ]
+            for (name, value) in ids {
                 path = path.replacingOccurrences(of: ":" + name, with: value)
                     .replacingOccurrences(of: "{" + name + "}", with: value)
             }
