@@ -23,7 +23,8 @@ struct AccessControlTests {
         buildRouter(backend).routes.map { route in
             var path = route.path.description
             let ids = [
-                ("chat_id", chatID), ("message_id", messageID), ("user_id", userID), ("key_id", UUID().lowercasedString),
+                ("chat_id", chatID), ("message_id", messageID), ("user_id", userID),
+                ("key_id", UUID().lowercasedString),
             ]
             for (name, value) in ids {
                 path = path.replacingOccurrences(of: ":" + name, with: value)
