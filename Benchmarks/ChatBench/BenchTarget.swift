@@ -117,9 +117,13 @@ final class BenchTarget: Sendable {
         -> MockGroqServer
     {
         try await MockGroqServer.start(
+            // The bench measures the server, not Groq's limits: without a limit of its own the mock advertises
+            // Groq's 30,000 requests a minute, and the gate rightly pauses once the scenarios together pass it (the
+            // gateway's direct baseline alone sends that many in a few seconds at 0 ms).
             behavior: MockGroqBehavior(
                 latencyMilliseconds: upstreamLatencyMilliseconds,
-                chunkDelayMilliseconds: chunkDelayMilliseconds
+                chunkDelayMilliseconds: chunkDelayMilliseconds,
+                requestsPerMinute: 1_000_000_000
             )
         )
     }
