@@ -209,13 +209,12 @@ public struct ChatEventSequence: AsyncSequence, Sendable {
     let redact: @Sendable (String) -> String
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(bytes: self.bytes.makeAsyncIterator(), redact: self.redact)
+        Iterator(reader: UpstreamEventReader(self.bytes), redact: self.redact)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        var bytes: CurlBodyStream.Iterator
+        var reader: UpstreamEventReader
         let redact: @Sendable (String) -> String
-        var parser = ServerSentEventParser()
         var pending: [ChatStreamEvent] = []
         var finished = false
         var finishReason: String?
@@ -231,26 +230,7 @@ public struct ChatEventSequence: AsyncSequence, Sendable {
             while true {
                 if !self.pending.isEmpty { return self.pending.removeFirst() }
                 if self.finished { return nil }
-                let chunk: [UInt8]?
-                do {
-                    chunk = try await self.bytes.next(isolation: actor)
-                } catch let error as CurlError {
-                    switch GroqClient.providerError(for: error) {
-                    case .timedOut(let message): throw ProviderError.timedOut(message)
-                    default: throw ProviderError.streamFailed("the connection broke: \(error)")
-                    }
-                }
-                guard let chunk else {
-                    // The reading task was cancelled: the body ended because of that, not because the upstream
-                    // stopped early.
-                    if Task.isCancelled { throw CancellationError() }
-                    if let last = self.parser.finish() {
-                        try self.handle(last)
-                        continue
-                    }
-                    throw ProviderError.streamFailed("the stream ended without [DONE]")
-                }
-                for payload in self.parser.feed(chunk) {
+                for payload in try await self.reader.next(isolation: actor) {
                     try self.handle(payload)
                 }
             }

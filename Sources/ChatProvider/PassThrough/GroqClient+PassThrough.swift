@@ -61,14 +61,13 @@ public struct PassThroughEventSequence: AsyncSequence, Sendable {
     let redact: @Sendable (String) -> String
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(bytes: self.bytes.makeAsyncIterator(), redact: self.redact)
+        Iterator(reader: UpstreamEventReader(self.bytes), redact: self.redact)
     }
 
     /// Reads the body chunk by chunk; each SSE payload becomes at most one event.
     public struct Iterator: AsyncIteratorProtocol {
-        var bytes: CurlBodyStream.Iterator
+        var reader: UpstreamEventReader
         let redact: @Sendable (String) -> String
-        var parser = ServerSentEventParser()
         var pending: [PassThroughEvent] = []
         var finished = false
         var usage: TokenUsage?
@@ -78,24 +77,7 @@ public struct PassThroughEventSequence: AsyncSequence, Sendable {
             while true {
                 if !self.pending.isEmpty { return self.pending.removeFirst() }
                 if self.finished { return nil }
-                let chunk: [UInt8]?
-                do {
-                    chunk = try await self.bytes.next(isolation: nil)
-                } catch let error as CurlError {
-                    switch GroqClient.providerError(for: error) {
-                    case .timedOut(let message): throw ProviderError.timedOut(message)
-                    default: throw ProviderError.streamFailed("the connection broke: \(error)")
-                    }
-                }
-                guard let chunk else {
-                    if Task.isCancelled { throw CancellationError() }
-                    if let last = self.parser.finish() {
-                        try self.handle(last)
-                        continue
-                    }
-                    throw ProviderError.streamFailed("the stream ended without [DONE]")
-                }
-                for payload in self.parser.feed(chunk) { try self.handle(payload) }
+                for payload in try await self.reader.next(isolation: nil) { try self.handle(payload) }
             }
         }
 
