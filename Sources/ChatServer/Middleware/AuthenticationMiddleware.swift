@@ -18,16 +18,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard let header = request.headers[.authorization] else {
-            throw APIError.unauthorized("Not authenticated")
-        }
+        guard let token = Self.bearerCredential(request) else { throw APIError.unauthorized("Not authenticated") }
+        var context = context
+        context.user = try await self.user(token: token, context: context)
+        return try await next(request, context)
+    }
+
+    /// The credential of `Authorization: Bearer <credential>`, trimmed; nil without one.
+    static func bearerCredential(_ request: Request) -> Substring? {
+        guard let header = request.headers[.authorization] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw APIError.unauthorized("Not authenticated")
-        }
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingWhitespace()
+    }
+
+    /// The user a JWT authenticates, as described above; 401 otherwise.
+    func user(token: Substring, context: Context) async throws -> UserRecord {
         let claims: TokenClaims
         do {
-            claims = try self.tokens.verify(String(parts[1].trimmingWhitespace()))
+            claims = try self.tokens.verify(String(token))
         } catch {
             context.logger.debug("token refused", metadata: ["reason": "\(error)"])
             throw APIError.unauthorized()
@@ -39,9 +48,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         else {
             throw APIError.unauthorized()
         }
-        var context = context
-        context.user = user
-        return try await next(request, context)
+        return user
     }
 }
 

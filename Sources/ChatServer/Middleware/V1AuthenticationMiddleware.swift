@@ -18,12 +18,13 @@ struct V1AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard let header = request.headers[.authorization] else { throw OpenAIError.invalidAPIKey }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw OpenAIError.invalidAPIKey }
-        let credential = parts[1].trimmingWhitespace()
+        guard let credential = AuthenticationMiddleware.bearerCredential(request) else {
+            throw OpenAIError.invalidAPIKey
+        }
         guard APIKeySecret.isAPIKey(credential) else {
-            return try await self.jwt.handle(request, context: context, next: next)
+            var context = context
+            context.user = try await self.jwt.user(token: credential, context: context)
+            return try await next(request, context)
         }
         let now = Timestamp.now()
         guard let owner = try await self.jwt.database.apiKeyOwner(hash: try APIKeySecret.hash(of: String(credential))),
