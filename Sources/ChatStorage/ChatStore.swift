@@ -181,10 +181,15 @@ public protocol ChatStore: Service, Sendable {
     /// Sets the key's `last_used_at` to `at` unless it was set after `at` minus
     /// ``APIKeyRecord/lastUsedPrecision`` already (so a key is written at most once a minute, whoever asks).
     func touchAPIKey(id: UUID, at: Timestamp) async throws
-    /// Accounts one call of the OpenAI-compatible door in one transaction: `charge` to its user's usage for its
-    /// day (what quotas, `/auth/me/usage` and `/admin/usage` read, as for a turn's reply), and with `apiKey`, its
-    /// tokens to that key's usage for the month `charge.day` is in. Nothing for a user or key deleted meanwhile.
-    func chargeCall(_ charge: UsageCharge, apiKey: UUID?) async throws
+    /// Admits one call of the OpenAI-compatible door against its user's quotas and its key's monthly budget
+    /// (throws ``StorageError/quotaExceeded(_:)`` or ``StorageError/keyBudgetExceeded``) and holds its tokens
+    /// against both until ``settleCall(_:hold:apiKey:)`` (``CallReservation``).
+    func reserveCall(_ reservation: CallReservation) async throws -> CallHold
+    /// Ends one call of the OpenAI-compatible door in one atomic step: releases its `hold` (when it made one),
+    /// and charges `charge` (when it used tokens) to its user's usage for its day (what quotas,
+    /// `/auth/me/usage` and `/admin/usage` read, as for a turn's reply) and, with `apiKey`, to that key's usage
+    /// for the month `charge.day` is in. Nothing is charged to a user or key deleted meanwhile.
+    func settleCall(_ charge: UsageCharge?, hold: CallHold?, apiKey: UUID?) async throws
 
     // MARK: Settings
 

@@ -227,12 +227,16 @@ public enum StorageError: Error, Equatable, Sendable {
     case unsupportedCharacter
     /// The user's tokens used and reserved have reached this quota (``TokenReservation``).
     case quotaExceeded(QuotaPeriod)
+    /// The API key's tokens used this month and held by its running calls have reached its monthly budget
+    /// (``CallReservation``).
+    case keyBudgetExceeded
     /// The database server did not answer: unreachable, or no connection to it came free in time. Nothing was
     /// written unless the server had already received the statement (then its outcome is unknown).
     case unavailable
     /// A search ran past its time limit and was stopped (``ChatStore/search(ownerID:query:limit:offset:timeLimit:)``).
     case searchTimedOut
-    /// The user a write is for no longer exists: deleted after the request that writes was authenticated.
+    /// The user (or API key) a write is for no longer exists: deleted after the request that writes was
+    /// authenticated.
     case userGone
 }
 

@@ -1073,6 +1073,27 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(
+            version: 26,
+            name: "the door's calls hold tokens against quotas and key budgets while they run",
+            statements: [
+                // A reservation is a running reply's (message_id) or a running call's of the door (replica_id:
+                // the replica serving it, whose lease ending releases it). begin_turn and quotaStanding sum
+                // them all by user, so turns and calls are admitted against the same holds.
+                "ALTER TABLE reservations DROP CONSTRAINT reservations_pkey",
+                "ALTER TABLE reservations ALTER COLUMN message_id DROP NOT NULL",
+                "ALTER TABLE reservations ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                "CREATE UNIQUE INDEX reservations_by_message ON reservations (message_id)",
+                "ALTER TABLE reservations ADD COLUMN replica_id uuid",
+                "ALTER TABLE reservations ADD COLUMN api_key_id uuid",
+                """
+                ALTER TABLE reservations ADD CONSTRAINT reservations_holder
+                    CHECK ((message_id IS NULL) = (replica_id IS NOT NULL))
+                """,
+                "CREATE INDEX reservations_by_key ON reservations (api_key_id) WHERE api_key_id IS NOT NULL",
+                "CREATE INDEX reservations_by_replica ON reservations (replica_id) WHERE replica_id IS NOT NULL",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -105,23 +105,6 @@ extension PostgresStore {
             WHERE id = \(id) AND (last_used_at IS NULL OR last_used_at <= \(threshold))
             """)
     }
-
-    public func chargeCall(_ charge: UsageCharge, apiKey: UUID?) async throws {
-        let tokens = Int64(charge.promptTokens) + Int64(charge.completionTokens)
-        try await self.transaction { transaction in
-            try await transaction.execute(Self.accountQuery(charge))
-            guard let id = apiKey else { return }
-            try await transaction.execute(
-                """
-                INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
-                SELECT \(id), \(Int32(clamping: charge.day.monthStart.number)), 1, \(tokens)
-                WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = \(id))
-                ON CONFLICT (key_id, month) DO UPDATE SET
-                    requests = api_key_usage.requests + 1,
-                    total_tokens = api_key_usage.total_tokens + excluded.total_tokens
-                """)
-        }
-    }
 }
 
 /// API keys for `chat-server copy` (``StoreCopying``).

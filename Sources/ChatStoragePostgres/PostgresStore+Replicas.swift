@@ -6,8 +6,9 @@ import PostgresNIO
 /// What makes several `chat-server` processes on one database behave as one: the lease each holds on the
 /// replies it generates, and the notifications that carry every committed change to all of them.
 extension PostgresStore {
-    /// Renews this replica's lease every ``heartbeat`` and fails the `streaming` replies of replicas whose
-    /// lease ran out (so a reply left by a killed replica becomes `failed` within ``lease`` plus one beat).
+    /// Renews this replica's lease every ``heartbeat``, fails the `streaming` replies of replicas whose lease
+    /// ran out (so a reply left by a killed replica becomes `failed` within ``lease`` plus one beat) and releases
+    /// the holds of their running calls of the door.
     func renewLease() async {
         var beats = 0
         while !Task.isCancelled {
@@ -15,6 +16,7 @@ extension PostgresStore {
             do {
                 try await self.execute("UPDATE replicas SET heartbeat_at = now() WHERE id = \(self.replicaID)")
                 let failed = try await self.failInterruptedTurns()
+                try await self.releaseLapsedCallHolds()
                 if beats % 30 == 1 {
                     // About once a minute: events of keys not seen again since (their windows are a minute long).
                     try await self.execute("DELETE FROM rate_events WHERE at < now() - interval '10 minutes'")

@@ -29,22 +29,27 @@ extension PostgresStore {
     }
 
     public func quotaStanding(userID: UUID, today: UsageDay) async throws -> QuotaStanding {
+        try await self.one(Self.standingQuery(userID, today: today), Self.decodeStanding)
+            ?? QuotaStanding(usedToday: 0, usedThisMonth: 0, reserved: 0)
+    }
+
+    /// The user's tokens used today and this month, and held by their running replies and calls.
+    static func standingQuery(_ userID: UUID, today: UsageDay) -> PostgresQuery {
         let (day, monthStart) = (Int32(clamping: today.number), Int32(clamping: today.monthStart.number))
-        let standing = try await self.one(
-            """
+        return """
             SELECT coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE day = \(day)), 0)::bigint,
                 coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint,
                 (SELECT coalesce(sum(tokens), 0)::bigint FROM reservations WHERE user_id = \(userID))
             FROM usage_daily WHERE user_id = \(userID) AND day BETWEEN \(monthStart) AND \(day)
             """
-        ) { row in
-            var cells = RowCells(row, of: "usage_daily")
-            let today = try cells.next(Int64.self)
-            let month = try cells.next(Int64.self)
-            let reserved = try cells.next(Int64?.self)
-            return QuotaStanding(usedToday: today, usedThisMonth: month, reserved: reserved ?? 0)
-        }
-        return standing ?? QuotaStanding(usedToday: 0, usedThisMonth: 0, reserved: 0)
+    }
+
+    @Sendable static func decodeStanding(_ row: PostgresRow) throws -> QuotaStanding {
+        var cells = RowCells(row, of: "usage_daily")
+        let today = try cells.next(Int64.self)
+        let month = try cells.next(Int64.self)
+        let reserved = try cells.next(Int64?.self)
+        return QuotaStanding(usedToday: today, usedThisMonth: month, reserved: reserved ?? 0)
     }
 
     public func usage(userID: UUID, from: UsageDay, to: UsageDay) async throws -> [UsageDayRecord] {

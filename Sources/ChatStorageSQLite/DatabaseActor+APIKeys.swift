@@ -98,26 +98,6 @@ extension DatabaseActor {
                 arguments)
         }
     }
-
-    public func chargeCall(_ charge: UsageCharge, apiKey: UUID?) async throws {
-        let tokens = Int64(charge.promptTokens) + Int64(charge.completionTokens)
-        let arguments: [SQLiteValue] =
-            apiKey.map {
-                [.text($0.lowercasedString), .int(charge.day.monthStart.number), .integer(tokens)]
-            } ?? []
-        try await self.write { connection in
-            try Self.account(charge, on: connection)
-            guard !arguments.isEmpty else { return }
-            try connection.run(
-                """
-                INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
-                SELECT ?1, ?2, 1, ?3 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?1)
-                ON CONFLICT (key_id, month) DO UPDATE SET
-                    requests = requests + 1, total_tokens = total_tokens + excluded.total_tokens
-                """,
-                arguments)
-        }
-    }
 }
 
 /// API keys for `chat-server copy` (``StoreCopying``).

@@ -24,7 +24,7 @@ extension DatabaseActor {
     }
 
     /// Tokens used today and this month (at most 31 rows), and held by the user's `streaming` replies (their
-    /// sum, kept on the user's row by triggers).
+    /// sum, kept on the user's row by triggers) and running calls of the door (``createCallHolds``).
     static func standing(_ userID: UUID, today: UsageDay, on connection: SQLiteConnection) throws -> QuotaStanding {
         let user = SQLiteValue.text(userID.lowercasedString)
         let used =
@@ -37,7 +37,13 @@ extension DatabaseActor {
                 [user, .int(today.number), .int(today.monthStart.number)]
             ) { ($0.int64(0), $0.int64(1)) } ?? (0, 0)
         let reserved =
-            try connection.queryOne("SELECT reserved_tokens FROM users WHERE id = ?", [user]) { $0.int64(0) } ?? 0
+            try connection.queryOne(
+                """
+                SELECT reserved_tokens + coalesce((SELECT sum(tokens) FROM temp.call_holds WHERE user_id = ?1), 0)
+                FROM users WHERE id = ?1
+                """,
+                [user]
+            ) { $0.int64(0) } ?? 0
         return QuotaStanding(usedToday: used.0, usedThisMonth: used.1, reserved: reserved)
     }
 

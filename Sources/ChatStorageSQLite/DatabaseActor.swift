@@ -66,6 +66,7 @@ public actor DatabaseActor: ChatStore {
             let opened = try await executor.run { () throws -> sending OpenedConnection in
                 let connection = try SQLiteConnection(path: path, synchronous: synchronous)
                 let versions = try Migrations.apply(to: connection)
+                try connection.execute(DatabaseActor.createCallHolds)
                 return OpenedConnection(connection: connection, migration: versions)
             }
             return DatabaseActor(

@@ -492,6 +492,14 @@ public enum Migrations {
                 ) STRICT, WITHOUT ROWID;
                 """
         ),
+        Migration(
+            version: 26,
+            name: "the door's calls hold tokens against quotas and key budgets while they run (PostgreSQL only: "
+                + "SQLite keeps them in a temporary table of its one connection, DatabaseActor+CallHolds.swift)",
+            sql: """
+                -- The version keeps both engines' numbers equal.
+                """
+        ),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

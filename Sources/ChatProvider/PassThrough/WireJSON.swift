@@ -59,4 +59,17 @@ public enum WireJSON: Sendable, Equatable, Codable {
         guard case .array(let value) = self else { return nil }
         return value
     }
+
+    /// At least the bytes of this value's compact JSON text (strings and keys counted in UTF-8 with their
+    /// quotes, escapes not counted; a number as 24): a bound of the tokens it can make, since a tokenizer
+    /// never makes more tokens of a text than it has bytes.
+    public var sizeBound: Int {
+        switch self {
+        case .null, .bool: 5
+        case .integer, .number: 24
+        case .string(let value): value.utf8.count + 2
+        case .array(let items): items.reduce(2) { $0 + $1.sizeBound + 1 }
+        case .object(let members): members.reduce(2) { $0 + $1.key.utf8.count + 4 + $1.value.sizeBound }
+        }
+    }
 }

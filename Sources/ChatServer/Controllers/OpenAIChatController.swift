@@ -29,22 +29,27 @@ struct OpenAIChatController {
                 APIError.tooManyRequests(
                     "Too many requests: at most \(self.backend.messageRate.limit) per minute", retryAfter: wait))
         }
-        let accounting = OpenAICallAccounting(
-            database: self.backend.database, quotas: self.backend.quotas, logger: context.logger, user: user,
-            key: context.apiKey, metrics: self.backend.metrics)
-        try await accounting.requireRoom()
         let promptEstimate = body.promptEstimate(bodyBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 4096)
         let completionLimit = body.completionLimit ?? self.backend.config.maxCompletionTokens
+        let caller = OpenAICallAccounting.Caller(
+            database: self.backend.database, quotas: self.backend.quotas, logger: context.logger, user: user,
+            key: context.apiKey, metrics: self.backend.metrics)
+        let accounting = try await OpenAICallAccounting.admit(
+            caller, tokens: Self.promptBound(body) + completionLimit)
         let estimate = promptEstimate + completionLimit
         let reply = OpenAIReplyHeader(model: body.model)
         guard body.stream == true else {
             let completion: PassThroughCompletion
             do {
                 completion = try await provider.complete(body.upstream(stream: false), estimatedTokens: estimate)
-            } catch let error as ProviderError {
-                throw OpenAIError(error.apiError(requestID: context.requestID))
+            } catch {
+                await accounting.release()
+                if let error = error as? ProviderError {
+                    throw OpenAIError(error.apiError(requestID: context.requestID))
+                }
+                throw error
             }
-            await accounting.charge(completion.usage, estimate: (promptEstimate, completionLimit))
+            await accounting.settle(completion.usage, estimate: (promptEstimate, completionLimit))
             return try reply.completion(completion)
         }
         let events = provider.stream(body.upstream(stream: true), estimatedTokens: estimate)
@@ -52,6 +57,11 @@ struct OpenAIChatController {
             reply: reply, includeUsage: body.wantsUsageChunk, requestID: context.requestID,
             accounting: accounting, promptEstimate: promptEstimate
         ).response(events: events, context: context)
+    }
+
+    /// The most tokens the request's prompt can make: the bytes of its messages and tools as JSON.
+    static func promptBound(_ body: OpenAIChatRequest) -> Int {
+        body.messages.reduce(0) { $0 + $1.sizeBound } + (body.tools ?? []).reduce(0) { $0 + $1.sizeBound }
     }
 
     /// 404 `model_not_found` for a model not on offer, or not among the key's models.

@@ -5,65 +5,79 @@ import CoreMetrics
 import HTTPTypes
 import Logging
 
-/// What one POST /v1/chat/completions is checked against before the upstream is called, and charged to after.
+/// One admitted POST /v1/chat/completions' claim on its user's quotas and its key's budget, from admission
+/// to settlement: reserve-then-settle, as a turn's.
 ///
-/// Before: the user's daily and monthly quotas (their usage and their running turns' reservations) and the
-/// key's monthly budget must have room left, else 429 `insufficient_quota`. This is a check, not a reservation:
-/// calls admitted at the same moment may together pass a limit by what they use. After: the call's tokens
-/// (the upstream's usage, or an estimate: for a stream cut short the prompt's estimate and what was streamed)
-/// are charged to the user's usage for the day, as a turn's are, to the key's usage for the month, and counted
-/// in `chat_v1_completion_tokens_total`.
+/// ``admit(_:tokens:)`` admits the call against the user's daily and monthly quotas (their usage, and what
+/// their running turns and calls hold) and the key's monthly budget, else 429 `insufficient_quota`, and holds
+/// the most the call can cost (``ChatStore/reserveCall(_:)``) when a limit applies. ``settle(_:estimate:)``
+/// then releases the hold and charges what the call used (the upstream's usage, or an estimate: for a stream
+/// cut short, the prompt's estimate and what was streamed) to the user's usage for the day, to the key's for
+/// the month, and to `chat_v1_completion_tokens_total`, in one step (``ChatStore/settleCall(_:hold:apiKey:)``).
+/// Every admitted call is settled once, whether it succeeds, fails or is cut off.
 struct OpenAICallAccounting: Sendable {
-    let database: any ChatStore
-    let quotas: QuotaPolicy
-    let logger: Logger
-    let user: UserRecord
-    let key: APIKeyRecord?
-    let metrics: ServerMetrics?
-
-    func requireRoom() async throws {
-        let limits = self.quotas.limits(for: self.user)
-        let today = self.quotas.clock.today
-        if !limits.isUnlimited {
-            let standing = try await self.database.quotaStanding(userID: self.user.id, today: today)
-            if let period = standing.exceeded(dailyLimit: limits.daily, monthlyLimit: limits.monthly) {
-                let refusal = self.quotas.refusal(period, limits: limits)
-                throw OpenAIError(
-                    .tooManyRequests, refusal.detail, type: "insufficient_quota", code: "insufficient_quota",
-                    headers: [.retryAfter: String(refusal.secondsToReset)])
-            }
-        }
-        guard let key, let budget = key.monthlyTokenBudget else { return }
-        let listings = try await self.database.apiKeys(userID: self.user.id, month: today.monthStart)
-        let used = listings.first { $0.key.id == key.id }?.usage.totalTokens ?? 0
-        if used >= budget {
-            throw OpenAIError(
-                .tooManyRequests, "This API key's monthly token budget (\(budget) tokens) is used up",
-                type: "insufficient_quota", code: "insufficient_quota")
-        }
+    /// Who the call is for and what it is checked against.
+    struct Caller: Sendable {
+        let database: any ChatStore
+        let quotas: QuotaPolicy
+        let logger: Logger
+        let user: UserRecord
+        let key: APIKeyRecord?
+        let metrics: ServerMetrics?
     }
 
-    /// Counts the call's tokens in /metrics and charges them to the user and to the key (a JWT caller has
-    /// none); nothing for a call that used none. A failure is logged: the answer already went out.
-    func charge(prompt: Int, completion: Int, estimated: Bool) async {
-        guard prompt + completion > 0 else { return }
-        self.metrics?.v1Tokens.increment(by: Int64(prompt + completion))
-        let charge = UsageCharge(
-            userID: self.user.id, day: self.quotas.clock.today, promptTokens: prompt, completionTokens: completion,
-            estimated: estimated)
+    let caller: Caller
+    /// The call's reservation; nil when no limit applies to it.
+    let hold: CallHold?
+
+    /// Admits the call, holding `tokens` when the user has a quota or the key a budget.
+    static func admit(_ caller: Caller, tokens: Int) async throws -> OpenAICallAccounting {
+        let limits = caller.quotas.limits(for: caller.user)
+        let budget = caller.key?.monthlyTokenBudget
+        guard !limits.isUnlimited || budget != nil else { return OpenAICallAccounting(caller: caller, hold: nil) }
+        let reservation = CallReservation(
+            userID: caller.user.id, apiKey: caller.key?.id, tokens: tokens, today: caller.quotas.clock.today,
+            dailyLimit: limits.daily, monthlyLimit: limits.monthly, keyBudget: budget)
         do {
-            try await self.database.chargeCall(charge, apiKey: self.key?.id)
-        } catch {
-            self.logger.error("could not charge a /v1 call's usage", metadata: ["error": "\(error)"])
+            return OpenAICallAccounting(caller: caller, hold: try await caller.database.reserveCall(reservation))
+        } catch StorageError.quotaExceeded(let period) {
+            let refusal = caller.quotas.refusal(period, limits: limits)
+            throw OpenAIError(
+                .tooManyRequests, refusal.detail, type: "insufficient_quota", code: "insufficient_quota",
+                headers: [.retryAfter: String(refusal.secondsToReset)])
+        } catch StorageError.keyBudgetExceeded {
+            throw OpenAIError(
+                .tooManyRequests, "This API key's monthly token budget (\(budget ?? 0) tokens) is used up",
+                type: "insufficient_quota", code: "insufficient_quota")
+        } catch StorageError.userGone {
+            // The key or its user was deleted after the request was authenticated.
+            throw OpenAIError.invalidAPIKey
         }
     }
 
-    /// Charges what a call reported, or `estimate` when the upstream reported no usage.
-    func charge(_ usage: TokenUsage?, estimate: (prompt: Int, completion: Int)) async {
-        if let usage {
-            await self.charge(prompt: usage.promptTokens, completion: usage.completionTokens, estimated: false)
-        } else {
-            await self.charge(prompt: estimate.prompt, completion: estimate.completion, estimated: true)
+    /// Releases the hold and charges what the call reported, or `estimate` when the upstream reported no
+    /// usage; nothing is charged for a call that used no tokens. A failure is logged: the answer has gone out
+    /// or failed already, and the hold lapses with the process (or its replica's lease).
+    func settle(_ usage: TokenUsage?, estimate: (prompt: Int, completion: Int)) async {
+        let (prompt, completion, estimated) =
+            usage.map { ($0.promptTokens, $0.completionTokens, false) } ?? (estimate.prompt, estimate.completion, true)
+        var charge: UsageCharge?
+        if prompt + completion > 0 {
+            self.caller.metrics?.v1Tokens.increment(by: Int64(prompt + completion))
+            charge = UsageCharge(
+                userID: self.caller.user.id, day: self.caller.quotas.clock.today, promptTokens: prompt,
+                completionTokens: completion, estimated: estimated)
         }
+        guard charge != nil || self.hold != nil else { return }
+        do {
+            try await self.caller.database.settleCall(charge, hold: self.hold, apiKey: self.caller.key?.id)
+        } catch {
+            self.caller.logger.error("could not settle a /v1 call's usage", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Releases the hold of a call that used nothing (it failed before the upstream answered).
+    func release() async {
+        await self.settle(nil, estimate: (0, 0))
     }
 }

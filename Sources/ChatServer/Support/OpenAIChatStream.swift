@@ -27,15 +27,21 @@ struct OpenAIChatStream {
     func response(events: ProviderActor.PassThroughStream, context: AppRequestContext) async throws -> Response {
         let (buffer, continuation) = AsyncThrowingStream<PassThroughEvent, any Error>.makeStream(
             bufferingPolicy: .bufferingOldest(Self.bufferLimit))
+        let (accounting, promptEstimate) = (self.accounting, self.promptEstimate)
+        // The pump settles the call whatever becomes of the response: its loop ends when the upstream does,
+        // when the client goes away (cancelled), or when the buffer overflows, even if no body is ever written.
         let pump = Task {
+            var tally = Tally()
             do {
                 for try await event in events {
+                    tally.count(event)
                     if case .dropped = continuation.yield(event) { throw FellBehind() }
                 }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
             }
+            await tally.settle(accounting, promptEstimate: promptEstimate)
         }
         var iterator = buffer.makeAsyncIterator()
         let first: PassThroughEvent?
@@ -60,46 +66,43 @@ struct OpenAIChatStream {
                     stopWatching()
                     pump.cancel()
                 }
-                var tally = Tally()
-                do {
-                    try await stream.write(first: first, rest: buffer, to: &writer, tally: &tally)
-                } catch {
-                    await tally.charge(stream.accounting, promptEstimate: stream.promptEstimate)
-                    throw error
-                }
-                await tally.charge(stream.accounting, promptEstimate: stream.promptEstimate)
+                try await stream.write(first: first, rest: buffer, to: &writer)
+                // The upstream has ended: the response ends once the call is settled.
+                await pump.value
                 try await writer.finish(nil)
             })
     }
 
-    /// What a stream delivered: the upstream's usage when it came, else the bytes of the chunks streamed (more
-    /// than their text, so a cut stream is not charged less than it used).
+    /// What the upstream streamed: its usage when it came, else a bound of the chunks' bytes (more than their
+    /// text, so a cut stream is not charged less than it used).
     struct Tally {
         var usage: TokenUsage?
         var streamedBytes = 0
 
-        /// Charges the upstream's usage, or (a stream cut short) the prompt's estimate and a token for every 4
-        /// bytes streamed; nothing when nothing was streamed.
-        func charge(_ accounting: OpenAICallAccounting, promptEstimate: Int) async {
-            guard self.usage != nil || self.streamedBytes > 0 else { return }
-            await accounting.charge(self.usage, estimate: (promptEstimate, (self.streamedBytes + 3) / 4))
+        mutating func count(_ event: PassThroughEvent) {
+            switch event {
+            case .choices(let choices): self.streamedBytes += choices.reduce(0) { $0 + $1.sizeBound }
+            case .finished(let usage, _): self.usage = usage
+            }
+        }
+
+        /// Settles the call: the upstream's usage, or (a stream cut short) the prompt's estimate and a token
+        /// for every 4 bytes streamed; only the hold is released when nothing was streamed.
+        func settle(_ accounting: OpenAICallAccounting, promptEstimate: Int) async {
+            guard self.usage != nil || self.streamedBytes > 0 else { return await accounting.release() }
+            await accounting.settle(self.usage, estimate: (promptEstimate, (self.streamedBytes + 3) / 4))
         }
     }
 
     /// Writes the events until the upstream's stream ends, or an `error` event when it fails.
     private func write(
         first: PassThroughEvent?, rest buffer: AsyncThrowingStream<PassThroughEvent, any Error>,
-        to writer: inout any ResponseBodyWriter, tally: inout Tally
+        to writer: inout any ResponseBodyWriter
     ) async throws {
         var rest = buffer.makeAsyncIterator()
         var event = first
         while let current = event {
-            let bytes = try self.encode(current)
-            switch current {
-            case .choices: tally.streamedBytes += bytes.readableBytes
-            case .finished(let usage, _): tally.usage = usage
-            }
-            try await writer.write(bytes)
+            try await writer.write(try self.encode(current))
             do {
                 event = try await rest.next()
             } catch {

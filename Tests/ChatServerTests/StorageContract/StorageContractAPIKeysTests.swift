@@ -135,7 +135,7 @@ struct StorageContractAPIKeysTests {
     }
 
     @Test(
-        "chargeCall: to the user's day and to the key's month together; a deleted key's part is dropped",
+        "settleCall: to the user's day and to the key's month together; a deleted key's part is dropped",
         arguments: StorageEngine.available)
     func charges(_ engine: StorageEngine) async throws {
         try await engine.withStore { store in
@@ -144,13 +144,14 @@ struct StorageContractAPIKeysTests {
             let second = try Self.created(try await store.createAPIKey(Self.newKey(user.id), limit: 50))
             let month = contractDay.monthStart
             let previous = month.adding(days: -1).monthStart
-            try await store.chargeCall(Self.call(user.id, contractDay, 60, 40), apiKey: first.id)
-            try await store.chargeCall(Self.call(user.id, contractDay, 20, 3, estimated: true), apiKey: first.id)
-            try await store.chargeCall(Self.call(user.id, previous, 5_000), apiKey: first.id)
-            try await store.chargeCall(Self.call(user.id, contractDay, 0), apiKey: second.id)
-            try await store.chargeCall(Self.call(user.id, contractDay, 9), apiKey: unknownID)
-            try await store.chargeCall(Self.call(user.id, contractDay, 7), apiKey: nil)
-            try await store.chargeCall(Self.call(unknownID, contractDay, 11), apiKey: nil)
+            try await store.settleCall(Self.call(user.id, contractDay, 60, 40), hold: nil, apiKey: first.id)
+            try await store.settleCall(
+                Self.call(user.id, contractDay, 20, 3, estimated: true), hold: nil, apiKey: first.id)
+            try await store.settleCall(Self.call(user.id, previous, 5_000), hold: nil, apiKey: first.id)
+            try await store.settleCall(Self.call(user.id, contractDay, 0), hold: nil, apiKey: second.id)
+            try await store.settleCall(Self.call(user.id, contractDay, 9), hold: nil, apiKey: unknownID)
+            try await store.settleCall(Self.call(user.id, contractDay, 7), hold: nil, apiKey: nil)
+            try await store.settleCall(Self.call(unknownID, contractDay, 11), hold: nil, apiKey: nil)
             let now = try await store.apiKeys(userID: user.id, month: month)
             #expect(now.map(\.usage) == [APIKeyUsage(requests: 2, totalTokens: 123), APIKeyUsage(requests: 1)])
             let before = try await store.apiKeys(userID: user.id, month: previous)
@@ -179,9 +180,9 @@ struct StorageContractAPIKeysTests {
                     limit: apiKeysPerUser))
             _ = try Self.created(try await source.createAPIKey(Self.newKey(user.id, hash: "copy2"), limit: 50))
             try await source.touchAPIKey(id: restricted.id, at: Timestamp(microseconds: 1_000_000_000))
-            try await source.chargeCall(Self.call(user.id, contractDay, 70), apiKey: restricted.id)
-            try await source.chargeCall(
-                Self.call(user.id, contractDay.monthStart.adding(days: -1), 5), apiKey: restricted.id)
+            try await source.settleCall(Self.call(user.id, contractDay, 70), hold: nil, apiKey: restricted.id)
+            try await source.settleCall(
+                Self.call(user.id, contractDay.monthStart.adding(days: -1), 5), hold: nil, apiKey: restricted.id)
             try await engine.withStore { target in
                 let (from, to) = (try #require(source as? any StoreCopying), try #require(target as? any StoreCopying))
                 _ = try await StoreCopier(from: from, to: to, progress: { _ in }).run()

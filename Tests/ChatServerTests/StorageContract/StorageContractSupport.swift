@@ -59,6 +59,22 @@ enum StorageEngine: String, Sendable, CaseIterable, CustomStringConvertible {
         await reopened.close()
     }
 
+    /// Runs `body` with the stores of every process one deployment can have on a fresh database: SQLite's one
+    /// (a file has one process), or two PostgreSQL replicas of one database.
+    func withReplicas(_ body: ([any ChatStore]) async throws -> Void) async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        var stores = [try await self.open(directory + "/contract.db")]
+        do {
+            if self == .postgres { stores.append(try await self.open(directory + "/contract.db")) }
+            try await body(stores)
+        } catch {
+            for store in stores { await store.close() }
+            throw error
+        }
+        for store in stores { await store.close() }
+    }
+
     /// The store for the SQLite file at `path`, or a PostgreSQL database standing in for it.
     private func open(_ path: String) async throws -> any ChatStore {
         switch self {
