@@ -3,9 +3,10 @@ SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev
 # PostgreSQL's server and psql, for the second run of the suites (`make test`), and Prometheus, whose
-# `promtool check metrics` validates GET /metrics (UsageQuotaTests), and python3-venv for the openai SDK check;
-# none is needed to run the server.
-TEST_APT_PACKAGES := postgresql postgresql-client prometheus python3-venv
+# `promtool check metrics` validates GET /metrics (UsageQuotaTests), python3-venv for the openai SDK and browser
+# checks, and Debian's chromium and chromium-driver (headless, driven by selenium) for the browser tests
+# (Tests/browser); none is needed to run the server.
+TEST_APT_PACKAGES := postgresql postgresql-client prometheus python3-venv chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FORMAT_PATHS := Package.swift Sources Tests Benchmarks
 # Release binaries link the Swift runtime and Foundation statically: no shared-library relocations at start,
@@ -67,13 +68,16 @@ demo: release
 # 1 s) or load it with thousands of connections, and on two cores they would measure each other instead.
 # The whole suite runs twice: on SQLite files, then on a throwaway PostgreSQL server that
 # Tests/scripts/with-postgres starts (initdb in a temporary directory, a Unix socket, removed afterwards).
-# Then the official openai Python SDK (in a throwaway virtualenv) against the real binary's /v1 door, on each.
+# Then the official openai Python SDK (in a throwaway virtualenv) against the real binary's /v1 door, on each,
+# and the browser tests (Tests/browser: pytest + selenium, headless Chromium) against the real binary, on each.
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --no-parallel
 	Tests/scripts/with-postgres $(SWIFT) test --skip-build --no-parallel
 	Tests/scripts/openai-sdk-check
 	Tests/scripts/with-postgres Tests/scripts/openai-sdk-check
+	Tests/scripts/browser-check
+	Tests/scripts/with-postgres Tests/scripts/browser-check
 
 # Every scenario at its budget's concurrency, against the real chat-server binary as a child process; then the
 # read path under wrk (installed with apt-get when missing).
