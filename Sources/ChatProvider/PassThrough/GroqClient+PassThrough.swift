@@ -1,5 +1,3 @@
-import Foundation
-
 extension GroqClient {
     /// A non-streamed pass-through completion and the rate-limit headers that came with it.
     public func complete(_ request: PassThroughRequest) async throws -> (PassThroughCompletion, RateLimitInfo) {
@@ -8,13 +6,13 @@ extension GroqClient {
         let response: CurlResponse
         do {
             response = try await self.http.perform(
-                self.completionRequest(body: try request.jsonBody(), streaming: false))
+                self.completionRequest(body: request.jsonBody(), streaming: false))
         } catch let error as CurlError {
             throw Self.providerError(for: error)
         }
         let info = RateLimitInfo(head: response.head)
         try self.checkStatus(response.head, body: response.body, info: info)
-        guard let decoded = try? JSONDecoder().decode(PassThroughBody.self, from: Data(response.body)) else {
+        guard let decoded = PassThroughBody(WireJSON.parse(response.body)) else {
             throw ProviderError.malformedResponse("the completion is not valid JSON")
         }
         guard let choice = decoded.choices.first, case .object = choice.message else {
@@ -32,22 +30,34 @@ extension GroqClient {
     public func stream(_ request: PassThroughRequest) async throws -> (RateLimitInfo, PassThroughEventSequence) {
         var request = request
         request.stream = true
-        let (info, body) = try await self.openStream(body: try request.jsonBody())
+        let (info, body) = try await self.openStream(body: request.jsonBody())
         return (info, PassThroughEventSequence(bytes: body, redact: self.redact))
     }
 
-    struct PassThroughBody: Decodable {
-        struct Choice: Decodable {
+    /// A completion as the upstream sends it, with the types and optionality of OpenAI's wire format (`choices`
+    /// and each choice's `message` required); nil when it is not valid JSON or a member has another type.
+    struct PassThroughBody {
+        struct Choice {
             let message: WireJSON
             let finishReason: String?
-            enum CodingKeys: String, CodingKey {
-                case message
-                case finishReason = "finish_reason"
-            }
         }
         let model: String?
         let choices: [Choice]
         let usage: TokenUsage?
+
+        init?(_ json: WireJSON?) {
+            guard let json, case .array(let choices)? = json.present("choices") else { return nil }
+            do throws(WireJSON.Mismatch) {
+                self.model = try json.string("model")
+                self.usage = try json.tokenUsage("usage")
+                self.choices = try choices.map { choice throws(WireJSON.Mismatch) in
+                    guard let message = choice["message"] else { throw WireJSON.Mismatch() }
+                    return Choice(message: message, finishReason: try choice.string("finish_reason"))
+                }
+            } catch {
+                return nil
+            }
+        }
     }
 }
 
@@ -88,28 +98,41 @@ public struct PassThroughEventSequence: AsyncSequence, Sendable {
                 self.pending.append(.finished(usage: self.usage, model: self.model))
                 return
             }
-            guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(payload.utf8)) else {
+            guard let chunk = Chunk(WireJSON.parse(payload.utf8)) else {
                 throw ProviderError.streamFailed("a stream event is not valid JSON")
             }
-            if let error = chunk.error { throw ProviderError.streamFailed(self.redact(error.message)) }
+            if let error = chunk.errorMessage { throw ProviderError.streamFailed(self.redact(error)) }
             if let model = chunk.model { self.model = model }
-            if let usage = chunk.usage ?? chunk.xGroq?.usage { self.usage = usage }
+            if let usage = chunk.usage ?? chunk.xGroqUsage { self.usage = usage }
             if let choices = chunk.choices, !choices.isEmpty { self.pending.append(.choices(choices)) }
         }
     }
 
-    /// A chunk as Groq sends it: usage in `usage` (with `stream_options.include_usage`) or `x_groq.usage`.
-    struct Chunk: Decodable {
-        struct XGroq: Decodable { let usage: TokenUsage? }
-        struct StreamError: Decodable { let message: String }
+    /// A chunk as Groq sends it: usage in `usage` (with `stream_options.include_usage`) or `x_groq.usage`; nil
+    /// when it is not a JSON object or a member has another type.
+    struct Chunk {
         let model: String?
         let choices: [WireJSON]?
         let usage: TokenUsage?
-        let xGroq: XGroq?
-        let error: StreamError?
-        enum CodingKeys: String, CodingKey {
-            case model, choices, usage, error
-            case xGroq = "x_groq"
+        let xGroqUsage: TokenUsage?
+        let errorMessage: String?
+
+        init?(_ json: WireJSON?) {
+            guard let json, case .object = json else { return nil }
+            do throws(WireJSON.Mismatch) {
+                self.model = try json.string("model")
+                self.choices = try json.array("choices")
+                self.usage = try json.tokenUsage("usage")
+                self.xGroqUsage = try json.object("x_groq")?.tokenUsage("usage")
+                if let error = try json.object("error") {
+                    guard let message = try error.string("message") else { return nil }
+                    self.errorMessage = message
+                } else {
+                    self.errorMessage = nil
+                }
+            } catch {
+                return nil
+            }
         }
     }
 }

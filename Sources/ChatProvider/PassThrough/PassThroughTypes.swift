@@ -1,5 +1,3 @@
-import Foundation
-
 /// A chat completion forwarded for the OpenAI-compatible door: the client's messages as given and its sampling
 /// fields passed through (the turns keep ``ChatCompletionRequest``, whose body is written by hand on their
 /// hot path).
@@ -18,17 +16,15 @@ public struct PassThroughRequest: Sendable {
         self.stream = stream
     }
 
-    /// The JSON body: the options, then `model`, `messages` and `stream`; a stream always asks for usage
+    /// The JSON body: the options, `model`, `messages` and `stream`, keys sorted; a stream always asks for usage
     /// (`stream_options.include_usage`) so the call can be charged.
-    public func jsonBody() throws -> [UInt8] {
+    public func jsonBody() -> [UInt8] {
         var fields = self.options
         fields["model"] = .string(self.model)
         fields["messages"] = .array(self.messages)
         fields["stream"] = .bool(self.stream)
         fields["stream_options"] = self.stream ? .object(["include_usage": .bool(true)]) : nil
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(fields))
+        return WireJSON.object(fields).jsonBytes
     }
 }
 

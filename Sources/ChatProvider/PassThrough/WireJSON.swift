@@ -10,23 +10,43 @@ public enum WireJSON: Sendable, Equatable, Codable {
     case array([WireJSON])
     case object([String: WireJSON])
 
+    /// Strings and objects (most of a request's messages) are tried first, an object through a keyed container,
+    /// so neither costs a thrown `DecodingError` per type tried before its own. The last attempt is still the
+    /// object's, so a value that is none of these fails with the error it failed with before.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let object = try? decoder.container(keyedBy: MemberKey.self) {
+            var members: [String: WireJSON] = [:]
+            members.reserveCapacity(object.allKeys.count)
+            for key in object.allKeys { members[key.stringValue] = try object.decode(WireJSON.self, forKey: key) }
+            self = .object(members)
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else if let value = try? container.decode(Int.self) {
             self = .integer(value)
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
         } else if let value = try? container.decode([WireJSON].self) {
             self = .array(value)
         } else {
             self = .object(try container.decode([String: WireJSON].self))
         }
+    }
+
+    /// An object member's name, whatever it is; a number's also read as an index, as the standard library's
+    /// dictionary key is (so an error's coding path reads as it did).
+    private struct MemberKey: CodingKey {
+        let stringValue: String
+        let intValue: Int?
+        init(stringValue: String) {
+            self.stringValue = stringValue
+            self.intValue = Int(stringValue)
+        }
+        init?(intValue: Int) { nil }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -50,7 +50,7 @@ struct OpenAIChatController {
                 throw error
             }
             await accounting.settle(completion.usage, estimate: (promptEstimate, completionLimit))
-            return try reply.completion(completion)
+            return reply.completion(completion)
         }
         let events = provider.stream(body.upstream(stream: true), estimatedTokens: estimate)
         return try await OpenAIChatStream(

@@ -89,6 +89,12 @@ struct JSONWriter {
         self.writeStatic(value ? "true" : "false")
     }
 
+    /// A value carried through as it came (the door's messages and stream choices), keys sorted.
+    mutating func value(_ value: WireJSON) {
+        self.separate()
+        value.write(to: &self.bytes)
+    }
+
     mutating func field(_ key: StaticString, _ value: String?) {
         self.key(key)
         self.value(value)

@@ -102,7 +102,7 @@ struct OpenAIChatStream {
         var rest = buffer.makeAsyncIterator()
         var event = first
         while let current = event {
-            try await writer.write(try self.encode(current))
+            try await writer.write(self.encode(current))
             do {
                 event = try await rest.next()
             } catch {
@@ -113,14 +113,14 @@ struct OpenAIChatStream {
     }
 
     /// The bytes of one event: a chunk, or at the end the usage chunk (when asked for) and `[DONE]`.
-    func encode(_ event: PassThroughEvent) throws -> ByteBuffer {
+    func encode(_ event: PassThroughEvent) -> ByteBuffer {
         switch event {
         case .choices(let choices):
-            return try self.reply.event(choices: choices)
+            return self.reply.event(choices: choices)
         case .finished(let usage, _):
             var buffer = ByteBuffer()
             if self.includeUsage {
-                buffer.writeImmutableBuffer(try self.reply.event(choices: [], usage: usage, withUsage: true))
+                buffer.writeImmutableBuffer(self.reply.event(choices: [], usage: usage, withUsage: true))
             }
             buffer.writeString("data: [DONE]\n\n")
             return buffer
