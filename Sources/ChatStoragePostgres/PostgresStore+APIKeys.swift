@@ -75,17 +75,7 @@ extension PostgresStore {
     }
 
     public func apiKeyOwner(hash: String) async throws -> APIKeyOwner? {
-        try await self.one(
-            """
-            SELECT \(unescaped: Self.apiKeyOwnerColumns)
-            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = \(hash)
-            """
-        ) { row in
-            let user = try Self.decodeUser(row)
-            var cells = RowCells(row, of: "api_keys")
-            try cells.skip(9)
-            return APIKeyOwner(key: try Self.decodeAPIKey(&cells), user: user)
-        }
+        try await self.rows(APIKeyOwnerStatement(hash: hash)).first
     }
 
     public func deleteAPIKey(id: UUID, userID: UUID?) async throws -> Bool {

@@ -336,3 +336,29 @@ struct MessagePageStatement: PostgresPreparedStatement {
         return (version, try cells.joinedMessage())
     }
 }
+
+/// A key and its user by the key's SHA-256 (every call through the `/v1` door reads it: a revoked key or a
+/// disabled user is refused at once on every replica).
+struct APIKeyOwnerStatement: PostgresPreparedStatement {
+    static let name = "api_key_owner"
+    static let sql = """
+        SELECT \(PostgresStore.apiKeyOwnerColumns)
+        FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.text]
+
+    let hash: String
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(self.hash)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> APIKeyOwner {
+        let user = try PostgresStore.decodeUser(row)
+        var cells = RowCells(row, of: "api_keys")
+        try cells.skip(9)
+        return APIKeyOwner(key: try PostgresStore.decodeAPIKey(&cells), user: user)
+    }
+}
