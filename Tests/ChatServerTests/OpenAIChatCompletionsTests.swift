@@ -42,7 +42,9 @@ struct OpenAIChatCompletionsTests {
             let response = try await client.send(
                 .post, "/v1/chat/completions", token: key,
                 json: Self.body(
-                    extra: #", "temperature": 0.5, "seed": 7, "max_tokens": 64, "stop": ["\n\n"], "user": "u1""#))
+                    extra: #", "temperature": 0.5, "seed": 7, "max_tokens": 64, "stop": ["\n\n"], "user": "u1""#
+                        + #", "frequency_penalty": 0.25, "presence_penalty": -1, "parallel_tool_calls": false"#
+                        + #", "logprobs": false, "logit_bias": {}"#))
             #expect(response.status == .ok, "\(response.text)")
             let json = response.json
             #expect((json["id"] as? String)?.hasPrefix("chatcmpl-") == true)
@@ -66,6 +68,8 @@ struct OpenAIChatCompletionsTests {
             #expect(sent["temperature"] as? Double == 0.5 && sent["seed"] as? Int == 7)
             #expect(sent["max_tokens"] as? Int == 64 && sent["stop"] as? [String] == ["\n\n"])
             #expect(sent["user"] as? String == "u1" && sent["model"] as? String == Self.model)
+            #expect(sent["frequency_penalty"] as? Double == 0.25 && sent["presence_penalty"] as? Int == -1)
+            #expect(sent["parallel_tool_calls"] as? Bool == false && sent["logprobs"] == nil)
 
             let token = try await client.login("door@example.com")
             #expect(try await client.send(.get, "/chats", token: token).list.isEmpty)
@@ -160,7 +164,7 @@ struct OpenAIChatCompletionsTests {
         )
     }
 
-    @Test("bad input is 400 invalid_request_error naming the field; n other than 1 is 400")
+    @Test("bad input is 400 invalid_request_error naming the field; n other than 1, logprobs and unknown members too")
     func invalidRequests() async throws {
         try await withTurnApp(configure: Self.configure) { client, _, mock in
             let key = try await Self.key(client, "bad@example.com")
@@ -184,12 +188,22 @@ struct OpenAIChatCompletionsTests {
                 (Self.body(extra: #", "tools": [{"type": "function"}]"#), "tools.[0]"),
                 (Self.body(extra: #", "tool_choice": "always""#), "tool_choice"),
                 (#"{"messages": [{"role": "user", "content": "hi"}]}"#, "model"),
+                (Self.body(extra: #", "frequency_penalty": 2.5"#), "frequency_penalty"),
+                (Self.body(extra: #", "logprobs": true"#), "logprobs"),
+                (Self.body(extra: #", "top_logprobs": 3"#), "top_logprobs"),
+                (Self.body(extra: #", "logit_bias": {"50256": -100}"#), "logit_bias"),
             ]
             for (json, param) in cases {
                 let response = try await client.send(.post, "/v1/chat/completions", token: key, json: json)
                 let (status, type, _, named) = Self.error(response)
                 #expect(status == 400 && type == "invalid_request_error" && named == param, "\(json): \(response.text)")
             }
+            // As OpenAI's API: a member it does not define is refused, naming it in the message.
+            let unknown = try await client.send(
+                .post, "/v1/chat/completions", token: key, json: Self.body(extra: #", "functions": [], "zeta": 1"#))
+            #expect(Self.error(unknown) == (400, "invalid_request_error", nil, nil), "\(unknown.text)")
+            let message = (unknown.json["error"] as? [String: Any])?["message"] as? String
+            #expect(message == "Unrecognized request argument supplied: functions")
             #expect(mock.requestBodies.isEmpty, "nothing invalid went upstream")
         }
     }
