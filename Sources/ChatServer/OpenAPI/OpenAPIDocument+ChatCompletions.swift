@@ -65,6 +65,13 @@ extension OpenAPIDocument {
                     "tools": array(anyObject),
                     "tool_choice": ["anyOf": [["type": "string"], anyObject]],
                     "user": ["type": "string"],
+                    "frequency_penalty": ["type": "number", "minimum": -2, "maximum": 2],
+                    "presence_penalty": ["type": "number", "minimum": -2, "maximum": 2],
+                    "parallel_tool_calls": ["type": "boolean"],
+                    "reasoning_effort": ["type": "string"],
+                    "service_tier": ["type": "string"],
+                    "logprobs": ["type": "boolean", "const": false],
+                    "logit_bias": ["type": "object", "description": "Only empty: the upstream offers no logit bias"],
                 ], required: ["model", "messages"]),
             "ChatCompletion": object([
                 "id": ["type": "string"], "object": ["type": "string", "const": "chat.completion"],
