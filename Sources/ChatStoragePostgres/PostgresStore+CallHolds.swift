@@ -56,37 +56,13 @@ extension PostgresStore {
         """
     }
 
-    /// One statement, so one round trip: its parts commit together or not at all.
+    /// One statement, so one round trip: its parts commit together or not at all (``accountQuery(_:releasing:apiKey:)``).
     public func settleCall(_ charge: UsageCharge?, hold: CallHold?, apiKey: UUID?) async throws {
-        guard let charge else {
-            if let hold { try await self.execute("DELETE FROM reservations WHERE id = \(hold.id)") }
-            return
+        if let charge {
+            try await self.execute(Self.accountQuery(charge, releasing: hold?.id, apiKey: apiKey))
+        } else if let hold {
+            try await self.execute("DELETE FROM reservations WHERE id = \(hold.id)")
         }
-        let tokens = Int64(charge.promptTokens) + Int64(charge.completionTokens)
-        try await self.execute(
-            """
-            WITH released AS (
-                DELETE FROM reservations WHERE id = \(hold?.id)
-            ), charged AS (
-                INSERT INTO usage_daily (user_id, day, slot, requests, prompt_tokens, completion_tokens,
-                    estimated_requests)
-                SELECT \(charge.userID), \(Int32(clamping: charge.day.number)),
-                    \(Int16.random(in: 0..<Int16(UsageSlots.count))), 1, \(Int64(charge.promptTokens)),
-                    \(Int64(charge.completionTokens)), \(Int64(charge.estimated ? 1 : 0))
-                WHERE EXISTS (SELECT 1 FROM users WHERE id = \(charge.userID))
-                ON CONFLICT (user_id, day, slot) DO UPDATE SET requests = usage_daily.requests + 1,
-                    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-                    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
-                    estimated_requests = usage_daily.estimated_requests + excluded.estimated_requests
-            ), keyed AS (
-                INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
-                SELECT k.id, \(Int32(clamping: charge.day.monthStart.number)), 1, \(tokens)
-                FROM api_keys k WHERE k.id = \(apiKey)
-                ON CONFLICT (key_id, month) DO UPDATE SET requests = api_key_usage.requests + 1,
-                    total_tokens = api_key_usage.total_tokens + excluded.total_tokens
-            )
-            SELECT 1
-            """)
     }
 
     /// Releases the holds of calls whose replica's lease ran out (it stopped while they ran); a live

@@ -15,7 +15,24 @@ enum UsageSlots {
 extension PostgresStore {
     /// Adds one upstream call to its user's row for the day; nothing when the user was deleted meanwhile.
     static func accountQuery(_ charge: UsageCharge) -> PostgresQuery {
+        Self.accountQuery(charge, releasing: nil, apiKey: nil)
+    }
+
+    /// One statement (so one round trip, committed whole) that adds `charge` to its user's row for the day
+    /// and, with `apiKey`, its tokens to that key's month, and deletes the reservation `releasing`; each part
+    /// does nothing when its row is gone (a user, a key deleted meanwhile) or its argument nil.
+    static func accountQuery(_ charge: UsageCharge, releasing hold: Int64?, apiKey: UUID?) -> PostgresQuery {
         """
+        WITH released AS (
+            DELETE FROM reservations WHERE id = \(hold)
+        ), keyed AS (
+            INSERT INTO api_key_usage (key_id, month, requests, total_tokens)
+            SELECT k.id, \(Int32(clamping: charge.day.monthStart.number)), 1,
+                \(Int64(charge.promptTokens) + Int64(charge.completionTokens))
+            FROM api_keys k WHERE k.id = \(apiKey)
+            ON CONFLICT (key_id, month) DO UPDATE SET requests = api_key_usage.requests + 1,
+                total_tokens = api_key_usage.total_tokens + excluded.total_tokens
+        )
         INSERT INTO usage_daily (user_id, day, slot, requests, prompt_tokens, completion_tokens, estimated_requests)
         SELECT \(charge.userID), \(Int32(clamping: charge.day.number)),
             \(Int16.random(in: 0..<Int16(UsageSlots.count))), 1, \(Int64(charge.promptTokens)),
