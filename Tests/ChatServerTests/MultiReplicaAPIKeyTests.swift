@@ -78,4 +78,26 @@ struct MultiReplicaAPIKeyTests {
         #expect(try await statuses(quota) == [200] + Array(repeating: 429, count: 8))
         #expect(deployment.mock.stats.requests == 2, "refused calls never reached the upstream")
     }
+
+    @Test("USER_MESSAGES_PER_MINUTE holds for the door across replicas: 3 a minute, 6 calls through 3 replicas")
+    func rateAcrossReplicas() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let deployment = try await MultiReplicaTests.deploy(
+            MockGroqBehavior(reply: "ok"), directory: directory, environment: ["USER_MESSAGES_PER_MINUTE": "3"])
+        defer { Task { await deployment.stop() } }
+        let replicas = deployment.replicas
+        let token = try #require(try await replicas[0].signUp("rate@example.com"))
+        let created = try await replicas[1].send(.post, "/auth/me/api-keys", token: token, json: #"{"name": "ci"}"#)
+        let key = try #require(created.json["key"] as? String)
+        var answers: [(Int, String?)] = []
+        for index in 0..<6 {
+            let response = try await replicas[index % 3].send(
+                .post, "/v1/chat/completions", token: key,
+                json: #"{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "hi"}]}"#)
+            answers.append((response.status, (response.json["error"] as? [String: Any])?["code"] as? String))
+        }
+        #expect(answers.map(\.0) == [200, 200, 200, 429, 429, 429])
+        #expect(answers.suffix(3).allSatisfy { $0.1 == "rate_limit_exceeded" })
+    }
 }
