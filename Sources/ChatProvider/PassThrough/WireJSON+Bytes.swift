@@ -7,17 +7,21 @@ extension WireJSON {
     /// ``integer(_:)`` when it is an integer that fits `Int` (`12.0` and `1e2` included), else ``number(_:)``
     /// (nil when it is not finite); a repeated key keeps its first value; a trailing comma is tolerated. Nil
     /// when the bytes are not such a value, or nest deeper than ``UpstreamJSON/maximumDepth``.
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> WireJSON? {
-        var reader = WireJSONReader(bytes: bytes)
+    /// With `repeatedKeys: false`, nil as well when an object repeats a key (the caller then reads the body
+    /// the way that keeps the last value).
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, repeatedKeys: Bool = true) -> WireJSON? {
+        var reader = WireJSONReader(bytes: bytes, repeatedKeys: repeatedKeys)
         guard let value = reader.value(depth: 0) else { return nil }
         reader.skipWhitespace()
         return reader.index == bytes.count ? value : nil
     }
 
-    /// ``parse(_:)`` over any contiguous bytes (an array, a string's UTF-8).
-    public static func parse(_ bytes: some Collection<UInt8>) -> WireJSON? {
-        if let parsed = bytes.withContiguousStorageIfAvailable({ Self.parse($0) }) { return parsed }
-        return Array(bytes).withUnsafeBufferPointer { Self.parse($0) }
+    /// ``parse(_:repeatedKeys:)`` over any contiguous bytes (an array, a string's UTF-8, a request body).
+    public static func parse(_ bytes: some Collection<UInt8>, repeatedKeys: Bool = true) -> WireJSON? {
+        if let parsed = bytes.withContiguousStorageIfAvailable({ Self.parse($0, repeatedKeys: repeatedKeys) }) {
+            return parsed
+        }
+        return Array(bytes).withUnsafeBufferPointer { Self.parse($0, repeatedKeys: repeatedKeys) }
     }
 
     /// Appends the compact JSON text, object keys in sorted order (so equal values are equal bytes), numbers as
@@ -79,6 +83,8 @@ extension WireJSON {
 /// The reader behind ``WireJSON/parse(_:)``: one pass over the bytes, strings decoded (and checked) as read.
 private struct WireJSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
+    /// Whether an object may repeat a key (its first value kept); if not, such a document is refused.
+    let repeatedKeys: Bool
     var index = 0
 
     mutating func skipWhitespace() {
@@ -115,7 +121,11 @@ private struct WireJSONReader {
             else { return nil }
             self.skipWhitespace()
             guard self.consume(UInt8(ascii: ":")), let value = self.value(depth: depth + 1) else { return nil }
-            if members[key] == nil { members[key] = value }
+            if members[key] == nil {
+                members[key] = value
+            } else if !self.repeatedKeys {
+                return nil
+            }
             self.skipWhitespace()
             if self.consume(UInt8(ascii: ",")) { continue }
             return self.consume(UInt8(ascii: "}")) ? .object(members) : nil

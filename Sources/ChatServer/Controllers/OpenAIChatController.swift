@@ -18,7 +18,8 @@ struct OpenAIChatController {
 
     @Sendable func complete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        let body = try await request.decodeJSON(as: OpenAIChatRequest.self, context: context)
+        let body = try await request.decodeJSON(
+            as: OpenAIChatRequest.self, context: context, fastPath: OpenAIChatRequest.init(wire:))
         if let error = body.openAIError() { throw error }
         try self.requireAllowed(body.model, key: context.apiKey)
         guard let provider = self.backend.provider else {

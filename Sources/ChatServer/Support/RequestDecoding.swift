@@ -1,3 +1,4 @@
+import ChatProvider
 import ChatStorage
 import Foundation
 import Hummingbird
@@ -14,10 +15,14 @@ protocol ValidatedRequest: Decodable {
 extension Request {
     /// Decodes a JSON body into `T` and validates it. Malformed JSON, missing fields, wrong types and
     /// invalid values all become 422 with FastAPI-shaped `detail` entries; a body over the limit is 413.
+    ///
+    /// `fastPath`, when given, reads a body parsed without `JSONDecoder` (and without a repeated key), or
+    /// returns nil to have it decoded as any other: it must read what `JSONDecoder` reads.
     func decodeJSON<T: ValidatedRequest>(
         as type: T.Type,
         context: AppRequestContext,
-        allowEmpty: Bool = false
+        allowEmpty: Bool = false,
+        fastPath: ((WireJSON) -> T?)? = nil
     ) async throws -> T {
         try self.requireContentType {
             $0 == "application/json" || ($0.hasPrefix("application/") && $0.hasSuffix("+json"))
@@ -32,11 +37,15 @@ extension Request {
         }
         try Self.requireUTF8(bytes, type: "json_invalid")
         let value: T
-        do {
-            // A repeated key keeps its last value, as in the reference backend.
-            value = try JSONDecoder().decode(T.self, from: DuplicateKeys.lastValueWins(bytes) ?? Data(bytes))
-        } catch let error as DecodingError {
-            throw APIError(validation: [ValidationIssue(decodingError: error)])
+        if let fastPath, let json = WireJSON.parse(bytes, repeatedKeys: false), let read = fastPath(json) {
+            value = read
+        } else {
+            do {
+                // A repeated key keeps its last value, as in the reference backend.
+                value = try JSONDecoder().decode(T.self, from: DuplicateKeys.lastValueWins(bytes) ?? Data(bytes))
+            } catch let error as DecodingError {
+                throw APIError(validation: [ValidationIssue(decodingError: error)])
+            }
         }
         let issues = value.validationIssues()
         guard issues.isEmpty else { throw APIError(validation: issues) }
