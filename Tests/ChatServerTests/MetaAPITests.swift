@@ -88,6 +88,23 @@ struct MetaAPITests {
         }
     }
 
+    @Test("no object of the OpenAPI document repeats a key (ReDoc refuses to render such a document)")
+    func openAPIKeysUnique() {
+        func repeated(_ value: JSONValue, at path: String) -> [String] {
+            switch value {
+            case .object(let members):
+                var seen = Set<String>()
+                let here = members.filter { !seen.insert($0.0).inserted }.map { "\(path)/\($0.0)" }
+                return here + members.flatMap { repeated($0.1, at: "\(path)/\($0.0)") }
+            case .array(let values):
+                return values.enumerated().flatMap { repeated($0.element, at: "\(path)/\($0.offset)") }
+            default:
+                return []
+            }
+        }
+        #expect(repeated(OpenAPIDocument.make(), at: "") == [])
+    }
+
     @Test("Swagger UI and ReDoc pages load the document")
     func docsPages() async throws {
         try await withApp { client, _ in

@@ -153,6 +153,10 @@ enum OpenAPIDocument {
             allResponses.append(response(413, "The body is larger than 1 MiB", ref("HTTPError")))
             allResponses.append(response(415, "The body is not of the documented media type", ref("HTTPError")))
         }
+        // A status the route describes itself keeps its own description (a key may appear once in an object:
+        // ReDoc refuses a document that repeats one).
+        var seen = Set<String>()
+        allResponses = allResponses.filter { seen.insert($0.0).inserted }
         fields.append(("responses", .object(allResponses.sorted { $0.0 < $1.0 })))
         return .object(fields)
     }
