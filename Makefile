@@ -13,7 +13,7 @@ SWIFT_FORMAT_PATHS := Package.swift Sources Tests Benchmarks
 # about 3.5 MB less resident memory at idle, and a binary that runs without a Swift toolchain installed.
 RELEASE_BUILD := $(SWIFT) build -c release --static-swift-stdlib
 
-.PHONY: help deps test-deps install-packages build release run demo test bench fuzz-api lint format clean
+.PHONY: help deps test-deps install-packages build release run demo test bench fuzz-api docs-assets lint format clean
 
 help:
 	@echo "make run     install missing system packages, build (release) and start the server on ./ai_chat.db"
@@ -21,6 +21,7 @@ help:
 	@echo "make test    install missing system packages, build and run the test suites (on SQLite, then PostgreSQL)"
 	@echo "make bench   build (release) and run chat-bench against the real binary (docs/performance.md)"
 	@echo "make fuzz-api  run schemathesis against the running API's OpenAPI document (in a virtualenv)"
+	@echo "make docs-assets  refresh Swagger UI and ReDoc (served by /docs, /redoc) from the pinned PyPI package"
 	@echo "make lint    check formatting with swift format (.swift-format)"
 	@echo "make format  format the sources in place"
 
@@ -94,6 +95,12 @@ bench: release
 fuzz-api: release
 	$(RELEASE_BUILD) --product mock-groq
 	.ci/fuzz-api
+
+# Swagger UI and ReDoc, compiled into the binary for /docs and /redoc (Sources/CDocsAssets/assets, with their
+# licences and VERSIONS), from PyPI's drf-spectacular-sidecar at this version (pip in a throwaway virtualenv).
+DOCS_ASSETS_VERSION := 2026.10.1
+docs-assets:
+	SIDECAR_VERSION=$(DOCS_ASSETS_VERSION) .ci/docs-assets
 
 lint:
 	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)

@@ -98,11 +98,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Swagger UI and ReDoc for /docs and /redoc, compiled into the binary (assets/ and its VERSIONS: the files
+        // from PyPI's drf-spectacular-sidecar, refreshed by `make docs-assets`), so the pages work offline.
+        .target(name: "CDocsAssets", exclude: ["assets"]),
         // The HTTP application: configuration, controllers, middleware, OpenAPI. It speaks `ChatStore` and
         // names no engine: ChatComposition hands it the store.
         .target(
             name: "ChatServer",
             dependencies: [
+                "CDocsAssets",
                 "CMalloc",
                 "ChatStorage",
                 "ChatAuth",

@@ -35,7 +35,8 @@ struct AccessControlTests {
     }
 
     static let publicPaths: Set<String> = [
-        "/", "/health", "/openapi.json", "/docs", "/redoc", "/auth/register", "/auth/login", "/auth/token",
+        "/", "/health", "/openapi.json", "/docs", "/redoc", "/docs/assets/{name}", "/auth/register", "/auth/login",
+        "/auth/token",
     ]
 
     @Test("every route × every bad credential: 401 without a valid token, 403 for admin routes, 404 for others' chats")

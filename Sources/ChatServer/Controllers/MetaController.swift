@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// Service information, health, and the API documentation (OpenAPI document, Swagger UI, ReDoc).
+/// Service information, health, and the OpenAPI document (its pages, /docs and /redoc: `DocsController`).
 struct MetaController {
     let backend: ChatBackend
     /// Encoded once when the router is built.
@@ -18,8 +18,6 @@ struct MetaController {
         router.get("/", use: self.root)
         router.get("/health", use: self.health)
         router.get("/openapi.json", use: self.openAPI)
-        router.get("/docs", use: self.swaggerUI)
-        router.get("/redoc", use: self.redoc)
     }
 
     struct RootResponse: ResponseEncodable {
@@ -60,22 +58,6 @@ struct MetaController {
             status: .ok,
             headers: [.contentType: "application/json"],
             body: .init(byteBuffer: self.openAPIDocument)
-        )
-    }
-
-    @Sendable func swaggerUI(_ request: Request, context: AppRequestContext) -> Response {
-        Self.html(DocsPages.swaggerUI(title: ChatBackend.name))
-    }
-
-    @Sendable func redoc(_ request: Request, context: AppRequestContext) -> Response {
-        Self.html(DocsPages.redoc(title: ChatBackend.name))
-    }
-
-    private static func html(_ page: String) -> Response {
-        Response(
-            status: .ok,
-            headers: [.contentType: "text/html; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: page))
         )
     }
 }
