@@ -3,6 +3,7 @@
 // the array literal it generates for the 1.5 MB Swagger UI bundle kept the Swift compiler busy for over
 // 10 minutes and 5 GB of memory without finishing.
 #include "CDocsAssets.h"
+#include "AssetHashes.h"
 
 // `#embed` is C23; clang accepts it in the older modes SwiftPM compiles with, with this warning.
 #pragma clang diagnostic ignored "-Wc23-extensions"
@@ -21,10 +22,10 @@ static const unsigned char redoc_standalone_js[] = {
 };
 
 static const CDocsAsset assets[] = {
-    {"swagger-ui-bundle.js", swagger_ui_bundle_js, sizeof(swagger_ui_bundle_js)},
-    {"swagger-ui.css", swagger_ui_css, sizeof(swagger_ui_css)},
-    {"favicon-32x32.png", favicon_32x32_png, sizeof(favicon_32x32_png)},
-    {"redoc.standalone.js", redoc_standalone_js, sizeof(redoc_standalone_js)},
+    {"swagger-ui-bundle.js", swagger_ui_bundle_js, sizeof(swagger_ui_bundle_js), SWAGGER_UI_BUNDLE_JS_SHA256},
+    {"swagger-ui.css", swagger_ui_css, sizeof(swagger_ui_css), SWAGGER_UI_CSS_SHA256},
+    {"favicon-32x32.png", favicon_32x32_png, sizeof(favicon_32x32_png), FAVICON_32X32_PNG_SHA256},
+    {"redoc.standalone.js", redoc_standalone_js, sizeof(redoc_standalone_js), REDOC_STANDALONE_JS_SHA256},
 };
 
 const CDocsAsset *_Nonnull cdocs_assets(size_t *_Nonnull count) {

@@ -8,6 +8,8 @@ typedef struct {
     const char *_Nonnull name;
     const unsigned char *_Nonnull bytes;
     size_t count;
+    /// The SHA-256 of `bytes` in hexadecimal, computed when the files were refreshed (AssetHashes.h).
+    const char *_Nonnull sha256;
 } CDocsAsset;
 
 /// The embedded files; `*count` receives how many there are.

@@ -45,7 +45,7 @@ struct DocsController {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = asset.contentType
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
+        return Response(status: .ok, headers: headers, body: asset.body)
     }
 
     /// Whether an If-None-Match header (a list of entity tags, weak or strong, or `*`) names `etag`.

@@ -1,10 +1,27 @@
 import CDocsAssets
 import ChatAuth
+import Hummingbird
 import NIOCore
 
-/// One file the documentation pages load, held in memory with its media type and a content-hash ETag.
+/// One file the documentation pages load, with its media type and a content-hash ETag. Nothing of the embedded
+/// files is copied or read at start: a response streams them from the binary's read-only data in 64 KiB
+/// chunks, so the docs cost no memory while unused and about a chunk per response in flight.
 struct DocsAsset: Sendable {
-    let body: ByteBuffer
+    /// A file compiled into the binary.
+    struct Embedded: @unchecked Sendable {
+        // Safe to share between tasks: it points at `static const` data of DocsAssets.c, which lives as long as
+        // the process and which nothing writes.
+        let bytes: UnsafeRawBufferPointer
+    }
+
+    enum Content: Sendable {
+        case embedded(Embedded)
+        case text(ByteBuffer)
+    }
+
+    static let chunkSize = 64 * 1024
+
+    let content: Content
     let contentType: String
     /// A strong validator: the content's SHA-256 in hexadecimal, quoted.
     let etag: String
@@ -12,13 +29,11 @@ struct DocsAsset: Sendable {
     /// changes, so a browser may keep it for a year.
     let url: String
 
-    init(name: String, bytes: some Collection<UInt8>) {
-        // SHA-256 of bytes in memory fails only if OpenSSL cannot allocate; the length still tells versions apart.
-        let hash = (try? SHA256.hexDigest(bytes)) ?? "length-\(bytes.count)"
-        self.body = ByteBuffer(bytes: bytes)
+    init(name: String, content: Content, sha256: String) {
+        self.content = content
         self.contentType = Self.contentType(of: name)
-        self.etag = "\"\(hash)\""
-        self.url = DocsAssets.pathPrefix + name + "?v=" + hash.prefix(16)
+        self.etag = "\"\(sha256)\""
+        self.url = DocsAssets.pathPrefix + name + "?v=" + sha256.prefix(16)
     }
 
     static func contentType(of name: String) -> String {
@@ -27,15 +42,34 @@ struct DocsAsset: Sendable {
         if name.hasSuffix(".png") { return "image/png" }
         return "application/octet-stream"
     }
+
+    /// The file as a response body; an embedded one a chunk at a time (each write waits while the client is slow).
+    var body: ResponseBody {
+        switch self.content {
+        case .text(let buffer):
+            return ResponseBody(byteBuffer: buffer)
+        case .embedded(let embedded):
+            return ResponseBody(contentLength: embedded.bytes.count) { writer in
+                var offset = 0
+                while offset < embedded.bytes.count {
+                    let end = min(offset + Self.chunkSize, embedded.bytes.count)
+                    try await writer.write(
+                        ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: embedded.bytes[offset..<end])))
+                    offset = end
+                }
+                try await writer.finish(nil)
+            }
+        }
+    }
 }
 
 /// The files /docs and /redoc load: Swagger UI and ReDoc, compiled into the binary by the CDocsAssets target
-/// (Sources/CDocsAssets/assets, with their licences and VERSIONS), and the script that starts Swagger UI (a file,
-/// not inline, so the pages' Content-Security-Policy allows scripts from `'self'` only).
+/// (Sources/CDocsAssets/assets, with their licences and VERSIONS; their hashes in AssetHashes.h), and the script
+/// that starts Swagger UI (a file, not inline, so the pages' Content-Security-Policy allows scripts from
+/// `'self'` only).
 struct DocsAssets: Sendable {
     static let pathPrefix = "/docs/assets/"
     static let swaggerInit = "swagger-init.js"
-    /// Copied and hashed once per process (about 3 MB), when the first router is built.
     static let shared = DocsAssets()
 
     let files: [String: DocsAsset]
@@ -46,10 +80,19 @@ struct DocsAssets: Sendable {
         let table = cdocs_assets(&count)
         for entry in UnsafeBufferPointer(start: table, count: count) {
             let name = String(cString: entry.name)
-            files[name] = DocsAsset(name: name, bytes: UnsafeBufferPointer(start: entry.bytes, count: entry.count))
+            let embedded = DocsAsset.Embedded(bytes: UnsafeRawBufferPointer(start: entry.bytes, count: entry.count))
+            files[name] = DocsAsset(name: name, content: .embedded(embedded), sha256: String(cString: entry.sha256))
         }
-        files[Self.swaggerInit] = DocsAsset(name: Self.swaggerInit, bytes: Array(DocsPages.swaggerInitScript.utf8))
+        files[Self.swaggerInit] = Self.text(Self.swaggerInit, DocsPages.swaggerInitScript)
         self.files = files
+    }
+
+    /// A file made from text in the source (a few hundred bytes, hashed here).
+    static func text(_ name: String, _ text: String) -> DocsAsset {
+        let bytes = Array(text.utf8)
+        // SHA-256 of bytes in memory fails only if OpenSSL cannot allocate; the length still tells versions apart.
+        let hash = (try? SHA256.hexDigest(bytes)) ?? "length-\(bytes.count)"
+        return DocsAsset(name: name, content: .text(ByteBuffer(bytes: bytes)), sha256: hash)
     }
 
     subscript(name: String) -> DocsAsset? { self.files[name] }
