@@ -101,6 +101,12 @@ let package = Package(
         // Swagger UI and ReDoc for /docs and /redoc, compiled into the binary (assets/ and its VERSIONS: the files
         // from PyPI's drf-spectacular-sidecar, refreshed by `make docs-assets`), so the pages work offline.
         .target(name: "CDocsAssets", exclude: ["assets"]),
+        // The web console's static files (HTML, CSS, JavaScript), embedded in the binary; served at /app.
+        .target(
+            name: "ChatConsole",
+            resources: [.embedInCode("Console")],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP application: configuration, controllers, middleware, OpenAPI. It speaks `ChatStore` and
         // names no engine: ChatComposition hands it the store.
         .target(
@@ -108,6 +114,7 @@ let package = Package(
             dependencies: [
                 "CDocsAssets",
                 "CMalloc",
+                "ChatConsole",
                 "ChatStorage",
                 "ChatAuth",
                 "ChatProvider",

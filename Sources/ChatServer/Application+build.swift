@@ -57,6 +57,7 @@ public func buildRouter(_ backend: ChatBackend) -> Router<AppRequestContext> {
 
     MetaController(backend: backend).addRoutes(to: router)
     DocsController().addRoutes(to: router)
+    ConsoleController().addRoutes(to: router)
     if let metrics = backend.metrics, let token = backend.config.metricsToken {
         MetricsController(backend: backend, metrics: metrics, token: token).addRoutes(to: router)
     }

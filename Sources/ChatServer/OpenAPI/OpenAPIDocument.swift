@@ -4,10 +4,12 @@
 /// A test compares these paths with the router's routes, and every response the HTTP tests receive is checked
 /// against the document (its status, media type and schema, each SSE event's data), so neither can drift apart.
 enum OpenAPIDocument {
-    /// Routes served but not described: the documentation itself (with the files its pages load), and the
-    /// operators' Prometheus endpoint (routed only when `METRICS_TOKEN` is set; the README describes it).
+    /// Routes served but not described: the documentation itself (with the files its pages load), the web
+    /// console, and the operators' Prometheus endpoint (routed only when `METRICS_TOKEN` is set; the README
+    /// describes it).
     static let undocumentedRoutes: Set<String> = [
-        "GET /openapi.json", "GET /docs", "GET /redoc", "GET /docs/assets/{name}", "GET /metrics",
+        "GET /openapi.json", "GET /docs", "GET /redoc", "GET /docs/assets/{name}", "GET /metrics", "GET /app",
+        "GET /app/{version}/{asset}",
     ]
 
     static func make() -> JSONValue {

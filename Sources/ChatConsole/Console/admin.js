@@ -1,0 +1,125 @@
+// The admin page: the deployment's tokens per day (a chart), the heaviest users, and the users (find,
+// disable, role, per-user quotas, delete). The API enforces its rules (the last admin, etc.); its answers
+// are shown as written.
+
+import { api, lastThirtyDays, query, request, session } from "./api.js";
+import { $, el, guarded, notice, replace } from "./dom.js";
+import { fillDays, usageChart } from "./chart.js";
+
+const PAGE = 100;
+let users = [];
+let totalUsers = 0;
+
+export async function showAdmin() {
+  users = [];
+  await Promise.all([guarded(showUsage), guarded(() => loadUsers(0))]);
+}
+
+/** `GET /admin/usage` per day (five at a time): the API answers totals for a range, so one range a day. */
+async function deploymentDays(from, to) {
+  const days = fillDays(from, to, []);
+  let next = 0;
+  const worker = async () => {
+    while (next < days.length) {
+      const day = days[next++];
+      const answer = await api("GET", `/admin/usage${query({ from: day.date, to: day.date, limit: 1 })}`);
+      Object.assign(day, answer.totals);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker(), worker()]);
+  return days;
+}
+
+async function showUsage() {
+  const { from, to } = lastThirtyDays();
+  const [days, heaviest] = await Promise.all([
+    deploymentDays(from, to),
+    api("GET", `/admin/usage${query({ from, to, limit: 10 })}`),
+  ]);
+  const chart = usageChart(days, "Deployment tokens per day, last 30 days (UTC)");
+  chart.setAttribute("data-testid", "admin-usage-chart");
+  replace($("admin-chart-box"), chart,
+    el("p", { class: "meta", text: `${heaviest.totals.total_tokens.toLocaleString()} tokens, ${heaviest.totals.requests} request(s), ${heaviest.total_users} user(s) with usage` }));
+  replace($("heaviest"), heaviest.users.map((user) =>
+    el("li", { text: `${user.email}: ${user.total_tokens.toLocaleString()} tokens in ${user.requests} request(s)` })));
+  if (heaviest.users.length === 0) $("heaviest").append(el("li", { class: "empty", text: "No usage yet." }));
+}
+
+async function loadUsers(offset) {
+  const response = await request("GET", `/admin/users${query({ limit: PAGE, offset })}`);
+  const page = await response.json();
+  totalUsers = Number(response.headers.get("X-Total-Count") || page.length);
+  users = offset === 0 ? page : users.concat(page);
+  drawUsers();
+}
+
+function drawUsers() {
+  const needle = $("user-search").value.trim().toLowerCase();
+  const shown = users.filter((user) => user.email.includes(needle));
+  replace($("users"), shown.map(userRow));
+  $("more-users").hidden = users.length >= totalUsers;
+}
+
+function quotaInput(user, field, label) {
+  const value = user[field];
+  return el("input", {
+    type: "number", min: 0, class: "quota", name: field, "aria-label": `${label} for ${user.email}`,
+    placeholder: "default", value: value === null || value === undefined ? "" : String(value),
+  });
+}
+
+function userRow(user) {
+  const daily = quotaInput(user, "daily_token_quota", "Daily token quota");
+  const monthly = quotaInput(user, "monthly_token_quota", "Monthly token quota");
+  const role = el("select", { "aria-label": `Role of ${user.email}`, onchange: (event) => changeRole(user, event.target.value) },
+    el("option", { value: "user", text: "user", selected: user.role === "user" }),
+    el("option", { value: "admin", text: "admin", selected: user.role === "admin" }));
+  const quotas = () => ({ daily_token_quota: daily.value === "" ? null : Number(daily.value), monthly_token_quota: monthly.value === "" ? null : Number(monthly.value) });
+  return el("tr", { "data-testid": "user-row", "data-user-id": user.id, "data-disabled": user.disabled ? "true" : "false" },
+    el("td", { text: user.email }),
+    el("td", {}, role),
+    el("td", {}, el("button", { type: "button", class: "toggle-disabled", text: user.disabled ? "Enable" : "Disable",
+      "aria-label": `${user.disabled ? "Enable" : "Disable"} ${user.email}`, onclick: () => patch(user, { disabled: !user.disabled }) }),
+      user.disabled ? el("span", { class: "badge failed", text: "disabled" }) : null),
+    el("td", {}, daily), el("td", {}, monthly),
+    el("td", {}, el("button", { type: "button", text: "Save quotas", onclick: () => patch(user, quotas()) }),
+      deleteButton(user)));
+}
+
+function deleteButton(user) {
+  let armed = false;
+  return el("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete ${user.email}`,
+    onclick: (event) => {
+      if (!armed) { armed = true; event.target.textContent = "Confirm delete"; return; }
+      guarded(async () => { await api("DELETE", `/admin/users/${user.id}`); await loadUsers(0); });
+    } });
+}
+
+function replaceUser(updated) {
+  users = users.map((user) => (user.id === updated.id ? { ...user, ...updated } : user));
+  drawUsers();
+}
+
+function patch(user, changes) {
+  return guarded(async () => {
+    replaceUser(await api("PATCH", `/admin/users/${user.id}`, changes));
+    notice(`Saved ${user.email}.`, "info");
+  });
+}
+
+function changeRole(user, role) {
+  return guarded(async () => {
+    try {
+      replaceUser(await api("PATCH", `/admin/users/${user.id}/role`, { role }));
+      if (user.id === session.user?.id && role !== "admin") location.hash = "#/chats";
+    } finally {
+      drawUsers();
+    }
+  });
+}
+
+export function wireAdmin() {
+  $("user-search").addEventListener("input", drawUsers);
+  $("user-search-form").addEventListener("submit", (event) => event.preventDefault());
+  $("more-users").addEventListener("click", () => guarded(() => loadUsers(users.length)));
+}
