@@ -6,7 +6,9 @@ import { api, lastThirtyDays, query, request, session } from "./api.js";
 import { $, el, guarded, notice, replace } from "./dom.js";
 import { fillDays, usageChart } from "./chart.js";
 
-const PAGE = 100;
+const PAGE = 500;
+// The API has no search by email: finding one reads the list page by page, up to this many users.
+const MOST_SEARCHED = 20000;
 let users = [];
 let totalUsers = 0;
 
@@ -51,6 +53,20 @@ async function loadUsers(offset) {
   totalUsers = Number(response.headers.get("X-Total-Count") || page.length);
   users = offset === 0 ? page : users.concat(page);
   drawUsers();
+  return page.length;
+}
+
+/** Searching: the rest of the list first, so that the filter sees every user. */
+let reading = null;
+async function searchUsers() {
+  drawUsers();
+  if (!$("user-search").value.trim() || reading) return;
+  reading = (async () => {
+    while (users.length < totalUsers && users.length < MOST_SEARCHED) {
+      if ((await loadUsers(users.length)) === 0) break;
+    }
+  })();
+  try { await reading; } finally { reading = null; }
 }
 
 function drawUsers() {
@@ -119,7 +135,7 @@ function changeRole(user, role) {
 }
 
 export function wireAdmin() {
-  $("user-search").addEventListener("input", drawUsers);
+  $("user-search").addEventListener("input", () => guarded(searchUsers));
   $("user-search-form").addEventListener("submit", (event) => event.preventDefault());
   $("more-users").addEventListener("click", () => guarded(() => loadUsers(users.length)));
 }
