@@ -8,6 +8,7 @@ import urllib.parse
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 import console_page as page
 import harness
@@ -257,3 +258,30 @@ def test_import_chatgpt_conversations(driver, tmp_path):
     assert item.text == "From ChatGPT"
     item.click()
     harness.wait(driver).until(lambda d: [m["text"] for m in page.messages(d)] == ["imported question", "imported answer"])
+
+
+def test_model_system_prompt_and_export(driver):
+    account = harness.sign_up()
+    chat = harness.http("POST", "/chats", {"title": "Settings"}, token=account.token)[1]
+    page.open_signed_in(driver, account, f"#/chats/{chat['id']}")
+    driver.find_element(By.CSS_SELECTOR, "#settings summary").click()
+    status, models = harness.http("GET", "/models", token=account.token)
+    options = driver.execute_script("return [...document.querySelectorAll('#model option')].map(o => o.value);")
+    assert options == [""] + [model["id"] for model in models["models"]]
+    prompt = harness.clickable(driver, "#system-prompt")
+    prompt.send_keys("Answer in one sentence.")
+    driver.find_element(By.ID, "save-settings").click()
+    harness.wait(driver).until(lambda d: d.find_element(By.ID, "notice").text.startswith("Saved"))
+    saved = harness.http("GET", f"/chats/{chat['id']}", token=account.token)[1]
+    assert saved["system_prompt"] == "Answer in one sentence." and saved["model"] is None
+
+    # Sent with the keyboard alone: Enter in the composer.
+    harness.mock_behavior(reply="exported reply")
+    harness.clickable(driver, hook("composer")).send_keys("export me", Keys.ENTER)
+    page.wait_for_reply(driver, "complete", "exported reply")
+    for button, query in [("export-json", "format=json"), ("export-md", "format=markdown")]:
+        driver.find_element(By.ID, button).click()
+        harness.wait(driver).until(
+            lambda d: any(url.endswith(f"/export?{query}") for url in harness.resource_urls(d)))
+    notice = driver.find_element(By.ID, "notice")
+    assert not (notice.is_displayed() and "error" in notice.get_attribute("class")), notice.text
