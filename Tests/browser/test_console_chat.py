@@ -285,3 +285,18 @@ def test_model_system_prompt_and_export(driver):
             lambda d: any(url.endswith(f"/export?{query}") for url in harness.resource_urls(d)))
     notice = driver.find_element(By.ID, "notice")
     assert not (notice.is_displayed() and "error" in notice.get_attribute("class")), notice.text
+
+
+def test_chat_list_pages_beyond_a_hundred(driver):
+    account = harness.sign_up()
+    for number in range(105):
+        assert harness.http("POST", "/chats", {"title": f"chat {number}"}, token=account.token)[0] == 201
+    page.open_signed_in(driver, account)
+
+    def count():
+        return driver.execute_script("return document.querySelectorAll('[data-testid=chat-item]').length;")
+
+    harness.wait(driver).until(lambda d: count() == 100)
+    harness.clickable(driver, "#more-chats").click()
+    harness.wait(driver).until(lambda d: count() == 105)
+    assert not driver.find_element(By.ID, "more-chats").is_displayed()

@@ -7,19 +7,34 @@ import { conversation, updateChat } from "./conversation.js";
 
 let models = null;
 
-/** Reads the chat list (archived ones when the toggle is on) and draws it. */
-export async function loadChats() {
+const CHATS_PAGE = 100;
+let shownChats = CHATS_PAGE;
+
+/** Reads the chat list (archived ones when the toggle is on; `more` for another page) and draws it. */
+export async function loadChats(more = false) {
   const archived = $("show-archived").checked;
-  const page = await api("GET", `/chats${query({ limit: 100, archived: archived ? "true" : null })}`);
-  const current = conversation.chat?.id;
-  replace($("chat-list"), page.chats.map((chat) => el("li", {},
+  shownChats = more ? shownChats + CHATS_PAGE : Math.max(shownChats, CHATS_PAGE);
+  const chats = [];
+  let total = 0;
+  while (chats.length < shownChats) {
+    const page = await api("GET", `/chats${query({ limit: CHATS_PAGE, offset: chats.length, archived: archived ? "true" : null })}`);
+    chats.push(...page.chats);
+    total = page.total;
+    if (page.chats.length < CHATS_PAGE) break;
+  }
+  replace($("chat-list"), chats.map(chatItem));
+  if (chats.length === 0) $("chat-list").append(el("li", { class: "empty", text: archived ? "No archived chats." : "No chats yet." }));
+  $("more-chats").hidden = chats.length >= total;
+}
+
+function chatItem(chat) {
+  return el("li", {},
     el("a", {
       href: `#/chats/${chat.id}`, class: "chat-item", "data-testid": "chat-item", "data-chat-id": chat.id,
-      "aria-current": chat.id === current ? "page" : null,
+      "aria-current": chat.id === conversation.chat?.id ? "page" : null,
     },
-    chat.pinned ? el("span", { class: "pin", text: "Pinned", "aria-label": "Pinned" }) : null,
-    el("span", { class: "title", text: chat.title || "New chat" })))));
-  if (page.chats.length === 0) $("chat-list").append(el("li", { class: "empty", text: archived ? "No archived chats." : "No chats yet." }));
+    chat.pinned ? el("span", { class: "pin", text: "Pinned" }) : null,
+    el("span", { class: "title", text: chat.title || "New chat" })));
 }
 
 /** Runs a search and lists its results; each opens its chat at the message. */
@@ -103,6 +118,7 @@ async function deleteChat() {
 /** Wires the chats view's controls. */
 export function wireChats() {
   $("show-archived").addEventListener("change", () => guarded(loadChats));
+  $("more-chats").addEventListener("click", () => guarded(() => loadChats(true)));
   let timer = null;
   $("search").addEventListener("input", (event) => {
     clearTimeout(timer);

@@ -24,8 +24,10 @@ export const conversation = {
 export async function openChat(chatID, focusID = null) {
   if (state.chat?.id !== chatID || !chatID) {
     stopFollowing();
-    state.chat = chatID ? await api("GET", `/chats/${chatID}`) : null;
+    state.chat = null;
     state.tree = [];
+    render();
+    state.chat = chatID ? await api("GET", `/chats/${chatID}`) : null;
     state.listeners.chatChanged(state.chat);
   }
   await reloadTree();
