@@ -103,18 +103,23 @@ export class ReplyFollower {
   async follow() {
     let pause = 250;
     while (!this.ended && !this.abort.signal.aborted) {
+      const before = this.offset;
       try {
         const response = await request(
           "GET", `/chats/${this.chatID}/messages/${this.messageID}/stream`,
           { extraHeaders: { "Last-Event-ID": String(this.offset), Accept: "text/event-stream" }, signal: this.abort.signal });
-        pause = 250;
         await this.consume(response);
       } catch (error) {
         if (this.abort.signal.aborted) return;
-        if (error.status && error.status < 500 && error.status !== 429) { this.finish({ error: { detail: error.message, status: error.status } }); return; }
-        await waitForNetwork(pause);
-        pause = Math.min(pause * 2, 5000);
+        if (error.status && error.status < 500 && error.status !== 429) {
+          this.finish({ error: { detail: error.message, status: error.status } });
+          return;
+        }
       }
+      if (this.ended || this.abort.signal.aborted) return;
+      // Waits longer after each try that brought no text (at most 5 s), and not at all after one that did.
+      pause = this.offset > before ? 0 : Math.min(Math.max(pause * 2, 250), 5000);
+      await waitForNetwork(pause);
     }
   }
 
