@@ -36,7 +36,7 @@ struct AccessControlTests {
 
     static let publicPaths: Set<String> = [
         "/", "/health", "/openapi.json", "/docs", "/redoc", "/docs/assets/{name}", "/auth/register", "/auth/login",
-        "/auth/token",
+        "/auth/token", "/app", "/app/{version}/{asset}",
     ]
 
     @Test("every route × every bad credential: 401 without a valid token, 403 for admin routes, 404 for others' chats")
