@@ -44,6 +44,7 @@ struct WireJSONBytesTests {
         #"{"a":.5}"#, #"{"a":1e}"#, #"{"a":+1}"#, #"{"a":1e400}"#, #"{"a":tru}"#, #"{"a":nul}"#, #"{'a':1}"#,
         #"{"a":"\x"}"#, #"{"a":"\ud83d"}"#, "{\"a\":\"tab\there\"}", #"{"a":"unterminated}"#, #"{"q":--1}"#,
         #"[{"role":"user","content":[{"type":"text","0":1e400}]}]"#, #"{"m":[{"x":{"y":[1,2,{"z":1e999}]}}]}"#,
+        #"{"0":{"x":1e400}}"#, #"{"model":"m","7":{"1":"x","2":{"b":tru}}}"#,
     ]
 
     /// nil when ``WireJSON/parse(_:)`` reads `text` as `JSONDecoder` does, else what differs.
