@@ -13,7 +13,7 @@ SWIFT_FORMAT_PATHS := Package.swift Sources Tests Benchmarks
 # about 3.5 MB less resident memory at idle, and a binary that runs without a Swift toolchain installed.
 RELEASE_BUILD := $(SWIFT) build -c release --static-swift-stdlib
 
-.PHONY: help deps test-deps install-packages build release run demo test bench fuzz-api docs-assets lint format clean
+.PHONY: help deps test-deps install-packages build release run demo test bench fuzz-api docs-assets console-screenshots lint format clean
 
 help:
 	@echo "make run     install missing system packages, build (release) and start the server on ./ai_chat.db"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench   build (release) and run chat-bench against the real binary (docs/performance.md)"
 	@echo "make fuzz-api  run schemathesis against the running API's OpenAPI document (in a virtualenv)"
 	@echo "make docs-assets  refresh Swagger UI and ReDoc (served by /docs, /redoc) from the pinned PyPI package"
+	@echo "make console-screenshots  redraw the README's screenshots of the web console (docs/console-*.png)"
 	@echo "make lint    check formatting with swift format (.swift-format)"
 	@echo "make format  format the sources in place"
 
@@ -101,6 +102,11 @@ fuzz-api: release
 DOCS_ASSETS_VERSION := 2026.10.1
 docs-assets:
 	SIDECAR_VERSION=$(DOCS_ASSETS_VERSION) .ci/docs-assets
+
+# The README's screenshots of the web console at /app (docs/console-*.png), drawn in headless Chromium against a
+# fresh server on SQLite by Tests/browser/test_console_account.py.
+console-screenshots: test-deps build
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs Tests/scripts/browser-check -k screenshots
 
 lint:
 	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)
