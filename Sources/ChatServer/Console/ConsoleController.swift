@@ -40,19 +40,11 @@ struct ConsoleController {
     /// 200 with the file, or 304 without a body when `If-None-Match` names its ETag.
     private static func respond(with file: ConsoleAssets.File, to request: Request, cacheControl: String) -> Response {
         var headers: HTTPFields = [.eTag: file.etag, .cacheControl: cacheControl]
-        if let tags = request.headers[.ifNoneMatch], Self.matches(tags, file.etag) {
+        if EntityTags.matches(request.headers[values: .ifNoneMatch], etag: file.etag) {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = file.contentType
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: file.body))
-    }
-
-    /// Whether an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks for this header).
-    static func matches(_ header: String, _ etag: String) -> Bool {
-        header.split(separator: ",").contains { candidate in
-            let tag = candidate.trimmingWhitespace()
-            return tag == "*" || tag == etag || tag == "W/\(etag)"
-        }
     }
 }
 

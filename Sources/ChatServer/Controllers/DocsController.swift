@@ -41,20 +41,11 @@ struct DocsController {
             .eTag: asset.etag,
             .cacheControl: "public, max-age=31536000, immutable",
         ]
-        if Self.matches(request.headers[values: .ifNoneMatch], etag: asset.etag) {
+        if EntityTags.matches(request.headers[values: .ifNoneMatch], etag: asset.etag) {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = asset.contentType
         return Response(status: .ok, headers: headers, body: asset.body)
-    }
-
-    /// Whether an If-None-Match header (a list of entity tags, weak or strong, or `*`) names `etag`.
-    static func matches(_ values: [String], etag: String) -> Bool {
-        values.flatMap { $0.split(separator: ",") }.contains { candidate in
-            // An entity tag holds no whitespace: what is left once it is removed is the tag.
-            let tag = String(candidate.filter { $0 != " " && $0 != "\t" })
-            return tag == "*" || tag == etag || tag == "W/" + etag
-        }
     }
 
     private static func page(_ body: ByteBuffer) -> Response {
