@@ -50,7 +50,7 @@ def test_sign_up_then_errors_as_the_api_writes_them(driver):
 
 
 def test_reply_streams_in(driver):
-    reply = page.words(60)
+    reply = page.words(100)
     harness.mock_behavior(chunk_delay_ms=40, reply=reply)
     page.open_signed_in(driver, harness.sign_up())
     page.send(driver, "Tell me a story")
@@ -67,7 +67,8 @@ def test_reply_streams_in(driver):
 
 
 def test_reload_mid_reply_finishes_whole(driver):
-    reply = page.words(120)
+    # Long enough (about 12 s) to still be streaming once the reloaded page has read the chat on a busy machine.
+    reply = page.words(300)
     harness.mock_behavior(chunk_delay_ms=40, reply=reply)
     account = harness.sign_up()
     page.open_signed_in(driver, account)
@@ -83,7 +84,7 @@ def test_reload_mid_reply_finishes_whole(driver):
 
 
 def test_lost_connection_mid_reply_reattaches_without_duplicate_or_gap(driver):
-    reply = page.words(120)
+    reply = page.words(300)
     harness.mock_behavior(chunk_delay_ms=40, reply=reply)
     target = urllib.parse.urlsplit(harness.BASE_URL)
     proxy = CuttingProxy((target.hostname, target.port))
