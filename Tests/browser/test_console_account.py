@@ -104,13 +104,13 @@ def test_admin_sets_a_users_quota(driver):
 
 def test_phone_screen(phone_driver):
     driver = phone_driver
-    account = harness.sign_up()
+    account = harness.sign_up_admin()
     page.open_signed_in(driver, account)
     page.send(driver, "hello from a phone")
     page.wait_for_reply(driver, "complete")
-    for fragment in ["#/chats", "#/account"]:
+    for fragment, shown in [("#/chats", "composer"), ("#/account", "usage-chart"), ("#/admin", "user-row")]:
         driver.get(harness.url("/app" + fragment))
-        harness.visible(driver, hook("nav-usage"))
+        harness.visible(driver, hook(shown))
         assert driver.execute_script("return document.documentElement.scrollWidth <= innerWidth + 1"), fragment
     unlabelled = driver.execute_script(
         "return [...document.querySelectorAll('button, input, select, textarea, a[href]')]"
