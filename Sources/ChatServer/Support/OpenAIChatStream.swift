@@ -7,9 +7,10 @@ import NIOCore
 /// The SSE answer of a streamed POST /v1/chat/completions: one `chat.completion.chunk` per upstream chunk,
 /// a usage chunk when `stream_options.include_usage` was set, then `data: [DONE]`.
 ///
-/// The upstream stream is read by a task of its own into a buffer of at most ``bufferLimit`` events, so that
-/// a client that goes away cancels the upstream call at once (not at the next chunk); a client that does not
-/// read ends its stream when the buffer is full. The first event is awaited before the status is sent, so a
+/// The upstream stream is read by a task of its own into an ``EventMailbox`` of at most ``bufferLimit``
+/// events, so that a client that goes away cancels the upstream call at once (not at the next chunk), a client
+/// that does not read ends its stream when the mailbox is full, and the events that arrive together leave in
+/// one write. The first event is awaited before the status is sent, so a
 /// call that fails before any output is answered with its status (502/503/504) rather than in the stream.
 struct OpenAIChatStream {
     static let bufferLimit = 256
@@ -21,39 +22,36 @@ struct OpenAIChatStream {
     /// What a stream cut before the upstream's usage is charged for its prompt.
     let promptEstimate: Int
 
-    /// Thrown into the buffer when the client fell ``bufferLimit`` events behind.
+    /// Thrown into the mailbox when the client fell ``bufferLimit`` events behind.
     struct FellBehind: Error {}
 
     func response(events: ProviderActor.PassThroughStream, context: AppRequestContext) async throws -> Response {
-        let (buffer, continuation) = AsyncThrowingStream<PassThroughEvent, any Error>.makeStream(
-            bufferingPolicy: .bufferingOldest(Self.bufferLimit))
-        let (accounting, promptEstimate) = (self.accounting, self.promptEstimate)
+        let mailbox = EventMailbox(limit: Self.bufferLimit)
+        let stream = self
         // The pump settles the call whatever becomes of the response: its loop ends when the upstream does,
-        // when the client goes away (cancelled), or when the buffer overflows, even if no body is ever written.
+        // when the client goes away (cancelled), or when the mailbox overflows, even if no body is ever written.
         let pump = Task {
             var tally = Tally()
             do {
                 for try await event in events {
                     tally.count(event)
-                    if case .dropped = continuation.yield(event) { throw FellBehind() }
+                    guard mailbox.append(stream.encode(event)) else { throw FellBehind() }
                 }
-                continuation.finish()
+                mailbox.finish()
             } catch {
-                continuation.finish(throwing: error)
+                mailbox.finish(throwing: error)
             }
-            await tally.settle(accounting, promptEstimate: promptEstimate)
+            await tally.settle(stream.accounting, promptEstimate: stream.promptEstimate)
         }
-        var iterator = buffer.makeAsyncIterator()
-        let first: PassThroughEvent?
+        let first: ByteBuffer?
         do {
-            first = try await iterator.next()
+            first = try await mailbox.take()
         } catch let error as ProviderError {
             throw OpenAIError(error.apiError(requestID: self.requestID))
         } catch {
             pump.cancel()
             throw error
         }
-        let stream = self
         return Response(
             status: .ok,
             headers: [
@@ -66,7 +64,7 @@ struct OpenAIChatStream {
                     stopWatching()
                     pump.cancel()
                 }
-                try await stream.write(first: first, rest: buffer, to: &writer)
+                try await stream.write(first: first, rest: mailbox, to: &writer)
                 // The upstream has ended: the response ends once the call is settled.
                 await pump.value
                 try await writer.finish(nil)
@@ -94,17 +92,16 @@ struct OpenAIChatStream {
         }
     }
 
-    /// Writes the events until the upstream's stream ends, or an `error` event when it fails.
-    private func write(
-        first: PassThroughEvent?, rest buffer: AsyncThrowingStream<PassThroughEvent, any Error>,
-        to writer: inout any ResponseBodyWriter
-    ) async throws {
-        var rest = buffer.makeAsyncIterator()
-        var event = first
-        while let current = event {
-            try await writer.write(self.encode(current))
+    /// Writes the events until the upstream's stream ends, or an `error` event when it fails: each write
+    /// carries every event that arrived while the previous one was written.
+    private func write(first: ByteBuffer?, rest mailbox: EventMailbox, to writer: inout any ResponseBodyWriter)
+        async throws
+    {
+        var bytes = first
+        while let current = bytes {
+            try await writer.write(current)
             do {
-                event = try await rest.next()
+                bytes = try await mailbox.take()
             } catch {
                 try await writer.write(self.encode(error))
                 return
