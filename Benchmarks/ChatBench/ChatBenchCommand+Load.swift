@@ -86,9 +86,11 @@ extension ChatBenchCommand {
             let settings = RunSettings(
                 concurrency: self.concurrency(for: scenario),
                 warmup: .milliseconds(Int64(self.warmup * 1000)),
-                duration: .milliseconds(Int64(self.duration * 1000))
+                duration: .milliseconds(Int64(self.duration * 1000)),
+                rate: self.rate
             )
-            log("running \(scenario.rawValue) with \(settings.concurrency) clients for \(self.duration) s")
+            let pacing = self.rate.map { " at \($0) req/s (open loop)" } ?? ""
+            log("running \(scenario.rawValue) with \(settings.concurrency) clients\(pacing) for \(self.duration) s")
             let outcome = try await ScenarioRunner(
                 target: target, fixtures: fixtures, settings: settings, senders: self.senders,
                 history: self.history, sampler: sampler,

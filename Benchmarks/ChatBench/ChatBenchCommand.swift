@@ -37,6 +37,15 @@ struct ChatBenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Warm-up seconds per scenario (not measured).")
     var warmup = 2.0
 
+    @Option(
+        name: .long,
+        help: """
+            Open loop: start this many requests per second in all, each timed from when it was due, with at most \
+            --concurrency in flight (default: closed loop, each client sending as soon as its answer came). Not \
+            for longpoll and startup.
+            """)
+    var rate: Double?
+
     @Option(name: .customLong("upstream-latency-ms"), help: "Latency of the in-process mock upstream.")
     var upstreamLatency = 1000
 
@@ -94,6 +103,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         guard self.duration > 0, self.warmup >= 0 else { throw ValidationError("--duration must be positive") }
+        if let rate, !(rate > 0 && rate <= 1_000_000) { throw ValidationError("--rate must be 0 < rate <= 1000000") }
         guard self.senders >= 1 else { throw ValidationError("--senders must be at least 1") }
         guard (0...10_000).contains(self.history) else { throw ValidationError("--history must be 0 to 10000") }
         if self.spawnServer, self.url != nil { throw ValidationError("--spawn-server and --url exclude each other") }

@@ -71,6 +71,7 @@ struct Recorder: Sendable {
 
 /// Runs `concurrency` workers, each repeating `operation` until the measured period ends; results recorded
 /// during the warm-up are discarded. `operation` returns the HTTP status (nil for a transport failure).
+/// With a `pace`, the workers send on its open-loop schedule instead of as fast as answers come back.
 ///
 /// Workers start spread evenly over the first half of the warm-up (at most one second), as real clients
 /// arrive: started all in the same instant, a closed loop of slow operations (an AI turn) keeps moving in
@@ -80,6 +81,7 @@ func runLoad(
     concurrency: Int,
     warmup: Duration,
     duration: Duration,
+    pace: Pace? = nil,
     sampler: RSSSampler,
     cpuSources: CPUSources,
     note: String? = nil,
@@ -98,7 +100,7 @@ func runLoad(
     defer { progress.finish() }
     let total = await runWorkers(
         concurrency, rampUp: min(warmup / 2, .seconds(1)), from: start, measureFrom: measureFrom, end: end,
-        progress: progress, operation: operation)
+        pace: pace, progress: progress, operation: operation)
     let (sampledAtStart, machineAtStart) = await cpuAtStart.value
     let machineAtEnd = CPUReading.take(cpuSources)
     let cpu = sampler.cpuSeconds() - sampledAtStart
@@ -116,14 +118,15 @@ func runLoad(
     )
 }
 
-/// ``runLoad(name:concurrency:warmup:duration:sampler:cpuSources:note:operation:)``'s workers, started spread
-/// over `rampUp` from `start`; what they recorded from `measureFrom` on, merged.
+/// ``runLoad(name:concurrency:warmup:duration:pace:sampler:cpuSources:note:operation:)``'s workers, started
+/// spread over `rampUp` from `start` (or on `pace`'s schedule); what they recorded from `measureFrom` on, merged.
 private func runWorkers(
     _ concurrency: Int,
     rampUp: Duration,
     from start: ContinuousClock.Instant,
     measureFrom: ContinuousClock.Instant,
     end: ContinuousClock.Instant,
+    pace: Pace?,
     progress: ProgressLine,
     operation: @escaping @Sendable (_ worker: Int, _ iteration: Int) async -> Int?
 ) async -> Recorder {
@@ -133,9 +136,14 @@ private func runWorkers(
             group.addTask {
                 var recorder = Recorder()
                 var iteration = 0
-                try? await Task.sleep(until: start + rampUp * (Double(worker) / Double(concurrency)), clock: clock)
+                if pace == nil {
+                    try? await Task.sleep(until: start + rampUp * (Double(worker) / Double(concurrency)), clock: clock)
+                }
                 while clock.now < end {
-                    let began = clock.now
+                    // Closed loop: timed from now. Open loop: timed from the slot's due instant.
+                    let began = pace?.claim(from: start) ?? clock.now
+                    if began >= end { break }
+                    if began > clock.now { try? await Task.sleep(until: began, clock: clock) }
                     let status = await operation(worker, iteration)
                     iteration += 1
                     progress.record(success: status.map { (200..<300).contains($0) } ?? false)

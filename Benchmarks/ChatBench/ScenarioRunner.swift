@@ -32,6 +32,7 @@ struct ScenarioRunner: Sendable {
             concurrency: concurrency,
             warmup: self.settings.warmup,
             duration: self.settings.duration,
+            pace: self.settings.rate.map(Pace.init(rate:)),
             sampler: self.sampler,
             cpuSources: self.cpuSources,
             note: note,

@@ -17,6 +17,8 @@ struct RunSettings: Sendable {
     let concurrency: Int
     let warmup: Duration
     let duration: Duration
+    /// `--rate`: requests started per second in all (open loop), or nil for closed-loop clients.
+    var rate: Double? = nil
 }
 
 /// Data the scenarios need, made once per run.
