@@ -73,15 +73,31 @@ extension DatabaseActor {
         }
     }
 
-    public func apiKeyOwner(hash: String) throws -> APIKeyOwner? {
+    /// The key and its user from the caches when both hold a recent read (``APIKeyCache``), else read on the
+    /// database thread.
+    public nonisolated func apiKeyOwner(hash: String) async throws -> APIKeyOwner? {
+        if let key = self.apiKeyCache.key(hash: hash), let user = self.userCache.user(id: key.userID) {
+            return APIKeyOwner(key: key, user: user)
+        }
+        return try await self.readAPIKeyOwner(hash: hash)
+    }
+
+    /// Reads the key and its user, and caches both.
+    func readAPIKeyOwner(hash: String) throws -> APIKeyOwner? {
         try self.checkOpen()
-        return try self.connection.queryOne(Self.apiKeyOwnerSQL, [.text(hash)]) { row in
+        let owner = try self.connection.queryOne(Self.apiKeyOwnerSQL, [.text(hash)]) { row in
             APIKeyOwner(key: try Self.decodeAPIKey(row, from: 9), user: try Self.decodeUser(row))
         }
+        if let owner {
+            self.apiKeyCache.store(owner.key, hash: hash)
+            self.userCache.store(owner.user)
+        }
+        return owner
     }
 
     public func deleteAPIKey(id: UUID, userID: UUID?) async throws -> Bool {
         let arguments: [SQLiteValue] = [.text(id.lowercasedString), userID.map { .text($0.lowercasedString) } ?? .null]
+        defer { self.apiKeyCache.remove(id: id) }
         return try await self.write { connection in
             try connection.run("DELETE FROM api_keys WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)", arguments) == 1
         }
@@ -92,6 +108,7 @@ extension DatabaseActor {
             .integer(at.microseconds), .text(id.lowercasedString),
             .integer(at.microseconds - APIKeyRecord.lastUsedPrecision),
         ]
+        defer { self.apiKeyCache.remove(id: id) }
         try await self.write { connection in
             try connection.run(
                 "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at <= ?3)",

@@ -20,7 +20,10 @@ extension DatabaseActor: StoreCopying {
         users: [UserRecord], chats: [ChatRecord], messages: [MessageRecord], settings: [String: String]
     ) throws {
         try self.checkOpen()
-        defer { self.userCache.removeAll() }
+        defer {
+            self.userCache.removeAll()
+            self.apiKeyCache.removeAll()
+        }
         try self.connection.transaction {
             for user in users {
                 try self.connection.run(

@@ -24,6 +24,8 @@ public actor DatabaseActor: ChatStore {
     public private(set) var groupCommitStats = (commits: 0, writes: 0)
     /// Users by id for authentication: filled by ``user(id:)``, emptied by the changes of ``ChatStore/apply(_:)``.
     public nonisolated let userCache = UserCache()
+    /// Keys recently read by hash (see ``APIKeyCache`` for why it stays fresh).
+    public nonisolated let apiKeyCache = APIKeyCache()
     /// Where the database lives on disk.
     public nonisolated let path: String
     /// Each group commit's duration and size.

@@ -7,9 +7,10 @@ import Logging
 /// JWT as ``AuthenticationMiddleware`` checks it. An API key opens these routes only: every other route sits
 /// behind ``AuthenticationMiddleware``, which refuses it as any bad token.
 ///
-/// A key is looked up by its SHA-256 on every request, with its user, from the store itself (no cache): a
-/// deleted key, or a disabled or deleted user, is refused at once on every replica. An expired key is refused
-/// too. Every refusal is 401 `invalid_api_key` (``OpenAIError/invalidAPIKey``), the reason never told.
+/// A key is looked up by its SHA-256 on every request, with its user: on PostgreSQL from the database itself,
+/// on SQLite from the store's caches, which every change to the key or its user empties before it returns (see
+/// `APIKeyCache`). Either way a deleted key, or a disabled or deleted user, is refused at once, on every replica.
+/// An expired key is refused too. Every refusal is 401 `invalid_api_key` (``OpenAIError/invalidAPIKey``), the reason never told.
 struct V1AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let jwt: AuthenticationMiddleware

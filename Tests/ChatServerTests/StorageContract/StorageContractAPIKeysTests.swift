@@ -92,12 +92,15 @@ struct StorageContractAPIKeysTests {
             let any = try Self.created(try await store.createAPIKey(Self.newKey(owner.id, hash: "o2"), limit: 50))
             #expect(try await store.deleteAPIKey(id: any.id, userID: nil))
             _ = try Self.created(try await store.createAPIKey(Self.newKey(owner.id, hash: "o3"), limit: 50))
+            #expect(try await store.apiKeyOwner(hash: "o3") != nil)
             #expect(try await store.deleteUser(id: owner.id))
             #expect(try await store.apiKeyOwner(hash: "o3") == nil)
         }
     }
 
-    @Test("the owner comes as they are now: disabled shows at once", arguments: StorageEngine.available)
+    @Test(
+        "the owner comes as they are now: disabled, quotas and last use show at once",
+        arguments: StorageEngine.available)
     func ownerIsCurrent(_ engine: StorageEngine) async throws {
         try await engine.withStore { store in
             let user = try await store.makeUser("current@example.com")
@@ -105,6 +108,12 @@ struct StorageContractAPIKeysTests {
             #expect(try await store.apiKeyOwner(hash: "c1")?.user.disabled == false)
             _ = try await store.setDisabled(userID: user.id, disabled: true)
             #expect(try await store.apiKeyOwner(hash: "c1")?.user.disabled == true)
+            _ = try await store.setTokenQuotas(userID: user.id, daily: 7, monthly: nil)
+            #expect(try await store.apiKeyOwner(hash: "c1")?.user.dailyTokenQuota == 7)
+            let key = try #require(try await store.apiKeyOwner(hash: "c1")?.key)
+            let used = Timestamp(microseconds: key.createdAt.microseconds + 2 * APIKeyRecord.lastUsedPrecision)
+            try await store.touchAPIKey(id: key.id, at: used)
+            #expect(try await store.apiKeyOwner(hash: "c1")?.key.lastUsedAt == used)
         }
     }
 
