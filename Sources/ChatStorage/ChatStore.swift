@@ -47,8 +47,9 @@ public protocol ChatStore: Service, Sendable {
     func apply(_ change: UserChange) async throws -> UserRecord?
     /// Makes the listed (registered) users admins; returns how many changed. Call it as ``promoteAdmins(emails:)``.
     func applyAdminPromotions(emails: [String]) async throws -> Int
-    /// Users oldest first, and how many there are.
-    func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int)
+    /// Users oldest first, and how many there are; with `emailContaining` (lower-cased, non-empty), only those
+    /// whose (lower-cased) email contains it as written, every character literal.
+    func users(limit: Int, offset: Int, emailContaining: String?) async throws -> (users: [UserRecord], total: Int)
     func activeAdminCount() async throws -> Int
     func chatIDs(ownerID: UUID) async throws -> [UUID]
 
@@ -165,6 +166,9 @@ public protocol ChatStore: Service, Sendable {
     /// them, how many users had any, and the deployment's totals.
     func usageByUser(from: UsageDay, to: UsageDay, order: UsageOrder, limit: Int, offset: Int) async throws
         -> (users: [UserUsage], userCount: Int, totals: UsageTotals)
+    /// Every user's usage (or only `userID`'s) summed per day from `from` through `to`, oldest first, in one
+    /// query; days without calls are left out.
+    func usagePerDay(from: UsageDay, to: UsageDay, userID: UUID?) async throws -> [DailyUsage]
 
     // MARK: API keys
 
@@ -203,6 +207,11 @@ public let searchCandidates = 100
 public let searchTextLength = 20_000
 
 extension ChatStore {
+    /// Users oldest first, and how many there are.
+    public func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int) {
+        try await self.users(limit: limit, offset: offset, emailContaining: nil)
+    }
+
     public func messages(chatID: UUID, ownerID: UUID?, limit: Int) async throws -> [MessageRecord]? {
         try await self.messages(chatID: chatID, ownerID: ownerID, after: 0, limit: limit)
     }

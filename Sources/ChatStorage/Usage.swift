@@ -131,6 +131,17 @@ public struct UsageDayRecord: Sendable, Equatable {
     }
 }
 
+/// Usage summed over users on one day (GET /admin/usage/daily).
+public struct DailyUsage: Sendable, Equatable {
+    public let day: UsageDay
+    public let totals: UsageTotals
+
+    public init(day: UsageDay, totals: UsageTotals) {
+        self.day = day
+        self.totals = totals
+    }
+}
+
 /// One user's usage over a range of days (GET /admin/usage).
 public struct UserUsage: Sendable, Equatable {
     public let userID: UUID

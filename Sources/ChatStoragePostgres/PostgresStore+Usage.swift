@@ -120,6 +120,24 @@ extension PostgresStore {
         return (users, totals?.0 ?? 0, totals?.1 ?? UsageTotals())
     }
 
+    public func usagePerDay(from: UsageDay, to: UsageDay, userID: UUID?) async throws -> [DailyUsage] {
+        // A NULL user keeps every row; the planner folds the constant away.
+        try await self.rows(
+            """
+            SELECT day, sum(requests)::bigint, sum(prompt_tokens)::bigint, sum(completion_tokens)::bigint,
+                sum(estimated_requests)::bigint
+            FROM usage_daily
+            WHERE day BETWEEN \(Int32(clamping: from.number)) AND \(Int32(clamping: to.number))
+                AND (\(userID)::uuid IS NULL OR user_id = \(userID))
+            GROUP BY day ORDER BY day
+            """
+        ) { row in
+            var cells = RowCells(row, of: "usage_daily")
+            let day = try cells.next(Int32.self)
+            return DailyUsage(day: UsageDay(number: Int(day)), totals: try cells.usageTotals())
+        }
+    }
+
     func writeTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
         try await self.write(
             """

@@ -79,14 +79,23 @@ extension PostgresStore {
         }
     }
 
-    public func users(limit: Int, offset: Int) async throws -> (users: [UserRecord], total: Int) {
+    /// A page of users, oldest first, and how many; with `emailContaining`, only those whose (lower-cased) email
+    /// holds it: `strpos` compares characters as they are, so `%` and `_` are literal.
+    public func users(limit: Int, offset: Int, emailContaining needle: String?) async throws
+        -> (users: [UserRecord], total: Int)
+    {
+        // A NULL needle keeps every row; the planner folds the constant away.
         let users = try await self.rows(
             """
-            SELECT \(unescaped: Self.userColumns) FROM users ORDER BY created_at, id
-            LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
+            SELECT \(unescaped: Self.userColumns) FROM users
+            WHERE \(needle)::text IS NULL OR strpos(email, \(needle)) > 0
+            ORDER BY created_at, id LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
             """,
             Self.decodeUser)
-        let total = try await self.one("SELECT count(*) FROM users") { try $0.decode(Int64.self) } ?? 0
+        let total =
+            try await self.one(
+                "SELECT count(*) FROM users WHERE \(needle)::text IS NULL OR strpos(email, \(needle)) > 0"
+            ) { try $0.decode(Int64.self) } ?? 0
         return (users, Int(total))
     }
 

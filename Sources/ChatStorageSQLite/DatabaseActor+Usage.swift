@@ -112,6 +112,25 @@ extension DatabaseActor {
         return (users, totals.0, totals.1)
     }
 
+    public func usagePerDay(from: UsageDay, to: UsageDay, userID: UUID?) throws -> [DailyUsage] {
+        try self.checkOpen()
+        // One of two fixed texts, never the caller's: a user's rows by the primary key, or every user's by day.
+        let user = userID == nil ? "" : "AND user_id = ?"
+        return try self.connection.query(
+            """
+            SELECT day, sum(requests), sum(prompt_tokens), sum(completion_tokens), sum(estimated_requests)
+            FROM usage_daily WHERE day BETWEEN ? AND ? \(user) GROUP BY day ORDER BY day
+            """,
+            [.int(from.number), .int(to.number)] + (userID.map { [.text($0.lowercasedString)] } ?? [])
+        ) { row in
+            DailyUsage(
+                day: UsageDay(number: row.int(0)),
+                totals: UsageTotals(
+                    requests: row.int64(1), promptTokens: row.int64(2), completionTokens: row.int64(3),
+                    estimatedRequests: row.int64(4)))
+        }
+    }
+
     func writeTokenQuotas(userID: UUID, daily: Int64?, monthly: Int64?) async throws -> UserRecord? {
         let arguments: [SQLiteValue] = [
             daily.map { .integer($0) } ?? .null, monthly.map { .integer($0) } ?? .null, .text(userID.lowercasedString),

@@ -100,15 +100,21 @@ extension DatabaseActor {
             [.text(passwordHash), .text(userID.lowercasedString)], Self.decodeUser)
     }
 
-    /// A page of users, oldest first, and how many users there are.
-    public func users(limit: Int, offset: Int) throws -> (users: [UserRecord], total: Int) {
+    /// A page of users, oldest first, and how many users there are; with `emailContaining`, only those whose
+    /// (lower-cased) email holds it: `instr` compares characters as they are, so `%` and `_` are literal.
+    public func users(limit: Int, offset: Int, emailContaining needle: String?) throws
+        -> (users: [UserRecord], total: Int)
+    {
         try self.checkOpen()
+        // One of two fixed texts, never the caller's.
+        let condition = needle == nil ? "" : "WHERE instr(email, ?) > 0"
+        let filter: [SQLiteValue] = needle.map { [.text($0)] } ?? []
         let users = try self.connection.query(
-            "SELECT \(Self.userColumns) FROM users ORDER BY created_at, id LIMIT ? OFFSET ?",
-            [.int(limit), .int(offset)],
+            "SELECT \(Self.userColumns) FROM users \(condition) ORDER BY created_at, id LIMIT ? OFFSET ?",
+            filter + [.int(limit), .int(offset)],
             Self.decodeUser
         )
-        let total = try self.connection.queryOne("SELECT count(*) FROM users") { $0.int(0) } ?? 0
+        let total = try self.connection.queryOne("SELECT count(*) FROM users \(condition)", filter) { $0.int(0) } ?? 0
         return (users, total)
     }
 

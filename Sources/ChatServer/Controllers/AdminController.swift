@@ -142,15 +142,28 @@ struct AdminController {
         return .noContent
     }
 
-    /// Users oldest first; the total is in `X-Total-Count`.
+    /// Users oldest first, with `email` only those whose email contains it (in any letter case, every character
+    /// literal); the total (of those found) is in `X-Total-Count`.
     @Sendable func users(_ request: Request, context: AppRequestContext) async throws -> Response {
         let limit = try request.integerQuery("limit", default: 100, in: 1...500)
         let offset = try request.integerQuery("offset", default: 0, in: 0...Int(Int32.max))
-        let page = try await self.backend.database.users(limit: limit, offset: offset)
+        let email = try Self.emailQuery(of: request)
+        let page = try await self.backend.database.users(limit: limit, offset: offset, emailContaining: email)
         var response = try JSONArray(page.users.map { UserResponse($0, admin: true) }).response(
             from: request, context: context)
         response.headers[.totalCount] = String(page.total)
         return response
+    }
+
+    /// `email`, normalised as stored emails are (trimmed, NFC, lower-cased); 422 when it is empty then, longer
+    /// than an email can be, or holds NUL.
+    static func emailQuery(of request: Request) throws(APIError) -> String? {
+        guard let raw = try request.textQuery("email") else { return nil }
+        let needle = EmailAddress.normalize(raw)
+        if let issue = ValidationIssue.text(of: needle, in: 1...EmailAddress.maximumLength, at: ["query", "email"]) {
+            throw .validation(issue)
+        }
+        return needle
     }
 
     @Sendable func setRole(_ request: Request, context: AppRequestContext) async throws -> UserResponse {

@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 
 /// Token usage: a user's own per day with their quotas (GET /auth/me/usage), and every user's for admins
-/// (GET /admin/usage). Days are UTC; a range is at most 366 days and defaults to the current month so far.
+/// (GET /admin/usage) and per day (GET /admin/usage/daily). Days are UTC; a range is at most 366 days and defaults to the current month so far.
 struct UsageController {
     let backend: ChatBackend
 
@@ -13,6 +13,7 @@ struct UsageController {
     func addRoutes(own: RouterGroup<AppRequestContext>, admin: RouterGroup<AppRequestContext>) {
         own.get("me/usage", use: self.myUsage)
         admin.get("usage", use: self.allUsage)
+        admin.get("usage/daily", use: self.dailyUsage)
     }
 
     @Sendable func myUsage(_ request: Request, context: AppRequestContext) async throws -> MyUsageResponse {
@@ -52,6 +53,24 @@ struct UsageController {
         let page = try await self.backend.database.usageByUser(
             from: from, to: to, order: order, limit: limit, offset: offset)
         return AdminUsageResponse(from: from, to: to, users: page.users, userCount: page.userCount, totals: page.totals)
+    }
+
+    /// Every user's (or `user_id`'s) usage per day over the range, each day present (zeros without calls): one
+    /// query, whatever the number of days.
+    @Sendable func dailyUsage(_ request: Request, context: AppRequestContext) async throws -> AdminDailyUsageResponse {
+        let (from, to) = try self.range(of: request)
+        var userID: UUID?
+        if let raw = request.uri.queryParameters["user_id"] {
+            guard let id = UUID(canonical: String(raw)) else {
+                throw APIError.validation(
+                    ValidationIssue(
+                        loc: ["query", "user_id"], msg: "Input should be a valid UUID", type: "uuid_parsing"))
+            }
+            guard try await self.backend.database.user(id: id) != nil else { throw APIError.userNotFound }
+            userID = id
+        }
+        let used = try await self.backend.database.usagePerDay(from: from, to: to, userID: userID)
+        return AdminDailyUsageResponse(from: from, to: to, userID: userID, days: used)
     }
 
     /// `from` and `to` (inclusive, `YYYY-MM-DD`): by default the first of this month through today.

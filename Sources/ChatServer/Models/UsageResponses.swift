@@ -92,3 +92,35 @@ struct AdminUsageResponse: JSONResponse {
         }
     }
 }
+
+/// GET /admin/usage/daily: every day of the range in order, the days without calls as zeros, and their totals.
+struct AdminDailyUsageResponse: JSONResponse {
+    let from: UsageDay
+    let to: UsageDay
+    let userID: UUID?
+    /// The days with calls, oldest first (as the store answers them).
+    let days: [DailyUsage]
+
+    func write(to writer: inout JSONWriter) {
+        var used = self.days.makeIterator()
+        var next = used.next()
+        writer.object { json in
+            json.field("from", self.from.iso)
+            json.field("to", self.to.iso)
+            json.field("user_id", self.userID?.lowercasedString)
+            json.key("days")
+            json.array(self.from.number...self.to.number) { json, number in
+                var totals = UsageTotals()
+                if let day = next, day.day.number == number {
+                    totals = day.totals
+                    next = used.next()
+                }
+                json.object { json in
+                    json.field("date", UsageDay(number: number).iso)
+                    UsageTotalsResponse(totals: totals).fields(into: &json)
+                }
+            }
+            json.field("totals", UsageTotalsResponse(totals: self.days.reduce(UsageTotals()) { $0 + $1.totals }))
+        }
+    }
+}

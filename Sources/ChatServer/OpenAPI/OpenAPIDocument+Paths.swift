@@ -315,9 +315,16 @@ extension OpenAPIDocument {
         [
             "/admin/users": [
                 "get": operation(
-                    "admin", "All users, oldest first (total in X-Total-Count)", admin: true,
+                    "admin", "All users, or those whose email contains `email`, oldest first (total in X-Total-Count)",
+                    admin: true,
                     parameters: [
                         queryParameter("limit", "Page size", minimum: 1, maximum: 500, default: 100), offset,
+                        [
+                            "name": "email", "in": "query", "required": false,
+                            "description":
+                                "Part of the email, in any letter case; every character (`%` and `_` too) literal",
+                            "schema": ["type": "string", "minLength": 1, "maxLength": 254],
+                        ],
                     ],
                     responses: [
                         response(200, "Users", array(ref("AdminUser")))
@@ -372,6 +379,21 @@ extension OpenAPIDocument {
                     ],
                     responses: [
                         response(200, "A page of users' usage and the deployment's totals", ref("AdminUsage"))
+                    ])
+            ],
+            "/admin/usage/daily": [
+                "get": operation(
+                    "admin", "Tokens per UTC day over a range, of every user or of one: each day, zeros included",
+                    admin: true,
+                    parameters: dayRange + [
+                        [
+                            "name": "user_id", "in": "query", "required": false,
+                            "description": "Only this user's usage", "schema": uuid,
+                        ]
+                    ],
+                    responses: [
+                        response(200, "Usage per day and the totals", ref("AdminDailyUsage")),
+                        response(404, "No such user", ref("HTTPError")),
                     ])
             ],
             "/admin/users/{user_id}/chats": [

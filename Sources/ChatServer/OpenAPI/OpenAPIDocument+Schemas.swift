@@ -54,12 +54,7 @@ extension OpenAPIDocument {
                 "remaining": ["type": ["integer", "null"]], "resets_at": timestamp,
             ]),
             "MyUsage": object([
-                "from": date, "to": date,
-                "days": array(
-                    object([
-                        "date": date, "requests": integer, "prompt_tokens": integer, "completion_tokens": integer,
-                        "total_tokens": integer, "estimated_requests": integer,
-                    ])),
+                "from": date, "to": date, "days": array(usageOnDay),
                 "totals": ref("UsageTotals"),
                 "quotas": object(["daily": ref("Quota"), "monthly": ref("Quota")]),
             ]),
@@ -72,6 +67,15 @@ extension OpenAPIDocument {
                         "estimated_requests": integer,
                     ])),
                 "total_users": integer, "totals": ref("UsageTotals"),
+            ]),
+            "AdminDailyUsage": object([
+                "from": date, "to": date,
+                "user_id": ["anyOf": [uuid, ["type": "null"]], "description": "The user asked for; null: every user"],
+                "days": [
+                    "type": "array", "items": usageOnDay,
+                    "description": "Every day from `from` through `to`, oldest first; zeros on days without calls",
+                ],
+                "totals": ref("UsageTotals"),
             ]),
         ]
     }
@@ -303,6 +307,12 @@ extension OpenAPIDocument {
         "type": ["integer", "null"], "minimum": 0,
         "description": "Tokens per UTC day or month for this user; 0: unlimited; null: the deployment's default",
     ]
+
+    /// One UTC day's usage (`/auth/me/usage`, `/admin/usage/daily`).
+    static let usageOnDay = object([
+        "date": date, "requests": integer, "prompt_tokens": integer, "completion_tokens": integer,
+        "total_tokens": integer, "estimated_requests": integer,
+    ])
 
     static let usageTotals = object([
         "requests": integer, "prompt_tokens": integer, "completion_tokens": integer, "total_tokens": integer,
