@@ -5,6 +5,7 @@ CONSOLE_SCREENSHOTS=<directory> makes test_screenshots write console-chat.png, c
 console-admin.png there (`make console-screenshots` writes them to docs/)."""
 
 import os
+import urllib.parse
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -85,6 +86,13 @@ def test_admin_disables_a_user(driver):
     assert harness.http("GET", "/auth/me", token=user.token)[0] == 401
     harness.visible(driver, '[data-testid="admin-usage-chart"]')
     harness.assert_same_origin(driver)
+    # Each fetch of the page is one Resource Timing entry: the chart is one GET /admin/usage/daily and the
+    # heaviest users one GET /admin/usage (not one a day), and the search asked the server for the email typed.
+    fetched = [urllib.parse.urlsplit(each) for each in harness.resource_urls(driver)]
+    assert [each.path for each in fetched].count("/admin/usage/daily") == 1, fetched
+    assert [each.path for each in fetched].count("/admin/usage") == 1, fetched
+    searched = [urllib.parse.parse_qs(each.query).get("email") for each in fetched if each.path == "/admin/users"]
+    assert [user.email] in searched, fetched
 
 
 def test_admin_sets_a_users_quota(driver):
@@ -92,6 +100,8 @@ def test_admin_sets_a_users_quota(driver):
     user = harness.sign_up()
     page.open_signed_in(driver, admin, "#/admin")
     harness.clickable(driver, "#user-search").send_keys(user.email)
+    # The server's answer replaces the whole list: wait for it before editing a row.
+    harness.wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, hook("user-row"))) == 1)
     row = f'{hook("user-row")}[data-user-id="{user.id}"]'
     daily = harness.clickable(driver, f'{row} input[name="daily_token_quota"]')
     daily.send_keys("50")

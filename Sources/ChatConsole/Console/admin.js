@@ -1,78 +1,71 @@
-// The admin page: the deployment's tokens per day (a chart), the heaviest users, and the users (find,
-// disable, role, per-user quotas, delete). The API enforces its rules (the last admin, etc.); its answers
-// are shown as written.
+// The admin page: the deployment's tokens per day (a chart), the heaviest users, and the users (found by
+// email on the server, disable, role, per-user quotas, delete). The API enforces its rules (the last admin,
+// etc.); its answers are shown as written.
 
 import { api, lastThirtyDays, query, request, session } from "./api.js";
 import { $, el, guarded, notice, replace } from "./dom.js";
-import { fillDays, usageChart } from "./chart.js";
+import { usageChart } from "./chart.js";
 
 const PAGE = 500;
-// The API has no search by email: finding one reads the list page by page, up to this many users.
-const MOST_SEARCHED = 20000;
+// How long the search box waits for typing to pause before it asks the server.
+const SEARCH_PAUSE_MS = 250;
 let users = [];
 let totalUsers = 0;
+// The email the list is filtered by (null: every user), and the newest list request: an older answer that
+// arrives later is dropped, so the rows always match what the box says.
+let needle = null;
+let latest = 0;
 
 export async function showAdmin() {
   users = [];
+  needle = searched();
   await Promise.all([guarded(showUsage), guarded(() => loadUsers(0))]);
 }
 
-/** `GET /admin/usage` per day (five at a time): the API answers totals for a range, so one range a day. */
-async function deploymentDays(from, to) {
-  const days = fillDays(from, to, []);
-  let next = 0;
-  const worker = async () => {
-    while (next < days.length) {
-      const day = days[next++];
-      const answer = await api("GET", `/admin/usage${query({ from: day.date, to: day.date, limit: 1 })}`);
-      Object.assign(day, answer.totals);
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker(), worker()]);
-  return days;
-}
-
+/** The chart from one `GET /admin/usage/daily` (every day present), and the heaviest users. */
 async function showUsage() {
   const { from, to } = lastThirtyDays();
-  const [days, heaviest] = await Promise.all([
-    deploymentDays(from, to),
+  const [usage, heaviest] = await Promise.all([
+    api("GET", `/admin/usage/daily${query({ from, to })}`),
     api("GET", `/admin/usage${query({ from, to, limit: 10 })}`),
   ]);
-  const chart = usageChart(days, "Deployment tokens per day, last 30 days (UTC)");
+  const chart = usageChart(usage.days, "Deployment tokens per day, last 30 days (UTC)");
   chart.setAttribute("data-testid", "admin-usage-chart");
   replace($("admin-chart-box"), chart,
-    el("p", { class: "meta", text: `${heaviest.totals.total_tokens.toLocaleString()} tokens, ${heaviest.totals.requests} request(s), ${heaviest.total_users} user(s) with usage` }));
+    el("p", { class: "meta", text: `${usage.totals.total_tokens.toLocaleString()} tokens, ${usage.totals.requests} request(s), ${heaviest.total_users} user(s) with usage` }));
   replace($("heaviest"), heaviest.users.map((user) =>
     el("li", { text: `${user.email}: ${user.total_tokens.toLocaleString()} tokens in ${user.requests} request(s)` })));
   if (heaviest.users.length === 0) $("heaviest").append(el("li", { class: "empty", text: "No usage yet." }));
 }
 
+function searched() {
+  return $("user-search").value.trim() || null;
+}
+
+/** A page of users from `offset` (the server filters by email); the first page replaces the list. */
 async function loadUsers(offset) {
-  const response = await request("GET", `/admin/users${query({ limit: PAGE, offset })}`);
+  const mine = ++latest;
+  const response = await request("GET", `/admin/users${query({ email: needle, limit: PAGE, offset })}`);
   const page = await response.json();
+  if (mine !== latest) return;
   totalUsers = Number(response.headers.get("X-Total-Count") || page.length);
   users = offset === 0 ? page : users.concat(page);
   drawUsers();
-  return page.length;
 }
 
-/** Searching: the rest of the list first, so that the filter sees every user. */
-let reading = null;
-async function searchUsers() {
-  drawUsers();
-  if (!$("user-search").value.trim() || reading) return;
-  reading = (async () => {
-    while (users.length < totalUsers && users.length < MOST_SEARCHED) {
-      if ((await loadUsers(users.length)) === 0) break;
-    }
-  })();
-  try { await reading; } finally { reading = null; }
+/** Searching: once typing pauses, the server's first page of matching users. */
+let pause = null;
+function searchUsers() {
+  clearTimeout(pause);
+  pause = setTimeout(() => {
+    if (searched() === needle) return;
+    needle = searched();
+    guarded(() => loadUsers(0));
+  }, SEARCH_PAUSE_MS);
 }
 
 function drawUsers() {
-  const needle = $("user-search").value.trim().toLowerCase();
-  const shown = users.filter((user) => user.email.includes(needle));
-  replace($("users"), shown.map(userRow));
+  replace($("users"), users.map(userRow));
   $("more-users").hidden = users.length >= totalUsers;
 }
 
@@ -135,7 +128,7 @@ function changeRole(user, role) {
 }
 
 export function wireAdmin() {
-  $("user-search").addEventListener("input", () => guarded(searchUsers));
+  $("user-search").addEventListener("input", searchUsers);
   $("user-search-form").addEventListener("submit", (event) => event.preventDefault());
   $("more-users").addEventListener("click", () => guarded(() => loadUsers(users.length)));
 }
