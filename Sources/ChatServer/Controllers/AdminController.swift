@@ -155,10 +155,10 @@ struct AdminController {
         return response
     }
 
-    /// `email`, normalised as stored emails are (trimmed, NFC, lower-cased); 422 when it is empty then, longer
-    /// than an email can be, or holds NUL.
+    /// `email` (percent-decoded, `+` kept: emails hold plus signs, never spaces), normalised as stored emails are
+    /// (trimmed, NFC, lower-cased); 422 when it is empty then, longer than an email can be, or holds NUL.
     static func emailQuery(of request: Request) throws(APIError) -> String? {
-        guard let raw = try request.textQuery("email") else { return nil }
+        guard let raw = try request.textQuery("email", plusIsSpace: false) else { return nil }
         let needle = EmailAddress.normalize(raw)
         if let issue = ValidationIssue.text(of: needle, in: 1...EmailAddress.maximumLength, at: ["query", "email"]) {
             throw .validation(issue)

@@ -322,7 +322,7 @@ extension OpenAPIDocument {
                         [
                             "name": "email", "in": "query", "required": false,
                             "description":
-                                "Part of the email, in any letter case; every character (`%` and `_` too) literal",
+                                "Part of the email, in any letter case; every character (`%`, `_` and `+` too) literal",
                             "schema": ["type": "string", "minLength": 1, "maxLength": 254],
                         ],
                     ],

@@ -161,14 +161,16 @@ extension Request {
     /// A text parameter read as a form encodes it (`application/x-www-form-urlencoded`, what browsers, HTML
     /// forms and most HTTP clients send): `+` is a space, `%2B` a plus sign. Nil when absent; 422 when its
     /// percent-encoding is broken. (The router's own decoding keeps `+`, which made `q=quick+fox` one word pair
-    /// joined by punctuation, so a phrase.)
-    func textQuery(_ name: String) throws(APIError) -> String? {
+    /// joined by punctuation, so a phrase.) With `plusIsSpace` false, `+` is itself (for a part of an email,
+    /// which may hold a `+` but never a space).
+    func textQuery(_ name: String, plusIsSpace: Bool = true) throws(APIError) -> String? {
         guard let query = self.uri.query else { return nil }
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.first == name[...] else { continue }
             let raw = parts.count > 1 ? parts[1] : ""
-            guard let value = raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+            let form = plusIsSpace ? raw.replacingOccurrences(of: "+", with: " ") : String(raw)
+            guard let value = form.removingPercentEncoding else {
                 throw .validation(
                     ValidationIssue(
                         loc: ["query", .key(name)], msg: "Input should be valid percent-encoded UTF-8",
