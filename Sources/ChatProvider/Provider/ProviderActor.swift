@@ -74,15 +74,25 @@ public actor ProviderActor: Service {
     public nonisolated func complete(_ request: ChatCompletionRequest, estimatedTokens: Int) async throws
         -> ChatCompletion
     {
+        try await self.gated(estimatedTokens: estimatedTokens, usage: \.usage) {
+            try await self.client.complete(request)
+        }
+    }
+
+    /// One complete call through the gate: a slot for each attempt, given back with the tokens `usage` reports
+    /// and the rate-limit headers; a failed attempt is retried as ``prepareRetry(after:attempt:)`` decides.
+    nonisolated func gated<Answer>(
+        estimatedTokens: Int, usage: (Answer) -> TokenUsage?, call: () async throws -> (Answer, RateLimitInfo)
+    ) async throws -> Answer {
         var attempt = 0
         while true {
             let sharedCall = try await self.acquire(tokens: estimatedTokens, atFront: attempt > 0)
             do {
-                let (completion, info) = try await self.client.complete(request)
-                let used = completion.usage?.totalTokens
+                let (answer, info) = try await call()
+                let used = usage(answer)?.totalTokens
                 await self.release(estimatedTokens: estimatedTokens, usedTokens: used, info: info)
                 await self.settleShared(sharedCall, usedTokens: used)
-                return completion
+                return answer
             } catch {
                 await self.release(estimatedTokens: estimatedTokens, usedTokens: nil, info: nil)
                 try await self.prepareRetry(after: error, attempt: &attempt)
@@ -92,7 +102,7 @@ public actor ProviderActor: Service {
 
     /// A streamed answer. Attempts that fail before the first delta are retried; once a delta was delivered
     /// a failure ends the stream with its error. The reader pulls each event through (nothing is buffered in
-    /// between, see ``EventStream``); ending or dropping the stream cancels the transfer.
+    /// between, see ``GatedStream``); ending or dropping the stream cancels the transfer.
     public nonisolated func stream(_ request: ChatCompletionRequest, estimatedTokens: Int) -> EventStream {
         EventStream(provider: self, request: request, estimatedTokens: estimatedTokens)
     }
@@ -297,87 +307,8 @@ public actor ProviderActor: Service {
 }
 
 extension ProviderActor {
-    /// The events of a streamed answer, pulled by the reader straight from the upstream's response body: no
-    /// buffer in between, so a reader that slows down slows the transfer (its body stream pauses libcurl)
-    /// instead of piling events up in memory. Each attempt holds a slot of the gate (a ``Lease``), given back
-    /// when the attempt ends, or when the reader drops the stream.
-    public struct EventStream: AsyncSequence, Sendable {
-        public typealias Element = ChatStreamEvent
-        let provider: ProviderActor
-        let request: ChatCompletionRequest
-        let estimatedTokens: Int
-
-        public func makeAsyncIterator() -> Iterator {
-            Iterator(stream: self)
-        }
-
-        public struct Iterator: AsyncIteratorProtocol {
-            let stream: EventStream
-            private var attempt = 0
-            private var events: ChatEventSequence.Iterator?
-            private var lease: Lease?
-            private var delivered = false
-            private var usedTokens: Int?
-            private var isDone = false
-
-            init(stream: EventStream) {
-                self.stream = stream
-            }
-
-            public mutating func next() async throws -> ChatStreamEvent? {
-                try await self.next(isolation: nil)
-            }
-
-            /// Runs on the caller's actor: the session that reads a reply does not hop off its actor and back
-            /// for every delta (only starting an attempt and releasing it visit the gate).
-            public mutating func next(isolation actor: isolated (any Actor)?) async throws -> ChatStreamEvent? {
-                let provider = self.stream.provider
-                while !self.isDone {
-                    guard var events = self.events, let lease = self.lease else {
-                        try await self.startAttempt(isolation: actor)
-                        continue
-                    }
-                    do {
-                        guard let event = try await events.next(isolation: actor) else {
-                            self.isDone = true
-                            self.events = nil
-                            await lease.release(usedTokens: self.usedTokens)
-                            return nil
-                        }
-                        self.events = events
-                        if case .finished(_, let usage, _) = event { self.usedTokens = usage?.totalTokens }
-                        self.delivered = true
-                        return event
-                    } catch {
-                        self.events = nil
-                        self.lease = nil
-                        await lease.release(usedTokens: self.usedTokens)
-                        if self.delivered { throw error }
-                        try await provider.prepareRetry(after: error, attempt: &self.attempt)
-                    }
-                }
-                return nil
-            }
-
-            /// Waits for a slot and opens the upstream stream; a failure before the head is retried or thrown.
-            private mutating func startAttempt(isolation actor: isolated (any Actor)?) async throws {
-                let provider = self.stream.provider
-                let sharedCall = try await provider.acquire(
-                    tokens: self.stream.estimatedTokens, atFront: self.attempt > 0)
-                let lease = Lease(
-                    provider: provider, estimatedTokens: self.stream.estimatedTokens, sharedCall: sharedCall)
-                do {
-                    let (info, sequence) = try await provider.client.stream(self.stream.request)
-                    lease.info = info
-                    self.lease = lease
-                    self.events = sequence.makeAsyncIterator()
-                } catch {
-                    await lease.release(usedTokens: nil)
-                    try await provider.prepareRetry(after: error, attempt: &self.attempt)
-                }
-            }
-        }
-    }
+    /// A turn's streamed answer (see ``GatedStream``).
+    public typealias EventStream = GatedStream<ChatCompletionRequest>
 
     /// One attempt's slot of the gate: released exactly once, when the attempt ends, or (from its deinit) when
     /// the reader dropped the stream mid-way.
@@ -421,6 +352,17 @@ extension ProviderActor {
             let estimated = self.estimatedTokens
             Task { await provider.release(estimatedTokens: estimated, usedTokens: nil, info: info) }
         }
+    }
+}
+
+extension ChatCompletionRequest: GatedStreamRequest {
+    public func openStream(through client: GroqClient) async throws -> (RateLimitInfo, ChatEventSequence) {
+        try await client.stream(self)
+    }
+
+    public static func usedTokens(in event: ChatStreamEvent) -> Int? {
+        guard case .finished(_, let usage, _) = event else { return nil }
+        return usage?.totalTokens
     }
 }
 
