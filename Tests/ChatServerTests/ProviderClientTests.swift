@@ -303,7 +303,7 @@ struct DeltaFastPathTests {
             let payload = shape.replacingOccurrences(of: "TEXT", with: text)
             guard let fast = DeltaFastPath.content(of: payload) else { continue }
             taken += 1
-            let full = ChatEventSequence.StreamChunk(payload)
+            let full = ChatChunkReader.StreamChunk(payload)
             #expect(full?.choices?.first?.content == fast, "\(payload)")
         }
         #expect(taken > 500)
@@ -361,7 +361,7 @@ struct UpstreamJSONTests {
 
     static func agree(_ payload: String) -> Comment? {
         let oracle = try? JSONDecoder().decode(Oracle.self, from: Data(payload.utf8))
-        let chunk = ChatEventSequence.StreamChunk(payload)
+        let chunk = ChatChunkReader.StreamChunk(payload)
         switch (oracle, chunk) {
         case (nil, nil): return nil
         case (let oracle?, let chunk?):
@@ -381,7 +381,7 @@ struct UpstreamJSONTests {
 
     @Test("the chunks Groq sends, errors and wrong types read as JSONDecoder reads them")
     func agreesWithJSONDecoder() throws {
-        let chunk = try #require(ChatEventSequence.StreamChunk(Self.lastChunk))
+        let chunk = try #require(ChatChunkReader.StreamChunk(Self.lastChunk))
         #expect(chunk.model == "llama-3.3-70b-versatile")
         #expect(chunk.xGroqUsage == TokenUsage(promptTokens: 18, completionTokens: 7, totalTokens: 25))
         #expect(chunk.choices?.first?.finishReason == "stop")

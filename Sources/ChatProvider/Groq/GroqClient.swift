@@ -47,16 +47,9 @@ public struct GroqClient: Sendable {
     public func complete(_ request: ChatCompletionRequest) async throws -> (ChatCompletion, RateLimitInfo) {
         var request = request
         request.stream = false
-        let response: CurlResponse
-        do {
-            response = try await self.http.perform(
-                self.completionRequest(body: try request.jsonBody(), streaming: false))
-        } catch let error as CurlError {
-            throw Self.providerError(for: error)
-        }
-        let info = RateLimitInfo(head: response.head)
-        try self.checkStatus(response.head, body: response.body, info: info)
-        guard let decoded = try? JSONDecoder().decode(CompletionBody.self, from: Data(response.body)) else {
+        let (body, info) = try await self.send(
+            self.completionRequest(body: try request.jsonBody(), streaming: false))
+        guard let decoded = try? JSONDecoder().decode(CompletionBody.self, from: Data(body)) else {
             throw ProviderError.malformedResponse("the completion is not valid JSON")
         }
         guard let choice = decoded.choices.first, let content = choice.message.content else {
@@ -102,27 +95,33 @@ public struct GroqClient: Sendable {
     /// The models the upstream serves to this key (`GET {base}/models`).
     public func listModels() async throws -> [UpstreamModel] {
         struct ModelList: Decodable { let data: [UpstreamModel] }
-        let response: CurlResponse
-        do {
-            response = try await self.http.perform(
-                CurlRequest(
-                    method: "GET",
-                    url: self.configuration.baseURL + "/models",
-                    headers: [
-                        ("Authorization", "Bearer \(self.configuration.apiKey)"), ("Accept", "application/json"),
-                    ],
-                    body: [],
-                    connectTimeout: self.configuration.connectTimeout,
-                    totalTimeout: self.configuration.requestTimeout,
-                    idleTimeout: nil))
-        } catch let error as CurlError {
-            throw Self.providerError(for: error)
-        }
-        try self.checkStatus(response.head, body: response.body, info: RateLimitInfo(head: response.head))
-        guard let list = try? JSONDecoder().decode(ModelList.self, from: Data(response.body)) else {
+        let (body, _) = try await self.send(
+            CurlRequest(
+                method: "GET",
+                url: self.configuration.baseURL + "/models",
+                headers: [("Authorization", "Bearer \(self.configuration.apiKey)"), ("Accept", "application/json")],
+                body: [],
+                connectTimeout: self.configuration.connectTimeout,
+                totalTimeout: self.configuration.requestTimeout,
+                idleTimeout: nil))
+        guard let list = try? JSONDecoder().decode(ModelList.self, from: Data(body)) else {
             throw ProviderError.malformedResponse("the model list is not valid JSON")
         }
         return list.data
+    }
+
+    /// Performs a non-streamed `request`: the body of its 200 response and the rate-limit headers; any other
+    /// status throws its ``ProviderError``.
+    func send(_ request: CurlRequest) async throws -> (body: [UInt8], info: RateLimitInfo) {
+        let response: CurlResponse
+        do {
+            response = try await self.http.perform(request)
+        } catch let error as CurlError {
+            throw Self.providerError(for: error)
+        }
+        let info = RateLimitInfo(head: response.head)
+        try self.checkStatus(response.head, body: response.body, info: info)
+        return (response.body, info)
     }
 
     func completionRequest(body: [UInt8], streaming: Bool) -> CurlRequest {
@@ -195,117 +194,5 @@ public struct GroqClient: Sendable {
         let model: String?
         let choices: [Choice]
         let usage: TokenUsage?
-    }
-}
-
-/// The events of a streamed completion, parsed from the response body's Server-Sent Events.
-///
-/// Ends after `data: [DONE]` with ``ChatStreamEvent/finished(finishReason:usage:model:)``. A `data:` line
-/// carrying an `error` object, a body that ends without `[DONE]`, or a broken connection throw
-/// ``ProviderError/streamFailed(_:)`` (or ``ProviderError/timedOut(_:)`` when the idle timeout fired).
-public struct ChatEventSequence: AsyncSequence, Sendable {
-    public typealias Element = ChatStreamEvent
-    let bytes: CurlBodyStream
-    let redact: @Sendable (String) -> String
-
-    public func makeAsyncIterator() -> Iterator {
-        Iterator(reader: UpstreamEventReader(self.bytes), redact: self.redact)
-    }
-
-    public struct Iterator: AsyncIteratorProtocol {
-        var reader: UpstreamEventReader
-        let redact: @Sendable (String) -> String
-        var pending: [ChatStreamEvent] = []
-        var finished = false
-        var finishReason: String?
-        var usage: TokenUsage?
-        var model: String?
-
-        public mutating func next() async throws -> ChatStreamEvent? {
-            try await self.next(isolation: nil)
-        }
-
-        /// Runs on the caller's actor (no hop off it and back for every event).
-        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> ChatStreamEvent? {
-            while true {
-                if !self.pending.isEmpty { return self.pending.removeFirst() }
-                if self.finished { return nil }
-                for payload in try await self.reader.next(isolation: actor) {
-                    try self.handle(payload)
-                }
-            }
-        }
-
-        private mutating func handle(_ payload: String) throws {
-            guard !self.finished else { return }
-            if payload == "[DONE]" {
-                self.finished = true
-                self.pending.append(.finished(finishReason: self.finishReason, usage: self.usage, model: self.model))
-                return
-            }
-            if let content = DeltaFastPath.content(of: payload) {
-                if !content.isEmpty { self.pending.append(.delta(content)) }
-                return
-            }
-            guard let chunk = StreamChunk(payload) else {
-                throw ProviderError.streamFailed("a stream event is not valid JSON")
-            }
-            if let error = chunk.errorMessage {
-                throw ProviderError.streamFailed(self.redact(error))
-            }
-            if let model = chunk.model { self.model = model }
-            if let usage = chunk.xGroqUsage ?? chunk.usage { self.usage = usage }
-            for choice in chunk.choices ?? [] {
-                if let reason = choice.finishReason { self.finishReason = reason }
-                if let content = choice.content, !content.isEmpty {
-                    self.pending.append(.delta(content))
-                }
-            }
-        }
-    }
-
-    /// A streamed chunk the fast path did not take, read from ``UpstreamJSON`` with the types and optionality
-    /// of Groq's wire format; nil when it is not valid JSON or a member has another type.
-    struct StreamChunk {
-        struct Choice {
-            var content: String?
-            var finishReason: String?
-        }
-        var model: String?
-        var choices: [Choice]?
-        var usage: TokenUsage?
-        var xGroqUsage: TokenUsage?
-        var errorMessage: String?
-
-        init?(_ payload: String) {
-            guard let json = UpstreamJSON.parse(payload), json.isObject else { return nil }
-            do {
-                self.model = try json.string("model")
-                self.choices = try json.array("choices")?.map { choice throws(UpstreamJSON.Mismatch) in
-                    guard choice.isObject else { throw UpstreamJSON.Mismatch() }
-                    return Choice(
-                        content: try choice.object("delta")?.string("content"),
-                        finishReason: try choice.string("finish_reason"))
-                }
-                self.usage = try json.object("usage").map(Self.usage)
-                self.xGroqUsage = try json.object("x_groq")?.object("usage").map(Self.usage)
-                if let error = try json.object("error") {
-                    guard let message = try error.string("message") else { return nil }
-                    _ = try error.string("type")
-                    _ = try error.string("code")
-                    self.errorMessage = message
-                }
-            } catch {
-                return nil
-            }
-        }
-
-        /// `TokenUsage` as Groq sends it: all three counts required.
-        private static func usage(_ json: UpstreamJSON) throws(UpstreamJSON.Mismatch) -> TokenUsage {
-            guard let prompt = try json.int("prompt_tokens"), let completion = try json.int("completion_tokens"),
-                let total = try json.int("total_tokens")
-            else { throw UpstreamJSON.Mismatch() }
-            return TokenUsage(promptTokens: prompt, completionTokens: completion, totalTokens: total)
-        }
     }
 }

@@ -3,16 +3,8 @@ extension GroqClient {
     public func complete(_ request: PassThroughRequest) async throws -> (PassThroughCompletion, RateLimitInfo) {
         var request = request
         request.stream = false
-        let response: CurlResponse
-        do {
-            response = try await self.http.perform(
-                self.completionRequest(body: request.jsonBody(), streaming: false))
-        } catch let error as CurlError {
-            throw Self.providerError(for: error)
-        }
-        let info = RateLimitInfo(head: response.head)
-        try self.checkStatus(response.head, body: response.body, info: info)
-        guard let decoded = PassThroughBody(WireJSON.parse(response.body)) else {
+        let (body, info) = try await self.send(self.completionRequest(body: request.jsonBody(), streaming: false))
+        guard let decoded = PassThroughBody(WireJSON.parse(body)) else {
             throw ProviderError.malformedResponse("the completion is not valid JSON")
         }
         guard let choice = decoded.choices.first, case .object = choice.message else {
@@ -61,51 +53,32 @@ extension GroqClient {
     }
 }
 
-/// The events of a streamed pass-through completion, parsed from the response body's Server-Sent Events.
-///
-/// Ends after `data: [DONE]` with ``PassThroughEvent/finished(usage:model:)``. An `error` event, a body that
-/// ends without `[DONE]` or a broken connection throw as ``ChatEventSequence`` does.
-public struct PassThroughEventSequence: AsyncSequence, Sendable {
-    public typealias Element = PassThroughEvent
-    let bytes: CurlBodyStream
-    let redact: @Sendable (String) -> String
+/// The events of a streamed pass-through completion: each chunk's choices as sent, then one
+/// ``PassThroughEvent/finished(usage:model:)`` (see ``UpstreamEventSequence``).
+public typealias PassThroughEventSequence = UpstreamEventSequence<PassThroughChunkReader>
 
-    public func makeAsyncIterator() -> Iterator {
-        Iterator(reader: UpstreamEventReader(self.bytes), redact: self.redact)
+/// What the door makes of the upstream's chunks: each payload becomes at most one event, its choices as sent;
+/// the usage and model are kept for the finished event.
+public struct PassThroughChunkReader: UpstreamChunkReader {
+    var usage: TokenUsage?
+    var model: String?
+
+    public init() {}
+
+    public mutating func read(
+        _ payload: String, redact: (String) -> String, into events: inout [PassThroughEvent]
+    ) throws {
+        guard let chunk = Chunk(WireJSON.parse(payload.utf8)) else {
+            throw ProviderError.streamFailed("a stream event is not valid JSON")
+        }
+        if let error = chunk.errorMessage { throw ProviderError.streamFailed(redact(error)) }
+        if let model = chunk.model { self.model = model }
+        if let usage = chunk.usage ?? chunk.xGroqUsage { self.usage = usage }
+        if let choices = chunk.choices, !choices.isEmpty { events.append(.choices(choices)) }
     }
 
-    /// Reads the body chunk by chunk; each SSE payload becomes at most one event.
-    public struct Iterator: AsyncIteratorProtocol {
-        var reader: UpstreamEventReader
-        let redact: @Sendable (String) -> String
-        var pending: [PassThroughEvent] = []
-        var finished = false
-        var usage: TokenUsage?
-        var model: String?
-
-        public mutating func next() async throws -> PassThroughEvent? {
-            while true {
-                if !self.pending.isEmpty { return self.pending.removeFirst() }
-                if self.finished { return nil }
-                for payload in try await self.reader.next(isolation: nil) { try self.handle(payload) }
-            }
-        }
-
-        private mutating func handle(_ payload: String) throws {
-            guard !self.finished else { return }
-            if payload == "[DONE]" {
-                self.finished = true
-                self.pending.append(.finished(usage: self.usage, model: self.model))
-                return
-            }
-            guard let chunk = Chunk(WireJSON.parse(payload.utf8)) else {
-                throw ProviderError.streamFailed("a stream event is not valid JSON")
-            }
-            if let error = chunk.errorMessage { throw ProviderError.streamFailed(self.redact(error)) }
-            if let model = chunk.model { self.model = model }
-            if let usage = chunk.usage ?? chunk.xGroqUsage { self.usage = usage }
-            if let choices = chunk.choices, !choices.isEmpty { self.pending.append(.choices(choices)) }
-        }
+    public func finished() -> PassThroughEvent {
+        .finished(usage: self.usage, model: self.model)
     }
 
     /// A chunk as Groq sends it: usage in `usage` (with `stream_options.include_usage`) or `x_groq.usage`; nil

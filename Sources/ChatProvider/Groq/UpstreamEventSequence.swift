@@ -1,0 +1,68 @@
+/// What one kind of streamed answer makes of the upstream's `data:` payloads: a turn's text deltas
+/// (``ChatChunkReader``) or the door's chunks as sent (``PassThroughChunkReader``).
+public protocol UpstreamChunkReader {
+    associatedtype Event: Sendable
+
+    init()
+
+    /// Appends the events of a payload other than `[DONE]`; throws ``ProviderError/streamFailed(_:)`` when it
+    /// is not a chunk of the wire format, or carries an `error` (its message passed through `redact`).
+    mutating func read(_ payload: String, redact: (String) -> String, into events: inout [Event]) throws
+
+    /// The event `[DONE]` makes: the end of the answer, with what the chunks before it reported.
+    func finished() -> Event
+}
+
+/// The events of a streamed completion, parsed from the response body's Server-Sent Events by `Reader`.
+///
+/// Ends after `data: [DONE]` with the reader's finished event. A `data:` line carrying an `error` object, a
+/// body that ends without `[DONE]`, or a broken connection throw ``ProviderError/streamFailed(_:)`` (or
+/// ``ProviderError/timedOut(_:)`` when the idle timeout fired).
+public struct UpstreamEventSequence<Reader: UpstreamChunkReader>: AsyncSequence, Sendable {
+    public typealias Element = Reader.Event
+    let bytes: CurlBodyStream
+    let redact: @Sendable (String) -> String
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(reader: UpstreamEventReader(self.bytes), redact: self.redact)
+    }
+
+    /// Reads the body chunk by chunk; the events of the payloads each chunk completes wait in `pending`.
+    public struct Iterator: AsyncIteratorProtocol {
+        var reader: UpstreamEventReader
+        let redact: @Sendable (String) -> String
+        var chunks = Reader()
+        var pending: [Element] = []
+        var finished = false
+
+        init(reader: UpstreamEventReader, redact: @escaping @Sendable (String) -> String) {
+            self.reader = reader
+            self.redact = redact
+        }
+
+        public mutating func next() async throws -> Element? {
+            try await self.next(isolation: nil)
+        }
+
+        /// Runs on the caller's actor (no hop off it and back for every event).
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
+            while true {
+                if !self.pending.isEmpty { return self.pending.removeFirst() }
+                if self.finished { return nil }
+                for payload in try await self.reader.next(isolation: actor) {
+                    try self.handle(payload)
+                }
+            }
+        }
+
+        private mutating func handle(_ payload: String) throws {
+            guard !self.finished else { return }
+            if payload == "[DONE]" {
+                self.finished = true
+                self.pending.append(self.chunks.finished())
+                return
+            }
+            try self.chunks.read(payload, redact: self.redact, into: &self.pending)
+        }
+    }
+}
