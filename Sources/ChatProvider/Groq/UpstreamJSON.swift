@@ -21,12 +21,7 @@ enum UpstreamJSON: Equatable, Sendable {
 
     static func parse(_ text: String) -> UpstreamJSON? {
         var text = text
-        return text.withUTF8 { bytes -> UpstreamJSON? in
-            var parser = Parser(bytes: bytes)
-            guard let value = parser.value(depth: 0) else { return nil }
-            parser.skipWhitespace()
-            return parser.index == bytes.count ? value : nil
-        }
+        return text.withUTF8 { JSONScanner<UpstreamJSON>.document($0) }
     }
 
     /// A member of an object whose type is not the one the wire format gives it.
@@ -114,131 +109,29 @@ enum UpstreamJSON: Equatable, Sendable {
         guard let value = members[key], value != .null else { return nil }
         return value
     }
+}
 
-    private struct Parser {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var index = 0
-
-        mutating func skipWhitespace() {
-            while self.index < self.bytes.count {
-                switch self.bytes[self.index] {
-                case 0x20, 0x09, 0x0A, 0x0D: self.index += 1
-                default: return
-                }
+extension UpstreamJSON: ScannedJSON {
+    /// The literal's text after its opening quote up to the closing quote included, escapes left as they are.
+    static func string(in bytes: UnsafeBufferPointer<UInt8>, quoteAt quote: Int) -> (UpstreamJSON, end: Int)? {
+        var end = quote + 1
+        while end < bytes.count {
+            switch bytes[end] {
+            case UInt8(ascii: "\\"): end += 2
+            case UInt8(ascii: "\""):
+                let raw = String(decoding: UnsafeBufferPointer(rebasing: bytes[(quote + 1)...end]), as: UTF8.self)
+                return (.string(raw: raw), end + 1)
+            default: end += 1
             }
         }
+        return nil
+    }
 
-        mutating func value(depth: Int) -> UpstreamJSON? {
-            self.skipWhitespace()
-            guard self.index < self.bytes.count, depth < UpstreamJSON.maximumDepth else { return nil }
-            switch self.bytes[self.index] {
-            case UInt8(ascii: "{"): return self.object(depth: depth)
-            case UInt8(ascii: "["): return self.array(depth: depth)
-            case UInt8(ascii: "\""): return self.rawString().map { .string(raw: $0) }
-            case UInt8(ascii: "t"): return self.literal("true") ? .bool(true) : nil
-            case UInt8(ascii: "f"): return self.literal("false") ? .bool(false) : nil
-            case UInt8(ascii: "n"): return self.literal("null") ? .null : nil
-            default: return self.number()
-            }
-        }
-
-        private mutating func object(depth: Int) -> UpstreamJSON? {
-            self.index += 1
-            var members: [String: UpstreamJSON] = [:]
-            self.skipWhitespace()
-            if self.consume(UInt8(ascii: "}")) { return .object(members) }
-            while true {
-                self.skipWhitespace()
-                if self.consume(UInt8(ascii: "}")) { return .object(members) }  // after a trailing comma
-                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\""),
-                    let key = self.string()
-                else { return nil }
-                self.skipWhitespace()
-                guard self.consume(UInt8(ascii: ":")), let value = self.value(depth: depth + 1) else { return nil }
-                if members[key] == nil { members[key] = value }
-                self.skipWhitespace()
-                if self.consume(UInt8(ascii: ",")) { continue }
-                return self.consume(UInt8(ascii: "}")) ? .object(members) : nil
-            }
-        }
-
-        private mutating func array(depth: Int) -> UpstreamJSON? {
-            self.index += 1
-            var elements: [UpstreamJSON] = []
-            self.skipWhitespace()
-            if self.consume(UInt8(ascii: "]")) { return .array(elements) }
-            while true {
-                self.skipWhitespace()
-                if self.consume(UInt8(ascii: "]")) { return .array(elements) }  // after a trailing comma
-                guard let element = self.value(depth: depth + 1) else { return nil }
-                elements.append(element)
-                self.skipWhitespace()
-                if self.consume(UInt8(ascii: ",")) { continue }
-                return self.consume(UInt8(ascii: "]")) ? .array(elements) : nil
-            }
-        }
-
-        /// The text of a string literal whose opening quote is at `index`, after it up to the closing quote
-        /// included, escapes left as they are.
-        private mutating func rawString() -> String? {
-            var end = self.index + 1
-            while end < self.bytes.count {
-                switch self.bytes[end] {
-                case UInt8(ascii: "\\"): end += 2
-                case UInt8(ascii: "\""):
-                    let raw = String(
-                        decoding: UnsafeBufferPointer(rebasing: self.bytes[(self.index + 1)...end]), as: UTF8.self)
-                    self.index = end + 1
-                    return raw
-                default: end += 1
-                }
-            }
-            return nil
-        }
-
-        /// A key: a string literal whose opening quote is at `index`, decoded.
-        private mutating func string() -> String? {
-            guard let (text, end) = DeltaFastPath.decodeString(self.bytes, from: self.index + 1) else { return nil }
-            self.index = end
-            return text
-        }
-
-        private mutating func literal(_ word: StaticString) -> Bool {
-            let count = word.utf8CodeUnitCount
-            guard self.index + count <= self.bytes.count else { return false }
-            for offset in 0..<count where self.bytes[self.index + offset] != word.utf8Start[offset] {
-                return false
-            }
-            self.index += count
-            return true
-        }
-
-        /// A sign or digit, then any run of digits, signs, points and exponent marks; checked when read.
-        private mutating func number() -> UpstreamJSON? {
-            let start = self.index
-            guard
-                self.bytes[start] == UInt8(ascii: "-")
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[start])
-            else { return nil }
-            self.index += 1
-            while self.index < self.bytes.count, Self.isNumberByte(self.bytes[self.index]) { self.index += 1 }
-            return .number(
-                String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]), as: UTF8.self))
-        }
-
-        private static func isNumberByte(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
-                UInt8(ascii: "e"), UInt8(ascii: "E"):
-                true
-            default: false
-            }
-        }
-
-        private mutating func consume(_ byte: UInt8) -> Bool {
-            guard self.index < self.bytes.count, self.bytes[self.index] == byte else { return false }
-            self.index += 1
-            return true
-        }
+    /// The literal as sent when it starts with a sign or digit; checked when read.
+    static func number(literal text: String) -> UpstreamJSON? {
+        guard let first = text.utf8.first,
+            first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first)
+        else { return nil }
+        return .number(text)
     }
 }

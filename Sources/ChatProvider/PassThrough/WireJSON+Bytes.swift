@@ -10,10 +10,7 @@ extension WireJSON {
     /// With `repeatedKeys: false`, nil as well when an object repeats a key (the caller then reads the body
     /// the way that keeps the last value).
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, repeatedKeys: Bool = true) -> WireJSON? {
-        var reader = WireJSONReader(bytes: bytes, repeatedKeys: repeatedKeys)
-        guard let value = reader.value(depth: 0) else { return nil }
-        reader.skipWhitespace()
-        return reader.index == bytes.count ? value : nil
+        JSONScanner<WireJSON>.document(bytes, repeatedKeys: repeatedKeys)
     }
 
     /// ``parse(_:repeatedKeys:)`` over any contiguous bytes (an array, a string's UTF-8, a request body).
@@ -80,113 +77,10 @@ extension WireJSON {
     }
 }
 
-/// The reader behind ``WireJSON/parse(_:)``: one pass over the bytes, strings decoded (and checked) as read.
-private struct WireJSONReader {
-    let bytes: UnsafeBufferPointer<UInt8>
-    /// Whether an object may repeat a key (its first value kept); if not, such a document is refused.
-    let repeatedKeys: Bool
-    var index = 0
-
-    mutating func skipWhitespace() {
-        while self.index < self.bytes.count {
-            switch self.bytes[self.index] {
-            case 0x20, 0x09, 0x0A, 0x0D: self.index += 1
-            default: return
-            }
-        }
-    }
-
-    mutating func value(depth: Int) -> WireJSON? {
-        self.skipWhitespace()
-        guard self.index < self.bytes.count, depth < UpstreamJSON.maximumDepth else { return nil }
-        switch self.bytes[self.index] {
-        case UInt8(ascii: "{"): return self.object(depth: depth)
-        case UInt8(ascii: "["): return self.array(depth: depth)
-        case UInt8(ascii: "\""): return self.string().map(WireJSON.string)
-        case UInt8(ascii: "t"): return self.literal("true") ? .bool(true) : nil
-        case UInt8(ascii: "f"): return self.literal("false") ? .bool(false) : nil
-        case UInt8(ascii: "n"): return self.literal("null") ? .null : nil
-        default: return self.number()
-        }
-    }
-
-    private mutating func object(depth: Int) -> WireJSON? {
-        self.index += 1
-        var members: [String: WireJSON] = [:]
-        while true {
-            self.skipWhitespace()
-            if self.consume(UInt8(ascii: "}")) { return .object(members) }  // empty, or after a trailing comma
-            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\""),
-                let key = self.string()
-            else { return nil }
-            self.skipWhitespace()
-            guard self.consume(UInt8(ascii: ":")), let value = self.value(depth: depth + 1) else { return nil }
-            if members[key] == nil {
-                members[key] = value
-            } else if !self.repeatedKeys {
-                return nil
-            }
-            self.skipWhitespace()
-            if self.consume(UInt8(ascii: ",")) { continue }
-            return self.consume(UInt8(ascii: "}")) ? .object(members) : nil
-        }
-    }
-
-    private mutating func array(depth: Int) -> WireJSON? {
-        self.index += 1
-        var elements: [WireJSON] = []
-        while true {
-            self.skipWhitespace()
-            if self.consume(UInt8(ascii: "]")) { return .array(elements) }  // empty, or after a trailing comma
-            guard let element = self.value(depth: depth + 1) else { return nil }
-            elements.append(element)
-            self.skipWhitespace()
-            if self.consume(UInt8(ascii: ",")) { continue }
-            return self.consume(UInt8(ascii: "]")) ? .array(elements) : nil
-        }
-    }
-
-    /// A string literal whose opening quote is at `index`, decoded.
-    private mutating func string() -> String? {
-        guard let (text, end) = DeltaFastPath.decodeString(self.bytes, from: self.index + 1) else { return nil }
-        self.index = end
-        return text
-    }
-
-    private mutating func literal(_ word: StaticString) -> Bool {
-        let count = word.utf8CodeUnitCount
-        guard self.index + count <= self.bytes.count else { return false }
-        for offset in 0..<count where self.bytes[self.index + offset] != word.utf8Start[offset] {
-            return false
-        }
-        self.index += count
-        return true
-    }
-
-    /// The run of number characters at `index`, checked against RFC 8259's grammar.
-    private mutating func number() -> WireJSON? {
-        let start = self.index
-        while self.index < self.bytes.count {
-            switch self.bytes[self.index] {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
-                UInt8(ascii: "e"), UInt8(ascii: "E"):
-                self.index += 1
-            default:
-                return self.literalNumber(from: start)
-            }
-        }
-        return self.literalNumber(from: start)
-    }
-
-    private func literalNumber(from start: Int) -> WireJSON? {
-        guard self.index > start else { return nil }
-        return WireJSON.number(
-            literal: String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]), as: UTF8.self))
-    }
-
-    private mutating func consume(_ byte: UInt8) -> Bool {
-        guard self.index < self.bytes.count, self.bytes[self.index] == byte else { return false }
-        self.index += 1
-        return true
+extension WireJSON: ScannedJSON {
+    /// The literal decoded (and checked) as read.
+    static func string(in bytes: UnsafeBufferPointer<UInt8>, quoteAt quote: Int) -> (WireJSON, end: Int)? {
+        guard let (text, end) = DeltaFastPath.decodeString(bytes, from: quote + 1) else { return nil }
+        return (.string(text), end)
     }
 }
