@@ -13,6 +13,22 @@ public protocol UpstreamChunkReader {
     func finished() -> Event
 }
 
+/// A streamed chunk as a ``UpstreamChunkReader`` reads it: nil when the payload is not one.
+protocol UpstreamChunk {
+    /// The message of the chunk's `error` object, when it carries one.
+    var errorMessage: String? { get }
+}
+
+extension UpstreamChunk {
+    /// `chunk` when the payload was one and carries no `error`; otherwise ``ProviderError/streamFailed(_:)``
+    /// (with the upstream's message passed through `redact`).
+    static func accepted(_ chunk: Self?, redact: (String) -> String) throws -> Self {
+        guard let chunk else { throw ProviderError.streamFailed("a stream event is not valid JSON") }
+        if let error = chunk.errorMessage { throw ProviderError.streamFailed(redact(error)) }
+        return chunk
+    }
+}
+
 /// The events of a streamed completion, parsed from the response body's Server-Sent Events by `Reader`.
 ///
 /// Ends after `data: [DONE]` with the reader's finished event. A `data:` line carrying an `error` object, a

@@ -68,10 +68,7 @@ public struct PassThroughChunkReader: UpstreamChunkReader {
     public mutating func read(
         _ payload: String, redact: (String) -> String, into events: inout [PassThroughEvent]
     ) throws {
-        guard let chunk = Chunk(WireJSON.parse(payload.utf8)) else {
-            throw ProviderError.streamFailed("a stream event is not valid JSON")
-        }
-        if let error = chunk.errorMessage { throw ProviderError.streamFailed(redact(error)) }
+        let chunk = try Chunk.accepted(Chunk(WireJSON.parse(payload.utf8)), redact: redact)
         if let model = chunk.model { self.model = model }
         if let usage = chunk.usage ?? chunk.xGroqUsage { self.usage = usage }
         if let choices = chunk.choices, !choices.isEmpty { events.append(.choices(choices)) }
@@ -83,7 +80,7 @@ public struct PassThroughChunkReader: UpstreamChunkReader {
 
     /// A chunk as Groq sends it: usage in `usage` (with `stream_options.include_usage`) or `x_groq.usage`; nil
     /// when it is not a JSON object or a member has another type.
-    struct Chunk {
+    struct Chunk: UpstreamChunk {
         let model: String?
         let choices: [WireJSON]?
         let usage: TokenUsage?
