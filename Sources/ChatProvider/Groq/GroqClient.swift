@@ -68,7 +68,7 @@ public struct GroqClient: Sendable {
         var request = request
         request.stream = true
         let (info, body) = try await self.openStream(body: try request.jsonBody())
-        return (info, ChatEventSequence(bytes: body, redact: self.redact))
+        return (info, ChatEventSequence(bytes: body, redact: self.redact, chunks: ChatChunkReader()))
     }
 
     /// Opens a streamed completion with `body`: its rate-limit headers and body once a 200 head arrived.
@@ -207,8 +207,6 @@ public struct ChatChunkReader: UpstreamChunkReader {
     var finishReason: String?
     var usage: TokenUsage?
     var model: String?
-
-    public init() {}
 
     public mutating func read(
         _ payload: String, redact: (String) -> String, into events: inout [ChatStreamEvent]

@@ -1,9 +1,7 @@
 /// What one kind of streamed answer makes of the upstream's `data:` payloads: a turn's text deltas
 /// (``ChatChunkReader``) or the door's chunks as sent (``PassThroughChunkReader``).
-public protocol UpstreamChunkReader {
+public protocol UpstreamChunkReader: Sendable {
     associatedtype Event: Sendable
-
-    init()
 
     /// Appends the events of a payload other than `[DONE]`; throws ``ProviderError/streamFailed(_:)`` when it
     /// is not a chunk of the wire format, or carries an `error` (its message passed through `redact`).
@@ -38,22 +36,25 @@ public struct UpstreamEventSequence<Reader: UpstreamChunkReader>: AsyncSequence,
     public typealias Element = Reader.Event
     let bytes: CurlBodyStream
     let redact: @Sendable (String) -> String
+    /// The reader before the first payload.
+    let chunks: Reader
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(reader: UpstreamEventReader(self.bytes), redact: self.redact)
+        Iterator(reader: UpstreamEventReader(self.bytes), redact: self.redact, chunks: self.chunks)
     }
 
     /// Reads the body chunk by chunk; the events of the payloads each chunk completes wait in `pending`.
     public struct Iterator: AsyncIteratorProtocol {
         var reader: UpstreamEventReader
         let redact: @Sendable (String) -> String
-        var chunks = Reader()
+        var chunks: Reader
         var pending: [Element] = []
         var finished = false
 
-        init(reader: UpstreamEventReader, redact: @escaping @Sendable (String) -> String) {
+        init(reader: UpstreamEventReader, redact: @escaping @Sendable (String) -> String, chunks: Reader) {
             self.reader = reader
             self.redact = redact
+            self.chunks = chunks
         }
 
         public mutating func next() async throws -> Element? {

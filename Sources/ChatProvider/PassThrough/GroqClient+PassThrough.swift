@@ -23,7 +23,7 @@ extension GroqClient {
         var request = request
         request.stream = true
         let (info, body) = try await self.openStream(body: request.jsonBody())
-        return (info, PassThroughEventSequence(bytes: body, redact: self.redact))
+        return (info, PassThroughEventSequence(bytes: body, redact: self.redact, chunks: PassThroughChunkReader()))
     }
 
     /// A completion as the upstream sends it, with the types and optionality of OpenAI's wire format (`choices`
@@ -62,8 +62,6 @@ public typealias PassThroughEventSequence = UpstreamEventSequence<PassThroughChu
 public struct PassThroughChunkReader: UpstreamChunkReader {
     var usage: TokenUsage?
     var model: String?
-
-    public init() {}
 
     public mutating func read(
         _ payload: String, redact: (String) -> String, into events: inout [PassThroughEvent]
