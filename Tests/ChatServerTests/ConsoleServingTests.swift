@@ -91,6 +91,6 @@ struct ConsoleServingTests {
         let editedAgain = ConsoleAssets(page: Array("<p>{{version}}</p>".utf8), assets: [("console.js", [0x21])])
         #expect(edited.version != editedAgain.version)
         #expect(String(buffer: edited.page.body) == "<p>\(edited.version)</p>")
-        #expect(ConsoleAssets.mediaType(of: "console.js") == "text/javascript; charset=utf-8")
+        #expect(StaticFiles.mediaType(of: "console.js") == "text/javascript; charset=utf-8")
     }
 }

@@ -1,4 +1,3 @@
-import ChatAuth
 import ChatConsole
 import NIOCore
 
@@ -27,12 +26,12 @@ struct ConsoleAssets: Sendable {
         var catalogue: [String: File] = [:]
         var hashes = ""
         for (name, bytes) in assets {
-            let file = Self.file(bytes, type: Self.mediaType(of: name))
+            let file = Self.file(bytes, type: StaticFiles.mediaType(of: name))
             catalogue[name] = file
             hashes += "\(name) \(file.etag)\n"
         }
         self.assets = catalogue
-        self.version = String(Self.hash(Array(hashes.utf8)).prefix(16))
+        self.version = String(StaticFiles.contentHash(Array(hashes.utf8)).prefix(16))
         let text = String(decoding: page, as: UTF8.self).replacing("{{version}}", with: self.version)
         self.page = Self.file(Array(text.utf8), type: "text/html; charset=utf-8")
     }
@@ -43,24 +42,7 @@ struct ConsoleAssets: Sendable {
     }
 
     private static func file(_ bytes: [UInt8], type: String) -> File {
-        File(body: ByteBuffer(bytes: bytes), contentType: type, etag: "\"\(self.hash(bytes).prefix(32))\"")
-    }
-
-    /// SHA-256 in hexadecimal. OpenSSL's digest fails only when the library itself is broken; the file's
-    /// length then stands in, which still changes with most edits (the ETag is a cache hint, not a secret).
-    private static func hash(_ bytes: [UInt8]) -> String {
-        (try? SHA256.hexDigest(bytes)) ?? "len\(bytes.count)"
-    }
-
-    /// The media type for a file name's extension.
-    static func mediaType(of name: String) -> String {
-        switch name.split(separator: ".").last {
-        case "html": "text/html; charset=utf-8"
-        case "css": "text/css; charset=utf-8"
-        case "js": "text/javascript; charset=utf-8"
-        case "svg": "image/svg+xml"
-        case "png": "image/png"
-        default: "application/octet-stream"
-        }
+        File(
+            body: ByteBuffer(bytes: bytes), contentType: type, etag: "\"\(StaticFiles.contentHash(bytes).prefix(32))\"")
     }
 }

@@ -39,12 +39,9 @@ struct ConsoleController {
 
     /// 200 with the file, or 304 without a body when `If-None-Match` names its ETag.
     private static func respond(with file: ConsoleAssets.File, to request: Request, cacheControl: String) -> Response {
-        var headers: HTTPFields = [.eTag: file.etag, .cacheControl: cacheControl]
-        if EntityTags.matches(request.headers[values: .ifNoneMatch], etag: file.etag) {
-            return Response(status: .notModified, headers: headers)
+        StaticFiles.response(to: request, etag: file.etag, cacheControl: cacheControl, contentType: file.contentType) {
+            ResponseBody(byteBuffer: file.body)
         }
-        headers[.contentType] = file.contentType
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: file.body))
     }
 }
 

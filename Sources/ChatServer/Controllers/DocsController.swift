@@ -37,15 +37,10 @@ struct DocsController {
         guard let name = context.parameters.get("name"), let asset = self.assets[name] else {
             throw APIError(.notFound, "Not Found")
         }
-        var headers: HTTPFields = [
-            .eTag: asset.etag,
-            .cacheControl: "public, max-age=31536000, immutable",
-        ]
-        if EntityTags.matches(request.headers[values: .ifNoneMatch], etag: asset.etag) {
-            return Response(status: .notModified, headers: headers)
-        }
-        headers[.contentType] = asset.contentType
-        return Response(status: .ok, headers: headers, body: asset.body)
+        return StaticFiles.response(
+            to: request, etag: asset.etag, cacheControl: "public, max-age=31536000, immutable",
+            contentType: asset.contentType
+        ) { asset.body }
     }
 
     private static func page(_ body: ByteBuffer) -> Response {

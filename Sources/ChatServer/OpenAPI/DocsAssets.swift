@@ -1,5 +1,4 @@
 import CDocsAssets
-import ChatAuth
 import Hummingbird
 import NIOCore
 
@@ -31,16 +30,9 @@ struct DocsAsset: Sendable {
 
     init(name: String, content: Content, sha256: String) {
         self.content = content
-        self.contentType = Self.contentType(of: name)
+        self.contentType = StaticFiles.mediaType(of: name)
         self.etag = "\"\(sha256)\""
         self.url = DocsAssets.pathPrefix + name + "?v=" + sha256.prefix(16)
-    }
-
-    static func contentType(of name: String) -> String {
-        if name.hasSuffix(".js") { return "text/javascript; charset=utf-8" }
-        if name.hasSuffix(".css") { return "text/css; charset=utf-8" }
-        if name.hasSuffix(".png") { return "image/png" }
-        return "application/octet-stream"
     }
 
     /// The file as a response body; an embedded one a chunk at a time (each write waits while the client is slow).
@@ -90,9 +82,8 @@ struct DocsAssets: Sendable {
     /// A file made from text in the source (a few hundred bytes, hashed here).
     static func text(_ name: String, _ text: String) -> DocsAsset {
         let bytes = Array(text.utf8)
-        // SHA-256 of bytes in memory fails only if OpenSSL cannot allocate; the length still tells versions apart.
-        let hash = (try? SHA256.hexDigest(bytes)) ?? "length-\(bytes.count)"
-        return DocsAsset(name: name, content: .text(ByteBuffer(bytes: bytes)), sha256: hash)
+        return DocsAsset(
+            name: name, content: .text(ByteBuffer(bytes: bytes)), sha256: StaticFiles.contentHash(bytes))
     }
 
     subscript(name: String) -> DocsAsset? { self.files[name] }
