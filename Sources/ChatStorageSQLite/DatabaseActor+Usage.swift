@@ -52,6 +52,13 @@ extension DatabaseActor {
         return try Self.standing(userID, today: today, on: self.connection)
     }
 
+    /// Requests, prompt tokens, completion tokens and estimated requests, in the row's columns from `first` on.
+    static func decodeUsageTotals(_ row: Row, from first: Int32) -> UsageTotals {
+        UsageTotals(
+            requests: row.int64(first), promptTokens: row.int64(first + 1), completionTokens: row.int64(first + 2),
+            estimatedRequests: row.int64(first + 3))
+    }
+
     public func usage(userID: UUID, from: UsageDay, to: UsageDay) throws -> [UsageDayRecord] {
         try self.checkOpen()
         return try self.connection.query(
@@ -63,9 +70,7 @@ extension DatabaseActor {
         ) { row in
             UsageDayRecord(
                 userID: userID, day: UsageDay(number: row.int(0)),
-                totals: UsageTotals(
-                    requests: row.int64(1), promptTokens: row.int64(2), completionTokens: row.int64(3),
-                    estimatedRequests: row.int64(4)))
+                totals: Self.decodeUsageTotals(row, from: 1))
         }
     }
 
@@ -85,9 +90,7 @@ extension DatabaseActor {
             ) { row in
                 (
                     row.int(0),
-                    UsageTotals(
-                        requests: row.int64(1), promptTokens: row.int64(2), completionTokens: row.int64(3),
-                        estimatedRequests: row.int64(4))
+                    Self.decodeUsageTotals(row, from: 1)
                 )
             } ?? (0, UsageTotals())
         // The order is one of two fixed texts, never the caller's.
@@ -105,9 +108,7 @@ extension DatabaseActor {
             guard let id = row.uuid(0) else { throw StorageError.corruptRow("usage_daily") }
             return UserUsage(
                 userID: id, email: row.text(1),
-                totals: UsageTotals(
-                    requests: row.int64(2), promptTokens: row.int64(3), completionTokens: row.int64(4),
-                    estimatedRequests: row.int64(5)))
+                totals: Self.decodeUsageTotals(row, from: 2))
         }
         return (users, totals.0, totals.1)
     }
@@ -125,9 +126,7 @@ extension DatabaseActor {
         ) { row in
             DailyUsage(
                 day: UsageDay(number: row.int(0)),
-                totals: UsageTotals(
-                    requests: row.int64(1), promptTokens: row.int64(2), completionTokens: row.int64(3),
-                    estimatedRequests: row.int64(4)))
+                totals: Self.decodeUsageTotals(row, from: 1))
         }
     }
 
